@@ -1,0 +1,135 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * umem: the /dev/umem misc device, its file operations and module setup.
+ *
+ * Each open() of /dev/umem yields an independent control fd; nothing is
+ * named or shared globally, so one user cannot squat on another's state.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/build_bug.h>
+#include <linux/fs.h>
+#include <linux/miscdevice.h>
+#include <linux/module.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+
+#include "umem.h"
+
+static int umem_open(struct inode *inode, struct file *file)
+{
+	struct umem_ctl *ctl;
+
+	ctl = kzalloc(sizeof(*ctl), GFP_KERNEL_ACCOUNT);
+	if (!ctl)
+		return -ENOMEM;
+	mutex_init(&ctl->lock);
+	file->private_data = ctl;
+	return 0;
+}
+
+static int umem_release(struct inode *inode, struct file *file)
+{
+	struct umem_ctl *ctl = file->private_data;
+
+	mutex_destroy(&ctl->lock);
+	kfree(ctl);
+	return 0;
+}
+
+static bool umem_reserved_zero(const __u64 *reserved, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (reserved[i])
+			return false;
+	return true;
+}
+
+static long umem_ioctl_api(struct umem_ctl *ctl, void __user *argp)
+{
+	struct umem_api api;
+	long ret = 0;
+
+	if (copy_from_user(&api, argp, sizeof(api)))
+		return -EFAULT;
+	if (api.api != UMEM_API_VERSION ||
+	    (api.features & ~UMEM_FEATURES_ALL) ||
+	    !umem_reserved_zero(api.reserved, ARRAY_SIZE(api.reserved)))
+		return -EINVAL;
+
+	mutex_lock(&ctl->lock);
+	if (!ctl->api) {
+		ctl->api = api.api;
+		ctl->features = api.features;
+	} else if (ctl->api != api.api || ctl->features != api.features) {
+		ret = -EBUSY;
+	}
+	mutex_unlock(&ctl->lock);
+	if (ret)
+		return ret;
+
+	api.api = UMEM_API_VERSION;
+	api.page_size = PAGE_SIZE;
+	api.features = UMEM_FEATURES_ALL;
+	if (copy_to_user(argp, &api, sizeof(api)))
+		return -EFAULT;
+	return 0;
+}
+
+static long umem_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
+{
+	struct umem_ctl *ctl = file->private_data;
+	void __user *argp = (void __user *)arg;
+
+	switch (cmd) {
+	case UMEM_IOC_API:
+		return umem_ioctl_api(ctl, argp);
+	default:
+		return -ENOTTY;
+	}
+}
+
+static const struct file_operations umem_fops = {
+	.owner		= THIS_MODULE,
+	.open		= umem_open,
+	.release	= umem_release,
+	.unlocked_ioctl	= umem_ioctl,
+	.compat_ioctl	= compat_ptr_ioctl,
+	.llseek		= noop_llseek,
+};
+
+static struct miscdevice umem_misc = {
+	.minor	= MISC_DYNAMIC_MINOR,
+	.name	= "umem",
+	.fops	= &umem_fops,
+	.mode	= 0600,
+};
+
+static int __init umem_init(void)
+{
+	int ret;
+
+	/* The ABI layout is fixed; these mirror the header's size checks. */
+	BUILD_BUG_ON(sizeof(struct umem_api) != 64);
+
+	ret = misc_register(&umem_misc);
+	if (ret) {
+		pr_err("cannot register /dev/umem: %d\n", ret);
+		return ret;
+	}
+	return 0;
+}
+
+static void __exit umem_exit(void)
+{
+	misc_deregister(&umem_misc);
+}
+
+module_init(umem_init);
+module_exit(umem_exit);
+
+MODULE_DESCRIPTION("User-process-backed memory for postcopy live migration");
+MODULE_AUTHOR("The umem developers");
+MODULE_LICENSE("GPL");
