@@ -1,0 +1,212 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# umem: top-level build.  `make help` lists the targets.
+#
+# Knobs (all optional):
+#   KVER=      kernel release to build for and boot (default: scripts/kver.sh)
+#   KDIR=      kernel build tree (default /lib/modules/$(KVER)/build)
+#   KERNEL=    kernel image the test VM boots (default /boot/vmlinuz-$(KVER))
+#   SMP= MEM=  test VM vCPUs and memory (default 2 and 2G)
+#   T=         run only the selftest binaries whose name matches this ERE
+#   VERBOSE=1  copy the guest console to stdout
+#   TEST_TIMEOUT= VM_TIMEOUT=  per-binary and whole-VM timeouts, in seconds
+
+ifeq ($(origin KVER),undefined)
+KVER := $(shell scripts/kver.sh)
+endif
+KDIR ?= /lib/modules/$(KVER)/build
+KERNEL ?= /boot/vmlinuz-$(KVER)
+SMP ?= 2
+MEM ?= 2G
+T ?=
+VERBOSE ?= 0
+TEST_TIMEOUT ?= 300
+VM_TIMEOUT ?= 1200
+
+LINUX_SOURCE ?= /usr/src/linux-source-6.1.tar.xz
+BUILD := build
+CC ?= gcc
+CXX ?= g++
+
+# Userspace that runs in the test VM is linked statically: the initramfs
+# carries no libc.
+TEST_CFLAGS := -O2 -g -Wall -Wextra -Wno-unused-parameter -Wno-sign-compare \
+	-Werror -D_GNU_SOURCE -pthread -Iinclude/uapi -I$(BUILD)/linux/kselftest
+TEST_LDFLAGS := -static -pthread
+
+SELFTEST_AREAS := $(filter-out header_check, \
+	$(patsubst selftests/umem/%.c,%,$(wildcard selftests/umem/*.c)))
+SELFTESTS := $(addprefix $(BUILD)/selftests/,$(SELFTEST_AREAS))
+UMEMCTL := tools/umemctl/umemctl
+MODULE := umem/umem.ko
+# Module sources (kbuild leaves a generated umem.mod.c beside them).
+MODULE_C := $(filter-out %.mod.c,$(wildcard umem/*.c)) $(wildcard umem/*.h)
+MODULE_SRCS := Kbuild umem/Kbuild $(MODULE_C) include/uapi/linux/umem.h
+STYLE_FILES := $(MODULE_C) include/uapi/linux/umem.h
+
+RUN_VM := selftests/runner/run-vm.sh --smp $(SMP) --mem $(MEM) \
+	--test-timeout $(TEST_TIMEOUT) --timeout $(VM_TIMEOUT) \
+	$(if $(T),--filter '$(T)') $(if $(filter 1,$(VERBOSE)),--verbose)
+
+.PHONY: all check-kdir module tools selftests headers-check deps check check-vm \
+	check-runner check-runner-vm demo demo-vm shell debug-kernel \
+	check-debug check-debug-vm style install clean distclean help
+
+all: module tools selftests
+
+help:
+	@echo "make            build the module, umemctl and the selftests"
+	@echo "make check      install deps, build, run the selftests in a VM"
+	@echo "make demo       install deps, build, run the main job in a VM"
+	@echo "make check-runner  prove the VM runner fails on a failing test and on a WARN"
+	@echo "make debug-kernel  build (or reuse) the KASAN/lockdep/kmemleak kernel"
+	@echo "make check-debug   the selftests on the debug kernel, panic_on_warn=1"
+	@echo "make shell      boot the test VM to an interactive shell"
+	@echo "make style      checkpatch --strict, W=1 and sparse (C=2)"
+	@echo "make install    install the module for the running kernel"
+	@echo "make clean      remove build products; distclean also the debug kernel"
+
+# ---- build ---------------------------------------------------------------
+
+check-kdir:
+	@test -n "$(KVER)" -a -e "$(KDIR)/Makefile" || { \
+		echo "no kernel build tree at '$(KDIR)': run 'make deps' as root," \
+		     "or set KDIR=/path/to/kernel/build" >&2; exit 1; }
+
+module: check-kdir
+	$(MAKE) -C $(KDIR) M=$(CURDIR) modules
+
+tools:
+	$(MAKE) -C tools/umemctl
+
+selftests: headers-check $(SELFTESTS)
+
+# The kselftest harness and checkpatch come from the installed kernel
+# source tarball, extracted once into $(BUILD)/linux; never committed.
+$(BUILD)/linux/.stamp: | $(LINUX_SOURCE)
+	rm -rf $(BUILD)/linux && mkdir -p $(BUILD)/linux/kselftest $(BUILD)/linux/scripts
+	tar -xf $(LINUX_SOURCE) -C $(BUILD)/linux --strip-components=1 \
+		linux-source-6.1/tools/testing/selftests/kselftest.h \
+		linux-source-6.1/tools/testing/selftests/kselftest_harness.h \
+		linux-source-6.1/scripts/checkpatch.pl \
+		linux-source-6.1/scripts/spelling.txt \
+		linux-source-6.1/scripts/const_structs.checkpatch
+	cp $(BUILD)/linux/tools/testing/selftests/kselftest*.h $(BUILD)/linux/kselftest/
+	touch $@
+
+$(LINUX_SOURCE):
+	@echo "$(LINUX_SOURCE) missing: run 'make deps' as root" >&2; exit 1
+
+$(BUILD)/selftests/%: selftests/umem/%.c include/uapi/linux/umem.h $(BUILD)/linux/.stamp
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) -o $@ $< $(TEST_LDFLAGS)
+
+$(BUILD)/runner/fail_test: selftests/runner/fail/fail.c $(BUILD)/linux/.stamp
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) -o $@ $< $(TEST_LDFLAGS)
+
+# The ABI header must compile on its own as C and as C++.
+headers-check: $(BUILD)/header_check.c.o $(BUILD)/header_check.cc.o
+$(BUILD)/header_check.c.o: selftests/umem/header_check.c include/uapi/linux/umem.h
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -Wall -Wextra -Werror -Iinclude/uapi -c -o $@ $<
+$(BUILD)/header_check.cc.o: selftests/umem/header_check.c include/uapi/linux/umem.h
+	@mkdir -p $(dir $@)
+	$(CXX) -x c++ -std=c++11 -Wall -Wextra -Werror -Iinclude/uapi -c -o $@ $<
+
+# A module tree copied from the sources, for builds against another kernel
+# tree or with other flags, so they never mix objects with the main build.
+# $(call copy-module,DIR)
+define copy-module
+	rm -rf $(1) && mkdir -p $(1) && cp --parents $(MODULE_SRCS) $(1)/
+endef
+
+# ---- dependencies --------------------------------------------------------
+
+deps:
+	@scripts/deps.sh
+
+# ---- tests in the VM -----------------------------------------------------
+
+# check and demo first install what is missing, then re-enter make so that
+# KVER is computed against what is now installed.
+check: deps
+	$(MAKE) check-vm
+
+check-vm: all
+	$(RUN_VM) --name check --kernel $(KERNEL) --module $(MODULE) \
+		--out $(BUILD)/vm/check $(addprefix --test ,$(SELFTESTS))
+
+demo: deps
+	$(MAKE) demo-vm
+
+demo-vm: module tools
+	@mkdir -p $(BUILD)/demo && cp selftests/runner/demo.sh $(BUILD)/demo/demo
+	$(RUN_VM) --name demo --kernel $(KERNEL) --module $(MODULE) \
+		--out $(BUILD)/vm/demo --show-tap --file $(UMEMCTL) \
+		--test $(BUILD)/demo/demo
+
+shell: all
+	$(RUN_VM) --shell --kernel $(KERNEL) --module $(MODULE) \
+		--out $(BUILD)/vm/shell $(addprefix --test ,$(SELFTESTS)) --file $(UMEMCTL)
+
+SPLAT_DIR := selftests/runner/splat
+
+check-runner: deps
+	$(MAKE) check-runner-vm
+
+check-runner-vm: all $(BUILD)/runner/fail_test
+	$(MAKE) -C $(KDIR) M=$(CURDIR)/$(SPLAT_DIR) modules
+	selftests/runner/check-runner.sh "$(RUN_VM) --kernel $(KERNEL)" \
+		$(MODULE) $(BUILD)/runner/fail_test $(SPLAT_DIR)/umem_splat.ko \
+		$(BUILD)/selftests/api
+
+# ---- debug kernel --------------------------------------------------------
+
+debug-kernel: deps
+	selftests/runner/debug-kernel.sh
+
+check-debug: deps
+	$(MAKE) check-debug-vm
+
+DEBUG_MOD := $(BUILD)/debug-module
+check-debug-vm: selftests
+	selftests/runner/debug-kernel.sh > /dev/null
+	$(call copy-module,$(DEBUG_MOD))
+	$(MAKE) -C $$(selftests/runner/debug-kernel.sh --dir) M=$(CURDIR)/$(DEBUG_MOD) modules
+	$(RUN_VM) --name check-debug \
+		--kernel $$(selftests/runner/debug-kernel.sh --dir)/arch/x86/boot/bzImage \
+		--append "panic_on_warn=1" --module $(DEBUG_MOD)/umem/umem.ko \
+		--out $(BUILD)/vm/check-debug $(addprefix --test ,$(SELFTESTS))
+
+# ---- style ---------------------------------------------------------------
+
+STYLE_MOD := $(BUILD)/style-module
+style: check-kdir $(BUILD)/linux/.stamp
+	@echo "checkpatch --strict: $(STYLE_FILES)"
+	@$(BUILD)/linux/scripts/checkpatch.pl --strict --no-tree --quiet \
+		--show-types -f $(STYLE_FILES) > $(BUILD)/checkpatch.log 2>&1; \
+	if [ -s $(BUILD)/checkpatch.log ]; then cat $(BUILD)/checkpatch.log; \
+		echo "style: checkpatch is not clean" >&2; exit 1; fi
+	@$(call copy-module,$(STYLE_MOD))
+	@echo "W=1 C=2 (sparse) build"
+	@$(MAKE) -s -C $(KDIR) M=$(CURDIR)/$(STYLE_MOD) W=1 C=2 modules \
+		> $(BUILD)/style-build.log 2>&1 || { cat $(BUILD)/style-build.log; exit 1; }
+	@if grep -E 'warning:|error:' $(BUILD)/style-build.log; then \
+		echo "style: W=1 or sparse is not clean" >&2; exit 1; fi
+	@echo "style: clean"
+
+# ---- install and clean -----------------------------------------------------
+
+install: module
+	$(MAKE) -C $(KDIR) M=$(CURDIR) modules_install
+	depmod -a $(KVER)
+
+clean:
+	-test -e "$(KDIR)/Makefile" && $(MAKE) -C $(KDIR) M=$(CURDIR) clean
+	-test -e "$(KDIR)/Makefile" && $(MAKE) -C $(KDIR) M=$(CURDIR)/$(SPLAT_DIR) clean
+	$(MAKE) -C tools/umemctl clean
+	rm -rf $(BUILD)
+
+distclean: clean
+	rm -rf $$(dirname $$(selftests/runner/debug-kernel.sh --dir))

@@ -1,0 +1,52 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Prove that the VM runner can fail.  Two boots, each of which must be
+# reported as a failed run, for the right reason:
+#  1. a deliberately failing selftest (and its passing sibling);
+#  2. a module that WARNs when loaded, with a passing selftest.
+#
+# usage: check-runner.sh "RUN_VM_COMMAND" UMEM_KO FAIL_TEST SPLAT_KO PASS_TEST
+set -u
+run_vm=$1 umem_ko=$2 fail_test=$3 splat_ko=$4 pass_test=$5
+out=build/vm/check-runner
+passed=0 failed=0
+
+# expect NAME LOG PATTERN...: the run in LOG must have failed, and every
+# PATTERN must appear in its output.
+expect() {
+	local name=$1 rc=$2 log=$3 ok=1
+	shift 3
+	if [ "$rc" = 0 ]; then
+		echo "check-runner: $name: the runner reported success" >&2
+		ok=0
+	fi
+	for p in "$@"; do
+		if ! grep -qE -- "$p" "$log"; then
+			echo "check-runner: $name: no line matching '$p'" >&2
+			ok=0
+		fi
+	done
+	if [ $ok = 1 ]; then
+		echo "PASS check-runner.$name"
+		passed=$((passed + 1))
+	else
+		echo "FAIL check-runner.$name (output: $log)"
+		failed=$((failed + 1))
+	fi
+}
+
+mkdir -p $out
+$run_vm --name failing-test --out $out/failing-test --module "$umem_ko" \
+	--test "$fail_test" > $out/failing-test.log 2>&1
+expect failing-test $? $out/failing-test.log \
+	'^FAIL global.runner__must_fail' '^PASS global.runner__passes' '^[0-9]+ passed, [1-9][0-9]* failed'
+
+$run_vm --name warn-module --out $out/warn-module --module "$umem_ko" \
+	--module "$splat_ko" --test "$pass_test" > $out/warn-module.log 2>&1
+expect warn-module $? $out/warn-module.log \
+	'^FAIL runner.kernel-log.*WARNING' '^FAIL host.console-splat' \
+	'^PASS runner.insmod.umem_splat' '^[0-9]+ passed, [1-9][0-9]* failed'
+
+echo "$passed passed, $failed failed"
+[ $failed = 0 ]

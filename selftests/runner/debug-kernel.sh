@@ -1,0 +1,73 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Build (or reuse) the trimmed debug kernel for `make check-debug`.
+#
+#   debug-kernel.sh          build if needed; print the build tree on stdout
+#   debug-kernel.sh --dir    only print where the build tree lives
+#
+# The kernel is allnoconfig plus selftests/runner/debug.config, built from
+# the installed linux-source-6.1 tarball.  The result is cached outside the
+# work tree, in $UMEM_CACHE (default ${XDG_CACHE_HOME:-$HOME/.cache}/umem),
+# keyed by a hash of the fragment, the build recipe and the source tarball, so a
+# second run is free and a changed fragment builds a new kernel.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+fragment=$here/debug.config
+tarball=${LINUX_SOURCE_TARBALL:-/usr/src/linux-source-6.1.tar.xz}
+cache=${UMEM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/umem}
+jobs=${JOBS:-$(nproc)}
+
+[ -r "$tarball" ] || { echo "debug-kernel: $tarball missing (apt-get install linux-source-6.1)" >&2; exit 1; }
+
+# Bump when the way the kernel is built changes (not just the fragment).
+recipe=1
+key=$( { echo "$recipe"; cat "$fragment"; stat -c '%s %Y' "$tarball"; } | sha256sum | cut -c1-16)
+dir=$cache/debug-kernel-$key
+
+if [ "${1:-}" = --dir ]; then
+	echo "$dir/src"
+	exit 0
+fi
+
+if [ -f "$dir/.done" ]; then
+	echo "debug-kernel: reusing cached build $dir" >&2
+	echo "$dir/src"
+	exit 0
+fi
+
+start=$(date +%s)
+rm -rf "$dir"
+mkdir -p "$dir/src"
+echo "debug-kernel: extracting $tarball" >&2
+tar -xf "$tarball" -C "$dir/src" --strip-components=1
+
+cd "$dir/src"
+echo "debug-kernel: allnoconfig + $(basename "$fragment")" >&2
+make -s allnoconfig KCONFIG_ALLCONFIG="$fragment" >&2
+
+# Every symbol in the fragment must have kept its value; a silently dropped
+# option (unmet dependency) would leave a debug kernel that checks less than
+# it claims.
+bad=0
+while IFS= read -r line; do
+	case "$line" in
+	CONFIG_*=*) ;;
+	*) continue ;;
+	esac
+	sym=${line%%=*}
+	want=${line#*=}
+	got=$(grep -E "^$sym=" .config | cut -d= -f2- || true)
+	if [ "$want" != "$got" ]; then
+		echo "debug-kernel: $sym wanted '$want', got '${got:-unset}'" >&2
+		bad=1
+	fi
+done < "$fragment"
+[ "$bad" = 0 ] || exit 1
+
+echo "debug-kernel: building bzImage and modules with -j$jobs" >&2
+make -s -j"$jobs" bzImage modules >&2
+touch "$dir/.done"
+echo "debug-kernel: built in $(( $(date +%s) - start ))s: $dir" >&2
+echo "$dir/src"

@@ -1,0 +1,239 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Boot a kernel under qemu (TCG), load modules, run test binaries, and turn
+# what comes back into a verdict.  See Documentation/testing.rst.
+#
+# The verdict is FAIL when any of these happens:
+#  - a test reports "not ok", or a test binary exits non-zero or is killed
+#    by its timeout;
+#  - insmod or rmmod fails, or kmemleak reports a leak;
+#  - the kernel log (scanned in the guest, and the console on the host)
+#    shows a splat: see splat-patterns;
+#  - the guest does not finish (hang, panic, timeout), or no test ran.
+#
+# The last line printed is "N passed, N failed, N skipped".
+set -uo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+
+usage() {
+	cat <<USAGE
+usage: $0 --kernel IMAGE [options]
+  --kernel IMAGE       kernel to boot (bzImage / vmlinuz)
+  --module KO          module to insmod before the tests (repeatable, in order)
+  --test BIN           test binary to run in the guest (repeatable)
+  --file PATH          extra file for /tests, not run itself (repeatable)
+  --filter ERE         run only the test binaries whose name matches ERE
+  --smp N              vCPUs (default 2)
+  --mem SIZE           guest memory (default 2G)
+  --cpu MODEL          qemu CPU model (default max: exposes SVM for nested KVM)
+  --append ARGS        extra kernel command line
+  --test-timeout S     per test binary timeout (default 300)
+  --timeout S          whole-VM timeout (default 1200)
+  --out DIR            logs and initramfs go here (default build/vm)
+  --name NAME          name of this run in messages (default tests)
+  --verbose            copy the guest console to stdout
+  --show-tap           print the guest's TAP stream before the verdict
+  --shell              boot to an interactive shell instead of running tests
+USAGE
+	exit 2
+}
+
+kernel="" modules=() tests=() files=() filter="" show_tap=0 smp=2 mem=2G cpu=max append=""
+test_timeout=300 vm_timeout=1200 out=build/vm name=tests verbose=0 shell=0
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--kernel) kernel=$2; shift ;;
+	--module) modules+=("$2"); shift ;;
+	--test) tests+=("$2"); shift ;;
+	--file) files+=("$2"); shift ;;
+	--filter) filter=$2; shift ;;
+	--smp) smp=$2; shift ;;
+	--mem) mem=$2; shift ;;
+	--cpu) cpu=$2; shift ;;
+	--append) append=$2; shift ;;
+	--test-timeout) test_timeout=$2; shift ;;
+	--timeout) vm_timeout=$2; shift ;;
+	--out) out=$2; shift ;;
+	--name) name=$2; shift ;;
+	--verbose) verbose=1 ;;
+	--show-tap) show_tap=1 ;;
+	--shell) shell=1 ;;
+	*) usage ;;
+	esac
+	shift
+done
+
+die() {
+	echo "run-vm: $*" >&2
+	echo "0 passed, 1 failed, 0 skipped"
+	exit 1
+}
+
+[ -n "$kernel" ] || usage
+[ -r "$kernel" ] || die "kernel image $kernel not readable"
+busybox=$(command -v busybox || echo /bin/busybox)
+case "$(ldd "$busybox" 2>&1)" in
+*"not a dynamic"*) ;;
+*)
+	die "$busybox is not static (apt-get install busybox-static)" ;;
+esac
+command -v qemu-system-x86_64 > /dev/null ||
+	die "qemu-system-x86_64 missing (apt-get install qemu-system-x86)"
+
+# Select the tests.
+selected=()
+for t in "${tests[@]}"; do
+	[ -x "$t" ] || die "test binary $t missing"
+	if [ -z "$filter" ] || basename "$t" | grep -qE -- "$filter"; then
+		selected+=("$t")
+	fi
+done
+if [ "$shell" = 0 ] && [ ${#selected[@]} = 0 ]; then
+	die "no test binary selected (filter '$filter')"
+fi
+
+# Build the initramfs.
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+root=$out/initramfs
+rm -rf "$root"
+mkdir -p "$root"/{bin,dev,proc,sys,tmp,modules,tests}
+cp "$busybox" "$root/bin/busybox"
+cp "$here/init" "$root/init"
+cp "$here/splat-patterns" "$here/splat-filter.awk" "$root/"
+chmod 755 "$root/init"
+mknod -m 600 "$root/dev/console" c 5 1 2>/dev/null || true
+mods="" tnames=""
+for m in "${modules[@]}"; do
+	[ -r "$m" ] || die "module $m missing"
+	cp "$m" "$root/modules/"
+	mods="$mods $(basename "$m")"
+done
+for t in "${selected[@]}"; do
+	cp "$t" "$root/tests/"
+	tnames="$tnames $(basename "$t")"
+done
+for f in "${files[@]}"; do
+	cp "$f" "$root/tests/" || die "file $f missing"
+done
+mode=tests
+[ "$shell" = 1 ] && mode=shell
+cat > "$root/runner.conf" <<CONF
+MODE=$mode
+MODULES="$mods"
+TESTS="$tnames"
+TEST_TIMEOUT=$test_timeout
+CONF
+(cd "$root" && find . -print0 | cpio --null -o -H newc --quiet) |
+	gzip -1 > "$out/initramfs.cpio.gz" || die "cannot build the initramfs"
+
+console=$out/console.log
+results=$out/results.tap
+rm -f "$console" "$results"
+
+cmdline="console=ttyS0,115200 panic=-1 oops=panic mitigations=off"
+cmdline="$cmdline printk.devkmsg=on $append"
+
+qemu=(qemu-system-x86_64 -machine pc -accel tcg -cpu "$cpu" -smp "$smp"
+      -m "$mem" -nodefaults -display none -no-reboot
+      -kernel "$kernel" -initrd "$out/initramfs.cpio.gz"
+      -append "$cmdline")
+
+if [ "$shell" = 1 ]; then
+	qemu+=(-chardev "stdio,id=con,mux=on,signal=off,logfile=$console"
+	       -serial chardev:con -mon chardev=con
+	       -chardev "file,id=tap,path=$results" -serial chardev:tap)
+	echo "run-vm: interactive shell; Ctrl-A X quits qemu"
+	exec "${qemu[@]}"
+fi
+
+if [ "$verbose" = 1 ]; then
+	qemu+=(-chardev "stdio,id=con,signal=off,logfile=$console")
+else
+	qemu+=(-chardev "file,id=con,path=$console")
+fi
+qemu+=(-serial chardev:con -chardev "file,id=tap,path=$results"
+       -serial chardev:tap)
+
+echo "run-vm: $name: booting $(basename "$kernel") (smp $smp, mem $mem, cpu $cpu) with$mods;$tnames"
+start=$(date +%s)
+timeout -k 10 "$vm_timeout" "${qemu[@]}" < /dev/null
+qrc=$?
+echo "run-vm: $name: guest ran $(( $(date +%s) - start ))s (qemu exit $qrc); console: $console"
+
+# Turn the TAP stream into results.  Names of skipped tests are taken from
+# the harness's preceding "RUN" line, as its skip lines carry only a reason.
+touch "$results"
+if [ "$show_tap" = 1 ]; then
+	tr -d '\r' < "$results"
+fi
+report=$(tr -d '\r' < "$results" | awk -v qrc="$qrc" -v timeout="$vm_timeout" '
+function rec(verdict, what) {
+	print verdict " " what
+	if (verdict == "PASS") pass++
+	else if (verdict == "SKIP") skip++
+	else fail++
+}
+/^# umem-runner: begin / { bin = $4; inbin = 1; binfail = 0; last = ""; next }
+/^# umem-runner: end / {
+	inbin = 0
+	rc = $6
+	if (rc == 137)
+		rec("FAIL", bin " (SIGKILL: per-test timeout)")
+	else if (rc != 0 && rc != 4 && !binfail)
+		rec("FAIL", bin " (exit status " rc ")")
+	next
+}
+/^# umem-runner: done/ { done = 1; next }
+/^#  *RUN / { last = $3; next }
+/^not ok / {
+	sub(/^not ok [0-9]+ /, "")
+	rec("FAIL", $0 == "" ? last : $0)
+	if (inbin) binfail = 1
+	next
+}
+/^ok [0-9]+ # SKIP/ {
+	r = $0; sub(/^ok [0-9]+ # SKIP */, "", r)
+	rec("SKIP", last " (" r ")")
+	next
+}
+/^ok / { sub(/^ok [0-9]+ /, ""); rec("PASS", $0); next }
+END {
+	if (inbin)
+		rec("FAIL", bin " (guest stopped while it ran)")
+	if (!done) {
+		if (qrc == 124)
+			rec("FAIL", "runner.guest (timed out after " timeout "s)")
+		else
+			rec("FAIL", "runner.guest (did not finish, qemu exit " qrc ")")
+	}
+	printf "#counts %d %d %d\n", pass, fail, skip
+}')
+
+echo "$report" | grep -v '^#counts'
+read -r _ passed failed skipped < <(echo "$report" | grep '^#counts')
+
+# The host scans the whole console as well: it sees panics and anything
+# printed after the guest's own scan.
+awk -f "$here/splat-filter.awk" "$console" > "$out/console.filtered"
+if grep -n -E -f "$here/splat-patterns" "$out/console.filtered" > "$out/splats.log"; then
+	echo "FAIL host.console-splat: $(head -n 1 "$out/splats.log" | cut -d: -f2-)"
+	echo "---- console around the first splat ----"
+	first=$(head -n 1 "$out/splats.log" | cut -d: -f1)
+	sed -n "$(( first > 5 ? first - 5 : 1 )),$(( first + 40 ))p" "$out/console.filtered"
+	echo "----"
+	failed=$((failed + 1))
+else
+	echo "PASS host.console-splat"
+	passed=$((passed + 1))
+fi
+
+if [ "$failed" != 0 ] && [ "$verbose" = 0 ]; then
+	echo "---- last lines of $console ----"
+	tail -n 30 "$console"
+	echo "----"
+fi
+echo "$passed passed, $failed failed, $skipped skipped"
+[ "$failed" = 0 ]

@@ -1,0 +1,18 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Compiled as C and as C++ with -Wall -Werror: the ABI header must stand on
+ * its own, and its layout must not drift (the module asserts the same
+ * sizes with BUILD_BUG_ON).
+ */
+#include <linux/umem.h>
+
+#ifdef __cplusplus
+#define umem_static_assert static_assert
+#else
+#define umem_static_assert _Static_assert
+#endif
+
+umem_static_assert(sizeof(struct umem_api) == 64, "struct umem_api size");
+umem_static_assert(UMEM_IOC_API == 0xc040e600, "UMEM_IOC_API number");
+
+int umem_header_check;
