@@ -58,7 +58,7 @@ help:
 	@echo "make            build the module, umemctl and the selftests"
 	@echo "make check      install deps, build, run the selftests in a VM"
 	@echo "make demo       install deps, build, run the main job in a VM"
-	@echo "make check-runner  prove the VM runner fails on a failing test and on a WARN"
+	@echo "make check-runner  prove the VM runner fails on a failing test, a hang and a WARN"
 	@echo "make debug-kernel  build (or reuse) the KASAN/lockdep/kmemleak kernel"
 	@echo "make check-debug   the selftests on the debug kernel, panic_on_warn=1"
 	@echo "make shell      boot the test VM to an interactive shell"
@@ -101,7 +101,7 @@ $(BUILD)/selftests/%: selftests/umem/%.c include/uapi/linux/umem.h $(BUILD)/linu
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) -o $@ $< $(TEST_LDFLAGS)
 
-$(BUILD)/runner/fail_test: selftests/runner/fail/fail.c $(BUILD)/linux/.stamp
+$(BUILD)/runner/%_test: selftests/runner/fail/%.c $(BUILD)/linux/.stamp
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) -o $@ $< $(TEST_LDFLAGS)
 
@@ -155,11 +155,11 @@ SPLAT_DIR := selftests/runner/splat
 check-runner: deps
 	$(MAKE) check-runner-vm
 
-check-runner-vm: all $(BUILD)/runner/fail_test
+check-runner-vm: all $(BUILD)/runner/fail_test $(BUILD)/runner/hang_test
 	$(MAKE) -C $(KDIR) M=$(CURDIR)/$(SPLAT_DIR) modules
 	selftests/runner/check-runner.sh "$(RUN_VM) --kernel $(KERNEL)" \
-		$(MODULE) $(BUILD)/runner/fail_test $(SPLAT_DIR)/umem_splat.ko \
-		$(BUILD)/selftests/api
+		$(MODULE) $(BUILD)/runner/fail_test $(BUILD)/runner/hang_test \
+		$(SPLAT_DIR)/umem_splat.ko $(BUILD)/selftests/api
 
 # ---- debug kernel --------------------------------------------------------
 

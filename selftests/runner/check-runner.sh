@@ -1,14 +1,15 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Prove that the VM runner can fail.  Two boots, each of which must be
+# Prove that the VM runner can fail.  Three boots, each of which must be
 # reported as a failed run, for the right reason:
 #  1. a deliberately failing selftest (and its passing sibling);
-#  2. a module that WARNs when loaded, with a passing selftest.
+#  2. a selftest that never ends, with a short per-binary timeout;
+#  3. a module that WARNs when loaded, with a passing selftest.
 #
-# usage: check-runner.sh "RUN_VM_COMMAND" UMEM_KO FAIL_TEST SPLAT_KO PASS_TEST
+# usage: check-runner.sh "RUN_VM" UMEM_KO FAIL_TEST HANG_TEST SPLAT_KO PASS_TEST
 set -u
-run_vm=$1 umem_ko=$2 fail_test=$3 splat_ko=$4 pass_test=$5
+run_vm=$1 umem_ko=$2 fail_test=$3 hang_test=$4 splat_ko=$5 pass_test=$6
 out=build/vm/check-runner
 passed=0 failed=0
 
@@ -41,6 +42,12 @@ $run_vm --name failing-test --out $out/failing-test --module "$umem_ko" \
 	--test "$fail_test" > $out/failing-test.log 2>&1
 expect failing-test $? $out/failing-test.log \
 	'^FAIL global.runner__must_fail' '^PASS global.runner__passes' '^[0-9]+ passed, [1-9][0-9]* failed'
+
+$run_vm --name hanging-test --out $out/hanging-test --module "$umem_ko" \
+	--test-timeout 5 --test "$hang_test" > $out/hanging-test.log 2>&1
+expect hanging-test $? $out/hanging-test.log \
+	'^FAIL hang_test \(SIGKILL: per-test timeout\)' '^PASS runner.rmmod.umem' \
+	'^[0-9]+ passed, [1-9][0-9]* failed'
 
 $run_vm --name warn-module --out $out/warn-module --module "$umem_ko" \
 	--module "$splat_ko" --test "$pass_test" > $out/warn-module.log 2>&1
