@@ -97,7 +97,8 @@ $(BUILD)/linux/.stamp: | $(LINUX_SOURCE)
 $(LINUX_SOURCE):
 	@echo "$(LINUX_SOURCE) missing: run 'make deps' as root" >&2; exit 1
 
-$(BUILD)/selftests/%: selftests/umem/%.c include/uapi/linux/umem.h $(BUILD)/linux/.stamp
+$(BUILD)/selftests/%: selftests/umem/%.c selftests/umem/umem_test.h include/uapi/linux/umem.h \
+		$(BUILD)/linux/.stamp
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) -o $@ $< $(TEST_LDFLAGS)
 

@@ -32,19 +32,11 @@ static int umem_release(struct inode *inode, struct file *file)
 {
 	struct umem_ctl *ctl = file->private_data;
 
+	if (ctl->region)
+		umem_region_put(ctl->region);
 	mutex_destroy(&ctl->lock);
 	kfree(ctl);
 	return 0;
-}
-
-static bool umem_reserved_zero(const __u64 *reserved, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (reserved[i])
-			return false;
-	return true;
 }
 
 static long umem_ioctl_api(struct umem_ctl *ctl, void __user *argp)
@@ -78,6 +70,31 @@ static long umem_ioctl_api(struct umem_ctl *ctl, void __user *argp)
 	return 0;
 }
 
+static long umem_ioctl_init(struct umem_ctl *ctl, void __user *argp)
+{
+	struct umem_region *region;
+	struct umem_init init;
+	long ret = 0;
+
+	if (copy_from_user(&init, argp, sizeof(init)))
+		return -EFAULT;
+
+	mutex_lock(&ctl->lock);
+	if (!ctl->api) {
+		ret = -ENXIO;
+	} else if (ctl->region) {
+		ret = -EBUSY;
+	} else {
+		region = umem_region_create(&init);
+		if (IS_ERR(region))
+			ret = PTR_ERR(region);
+		else
+			ctl->region = region;
+	}
+	mutex_unlock(&ctl->lock);
+	return ret;
+}
+
 static long umem_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
 	struct umem_ctl *ctl = file->private_data;
@@ -86,6 +103,8 @@ static long umem_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	switch (cmd) {
 	case UMEM_IOC_API:
 		return umem_ioctl_api(ctl, argp);
+	case UMEM_IOC_INIT:
+		return umem_ioctl_init(ctl, argp);
 	default:
 		return -ENOTTY;
 	}
@@ -111,8 +130,9 @@ static int __init umem_init(void)
 {
 	int ret;
 
-	/* The ABI layout is fixed; these mirror the header's size checks. */
+	/* The ABI layout is fixed: selftests/umem/header_check.c agrees. */
 	BUILD_BUG_ON(sizeof(struct umem_api) != 64);
+	BUILD_BUG_ON(sizeof(struct umem_init) != 64);
 
 	ret = misc_register(&umem_misc);
 	if (ret) {

@@ -13,6 +13,7 @@
 #include <linux/umem.h>
 
 #include "kselftest_harness.h"
+#include "umem_test.h"
 
 FIXTURE(api) {
 	int fd;
@@ -94,15 +95,7 @@ TEST_F(api, handshake__unknown_feature)
 
 TEST_F(api, handshake__reserved_nonzero)
 {
-	size_t i;
-
-	for (i = 0; i < sizeof(self->req.reserved) / sizeof(self->req.reserved[0]); i++) {
-		memset(self->req.reserved, 0, sizeof(self->req.reserved));
-		self->req.reserved[i] = 1;
-		EXPECT_EQ(-1, ioctl(self->fd, UMEM_IOC_API, &self->req))
-			TH_LOG("reserved[%zu] accepted", i);
-		EXPECT_EQ(EINVAL, errno);
-	}
+	EXPECT_RESERVED_CHECKED(self->fd, UMEM_IOC_API, &self->req);
 }
 
 TEST_F(api, handshake__bad_address)

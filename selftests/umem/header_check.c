@@ -13,6 +13,8 @@
 #endif
 
 umem_static_assert(sizeof(struct umem_api) == 64, "struct umem_api size");
+umem_static_assert(sizeof(struct umem_init) == 64, "struct umem_init size");
 umem_static_assert(UMEM_IOC_API == 0xc040e600, "UMEM_IOC_API number");
+umem_static_assert(UMEM_IOC_INIT == 0x4040e601, "UMEM_IOC_INIT number");
 
 int umem_header_check;

@@ -57,4 +57,39 @@ struct umem_api {
  */
 #define UMEM_IOC_API		_IOWR(UMEM_IOC_MAGIC, 0x00, struct umem_api)
 
+/* Flags of struct umem_init; none is defined yet. */
+#define UMEM_INIT_FLAGS_ALL	0U
+
+/**
+ * struct umem_init - size a region and state its failure policy
+ * @size:		(in) region size in bytes: a non-zero multiple of
+ *			umem_api.page_size, at most the module's
+ *			max_region_bytes parameter.
+ * @flags:		(in) UMEM_INIT_* flags; unknown bits fail with EINVAL.
+ * @detach_timeout_ms:	(in) how long faulting threads stay parked after
+ *			the daemon's server fd is closed, waiting for a new
+ *			server to adopt the region, before they and every
+ *			later fault on a missing page get SIGBUS.  There is
+ *			no default: the caller chooses.  0 means SIGBUS at
+ *			once.
+ * @reserved:		(in) must be zero.
+ */
+struct umem_init {
+	__u64 size;
+	__u32 flags;
+	__u32 detach_timeout_ms;
+	__u64 reserved[6];
+};
+
+/*
+ * UMEM_IOC_INIT: turn a control fd that made the handshake into a region
+ * of the given size, backed by a new shmem file.  Once per fd.
+ *
+ * Errors: EFAULT, ENXIO (no handshake yet), EINVAL (size zero or not a
+ * page multiple, unknown flag, non-zero reserved field), E2BIG (size over
+ * the max_region_bytes limit), EBUSY (the fd is already a region),
+ * ENOSPC (max_regions regions exist), ENOMEM.
+ */
+#define UMEM_IOC_INIT		_IOW(UMEM_IOC_MAGIC, 0x01, struct umem_init)
+
 #endif /* _UAPI_LINUX_UMEM_H */
