@@ -33,6 +33,7 @@ CXX ?= g++
 TEST_CFLAGS := -O2 -g -Wall -Wextra -Wno-unused-parameter -Wno-sign-compare \
 	-Werror -D_GNU_SOURCE -pthread -Iinclude/uapi -I$(BUILD)/linux/kselftest
 TEST_LDFLAGS := -static -pthread
+TEST_LDLIBS := -luring
 
 SELFTEST_AREAS := $(filter-out header_check, \
 	$(patsubst selftests/umem/%.c,%,$(wildcard selftests/umem/*.c)))
@@ -100,11 +101,11 @@ $(LINUX_SOURCE):
 $(BUILD)/selftests/%: selftests/umem/%.c selftests/umem/umem_test.h include/uapi/linux/umem.h \
 		$(BUILD)/linux/.stamp
 	@mkdir -p $(dir $@)
-	$(CC) $(TEST_CFLAGS) -o $@ $< $(TEST_LDFLAGS)
+	$(CC) $(TEST_CFLAGS) -o $@ $< $(TEST_LDFLAGS) $(TEST_LDLIBS)
 
 $(BUILD)/runner/%_test: selftests/runner/fail/%.c $(BUILD)/linux/.stamp
 	@mkdir -p $(dir $@)
-	$(CC) $(TEST_CFLAGS) -o $@ $< $(TEST_LDFLAGS)
+	$(CC) $(TEST_CFLAGS) -o $@ $< $(TEST_LDFLAGS) $(TEST_LDLIBS)
 
 # The ABI header must compile on its own as C and as C++.
 headers-check: $(BUILD)/header_check.c.o $(BUILD)/header_check.cc.o

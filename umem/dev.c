@@ -11,6 +11,7 @@
 #include <linux/fs.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
+#include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 
@@ -88,26 +89,70 @@ static long umem_ioctl_init(struct umem_ctl *ctl, void __user *argp)
 		region = umem_region_create(&init);
 		if (IS_ERR(region))
 			ret = PTR_ERR(region);
-		else
-			ctl->region = region;
+		else	/* Set once; pairs with umem_ctl_region(). */
+			smp_store_release(&ctl->region, region);
 	}
 	mutex_unlock(&ctl->lock);
 	return ret;
+}
+
+/*
+ * The fd's region, or NULL before UMEM_IOC_INIT.  Once set it stays for
+ * the fd's life, so callers use it without ctl->lock (and may fault on
+ * user memory, which ctl->lock must not be held across: mmap takes it
+ * the other way round).
+ */
+static struct umem_region *umem_ctl_region(struct umem_ctl *ctl)
+{
+	/* Pairs with the store-release in umem_ioctl_init(). */
+	return smp_load_acquire(&ctl->region);
 }
 
 static long umem_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
 	struct umem_ctl *ctl = file->private_data;
 	void __user *argp = (void __user *)arg;
+	struct umem_region *region;
 
 	switch (cmd) {
 	case UMEM_IOC_API:
 		return umem_ioctl_api(ctl, argp);
 	case UMEM_IOC_INIT:
 		return umem_ioctl_init(ctl, argp);
+	case UMEM_IOC_SERVE:
+	case UMEM_IOC_STATS:
+		break;
 	default:
 		return -ENOTTY;
 	}
+
+	region = umem_ctl_region(ctl);
+	if (!region)
+		return -ENXIO;
+	if (cmd == UMEM_IOC_SERVE)
+		return umem_serve(region, argp);
+	return umem_ioctl_stats(region, argp);
+}
+
+static int umem_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	struct umem_region *region = umem_ctl_region(file->private_data);
+
+	if (!region)
+		return -ENXIO;
+	return umem_mmap_region(region, vma);
+}
+
+static void umem_show_ctl_fdinfo(struct seq_file *m, struct file *file)
+{
+	struct umem_ctl *ctl = file->private_data;
+	struct umem_region *region = umem_ctl_region(ctl);
+
+	seq_printf(m, "umem-api:\t%u\n", READ_ONCE(ctl->api));
+	if (region)
+		umem_show_fdinfo(region, m);
+	else
+		seq_puts(m, "umem-state:\tnew\n");
 }
 
 static const struct file_operations umem_fops = {
@@ -116,6 +161,8 @@ static const struct file_operations umem_fops = {
 	.release	= umem_release,
 	.unlocked_ioctl	= umem_ioctl,
 	.compat_ioctl	= compat_ptr_ioctl,
+	.mmap		= umem_mmap,
+	.show_fdinfo	= umem_show_ctl_fdinfo,
 	.llseek		= noop_llseek,
 };
 
@@ -133,6 +180,10 @@ static int __init umem_init(void)
 	/* The ABI layout is fixed: selftests/umem/header_check.c agrees. */
 	BUILD_BUG_ON(sizeof(struct umem_api) != 64);
 	BUILD_BUG_ON(sizeof(struct umem_init) != 64);
+	BUILD_BUG_ON(sizeof(struct umem_serve) != 64);
+	BUILD_BUG_ON(sizeof(struct umem_request) != 16);
+	BUILD_BUG_ON(sizeof(struct umem_range) != 16);
+	BUILD_BUG_ON(sizeof(struct umem_stats) != 400);
 
 	ret = misc_register(&umem_misc);
 	if (ret) {

@@ -1,17 +1,26 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * umem: region lifetime.
+ * umem: region lifetime, page state and wake-ups.
  *
  * A region is the memory behind one control fd after UMEM_IOC_INIT: a
- * shmem file that will hold the supplied pages, and the policy stated at
- * init.  It is reference counted, so that the fd, and later the server fd
- * and the mappings, can each keep it alive; the last reference frees it.
+ * shmem file that holds the supplied pages, bitmaps of the pages' state,
+ * and the policy stated at init.  It is reference counted: the control
+ * fd, the server file, every VMA and every fault sleeping without the
+ * mmap lock hold a reference; the last one frees it.
+ *
+ * Page state lives in bitmaps, written under region->lock:
+ *   present	supplied (or poisoned); set once, never cleared
+ *   requested	queued to a server once; dedups concurrent faults
+ *   poisoned	will never arrive: faults get SIGBUS
+ *   redeliver	outstanding when a new server adopted the region
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
-#include <linux/atomic.h>
+#include <linux/bitmap.h>
 #include <linux/err.h>
 #include <linux/fs.h>
+#include <linux/hash.h>
+#include <linux/jiffies.h>
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/shmem_fs.h>
@@ -59,6 +68,39 @@ static int umem_init_check(const struct umem_init *init)
 	return 0;
 }
 
+static void umem_region_set_failed(struct umem_region *region)
+{
+	/* Order the state before the wake-ups' waitqueue checks. */
+	smp_mb();
+	umem_wake_range(region, 0, region->nr_pages);
+}
+
+/* The detach deadline passed: fail the region unless a server came back. */
+static void umem_detach_timeout(struct work_struct *work)
+{
+	struct umem_region *region = container_of(to_delayed_work(work),
+						  struct umem_region,
+						  detach_work);
+	bool failed = false;
+
+	spin_lock(&region->lock);
+	if (region->state == UMEM_STATE_DETACHED) {
+		WRITE_ONCE(region->state, UMEM_STATE_FAILED);
+		failed = true;
+	}
+	spin_unlock(&region->lock);
+	if (failed)
+		umem_region_set_failed(region);
+}
+
+static void umem_region_free_bitmaps(struct umem_region *region)
+{
+	bitmap_free(region->present);
+	bitmap_free(region->requested);
+	bitmap_free(region->poisoned);
+	bitmap_free(region->redeliver);
+}
+
 /**
  * umem_region_create - validate @init and create a region for it
  * @init: the caller's request, already copied in
@@ -71,6 +113,8 @@ struct umem_region *umem_region_create(const struct umem_init *init)
 {
 	struct umem_region *region;
 	struct file *shmem;
+	pgoff_t nr_pages;
+	unsigned int i;
 	int ret;
 
 	ret = umem_init_check(init);
@@ -79,11 +123,18 @@ struct umem_region *umem_region_create(const struct umem_init *init)
 	if (!umem_region_slot_get())
 		return ERR_PTR(-ENOSPC);
 
+	ret = -ENOMEM;
+	nr_pages = init->size >> PAGE_SHIFT;
 	region = kzalloc(sizeof(*region), GFP_KERNEL_ACCOUNT);
-	if (!region) {
-		ret = -ENOMEM;
+	if (!region)
 		goto err_slot;
-	}
+	region->present = bitmap_zalloc(nr_pages, GFP_KERNEL_ACCOUNT);
+	region->requested = bitmap_zalloc(nr_pages, GFP_KERNEL_ACCOUNT);
+	region->poisoned = bitmap_zalloc(nr_pages, GFP_KERNEL_ACCOUNT);
+	region->redeliver = bitmap_zalloc(nr_pages, GFP_KERNEL_ACCOUNT);
+	if (!region->present || !region->requested || !region->poisoned ||
+	    !region->redeliver)
+		goto err_free;
 	/*
 	 * VM_NORESERVE: a region is sparse until the daemon fills it, so
 	 * memory is charged page by page as it arrives, not up front.
@@ -94,15 +145,26 @@ struct umem_region *umem_region_create(const struct umem_init *init)
 		goto err_free;
 	}
 
+	/* The server pread()s and pwrite()s it, as a memfd allows. */
+	shmem->f_mode |= FMODE_LSEEK | FMODE_PREAD | FMODE_PWRITE;
 	kref_init(&region->ref);
 	region->shmem = shmem;
 	region->size = init->size;
-	region->nr_pages = init->size >> PAGE_SHIFT;
+	region->nr_pages = nr_pages;
 	region->flags = init->flags;
 	region->detach_timeout_ms = init->detach_timeout_ms;
+	spin_lock_init(&region->lock);
+	INIT_LIST_HEAD(&region->queue);
+	region->state = UMEM_STATE_UNSERVED;
+	mutex_init(&region->read_lock);
+	init_waitqueue_head(&region->server_wq);
+	INIT_DELAYED_WORK(&region->detach_work, umem_detach_timeout);
+	for (i = 0; i < UMEM_NR_WQ; i++)
+		init_waitqueue_head(&region->wq[i]);
 	return region;
 
 err_free:
+	umem_region_free_bitmaps(region);
 	kfree(region);
 err_slot:
 	umem_region_slot_put();
@@ -113,12 +175,221 @@ static void umem_region_release(struct kref *ref)
 {
 	struct umem_region *region = container_of(ref, struct umem_region, ref);
 
+	/* No server and no waiter is left; a pending deadline has no work. */
+	cancel_delayed_work_sync(&region->detach_work);
+	umem_queue_free(region);
 	fput(region->shmem);
+	mutex_destroy(&region->read_lock);
+	umem_region_free_bitmaps(region);
 	kfree(region);
 	umem_region_slot_put();
+}
+
+void umem_region_get(struct umem_region *region)
+{
+	kref_get(&region->ref);
 }
 
 void umem_region_put(struct umem_region *region)
 {
 	kref_put(&region->ref, umem_region_release);
+}
+
+/**
+ * umem_region_check_range - is @range non-empty and inside the region?
+ * @region: the region
+ * @range: pages, as given by userspace
+ *
+ * Return: 0, or -EINVAL.
+ */
+int umem_region_check_range(struct umem_region *region,
+			    const struct umem_range *range)
+{
+	if (!range->count || range->pgoff >= region->nr_pages ||
+	    range->count > region->nr_pages - range->pgoff)
+		return -EINVAL;
+	return 0;
+}
+
+struct umem_wake_key {
+	pgoff_t start;
+	pgoff_t end;
+};
+
+struct umem_waiter {
+	wait_queue_entry_t wq;
+	pgoff_t pgoff;
+};
+
+static wait_queue_head_t *umem_wq(struct umem_region *region, pgoff_t pgoff)
+{
+	return &region->wq[hash_long(pgoff, UMEM_WQ_BITS)];
+}
+
+/* Wake only the waiters of pages inside the key's range. */
+static int umem_wake_fn(wait_queue_entry_t *wq, unsigned int mode, int sync,
+			void *key)
+{
+	struct umem_waiter *w = container_of(wq, struct umem_waiter, wq);
+	struct umem_wake_key *k = key;
+
+	if (w->pgoff < k->start || w->pgoff >= k->end)
+		return 0;
+	return autoremove_wake_function(wq, mode, sync, NULL);
+}
+
+/**
+ * umem_wake_range - wake the threads waiting on pages [start, end)
+ * @region: the region
+ * @start: first page
+ * @end: one past the last page
+ *
+ * The caller has made the new page state visible (smp_mb()) first, so a
+ * waiter either sees it or is on its queue.  Only the queues the range
+ * hashes to are visited, and only the matching waiters are woken.
+ */
+void umem_wake_range(struct umem_region *region, pgoff_t start, pgoff_t end)
+{
+	struct umem_wake_key key = { .start = start, .end = end };
+	wait_queue_head_t *wqh;
+	pgoff_t p;
+	unsigned int i;
+
+	if (end - start >= UMEM_NR_WQ) {
+		for (i = 0; i < UMEM_NR_WQ; i++)
+			/* Safe: the caller's smp_mb() published the state. */
+			if (waitqueue_active(&region->wq[i]))
+				__wake_up(&region->wq[i], TASK_NORMAL, 0, &key);
+		return;
+	}
+	for (p = start; p < end; p++) {
+		wqh = umem_wq(region, p);
+		/* Safe: the caller's smp_mb() published the state. */
+		if (waitqueue_active(wqh))
+			__wake_up(wqh, TASK_NORMAL, 0, &key);
+	}
+}
+
+static bool umem_page_settled(struct umem_region *region, pgoff_t pgoff)
+{
+	return umem_page_present(region, pgoff) ||
+	       READ_ONCE(region->state) == UMEM_STATE_FAILED;
+}
+
+/**
+ * umem_wait_page - sleep until @pgoff is settled or a signal stops us
+ * @region: the region
+ * @pgoff: the page
+ * @state: TASK_INTERRUPTIBLE, TASK_KILLABLE or TASK_UNINTERRUPTIBLE
+ *
+ * The waiter is queued before it checks the page, and the waker sets the
+ * page before it checks the queue, so no wake-up is lost.
+ *
+ * Return: the time slept, in ns (0 if the page was already settled).
+ */
+u64 umem_wait_page(struct umem_region *region, pgoff_t pgoff,
+		   unsigned int state)
+{
+	wait_queue_head_t *wqh = umem_wq(region, pgoff);
+	struct umem_waiter w = { .pgoff = pgoff };
+	u64 start = 0;
+
+	init_waitqueue_func_entry(&w.wq, umem_wake_fn);
+	w.wq.private = current;
+	INIT_LIST_HEAD(&w.wq.entry);
+	for (;;) {
+		prepare_to_wait(wqh, &w.wq, state);
+		if (umem_page_settled(region, pgoff) ||
+		    signal_pending_state(state, current))
+			break;
+		if (!start)
+			start = ktime_get_ns();
+		schedule();
+	}
+	finish_wait(wqh, &w.wq);
+	return start ? ktime_get_ns() - start : 0;
+}
+
+/**
+ * umem_mark_present - mark validated ranges present and wake their waiters
+ * @region: the region
+ * @ranges: ranges already checked by umem_region_check_range()
+ * @n: how many
+ *
+ * The page contents were written (to the shmem file) before the caller's
+ * write(); the barrier orders them before the bits, pairing with
+ * umem_page_present().  Pages already present are left alone.
+ */
+void umem_mark_present(struct umem_region *region,
+		       const struct umem_range *ranges, unsigned int n)
+{
+	pgoff_t p, end;
+	unsigned int i;
+
+	/* Page contents before present bits: pairs with umem_page_present(). */
+	smp_wmb();
+	spin_lock(&region->lock);
+	for (i = 0; i < n; i++) {
+		end = ranges[i].pgoff + ranges[i].count;
+		for (p = ranges[i].pgoff; p < end; p++) {
+			if (__test_and_set_bit(p, region->present))
+				continue;
+			region->nr_present++;
+			if (__test_and_clear_bit(p, region->redeliver))
+				region->nr_redeliver--;
+		}
+	}
+	spin_unlock(&region->lock);
+	/* Bits before the waitqueue checks: pairs with prepare_to_wait(). */
+	smp_mb();
+	for (i = 0; i < n; i++)
+		umem_wake_range(region, ranges[i].pgoff,
+				ranges[i].pgoff + ranges[i].count);
+}
+
+/**
+ * umem_poison - mark a validated range as never arriving
+ * @region: the region
+ * @range: checked by umem_region_check_range()
+ *
+ * Poisoned pages are also marked present, so that their waiters wake up,
+ * re-fault and get SIGBUS.  Pages already supplied are poisoned too: the
+ * daemon says their contents cannot be trusted.
+ */
+void umem_poison(struct umem_region *region, const struct umem_range *range)
+{
+	pgoff_t p, end = range->pgoff + range->count;
+
+	spin_lock(&region->lock);
+	for (p = range->pgoff; p < end; p++) {
+		if (!__test_and_set_bit(p, region->poisoned))
+			region->nr_poisoned++;
+		if (!__test_and_set_bit(p, region->present))
+			region->nr_present++;
+		if (__test_and_clear_bit(p, region->redeliver))
+			region->nr_redeliver--;
+	}
+	spin_unlock(&region->lock);
+	/* Bits before the waitqueue checks: pairs with prepare_to_wait(). */
+	smp_mb();
+	umem_wake_range(region, range->pgoff, end);
+}
+
+/**
+ * umem_complete - declare every page supplied
+ * @region: the region
+ *
+ * Return: 0, or -EBUSY while some page is missing.
+ */
+int umem_complete(struct umem_region *region)
+{
+	int ret = 0;
+
+	spin_lock(&region->lock);
+	if (region->nr_present != region->nr_pages)
+		ret = -EBUSY;
+	else
+		WRITE_ONCE(region->state, UMEM_STATE_COMPLETE);
+	spin_unlock(&region->lock);
+	return ret;
 }

@@ -5,29 +5,110 @@
 #ifndef _UMEM_UMEM_H
 #define _UMEM_UMEM_H
 
+#include <linux/atomic.h>
+#include <linux/bits.h>
 #include <linux/kref.h>
+#include <linux/list.h>
+#include <linux/mm_types.h>
 #include <linux/mutex.h>
+#include <linux/spinlock.h>
 #include <linux/types.h>
+#include <linux/wait.h>
+#include <linux/workqueue.h>
 #include <linux/umem.h>
 
 struct file;
+struct seq_file;
+
+/* Faulting threads sleep on one of these queues, hashed by page. */
+#define UMEM_WQ_BITS	6
+#define UMEM_NR_WQ	BIT(UMEM_WQ_BITS)
+
+/**
+ * struct umem_req_entry - a request queued for the server, not yet read
+ * @node:	in umem_region.queue
+ * @req:	the record read() returns
+ */
+struct umem_req_entry {
+	struct list_head node;
+	struct umem_request req;
+};
+
+/**
+ * struct umem_counters - event counters, updated without the region lock
+ * @faults:		faults that reached umem_fault()
+ * @faults_blocked:	faults that slept waiting for a page
+ * @redelivered:	requests delivered again to a new server
+ * @detaches:		times the server went away
+ * @blocked_ns:		total time faults slept
+ * @hist:		log2-microsecond histogram of the sleeps
+ */
+struct umem_counters {
+	atomic64_t faults;
+	atomic64_t faults_blocked;
+	atomic64_t redelivered;
+	atomic64_t detaches;
+	atomic64_t blocked_ns;
+	atomic64_t hist[UMEM_HIST_BUCKETS];
+};
 
 /**
  * struct umem_region - the memory behind a control fd after UMEM_IOC_INIT
- * @ref:		one reference per holder (control fd, for now)
+ * @ref:		one reference per holder: the control fd, the server
+ *			file, each VMA, each fault sleeping without mmap_lock
  * @shmem:		the backing shmem file; supplied pages live here
+ * @shmem_vm_ops:	shmem's vm_operations, whose fault we wrap
  * @size:		region size in bytes
  * @nr_pages:		region size in pages
  * @flags:		UMEM_INIT_* flags
  * @detach_timeout_ms:	how long waiters stay parked without a server
+ * @lock:		protects everything below up to @wq
+ * @present:		pages supplied; set once, never cleared
+ * @requested:		pages requested from a server; set once
+ * @poisoned:		pages that will never arrive (also set in @present)
+ * @redeliver:		outstanding pages to deliver again to a new server
+ * @queue:		requests not yet read by the server
+ * @nr_present:		weight of @present
+ * @nr_requested:	weight of @requested
+ * @nr_poisoned:	weight of @poisoned
+ * @nr_redeliver:	weight of @redeliver
+ * @redeliver_next:	where the next scan of @redeliver starts
+ * @server:		the live server file, or NULL
+ * @state:		UMEM_STATE_*
+ * @read_lock:		serialises readers of the server fd
+ * @server_wq:		readers and pollers of the server fd
+ * @detach_work:	fails the region when the detach deadline passes
+ * @stats:		event counters
+ * @wq:			hashed queues of faulting threads
  */
 struct umem_region {
 	struct kref ref;
 	struct file *shmem;
+	const struct vm_operations_struct *shmem_vm_ops;
 	u64 size;
 	pgoff_t nr_pages;
 	u32 flags;
 	u32 detach_timeout_ms;
+
+	spinlock_t lock;		/* page state, queue, server, state */
+	unsigned long *present;
+	unsigned long *requested;
+	unsigned long *poisoned;
+	unsigned long *redeliver;
+	struct list_head queue;
+	pgoff_t nr_present;
+	pgoff_t nr_requested;
+	pgoff_t nr_poisoned;
+	pgoff_t nr_redeliver;
+	pgoff_t redeliver_next;
+	struct file *server;
+	int state;
+
+	struct mutex read_lock;		/* one reader at a time */
+	wait_queue_head_t server_wq;
+	struct delayed_work detach_work;
+	struct umem_counters stats;
+	wait_queue_head_t wq[UMEM_NR_WQ];
 };
 
 /**
@@ -54,7 +135,47 @@ static inline bool umem_reserved_zero(const __u64 *reserved, size_t n)
 	return true;
 }
 
+/*
+ * A page is settled when a fault on it need not wait: it is present (or
+ * poisoned), or the region failed.  Pairs with the barriers in
+ * umem_mark_present() and umem_region_set_failed(): a fault that sees the
+ * bit also sees the page contents written before it was set.
+ */
+static inline bool umem_page_present(struct umem_region *region, pgoff_t pgoff)
+{
+	bool present = test_bit(pgoff, region->present);
+
+	/* Read the bit before the page: pairs with umem_mark_present(). */
+	smp_rmb();
+	return present;
+}
+
+/* region.c */
 struct umem_region *umem_region_create(const struct umem_init *init);
+void umem_region_get(struct umem_region *region);
 void umem_region_put(struct umem_region *region);
+int umem_region_check_range(struct umem_region *region,
+			    const struct umem_range *range);
+void umem_mark_present(struct umem_region *region,
+		       const struct umem_range *ranges, unsigned int n);
+void umem_poison(struct umem_region *region, const struct umem_range *range);
+int umem_complete(struct umem_region *region);
+void umem_wake_range(struct umem_region *region, pgoff_t start, pgoff_t end);
+u64 umem_wait_page(struct umem_region *region, pgoff_t pgoff,
+		   unsigned int state);
+
+/* fault.c */
+int umem_mmap_region(struct umem_region *region, struct vm_area_struct *vma);
+
+/* queue.c */
+int umem_queue_request(struct umem_region *region, pgoff_t pgoff, u32 flags);
+void umem_queue_free(struct umem_region *region);
+long umem_serve(struct umem_region *region, void __user *argp);
+
+/* stats.c */
+void umem_stats_fill(struct umem_region *region, struct umem_stats *st);
+long umem_ioctl_stats(struct umem_region *region, void __user *argp);
+void umem_stats_account_wait(struct umem_region *region, u64 ns);
+void umem_show_fdinfo(struct umem_region *region, struct seq_file *m);
 
 #endif /* _UMEM_UMEM_H */

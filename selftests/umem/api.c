@@ -100,7 +100,7 @@ TEST_F(api, handshake__reserved_nonzero)
 
 TEST_F(api, handshake__bad_address)
 {
-	EXPECT_EQ(-1, ioctl(self->fd, UMEM_IOC_API, (void *)8));
+	EXPECT_EQ(-1, ioctl(self->fd, UMEM_IOC_API, umem_bad_addr()));
 	EXPECT_EQ(EFAULT, errno);
 }
 

@@ -14,6 +14,10 @@
 
 umem_static_assert(sizeof(struct umem_api) == 64, "struct umem_api size");
 umem_static_assert(sizeof(struct umem_init) == 64, "struct umem_init size");
+umem_static_assert(sizeof(struct umem_serve) == 64, "struct umem_serve size");
+umem_static_assert(sizeof(struct umem_request) == 16, "struct umem_request size");
+umem_static_assert(sizeof(struct umem_range) == 16, "struct umem_range size");
+umem_static_assert(sizeof(struct umem_stats) == 400, "struct umem_stats size");
 umem_static_assert(UMEM_IOC_API == 0xc040e600, "UMEM_IOC_API number");
 umem_static_assert(UMEM_IOC_INIT == 0x4040e601, "UMEM_IOC_INIT number");
 

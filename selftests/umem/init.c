@@ -162,7 +162,7 @@ TEST_F(init, init__reserved_nonzero)
 
 TEST_F(init, init__bad_address)
 {
-	EXPECT_EQ(-1, ioctl(self->fd, UMEM_IOC_INIT, (void *)8));
+	EXPECT_EQ(-1, ioctl(self->fd, UMEM_IOC_INIT, umem_bad_addr()));
 	EXPECT_EQ(EFAULT, errno);
 }
 

@@ -7,11 +7,22 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
 #include <linux/umem.h>
+
+/* An unmapped address, hidden from the compiler's buffer checks. */
+static inline void *umem_bad_addr(void)
+{
+	volatile uintptr_t a = 8;
+
+	return (void *)a;
+}
 
 /* A control fd of /dev/umem that has made the handshake. */
 static inline int umem_open_api(struct __test_metadata *_metadata,
@@ -43,5 +54,133 @@ static inline int umem_open_api(struct __test_metadata *_metadata,
 	}									\
 	memset((req)->reserved, 0, sizeof((req)->reserved));			\
 } while (0)
+
+/* A region, its server and a mapping of it, as most tests want them. */
+struct umem_fix {
+	int ctl;		/* control fd */
+	int srv;		/* server fd, or -1 */
+	int shm;		/* shmem fd, or -1 */
+	uint32_t psz;		/* page size */
+	uint64_t pages;		/* region size in pages */
+	char *map;		/* MAP_SHARED mapping of the whole region */
+};
+
+/*
+ * Create a region of @pages pages with @timeout_ms as detach deadline; if
+ * @serve, get its server; map all of it.
+ */
+static inline void umem_fix_setup(struct __test_metadata *_metadata,
+				  struct umem_fix *f, uint64_t pages,
+				  uint32_t timeout_ms, bool serve)
+{
+	struct umem_init init = { .detach_timeout_ms = timeout_ms };
+
+	memset(f, 0, sizeof(*f));
+	f->srv = f->shm = -1;
+	f->ctl = umem_open_api(_metadata, &f->psz);
+	f->pages = pages;
+	init.size = pages * f->psz;
+	ASSERT_EQ(0, ioctl(f->ctl, UMEM_IOC_INIT, &init));
+	if (serve) {
+		struct umem_serve sv = { .flags = UMEM_SERVE_CLOEXEC };
+
+		ASSERT_EQ(0, ioctl(f->ctl, UMEM_IOC_SERVE, &sv));
+		f->srv = sv.server_fd;
+		f->shm = sv.shmem_fd;
+	}
+	f->map = mmap(NULL, init.size, PROT_READ | PROT_WRITE, MAP_SHARED,
+		      f->ctl, 0);
+	ASSERT_NE(MAP_FAILED, f->map);
+}
+
+static inline void umem_fix_teardown(struct umem_fix *f)
+{
+	if (f->map && f->map != MAP_FAILED)
+		munmap(f->map, f->pages * f->psz);
+	if (f->srv >= 0)
+		close(f->srv);
+	if (f->shm >= 0)
+		close(f->shm);
+	close(f->ctl);
+}
+
+/* The pattern of word @i of page @pgoff, as supplied by umem_supply(). */
+static inline uint64_t umem_pattern(uint64_t pgoff, uint64_t i)
+{
+	return (pgoff << 32) ^ (i * 0x9e3779b97f4a7c15ULL);
+}
+
+static inline bool umem_page_ok(const struct umem_fix *f, uint64_t pgoff)
+{
+	const uint64_t *w = (const uint64_t *)(f->map + pgoff * f->psz);
+	uint64_t i;
+
+	for (i = 0; i < f->psz / 8; i++)
+		if (w[i] != umem_pattern(pgoff, i))
+			return false;
+	return true;
+}
+
+/* Mark [pgoff, pgoff + count) present; returns write()'s result. */
+static inline ssize_t umem_mark(const struct umem_fix *f, uint64_t pgoff,
+				uint64_t count)
+{
+	struct umem_range r = { .pgoff = pgoff, .count = count };
+
+	return write(f->srv, &r, sizeof(r));
+}
+
+/* Fill page @pgoff with its pattern through the shmem fd, then mark it. */
+static inline int umem_supply(const struct umem_fix *f, uint64_t pgoff)
+{
+	uint64_t buf[f->psz / 8];
+	uint64_t i;
+
+	for (i = 0; i < f->psz / 8; i++)
+		buf[i] = umem_pattern(pgoff, i);
+	if (pwrite(f->shm, buf, f->psz, pgoff * f->psz) != (ssize_t)f->psz)
+		return -1;
+	return umem_mark(f, pgoff, 1) == sizeof(struct umem_range) ? 0 : -1;
+}
+
+/* Read one request from the server fd (blocking unless O_NONBLOCK). */
+static inline ssize_t umem_read_req(const struct umem_fix *f,
+				    struct umem_request *req)
+{
+	return read(f->srv, req, sizeof(*req));
+}
+
+/*
+ * Fork a child that reads word 0 of page @pgoff and exits 0 if it holds
+ * the pattern, 1 if not.  Dies by SIGBUS if the page never arrives.  The
+ * child closes its copy of the server fd first: a server detaches only
+ * when its last fd is closed.
+ */
+static inline pid_t umem_fork_reader(const struct umem_fix *f, uint64_t pgoff)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		volatile uint64_t *w = (uint64_t *)(f->map + pgoff * f->psz);
+
+		/* Keep no server reference: detaching must stay possible. */
+		if (f->srv >= 0)
+			close(f->srv);
+		_exit(*w == umem_pattern(pgoff, 0) ? 0 : 1);
+	}
+	return pid;
+}
+
+/* Wait for @pid; returns its exit code, or 128 + the signal that ended it. */
+static inline int umem_wait_child(pid_t pid)
+{
+	int status;
+
+	if (waitpid(pid, &status, 0) != pid)
+		return -1;
+	if (WIFSIGNALED(status))
+		return 128 + WTERMSIG(status);
+	return WEXITSTATUS(status);
+}
 
 #endif /* UMEM_TEST_H */

@@ -92,4 +92,145 @@ struct umem_init {
  */
 #define UMEM_IOC_INIT		_IOW(UMEM_IOC_MAGIC, 0x01, struct umem_init)
 
+/**
+ * struct umem_serve - become the region's server
+ * @flags:	(in) UMEM_SERVE_CLOEXEC, UMEM_SERVE_NONBLOCK; others fail
+ *		with EINVAL.  They apply to both new fds.
+ * @server_fd:	(out) the server fd: read() requests, write() ranges.
+ * @shmem_fd:	(out) an fd of the region's shmem file, where the server
+ *		puts page contents (pwrite(), or mmap() it MAP_SHARED).
+ * @reserved:	(in) must be zero.
+ */
+struct umem_serve {
+	__u32 flags;
+	__s32 server_fd;
+	__s32 shmem_fd;
+	__u32 __pad;
+	__u64 reserved[6];
+};
+
+#define UMEM_SERVE_CLOEXEC	(1U << 0)
+#define UMEM_SERVE_NONBLOCK	(1U << 1)
+#define UMEM_SERVE_FLAGS_ALL	(UMEM_SERVE_CLOEXEC | UMEM_SERVE_NONBLOCK)
+
+/*
+ * UMEM_IOC_SERVE (control fd): create the server fd and a shmem fd for a
+ * region.  One server at a time; a new one re-adopts a detached region
+ * and receives again every request still outstanding.
+ *
+ * Errors: EFAULT, ENXIO (no region on this fd), EINVAL (unknown flag,
+ * non-zero reserved field or __pad), EBUSY (a server is live), EIO (the
+ * region failed: its detach deadline passed), EMFILE/ENFILE, ENOMEM.
+ */
+#define UMEM_IOC_SERVE		_IOWR(UMEM_IOC_MAGIC, 0x02, struct umem_serve)
+
+/*
+ * Flags of struct umem_request:
+ * UMEM_REQ_WRITE	the fault was a write
+ * UMEM_REQ_KERNEL	the kernel faulted on the process's behalf (GUP,
+ *			uaccess such as read(2) into the mapping)
+ * UMEM_REQ_ASYNC	a prefetch: the faulting context did not wait
+ *			(FAULT_FLAG_RETRY_NOWAIT, KVM async page faults)
+ * UMEM_REQ_REDELIVERED	outstanding when this server adopted the region
+ *			(read by a previous server); tid is 0
+ */
+#define UMEM_REQ_WRITE		(1U << 0)
+#define UMEM_REQ_KERNEL		(1U << 1)
+#define UMEM_REQ_ASYNC		(1U << 2)
+#define UMEM_REQ_REDELIVERED	(1U << 3)
+
+/**
+ * struct umem_request - one page request, as read() from the server fd
+ * @pgoff:	(out) the page, in pages from the start of the region.
+ * @flags:	(out) UMEM_REQ_* flags.
+ * @tid:	(out) the faulting thread's id in its own pid namespace, or 0.
+ *
+ * Each missing page is requested once, however many threads fault on it.
+ */
+struct umem_request {
+	__u64 pgoff;
+	__u32 flags;
+	__u32 tid;
+};
+
+/**
+ * struct umem_range - pages [pgoff, pgoff + count), as write() to the
+ * server fd (mark present) or given to UMEM_IOC_POISON
+ * @pgoff:	(in) first page, in pages from the start of the region.
+ * @count:	(in) number of pages, at least 1.
+ */
+struct umem_range {
+	__u64 pgoff;
+	__u64 count;
+};
+
+/* Largest write() to the server fd, in bytes: 4096 ranges. */
+#define UMEM_WRITE_MAX		(4096 * sizeof(struct umem_range))
+
+/*
+ * UMEM_IOC_POISON (server fd): the pages in the range will never arrive;
+ * faults on them, now and later, get SIGBUS.  Poison is permanent.
+ * Errors: EFAULT, EINVAL (empty range, or outside the region).
+ */
+#define UMEM_IOC_POISON		_IOW(UMEM_IOC_MAGIC, 0x03, struct umem_range)
+
+/*
+ * UMEM_IOC_COMPLETE (server fd): every page has been supplied (or
+ * poisoned); the region now behaves as plain shared memory and no longer
+ * needs a server.  Errors: EBUSY (some page is still missing).
+ */
+#define UMEM_IOC_COMPLETE	_IO(UMEM_IOC_MAGIC, 0x04)
+
+/* Region states, as reported in umem_stats.state. */
+#define UMEM_STATE_UNSERVED	0 /* initialised, never had a server */
+#define UMEM_STATE_SERVED	1 /* a server is live */
+#define UMEM_STATE_DETACHED	2 /* the server went away, deadline running */
+#define UMEM_STATE_FAILED	3 /* the deadline passed: missing pages SIGBUS */
+#define UMEM_STATE_COMPLETE	4 /* every page supplied */
+
+/* Buckets of umem_stats.wait_hist: bucket i counts waits < 2^i us. */
+#define UMEM_HIST_BUCKETS	32
+
+/**
+ * struct umem_stats - counters of a region
+ * @size:		(out) region size in bytes
+ * @state:		(out) UMEM_STATE_*
+ * @page_size:		(out) the page unit, in bytes
+ * @pages_present:	(out) pages supplied (present)
+ * @pages_requested:	(out) pages ever requested
+ * @pages_outstanding:	(out) pages requested and not yet present
+ * @pages_poisoned:	(out) pages poisoned
+ * @faults:		(out) faults that reached umem
+ * @faults_blocked:	(out) faults that had to wait for a page
+ * @requests_redelivered: (out) requests delivered again to a new server
+ * @detaches:		(out) times the server went away
+ * @blocked_ns:		(out) total time faults spent waiting, in ns
+ * @wait_hist:		(out) wait times: bucket 0 counts waits under
+ *			1 us, bucket i (i > 0) waits in [2^(i-1), 2^i) us,
+ *			the last bucket everything longer
+ * @reserved:		(out) zero
+ */
+struct umem_stats {
+	__u64 size;
+	__u32 state;
+	__u32 page_size;
+	__u64 pages_present;
+	__u64 pages_requested;
+	__u64 pages_outstanding;
+	__u64 pages_poisoned;
+	__u64 faults;
+	__u64 faults_blocked;
+	__u64 requests_redelivered;
+	__u64 detaches;
+	__u64 blocked_ns;
+	__u64 wait_hist[UMEM_HIST_BUCKETS];
+	__u64 reserved[7];
+};
+
+/*
+ * UMEM_IOC_STATS (control fd with a region, or server fd).
+ * Errors: EFAULT, ENXIO (no region on this fd).
+ */
+#define UMEM_IOC_STATS		_IOR(UMEM_IOC_MAGIC, 0x05, struct umem_stats)
+
 #endif /* _UAPI_LINUX_UMEM_H */

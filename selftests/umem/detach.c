@@ -1,0 +1,191 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * detach: the server goes away.  Waiters stay parked; a new server adopts
+ * the region and gets every outstanding request again; or the deadline
+ * passes and missing pages get SIGBUS.  Nothing is ever zero-filled.
+ */
+#include <signal.h>
+#include <sys/uio.h>
+
+#include "kselftest_harness.h"
+#include "umem_test.h"
+
+#define NPAGES 16
+
+static int serve(struct __test_metadata *_metadata, struct umem_fix *f)
+{
+	struct umem_serve sv = { .flags = UMEM_SERVE_CLOEXEC };
+	int ret = ioctl(f->ctl, UMEM_IOC_SERVE, &sv);
+
+	if (!ret) {
+		f->srv = sv.server_fd;
+		if (f->shm >= 0)
+			close(f->shm);
+		f->shm = sv.shmem_fd;
+	}
+	return ret;
+}
+
+static void detach(struct umem_fix *f)
+{
+	close(f->srv);
+	f->srv = -1;
+}
+
+static uint32_t state(struct __test_metadata *_metadata, struct umem_fix *f)
+{
+	struct umem_stats st;
+
+	EXPECT_EQ(0, ioctl(f->ctl, UMEM_IOC_STATS, &st));
+	return st.state;
+}
+
+static bool still_running(pid_t pid)
+{
+	return waitpid(pid, NULL, WNOHANG) == 0;
+}
+
+TEST(detach__readopt_redelivers)
+{
+	struct umem_request req[4];
+	struct umem_fix f;
+	struct umem_stats st;
+	pid_t a, b, c;
+	int i;
+
+	umem_fix_setup(_metadata, &f, NPAGES, 60000, true);
+	a = umem_fork_reader(&f, 5);
+	b = umem_fork_reader(&f, 6);
+	ASSERT_EQ(sizeof(req[0]), umem_read_req(&f, &req[0]));
+	ASSERT_EQ(sizeof(req[1]), umem_read_req(&f, &req[1]));
+	detach(&f);
+	EXPECT_EQ(UMEM_STATE_DETACHED, state(_metadata, &f));
+	/* A fault while detached is queued for the next server. */
+	c = umem_fork_reader(&f, 7);
+	usleep(300000);
+	EXPECT_TRUE(still_running(a));
+	EXPECT_TRUE(still_running(c));
+
+	ASSERT_EQ(0, serve(_metadata, &f));
+	EXPECT_EQ(UMEM_STATE_SERVED, state(_metadata, &f));
+	ASSERT_EQ(0, fcntl(f.srv, F_SETFL, O_NONBLOCK));
+	ASSERT_EQ(3 * sizeof(req[0]), read(f.srv, req, sizeof(req)));
+	for (i = 0; i < 3; i++) {
+		if (req[i].pgoff == 7) {
+			EXPECT_EQ(0, req[i].flags);
+			EXPECT_EQ(c, req[i].tid);
+		} else {
+			EXPECT_EQ(UMEM_REQ_REDELIVERED, req[i].flags);
+			EXPECT_EQ(0, req[i].tid);
+			EXPECT_TRUE(req[i].pgoff == 5 || req[i].pgoff == 6);
+		}
+		ASSERT_EQ(0, umem_supply(&f, req[i].pgoff));
+	}
+	EXPECT_EQ(0, umem_wait_child(a));
+	EXPECT_EQ(0, umem_wait_child(b));
+	EXPECT_EQ(0, umem_wait_child(c));
+	ASSERT_EQ(0, ioctl(f.ctl, UMEM_IOC_STATS, &st));
+	EXPECT_EQ(1, st.detaches);
+	EXPECT_EQ(2, st.requests_redelivered);
+	umem_fix_teardown(&f);
+}
+
+/* Past the deadline, waiters and later faults get SIGBUS, never zeros. */
+TEST(detach__deadline_sigbus)
+{
+	struct umem_request req;
+	struct umem_fix f;
+	uint64_t word = 1;
+	struct iovec local = { .iov_base = &word, .iov_len = 8 };
+	struct iovec remote;
+	pid_t a;
+
+	umem_fix_setup(_metadata, &f, NPAGES, 300, true);
+	ASSERT_EQ(0, umem_supply(&f, 1));
+	a = umem_fork_reader(&f, 5);
+	ASSERT_EQ(sizeof(req), umem_read_req(&f, &req));
+	detach(&f);
+	EXPECT_EQ(128 + SIGBUS, umem_wait_child(a));
+	EXPECT_EQ(UMEM_STATE_FAILED, state(_metadata, &f));
+	EXPECT_EQ(128 + SIGBUS, umem_wait_child(umem_fork_reader(&f, 9)));
+	/* The kernel's access fails too, rather than reading zeros. */
+	remote.iov_base = f.map + 9 * f.psz;
+	remote.iov_len = 8;
+	EXPECT_EQ(-1, process_vm_readv(getpid(), &local, 1, &remote, 1, 0));
+	EXPECT_EQ(EFAULT, errno);
+	EXPECT_EQ(1, word);
+	/* Supplied pages stay readable; a failed region takes no server. */
+	EXPECT_TRUE(umem_page_ok(&f, 1));
+	EXPECT_EQ(-1, serve(_metadata, &f));
+	EXPECT_EQ(EIO, errno);
+	umem_fix_teardown(&f);
+}
+
+TEST(detach__zero_timeout)
+{
+	struct umem_fix f;
+
+	umem_fix_setup(_metadata, &f, NPAGES, 0, true);
+	detach(&f);
+	EXPECT_EQ(UMEM_STATE_FAILED, state(_metadata, &f));
+	EXPECT_EQ(128 + SIGBUS, umem_wait_child(umem_fork_reader(&f, 2)));
+	umem_fix_teardown(&f);
+}
+
+/* Re-adopting before the deadline cancels it. */
+TEST(detach__readopt_in_time)
+{
+	struct umem_fix f;
+	pid_t a;
+
+	umem_fix_setup(_metadata, &f, NPAGES, 500, true);
+	detach(&f);
+	ASSERT_EQ(0, serve(_metadata, &f));
+	usleep(800000);
+	EXPECT_EQ(UMEM_STATE_SERVED, state(_metadata, &f));
+	a = umem_fork_reader(&f, 3);
+	usleep(100000);
+	ASSERT_EQ(0, umem_supply(&f, 3));
+	EXPECT_EQ(0, umem_wait_child(a));
+	umem_fix_teardown(&f);
+}
+
+/* Before the first server there is no deadline: faults wait for one. */
+TEST(detach__unserved_waits)
+{
+	struct umem_request req;
+	struct umem_fix f;
+	pid_t a;
+
+	umem_fix_setup(_metadata, &f, NPAGES, 0, false);
+	EXPECT_EQ(UMEM_STATE_UNSERVED, state(_metadata, &f));
+	a = umem_fork_reader(&f, 4);
+	usleep(300000);
+	EXPECT_TRUE(still_running(a));
+	ASSERT_EQ(0, serve(_metadata, &f));
+	ASSERT_EQ(sizeof(req), umem_read_req(&f, &req));
+	EXPECT_EQ(4, req.pgoff);
+	EXPECT_EQ(0, req.flags);
+	ASSERT_EQ(0, umem_supply(&f, 4));
+	EXPECT_EQ(0, umem_wait_child(a));
+	umem_fix_teardown(&f);
+}
+
+/* Closing the control fd while a server and mappings live changes nothing. */
+TEST(detach__control_fd_closed)
+{
+	struct umem_request req;
+	struct umem_fix f;
+	pid_t a;
+
+	umem_fix_setup(_metadata, &f, NPAGES, 1000, true);
+	close(f.ctl);
+	f.ctl = open("/dev/null", O_RDONLY);
+	a = umem_fork_reader(&f, 6);
+	ASSERT_EQ(sizeof(req), umem_read_req(&f, &req));
+	ASSERT_EQ(0, umem_supply(&f, 6));
+	EXPECT_EQ(0, umem_wait_child(a));
+	umem_fix_teardown(&f);
+}
+
+TEST_HARNESS_MAIN

@@ -1,0 +1,111 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * mmap: what can be mapped, where, how often, and what a mapping pins.
+ */
+#include <sys/syscall.h>
+
+#include "kselftest_harness.h"
+#include "umem_test.h"
+
+#define NPAGES 16
+
+FIXTURE(mmap) {
+	struct umem_fix f;
+};
+
+FIXTURE_SETUP(mmap)
+{
+	umem_fix_setup(_metadata, &self->f, NPAGES, 10000, true);
+}
+
+FIXTURE_TEARDOWN(mmap)
+{
+	umem_fix_teardown(&self->f);
+}
+
+static void *map(const struct umem_fix *f, int flags, uint64_t pgoff,
+		 uint64_t pages)
+{
+	return mmap(NULL, pages * f->psz, PROT_READ | PROT_WRITE, flags,
+		    f->ctl, pgoff * f->psz);
+}
+
+TEST_F(mmap, mmap__before_init)
+{
+	int fd = umem_open_api(_metadata, NULL);
+
+	EXPECT_EQ(MAP_FAILED, mmap(NULL, self->f.psz, PROT_READ, MAP_SHARED, fd, 0));
+	EXPECT_EQ(ENXIO, errno);
+	close(fd);
+}
+
+TEST_F(mmap, mmap__private_refused)
+{
+	EXPECT_EQ(MAP_FAILED, map(&self->f, MAP_PRIVATE, 0, 1));
+	EXPECT_EQ(EINVAL, errno);
+}
+
+TEST_F(mmap, mmap__out_of_bounds)
+{
+	EXPECT_EQ(MAP_FAILED, map(&self->f, MAP_SHARED, NPAGES, 1));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(MAP_FAILED, map(&self->f, MAP_SHARED, NPAGES - 1, 2));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(MAP_FAILED, map(&self->f, MAP_SHARED, 0, NPAGES + 1));
+	EXPECT_EQ(EINVAL, errno);
+	/* The last page alone is inside. */
+	EXPECT_NE(MAP_FAILED, map(&self->f, MAP_SHARED, NPAGES - 1, 1));
+}
+
+/* A mapping at an offset faults the region's pages, not its own. */
+TEST_F(mmap, mmap__offset)
+{
+	char *m = map(&self->f, MAP_SHARED, 4, 4);
+	struct umem_request req;
+	pid_t pid;
+
+	ASSERT_NE(MAP_FAILED, m);
+	pid = fork();
+	if (pid == 0)
+		_exit(*(volatile uint64_t *)(m + self->f.psz) == umem_pattern(5, 0) ? 0 : 1);
+	ASSERT_EQ(sizeof(req), umem_read_req(&self->f, &req));
+	EXPECT_EQ(5, req.pgoff);
+	ASSERT_EQ(0, umem_supply(&self->f, 5));
+	EXPECT_EQ(0, umem_wait_child(pid));
+	munmap(m, 4 * self->f.psz);
+}
+
+/* Two mappings of one region share its pages. */
+TEST_F(mmap, mmap__shared_between_mappings)
+{
+	char *m = map(&self->f, MAP_SHARED, 0, NPAGES);
+
+	ASSERT_NE(MAP_FAILED, m);
+	ASSERT_EQ(0, umem_supply(&self->f, 1));
+	m[self->f.psz + 100] = 'x';
+	EXPECT_EQ('x', self->f.map[self->f.psz + 100]);
+	munmap(m, NPAGES * self->f.psz);
+}
+
+TEST_F(mmap, mmap__no_expand)
+{
+	EXPECT_EQ(MAP_FAILED, mremap(self->f.map, NPAGES * self->f.psz,
+				     (NPAGES + 1) * self->f.psz, MREMAP_MAYMOVE));
+}
+
+/* The mapping holds the region after every fd is closed. */
+TEST_F(mmap, mmap__outlives_fds)
+{
+	ASSERT_EQ(0, umem_supply(&self->f, 3));
+	close(self->f.srv);
+	close(self->f.shm);
+	close(self->f.ctl);
+	self->f.srv = self->f.shm = -1;
+	self->f.ctl = open("/dev/null", O_RDONLY);
+	EXPECT_TRUE(umem_page_ok(&self->f, 3));
+	/* And pins the module, whose fault handler it uses. */
+	EXPECT_EQ(-1, syscall(SYS_delete_module, "umem", O_NONBLOCK));
+	EXPECT_EQ(EWOULDBLOCK, errno);
+}
+
+TEST_HARNESS_MAIN

@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * umem: the kernel-version-specific calls, in one place, so a port to
+ * another kernel touches this file only.  Written for 6.1 (Debian 12);
+ * each wrapper says what later kernels changed.
+ */
+#ifndef _UMEM_COMPAT_H
+#define _UMEM_COMPAT_H
+
+#include <linux/mm.h>
+
+/* 6.3 made vm_flags read-only: use vm_flags_set() there. */
+static inline void umem_vm_flags_set(struct vm_area_struct *vma,
+				     unsigned long flags)
+{
+	vma->vm_flags |= flags;
+}
+
+/*
+ * Drop the lock a fault handler was called with, before it sleeps and
+ * returns VM_FAULT_RETRY.  6.4 added per-VMA locks: use
+ * release_fault_lock(vmf) there.
+ */
+static inline void umem_release_fault_lock(struct vm_fault *vmf)
+{
+	mmap_read_unlock(vmf->vma->vm_mm);
+}
+
+#endif /* _UMEM_COMPAT_H */

@@ -1,0 +1,161 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * umem: mmap and the fault path.
+ *
+ * A mapping of the control fd becomes a mapping of the region's shmem
+ * file (vma_set_file), so rmap, swap, hole punching and MMU notifiers
+ * (KVM) see an ordinary shmem mapping.  Only the fault handler is ours: a
+ * present page goes straight to shmem's fault; a missing page queues a
+ * request and sleeps until the server marks it present.  There is no
+ * map_pages: fault-around must never map a page the server is still
+ * filling.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/sched.h>
+#include <linux/sched/signal.h>
+
+#include "compat.h"
+#include "umem.h"
+
+static void umem_vma_open(struct vm_area_struct *vma)
+{
+	/* Our vm_ops outlive the control fd: pin the region and our code. */
+	umem_region_get(vma->vm_private_data);
+	__module_get(THIS_MODULE);
+}
+
+static void umem_vma_close(struct vm_area_struct *vma)
+{
+	umem_region_put(vma->vm_private_data);
+	module_put(THIS_MODULE);
+}
+
+/*
+ * How a fault sleeps.  A user-mode fault sleeps interruptibly: a signal
+ * returns to user space to run its handler, and the retried fault sleeps
+ * again.  A kernel-mode fault (uaccess, GUP) cannot return for a
+ * non-fatal signal, so it would spin on one: it sleeps killable.  Never
+ * uninterruptible, even where the caller did not ask for killable (GUP
+ * without a lock to drop): a VM whose daemon is gone must stay killable.
+ */
+static unsigned int umem_fault_sleep_state(unsigned int flags)
+{
+	if ((flags & FAULT_FLAG_USER) && (flags & FAULT_FLAG_INTERRUPTIBLE))
+		return TASK_INTERRUPTIBLE;
+	return TASK_KILLABLE;
+}
+
+static vm_fault_t umem_fault_present(struct umem_region *region,
+				     struct vm_fault *vmf)
+{
+	if (test_bit(vmf->pgoff, region->poisoned))
+		return VM_FAULT_SIGBUS;
+	return region->shmem_vm_ops->fault(vmf);
+}
+
+static vm_fault_t umem_fault(struct vm_fault *vmf)
+{
+	struct umem_region *region = vmf->vma->vm_private_data;
+	pgoff_t pgoff = vmf->pgoff;
+	unsigned int state;
+	u32 flags = 0;
+	u64 slept;
+
+	atomic64_inc(&region->stats.faults);
+	/* The server may grow the shmem file; the region does not grow. */
+	if (pgoff >= region->nr_pages)
+		return VM_FAULT_SIGBUS;
+	if (likely(umem_page_present(region, pgoff)))
+		return umem_fault_present(region, vmf);
+
+	/*
+	 * A missing page.  Never block an exiting or core-dumping task (the
+	 * dump runs without mmap_lock), and never map zeros for a page that
+	 * was not supplied: SIGBUS instead.
+	 */
+	if (READ_ONCE(region->state) == UMEM_STATE_FAILED ||
+	    (current->flags & (PF_EXITING | PF_DUMPCORE)))
+		return VM_FAULT_SIGBUS;
+
+	if (vmf->flags & FAULT_FLAG_WRITE)
+		flags |= UMEM_REQ_WRITE;
+	if (!(vmf->flags & FAULT_FLAG_USER))
+		flags |= UMEM_REQ_KERNEL;
+	if (vmf->flags & FAULT_FLAG_RETRY_NOWAIT)
+		flags |= UMEM_REQ_ASYNC;
+	if (umem_queue_request(region, pgoff, flags))
+		return VM_FAULT_OOM;
+
+	/* KVM async page fault: the request is a prefetch, do not wait. */
+	if (vmf->flags & FAULT_FLAG_RETRY_NOWAIT)
+		return VM_FAULT_RETRY;
+
+	state = umem_fault_sleep_state(vmf->flags);
+	if (vmf->flags & FAULT_FLAG_ALLOW_RETRY) {
+		/*
+		 * Sleep without the mmap lock, so munmap, mremap and other
+		 * faults go on; the fault is retried from the start.  The
+		 * VMA may be gone when we wake: hold the region instead.
+		 */
+		umem_region_get(region);
+		umem_release_fault_lock(vmf);
+		slept = umem_wait_page(region, pgoff, state);
+		umem_stats_account_wait(region, slept);
+		umem_region_put(region);
+		return VM_FAULT_RETRY;
+	}
+
+	/* The caller cannot retry (some GUP paths): sleep holding the lock. */
+	slept = umem_wait_page(region, pgoff, state);
+	umem_stats_account_wait(region, slept);
+	if (!umem_page_present(region, pgoff))
+		return VM_FAULT_SIGBUS;
+	return umem_fault_present(region, vmf);
+}
+
+static const struct vm_operations_struct umem_vm_ops = {
+	.open	= umem_vma_open,
+	.close	= umem_vma_close,
+	.fault	= umem_fault,
+};
+
+/**
+ * umem_mmap_region - set up a mapping of @region
+ * @region: the region of the control fd being mapped
+ * @vma: the new VMA, covering pages [vm_pgoff, vm_pgoff + vma_pages)
+ *
+ * Return: 0, or -EINVAL for a private or out-of-bounds mapping.
+ */
+int umem_mmap_region(struct umem_region *region, struct vm_area_struct *vma)
+{
+	struct file *shmem = region->shmem;
+	int ret;
+
+	if (!(vma->vm_flags & VM_SHARED))
+		return -EINVAL;
+	if (vma->vm_pgoff >= region->nr_pages ||
+	    vma_pages(vma) > region->nr_pages - vma->vm_pgoff)
+		return -EINVAL;
+
+	vma_set_file(vma, shmem);
+	ret = call_mmap(shmem, vma);
+	if (ret)
+		return ret;
+	/*
+	 * shmem_mmap() set shmem's vm_ops; keep them, then take over.  Every
+	 * mmap stores the same pointer, before its VMA can fault.
+	 */
+	WRITE_ONCE(region->shmem_vm_ops, vma->vm_ops);
+	vma->vm_ops = &umem_vm_ops;
+	vma->vm_private_data = region;
+	/*
+	 * No huge pages: a PMD mapping would expose 511 neighbours that may
+	 * not be present.  No expanding mremap beyond what was validated.
+	 */
+	umem_vm_flags_set(vma, VM_DONTEXPAND | VM_NOHUGEPAGE);
+	umem_vma_open(vma);
+	return 0;
+}

@@ -1,0 +1,95 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * umem: statistics, through UMEM_IOC_STATS and fdinfo.
+ */
+#include <linux/bitops.h>
+#include <linux/math64.h>
+#include <linux/mm.h>
+#include <linux/seq_file.h>
+#include <linux/uaccess.h>
+
+#include "umem.h"
+
+/* Account one fault that slept @ns (0: it did not sleep). */
+void umem_stats_account_wait(struct umem_region *region, u64 ns)
+{
+	unsigned int bucket;
+
+	if (!ns)
+		return;
+	atomic64_inc(&region->stats.faults_blocked);
+	atomic64_add(ns, &region->stats.blocked_ns);
+	/* Bucket 0: under 1 us; bucket i: [2^(i-1), 2^i) us. */
+	bucket = fls64(div_u64(ns, NSEC_PER_USEC));
+	if (bucket >= UMEM_HIST_BUCKETS)
+		bucket = UMEM_HIST_BUCKETS - 1;
+	atomic64_inc(&region->stats.hist[bucket]);
+}
+
+void umem_stats_fill(struct umem_region *region, struct umem_stats *st)
+{
+	unsigned int i;
+
+	memset(st, 0, sizeof(*st));
+	st->size = region->size;
+	st->page_size = PAGE_SIZE;
+	spin_lock(&region->lock);
+	st->state = region->state;
+	st->pages_present = region->nr_present;
+	st->pages_requested = region->nr_requested;
+	st->pages_poisoned = region->nr_poisoned;
+	/* Outstanding: requested and not present yet. */
+	st->pages_outstanding = region->nr_requested -
+		bitmap_weight_and(region->requested, region->present,
+				  region->nr_pages);
+	spin_unlock(&region->lock);
+	st->faults = atomic64_read(&region->stats.faults);
+	st->faults_blocked = atomic64_read(&region->stats.faults_blocked);
+	st->requests_redelivered = atomic64_read(&region->stats.redelivered);
+	st->detaches = atomic64_read(&region->stats.detaches);
+	st->blocked_ns = atomic64_read(&region->stats.blocked_ns);
+	for (i = 0; i < UMEM_HIST_BUCKETS; i++)
+		st->wait_hist[i] = atomic64_read(&region->stats.hist[i]);
+}
+
+long umem_ioctl_stats(struct umem_region *region, void __user *argp)
+{
+	struct umem_stats st;
+
+	umem_stats_fill(region, &st);
+	if (copy_to_user(argp, &st, sizeof(st)))
+		return -EFAULT;
+	return 0;
+}
+
+static const char * const umem_state_names[] = {
+	[UMEM_STATE_UNSERVED]	= "unserved",
+	[UMEM_STATE_SERVED]	= "served",
+	[UMEM_STATE_DETACHED]	= "detached",
+	[UMEM_STATE_FAILED]	= "failed",
+	[UMEM_STATE_COMPLETE]	= "complete",
+};
+
+void umem_show_fdinfo(struct umem_region *region, struct seq_file *m)
+{
+	struct umem_stats st;
+	unsigned int i;
+
+	umem_stats_fill(region, &st);
+	seq_printf(m, "umem-state:\t%s\n", umem_state_names[st.state]);
+	seq_printf(m, "umem-size:\t%llu\n", st.size);
+	seq_printf(m, "umem-pages-present:\t%llu\n", st.pages_present);
+	seq_printf(m, "umem-pages-requested:\t%llu\n", st.pages_requested);
+	seq_printf(m, "umem-pages-outstanding:\t%llu\n", st.pages_outstanding);
+	seq_printf(m, "umem-pages-poisoned:\t%llu\n", st.pages_poisoned);
+	seq_printf(m, "umem-faults:\t%llu\n", st.faults);
+	seq_printf(m, "umem-faults-blocked:\t%llu\n", st.faults_blocked);
+	seq_printf(m, "umem-requests-redelivered:\t%llu\n",
+		   st.requests_redelivered);
+	seq_printf(m, "umem-detaches:\t%llu\n", st.detaches);
+	seq_printf(m, "umem-blocked-ns:\t%llu\n", st.blocked_ns);
+	seq_puts(m, "umem-wait-hist-log2us:");
+	for (i = 0; i < UMEM_HIST_BUCKETS; i++)
+		seq_printf(m, " %llu", st.wait_hist[i]);
+	seq_putc(m, '\n');
+}
