@@ -184,10 +184,17 @@ static int __init umem_init(void)
 	BUILD_BUG_ON(sizeof(struct umem_request) != 16);
 	BUILD_BUG_ON(sizeof(struct umem_range) != 16);
 	BUILD_BUG_ON(sizeof(struct umem_stats) != 400);
+	BUILD_BUG_ON(sizeof(struct umem_bitmap) != 64);
 
+	ret = umem_region_init();
+	if (ret) {
+		pr_err("cannot mount the backing tmpfs: %d\n", ret);
+		return ret;
+	}
 	ret = misc_register(&umem_misc);
 	if (ret) {
 		pr_err("cannot register /dev/umem: %d\n", ret);
+		umem_region_exit();
 		return ret;
 	}
 	return 0;
@@ -196,6 +203,7 @@ static int __init umem_init(void)
 static void __exit umem_exit(void)
 {
 	misc_deregister(&umem_misc);
+	umem_region_exit();
 }
 
 module_init(umem_init);

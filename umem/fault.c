@@ -14,6 +14,7 @@
 
 #include <linux/mm.h>
 #include <linux/module.h>
+#include <linux/pagemap.h>
 #include <linux/sched.h>
 #include <linux/sched/signal.h>
 
@@ -51,9 +52,26 @@ static unsigned int umem_fault_sleep_state(unsigned int flags)
 static vm_fault_t umem_fault_present(struct umem_region *region,
 				     struct vm_fault *vmf)
 {
+	vm_fault_t ret;
+
 	if (test_bit(vmf->pgoff, region->poisoned))
 		return VM_FAULT_SIGBUS;
-	return region->shmem_vm_ops->fault(vmf);
+	ret = region->shmem_vm_ops->fault(vmf);
+	/*
+	 * Our tmpfs is huge=never, but shmem_enabled=force overrides that.
+	 * A huge folio could be PMD-mapped with neighbours that were never
+	 * supplied: refuse it rather than expose them.
+	 */
+	if (!(ret & VM_FAULT_ERROR) && vmf->page &&
+	    unlikely(PageTransCompound(vmf->page))) {
+		if (ret & VM_FAULT_LOCKED)
+			unlock_page(vmf->page);
+		put_page(vmf->page);
+		vmf->page = NULL;
+		pr_warn_once("huge page in a region (shmem_enabled=force?): SIGBUS\n");
+		return VM_FAULT_SIGBUS;
+	}
+	return ret;
 }
 
 static vm_fault_t umem_fault(struct vm_fault *vmf)

@@ -251,6 +251,8 @@ static long umem_server_ioctl(struct file *file, unsigned int cmd,
 		return umem_complete(region);
 	case UMEM_IOC_STATS:
 		return umem_ioctl_stats(region, argp);
+	case UMEM_IOC_BITMAP:
+		return umem_ioctl_bitmap(region, argp);
 	default:
 		return -ENOTTY;
 	}

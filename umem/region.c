@@ -22,6 +22,7 @@
 #include <linux/hash.h>
 #include <linux/jiffies.h>
 #include <linux/mm.h>
+#include <linux/mount.h>
 #include <linux/module.h>
 #include <linux/shmem_fs.h>
 #include <linux/slab.h>
@@ -37,6 +38,31 @@ module_param(max_regions, uint, 0644);
 MODULE_PARM_DESC(max_regions, "Most regions that may exist at once (default 64)");
 
 static atomic_t umem_nr_regions = ATOMIC_INIT(0);
+
+/*
+ * Our own tmpfs instance, mounted huge=never: a huge folio in the file
+ * could be PMD-mapped and expose 511 neighbours that were never supplied,
+ * whatever /sys/kernel/mm/transparent_hugepage/shmem_enabled says.
+ */
+static struct vfsmount *umem_mnt;
+
+int __init umem_region_init(void)
+{
+	struct file_system_type *type = get_fs_type("tmpfs");
+	char opts[] = "huge=never";
+
+	if (!type)
+		return -ENODEV;
+	umem_mnt = vfs_kern_mount(type, SB_KERNMOUNT, type->name, opts);
+	if (IS_ERR(umem_mnt))
+		return PTR_ERR(umem_mnt);
+	return 0;
+}
+
+void umem_region_exit(void)
+{
+	kern_unmount(umem_mnt);
+}
 
 /* Take one of the max_regions slots; the limit may change at any time. */
 static bool umem_region_slot_get(void)
@@ -62,8 +88,10 @@ static int umem_init_check(const struct umem_init *init)
 		return -EINVAL;
 	if (!init->size || !PAGE_ALIGNED(init->size))
 		return -EINVAL;
+	/* The bitmap helpers count bits in an unsigned int. */
 	if (init->size > READ_ONCE(max_region_bytes) ||
-	    init->size > MAX_LFS_FILESIZE)
+	    init->size > MAX_LFS_FILESIZE ||
+	    (init->size >> PAGE_SHIFT) > UMEM_MAX_PAGES)
 		return -E2BIG;
 	return 0;
 }
@@ -95,10 +123,17 @@ static void umem_detach_timeout(struct work_struct *work)
 
 static void umem_region_free_bitmaps(struct umem_region *region)
 {
-	bitmap_free(region->present);
-	bitmap_free(region->requested);
-	bitmap_free(region->poisoned);
-	bitmap_free(region->redeliver);
+	kvfree(region->present);
+	kvfree(region->requested);
+	kvfree(region->poisoned);
+	kvfree(region->redeliver);
+}
+
+/* Large regions need bitmaps of megabytes: allow vmalloc. */
+static unsigned long *umem_bitmap_alloc(pgoff_t nr_pages)
+{
+	return kvcalloc(BITS_TO_LONGS(nr_pages), sizeof(unsigned long),
+			GFP_KERNEL_ACCOUNT);
 }
 
 /**
@@ -128,10 +163,10 @@ struct umem_region *umem_region_create(const struct umem_init *init)
 	region = kzalloc(sizeof(*region), GFP_KERNEL_ACCOUNT);
 	if (!region)
 		goto err_slot;
-	region->present = bitmap_zalloc(nr_pages, GFP_KERNEL_ACCOUNT);
-	region->requested = bitmap_zalloc(nr_pages, GFP_KERNEL_ACCOUNT);
-	region->poisoned = bitmap_zalloc(nr_pages, GFP_KERNEL_ACCOUNT);
-	region->redeliver = bitmap_zalloc(nr_pages, GFP_KERNEL_ACCOUNT);
+	region->present = umem_bitmap_alloc(nr_pages);
+	region->requested = umem_bitmap_alloc(nr_pages);
+	region->poisoned = umem_bitmap_alloc(nr_pages);
+	region->redeliver = umem_bitmap_alloc(nr_pages);
 	if (!region->present || !region->requested || !region->poisoned ||
 	    !region->redeliver)
 		goto err_free;
@@ -139,7 +174,8 @@ struct umem_region *umem_region_create(const struct umem_init *init)
 	 * VM_NORESERVE: a region is sparse until the daemon fills it, so
 	 * memory is charged page by page as it arrives, not up front.
 	 */
-	shmem = shmem_file_setup("umem", init->size, VM_NORESERVE);
+	shmem = shmem_file_setup_with_mnt(umem_mnt, "umem", init->size,
+					  VM_NORESERVE);
 	if (IS_ERR(shmem)) {
 		ret = PTR_ERR(shmem);
 		goto err_free;
@@ -161,6 +197,11 @@ struct umem_region *umem_region_create(const struct umem_init *init)
 	INIT_DELAYED_WORK(&region->detach_work, umem_detach_timeout);
 	for (i = 0; i < UMEM_NR_WQ; i++)
 		init_waitqueue_head(&region->wq[i]);
+	/*
+	 * A region pins our code, not only its fds and VMAs: a fault may
+	 * sleep in umem_wait_page() after its VMA and every fd are gone.
+	 */
+	__module_get(THIS_MODULE);
 	return region;
 
 err_free:
@@ -183,6 +224,7 @@ static void umem_region_release(struct kref *ref)
 	umem_region_free_bitmaps(region);
 	kfree(region);
 	umem_region_slot_put();
+	module_put(THIS_MODULE);
 }
 
 void umem_region_get(struct umem_region *region)
@@ -361,9 +403,12 @@ void umem_poison(struct umem_region *region, const struct umem_range *range)
 	pgoff_t p, end = range->pgoff + range->count;
 
 	spin_lock(&region->lock);
-	for (p = range->pgoff; p < end; p++) {
+	for (p = range->pgoff; p < end; p++)
 		if (!__test_and_set_bit(p, region->poisoned))
 			region->nr_poisoned++;
+	/* A fault that sees present must see poisoned: see umem_fault(). */
+	smp_wmb();
+	for (p = range->pgoff; p < end; p++) {
 		if (!__test_and_set_bit(p, region->present))
 			region->nr_present++;
 		if (__test_and_clear_bit(p, region->redeliver))
@@ -373,6 +418,13 @@ void umem_poison(struct umem_region *region, const struct umem_range *range)
 	/* Bits before the waitqueue checks: pairs with prepare_to_wait(). */
 	smp_mb();
 	umem_wake_range(region, range->pgoff, end);
+	/*
+	 * Supplied pages may be mapped already: unmap them, so that the next
+	 * access faults and gets SIGBUS.
+	 */
+	unmap_mapping_range(region->shmem->f_mapping,
+			    (loff_t)range->pgoff << PAGE_SHIFT,
+			    (loff_t)range->count << PAGE_SHIFT, 0);
 }
 
 /**

@@ -6,6 +6,7 @@
 #include <linux/math64.h>
 #include <linux/mm.h>
 #include <linux/seq_file.h>
+#include <linux/slab.h>
 #include <linux/uaccess.h>
 
 #include "umem.h"
@@ -60,6 +61,70 @@ long umem_ioctl_stats(struct umem_region *region, void __user *argp)
 	if (copy_to_user(argp, &st, sizeof(st)))
 		return -EFAULT;
 	return 0;
+}
+
+/* Words copied per step of UMEM_IOC_BITMAP: 32768 pages. */
+#define UMEM_BITMAP_CHUNK	512
+
+/**
+ * umem_ioctl_bitmap - UMEM_IOC_BITMAP: copy out a page bitmap
+ * @region: the region
+ * @argp: struct umem_bitmap in user memory
+ *
+ * Bits are only ever set, so a snapshot read without the lock is still
+ * true when userspace sees it.  Each chunk goes through a kernel buffer:
+ * copy_to_user() may fault and must not run under region->lock.
+ *
+ * Return: 0, or -EFAULT/-EINVAL/-ENOMEM.
+ */
+long umem_ioctl_bitmap(struct umem_region *region, void __user *argp)
+{
+	struct umem_bitmap bm;
+	const unsigned long *bits;
+	u64 __user *dst;
+	u64 *buf;
+	pgoff_t done, n;
+	long ret = 0;
+
+	if (copy_from_user(&bm, argp, sizeof(bm)))
+		return -EFAULT;
+	if (bm.__pad || !umem_reserved_zero(bm.reserved, ARRAY_SIZE(bm.reserved)))
+		return -EINVAL;
+	if (bm.pgoff % 64 || !bm.count || bm.pgoff >= region->nr_pages ||
+	    bm.count > region->nr_pages - bm.pgoff)
+		return -EINVAL;
+	switch (bm.which) {
+	case UMEM_BITMAP_PRESENT:
+		bits = region->present;
+		break;
+	case UMEM_BITMAP_POISONED:
+		bits = region->poisoned;
+		break;
+	case UMEM_BITMAP_REQUESTED:
+		bits = region->requested;
+		break;
+	default:
+		return -EINVAL;
+	}
+
+	buf = kmalloc_array(UMEM_BITMAP_CHUNK, sizeof(*buf), GFP_KERNEL);
+	if (!buf)
+		return -ENOMEM;
+	dst = u64_to_user_ptr(bm.addr);
+	for (done = 0; done < bm.count; done += n) {
+		n = min_t(pgoff_t, bm.count - done, UMEM_BITMAP_CHUNK * 64);
+		/* pgoff + done is a multiple of 64, so of BITS_PER_LONG. */
+		bitmap_to_arr64(buf, bits + (bm.pgoff + done) / BITS_PER_LONG,
+				n);
+		if (copy_to_user(dst + done / 64, buf,
+				 DIV_ROUND_UP(n, 64) * sizeof(*buf))) {
+			ret = -EFAULT;
+			break;
+		}
+		cond_resched();
+	}
+	kfree(buf);
+	return ret;
 }
 
 static const char * const umem_state_names[] = {

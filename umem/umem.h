@@ -150,7 +150,12 @@ static inline bool umem_page_present(struct umem_region *region, pgoff_t pgoff)
 	return present;
 }
 
+/* Largest region, in pages: the bitmap helpers take unsigned int sizes. */
+#define UMEM_MAX_PAGES	((pgoff_t)INT_MAX)
+
 /* region.c */
+int umem_region_init(void);
+void umem_region_exit(void);
 struct umem_region *umem_region_create(const struct umem_init *init);
 void umem_region_get(struct umem_region *region);
 void umem_region_put(struct umem_region *region);
@@ -175,6 +180,7 @@ long umem_serve(struct umem_region *region, void __user *argp);
 /* stats.c */
 void umem_stats_fill(struct umem_region *region, struct umem_stats *st);
 long umem_ioctl_stats(struct umem_region *region, void __user *argp);
+long umem_ioctl_bitmap(struct umem_region *region, void __user *argp);
 void umem_stats_account_wait(struct umem_region *region, u64 ns);
 void umem_show_fdinfo(struct umem_region *region, struct seq_file *m);
 

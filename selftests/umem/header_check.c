@@ -18,6 +18,7 @@ umem_static_assert(sizeof(struct umem_serve) == 64, "struct umem_serve size");
 umem_static_assert(sizeof(struct umem_request) == 16, "struct umem_request size");
 umem_static_assert(sizeof(struct umem_range) == 16, "struct umem_range size");
 umem_static_assert(sizeof(struct umem_stats) == 400, "struct umem_stats size");
+umem_static_assert(sizeof(struct umem_bitmap) == 64, "struct umem_bitmap size");
 umem_static_assert(UMEM_IOC_API == 0xc040e600, "UMEM_IOC_API number");
 umem_static_assert(UMEM_IOC_INIT == 0x4040e601, "UMEM_IOC_INIT number");
 

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * server: UMEM_IOC_SERVE, reading requests (read, poll, epoll, io_uring,
- * O_NONBLOCK), writing ranges, poison and complete.
+ * O_NONBLOCK), writing ranges, poison, complete and the bitmaps.
  */
 #include <poll.h>
 #include <signal.h>
@@ -317,6 +317,98 @@ TEST_F(server, complete__ok)
 	EXPECT_EQ(0, st.detaches);
 	EXPECT_TRUE(umem_page_ok(&self->f, 0));
 	EXPECT_EQ(0, self->f.map[(NPAGES - 1) * self->f.psz]);
+}
+
+/* The present, poisoned and requested bitmaps, as a new server sees them. */
+TEST(bitmap__snapshot)
+{
+	struct umem_range r[2] = { { 1, 2 }, { 64, 70 } };
+	struct umem_range bad = { .pgoff = 150, .count = 1 };
+	struct umem_bitmap bm = { .count = 200 };
+	struct umem_request req;
+	struct umem_fix f;
+	uint64_t w[4];
+
+	umem_fix_setup(_metadata, &f, 200, 10000, true);
+	ASSERT_EQ(sizeof(r), write(f.srv, r, sizeof(r)));
+	ASSERT_EQ(0, ioctl(f.srv, UMEM_IOC_POISON, &bad));
+
+	memset(w, 0xff, sizeof(w));
+	bm.addr = (uintptr_t)w;
+	bm.which = UMEM_BITMAP_PRESENT;
+	ASSERT_EQ(0, ioctl(f.srv, UMEM_IOC_BITMAP, &bm));
+	EXPECT_EQ(0x6ULL, w[0]);
+	EXPECT_EQ(~0ULL, w[1]);
+	/* Pages 128..133 and the poisoned 150; bits past 200 are zero. */
+	EXPECT_EQ(0x3fULL | (1ULL << 22), w[2]);
+	EXPECT_EQ(0, w[3]);
+
+	bm.which = UMEM_BITMAP_POISONED;
+	ASSERT_EQ(0, ioctl(f.srv, UMEM_IOC_BITMAP, &bm));
+	EXPECT_EQ(0, w[0]);
+	EXPECT_EQ(1ULL << 22, w[2]);
+
+	/* A sub-range starting at page 64, one word long. */
+	memset(w, 0xff, sizeof(w));
+	bm = (struct umem_bitmap){ .pgoff = 64, .count = 3,
+				   .addr = (uintptr_t)w,
+				   .which = UMEM_BITMAP_PRESENT };
+	ASSERT_EQ(0, ioctl(f.srv, UMEM_IOC_BITMAP, &bm));
+	EXPECT_EQ(0x7ULL, w[0]);
+	EXPECT_EQ(~0ULL, w[1]);
+
+	/* A fault on page 5 sets its requested bit. */
+	pid_t child = umem_fork_reader(&f, 5);
+
+	ASSERT_EQ(sizeof(req), umem_read_req(&f, &req));
+	ASSERT_EQ(5, req.pgoff);
+	bm = (struct umem_bitmap){ .count = 64, .addr = (uintptr_t)w,
+				   .which = UMEM_BITMAP_REQUESTED };
+	ASSERT_EQ(0, ioctl(f.srv, UMEM_IOC_BITMAP, &bm));
+	EXPECT_EQ(1ULL << 5, w[0]);
+	ASSERT_EQ(0, umem_supply(&f, 5));
+	EXPECT_EQ(0, umem_wait_child(child));
+	umem_fix_teardown(&f);
+}
+
+TEST_F(server, bitmap__bad_args)
+{
+	uint64_t w = 0;
+	struct umem_bitmap bm = { .count = 1, .addr = (uintptr_t)&w };
+
+	EXPECT_EQ(0, ioctl(self->f.srv, UMEM_IOC_BITMAP, &bm));
+	bm.pgoff = 1;		/* not a multiple of 64 */
+	EXPECT_EQ(-1, ioctl(self->f.srv, UMEM_IOC_BITMAP, &bm));
+	EXPECT_EQ(EINVAL, errno);
+	bm.pgoff = 64;		/* past the end */
+	EXPECT_EQ(-1, ioctl(self->f.srv, UMEM_IOC_BITMAP, &bm));
+	EXPECT_EQ(EINVAL, errno);
+	bm.pgoff = 0;
+	bm.count = 0;
+	EXPECT_EQ(-1, ioctl(self->f.srv, UMEM_IOC_BITMAP, &bm));
+	EXPECT_EQ(EINVAL, errno);
+	bm.count = NPAGES + 1;
+	EXPECT_EQ(-1, ioctl(self->f.srv, UMEM_IOC_BITMAP, &bm));
+	EXPECT_EQ(EINVAL, errno);
+	bm.count = NPAGES;
+	bm.which = 3;
+	EXPECT_EQ(-1, ioctl(self->f.srv, UMEM_IOC_BITMAP, &bm));
+	EXPECT_EQ(EINVAL, errno);
+	bm.which = UMEM_BITMAP_PRESENT;
+	bm.__pad = 1;
+	EXPECT_EQ(-1, ioctl(self->f.srv, UMEM_IOC_BITMAP, &bm));
+	EXPECT_EQ(EINVAL, errno);
+	bm.__pad = 0;
+	EXPECT_RESERVED_CHECKED(self->f.srv, UMEM_IOC_BITMAP, &bm);
+	bm.addr = (uintptr_t)umem_bad_addr();
+	EXPECT_EQ(-1, ioctl(self->f.srv, UMEM_IOC_BITMAP, &bm));
+	EXPECT_EQ(EFAULT, errno);
+	EXPECT_EQ(-1, ioctl(self->f.srv, UMEM_IOC_BITMAP, umem_bad_addr()));
+	EXPECT_EQ(EFAULT, errno);
+	/* It is a server ioctl: the control fd does not know it. */
+	bm.addr = (uintptr_t)&w;
+	EXPECT_EQ(-1, ioctl(self->f.ctl, UMEM_IOC_BITMAP, &bm));
+	EXPECT_EQ(ENOTTY, errno);
 }
 
 TEST_F(server, ioctl__unknown)

@@ -181,6 +181,43 @@ struct umem_range {
  */
 #define UMEM_IOC_COMPLETE	_IO(UMEM_IOC_MAGIC, 0x04)
 
+/* Which bitmap UMEM_IOC_BITMAP copies out. */
+#define UMEM_BITMAP_PRESENT	0 /* supplied or poisoned: never fetch again */
+#define UMEM_BITMAP_POISONED	1 /* poisoned */
+#define UMEM_BITMAP_REQUESTED	2 /* ever requested by a fault */
+
+/**
+ * struct umem_bitmap - copy out a snapshot of one page bitmap
+ * @pgoff:	(in) first page; a multiple of 64.
+ * @count:	(in) number of pages, at least 1, inside the region.
+ * @addr:	(in) user address of an array of (count + 63) / 64 __u64
+ *		words.  Bit i of word w describes page pgoff + 64 * w + i;
+ *		bits past count are zero.
+ * @which:	(in) UMEM_BITMAP_*.
+ * @__pad:	(in) must be zero.
+ * @reserved:	(in) must be zero.
+ *
+ * Bits are only ever set, never cleared, so a snapshot stays true: a page
+ * it shows present stays present.  A new server uses it to learn what an
+ * earlier one supplied, and must never write into such a page again.
+ */
+struct umem_bitmap {
+	__u64 pgoff;
+	__u64 count;
+	__u64 addr;
+	__u32 which;
+	__u32 __pad;
+	__u64 reserved[4];
+};
+
+/*
+ * UMEM_IOC_BITMAP (server fd).
+ * Errors: EFAULT (bad argument or @addr), EINVAL (pgoff not a multiple
+ * of 64, empty range or outside the region, unknown @which, non-zero
+ * reserved field or __pad).
+ */
+#define UMEM_IOC_BITMAP		_IOW(UMEM_IOC_MAGIC, 0x06, struct umem_bitmap)
+
 /* Region states, as reported in umem_stats.state. */
 #define UMEM_STATE_UNSERVED	0 /* initialised, never had a server */
 #define UMEM_STATE_SERVED	1 /* a server is live */
