@@ -39,6 +39,14 @@ SELFTEST_AREAS := $(filter-out header_check, \
 	$(patsubst selftests/umem/%.c,%,$(wildcard selftests/umem/*.c)))
 SELFTESTS := $(addprefix $(BUILD)/selftests/,$(SELFTEST_AREAS))
 UMEMCTL := tools/umemctl/umemctl
+UMEMD := tools/umemctl/umemd
+LIBUMEM := tools/umemctl/libumem.a
+# The postcopy tests and the demo: scripts run in the VM, with the tools.
+POSTCOPY := $(BUILD)/postcopy/postcopy
+POSTCOPY_FILES := --file $(UMEMCTL) --file $(UMEMD) --file selftests/postcopy/netns.sh
+# veth is a module in Debian's kernel (built in, in the debug kernel).
+VETH_KO = $(firstword $(wildcard /lib/modules/$(KVER)/kernel/drivers/net/veth.ko))
+DEMO_MIB ?= 256
 MODULE := umem/umem.ko
 # Module sources (kbuild leaves a generated umem.mod.c beside them).
 MODULE_C := $(filter-out %.mod.c,$(wildcard umem/*.c)) $(wildcard umem/*.h)
@@ -80,7 +88,7 @@ module: check-kdir
 tools:
 	$(MAKE) -C tools/umemctl
 
-selftests: headers-check $(SELFTESTS)
+selftests: headers-check $(SELFTESTS) $(POSTCOPY)
 
 # The kselftest harness and checkpatch come from the installed kernel
 # source tarball, extracted once into $(BUILD)/linux; never committed.
@@ -99,9 +107,15 @@ $(LINUX_SOURCE):
 	@echo "$(LINUX_SOURCE) missing: run 'make deps' as root" >&2; exit 1
 
 $(BUILD)/selftests/%: selftests/umem/%.c selftests/umem/umem_test.h include/uapi/linux/umem.h \
-		$(BUILD)/linux/.stamp
+		$(BUILD)/linux/.stamp $(LIBUMEM)
 	@mkdir -p $(dir $@)
-	$(CC) $(TEST_CFLAGS) -o $@ $< $(TEST_LDFLAGS) $(TEST_LDLIBS)
+	$(CC) $(TEST_CFLAGS) -Itools/umemctl -o $@ $< $(LIBUMEM) $(TEST_LDFLAGS) $(TEST_LDLIBS)
+
+$(LIBUMEM): tools
+
+$(POSTCOPY): selftests/postcopy/postcopy.sh
+	@mkdir -p $(dir $@)
+	cp $< $@ && chmod 755 $@
 
 $(BUILD)/runner/%_test: selftests/runner/fail/%.c $(BUILD)/linux/.stamp
 	@mkdir -p $(dir $@)
@@ -137,20 +151,24 @@ check: deps
 
 check-vm: all
 	$(RUN_VM) --name check --kernel $(KERNEL) --module $(MODULE) \
-		--out $(BUILD)/vm/check $(addprefix --test ,$(SELFTESTS))
+		$(if $(VETH_KO),--module $(VETH_KO)) $(POSTCOPY_FILES) \
+		--out $(BUILD)/vm/check $(addprefix --test ,$(SELFTESTS) $(POSTCOPY))
 
 demo: deps
 	$(MAKE) demo-vm
 
 demo-vm: module tools
-	@mkdir -p $(BUILD)/demo && cp selftests/runner/demo.sh $(BUILD)/demo/demo
+	@mkdir -p $(BUILD)/demo
+	sed 's/@DEMO_MIB@/$(DEMO_MIB)/' selftests/postcopy/demo.sh > $(BUILD)/demo/demo
+	chmod 755 $(BUILD)/demo/demo
 	$(RUN_VM) --name demo --kernel $(KERNEL) --module $(MODULE) \
-		--out $(BUILD)/vm/demo --show-tap --file $(UMEMCTL) \
-		--test $(BUILD)/demo/demo
+		$(if $(VETH_KO),--module $(VETH_KO)) $(POSTCOPY_FILES) \
+		--out $(BUILD)/vm/demo --show-tap --test $(BUILD)/demo/demo
 
 shell: all
 	$(RUN_VM) --shell --kernel $(KERNEL) --module $(MODULE) \
-		--out $(BUILD)/vm/shell $(addprefix --test ,$(SELFTESTS)) --file $(UMEMCTL)
+		$(if $(VETH_KO),--module $(VETH_KO)) $(POSTCOPY_FILES) \
+		--out $(BUILD)/vm/shell $(addprefix --test ,$(SELFTESTS) $(POSTCOPY))
 
 SPLAT_DIR := selftests/runner/splat
 
@@ -179,7 +197,8 @@ check-debug-vm: selftests
 	$(RUN_VM) --name check-debug \
 		--kernel $$(selftests/runner/debug-kernel.sh --dir)/arch/x86/boot/bzImage \
 		--append "panic_on_warn=1" --module $(DEBUG_MOD)/umem/umem.ko \
-		--out $(BUILD)/vm/check-debug $(addprefix --test ,$(SELFTESTS))
+		$(POSTCOPY_FILES) \
+		--out $(BUILD)/vm/check-debug $(addprefix --test ,$(SELFTESTS) $(POSTCOPY))
 
 # ---- style ---------------------------------------------------------------
 

@@ -16,6 +16,8 @@
 #include <sys/wait.h>
 #include <linux/umem.h>
 
+#include "libumem.h"
+
 /* An unmapped address, hidden from the compiler's buffer checks. */
 static inline void *umem_bad_addr(void)
 {
@@ -73,24 +75,31 @@ static inline void umem_fix_setup(struct __test_metadata *_metadata,
 				  struct umem_fix *f, uint64_t pages,
 				  uint32_t timeout_ms, bool serve)
 {
-	struct umem_init init = { .detach_timeout_ms = timeout_ms };
+	struct umem_region r;
+	uint32_t psz;
+	int fd;
 
 	memset(f, 0, sizeof(*f));
 	f->srv = f->shm = -1;
-	f->ctl = umem_open_api(_metadata, &f->psz);
-	f->pages = pages;
-	init.size = pages * f->psz;
-	ASSERT_EQ(0, ioctl(f->ctl, UMEM_IOC_INIT, &init));
+	/* The page size first: the region size is counted in pages. */
+	fd = umem_open_api(_metadata, &psz);
+	close(fd);
+	ASSERT_EQ(0, umem_create(&r, pages * psz, timeout_ms))
+		TH_LOG("%s", umem_strerror());
+	f->ctl = r.ctl;
+	f->psz = r.page_size;
+	f->pages = r.pages;
 	if (serve) {
-		struct umem_serve sv = { .flags = UMEM_SERVE_CLOEXEC };
+		struct umem_server s;
 
-		ASSERT_EQ(0, ioctl(f->ctl, UMEM_IOC_SERVE, &sv));
-		f->srv = sv.server_fd;
-		f->shm = sv.shmem_fd;
+		ASSERT_EQ(0, umem_serve(&r, UMEM_SERVE_CLOEXEC, &s))
+			TH_LOG("%s", umem_strerror());
+		f->srv = s.fd;
+		f->shm = s.shmem_fd;
 	}
-	f->map = mmap(NULL, init.size, PROT_READ | PROT_WRITE, MAP_SHARED,
-		      f->ctl, 0);
-	ASSERT_NE(MAP_FAILED, f->map);
+	ASSERT_EQ(0, umem_map(&r, 0, pages * psz, PROT_READ | PROT_WRITE,
+			      (void **)&f->map))
+		TH_LOG("%s", umem_strerror());
 }
 
 static inline void umem_fix_teardown(struct umem_fix *f)

@@ -1,9 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * umemctl: command-line tool for /dev/umem.
- *
- *   umemctl info [DEVICE]   handshake with the module and print what it
- *                           supports
+ * umemctl: command-line tool for /dev/umem.  One subcommand per file:
+ * source.c, vmm.c, stat.c; the small ones live here.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -15,14 +13,67 @@
 #include <sys/ioctl.h>
 #include <linux/umem.h>
 
+#include "umemctl.h"
+#include "wire.h"
+
 static int usage(FILE *f)
 {
 	fprintf(f,
-		"usage: umemctl info [DEVICE]\n"
-		"  info    handshake with the umem module and print its\n"
-		"          protocol version, page size and features\n"
-		"DEVICE defaults to /dev/umem.\n");
+		"usage: umemctl COMMAND [ARGS]   (umemctl COMMAND --help for more)\n"
+		"  info [DEVICE]        handshake with the umem module and print its\n"
+		"                       protocol version, page size and features\n"
+		"                       (DEVICE defaults to /dev/umem)\n"
+		"  source ...           serve a memory image to umemd over TCP\n"
+		"  vmm ...              run a postcopy destination VMM over a region\n"
+		"                       filled by umemd, and verify every page\n"
+		"  stat [--watch MS] PID [FD]\n"
+		"                       print the stats of a live region\n"
+		"  mkimage FILE SPEC    write image SPEC (pattern:SIZE[:SEED]) to FILE,\n"
+		"                       e.g. a snapshot for umemd --snapshot\n"
+		"The destination daemon is a program of its own: umemd --help.\n");
 	return f == stderr ? 2 : 0;
+}
+
+static int cmd_mkimage(int argc, char **argv)
+{
+	struct image img;
+	char err[256];
+	uint64_t p;
+	void *buf;
+	FILE *f;
+
+	if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		printf("usage: umemctl mkimage FILE SPEC\n"
+		       "Write the image SPEC (pattern:SIZE[:SEED]) to FILE, page by page.\n");
+		return 0;
+	}
+	if (argc != 3) {
+		fprintf(stderr, "usage: umemctl mkimage FILE SPEC\n");
+		return 2;
+	}
+	if (image_open(&img, argv[2], sysconf(_SC_PAGESIZE), err, sizeof(err))) {
+		fprintf(stderr, "umemctl mkimage: %s\n", err);
+		return 2;
+	}
+	buf = malloc(img.page_size);
+	f = fopen(argv[1], "we");
+	if (!buf || !f) {
+		fprintf(stderr, "umemctl mkimage: %s: %s\n", argv[1], strerror(errno));
+		return 1;
+	}
+	for (p = 0; p < img.size / img.page_size; p++) {
+		image_page(&img, p, buf);
+		if (fwrite(buf, img.page_size, 1, f) != 1)
+			break;
+	}
+	if (fclose(f) || p != img.size / img.page_size) {
+		fprintf(stderr, "umemctl mkimage: writing %s: %s\n", argv[1],
+			strerror(errno));
+		return 1;
+	}
+	free(buf);
+	image_close(&img);
+	return 0;
 }
 
 static int cmd_info(const char *dev)
@@ -58,8 +109,23 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||
 	    !strcmp(argv[1], "help"))
 		return usage(stdout);
-	if (!strcmp(argv[1], "info") && argc <= 3)
-		return cmd_info(argc == 3 ? argv[2] : "/dev/umem");
+	if (!strcmp(argv[1], "info")) {
+		if (argc == 3 && (!strcmp(argv[2], "--help") || !strcmp(argv[2], "-h"))) {
+			printf("usage: umemctl info [DEVICE]\n"
+			       "Handshake with the umem module; print its version, page size, features.\n");
+			return 0;
+		}
+		if (argc <= 3)
+			return cmd_info(argc == 3 ? argv[2] : "/dev/umem");
+	}
+	if (!strcmp(argv[1], "source"))
+		return cmd_source(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "vmm"))
+		return cmd_vmm(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "stat"))
+		return cmd_stat(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "mkimage"))
+		return cmd_mkimage(argc - 1, argv + 1);
 	fprintf(stderr, "umemctl: unknown command or arguments: %s\n", argv[1]);
 	return usage(stderr);
 }

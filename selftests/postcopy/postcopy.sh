@@ -1,0 +1,213 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# postcopy: end-to-end migrations with umemctl source, umemd and umemctl
+# vmm, between two network namespaces of the test VM.  TAP on stdout.
+# Each test gets a fresh source and VMM; their logs are printed on
+# failure.
+
+T=$(dirname "$0")
+. "$T/netns.sh"
+PORT=4444
+SRC=$SRC_IP:$PORT
+UMEMCTL=$T/umemctl
+UMEMD=$T/umemd
+n=0
+failed=0
+log=/tmp/postcopy
+mkdir -p $log
+
+diag() {
+	sed 's/^/#   /' "$@"
+}
+
+# run NAME FUNC: one test; FUNC returns 0 for a pass.
+run() {
+	n=$((n + 1))
+	echo "#  RUN postcopy.$1"
+	rm -f $log/*
+	if $2; then
+		echo "ok $n postcopy.$1"
+	else
+		for f in $log/*; do
+			[ -s "$f" ] && { echo "# --- $f"; diag "$f"; }
+		done
+		echo "not ok $n postcopy.$1"
+		failed=$((failed + 1))
+	fi
+	stop_source
+}
+
+# start_source ARGS...: a source on the source host, in the background.
+start_source() {
+	# nsenter may fork: the shell records the source's own pid.
+	on_src sh -c 'echo $$ > /tmp/source.pid; exec "$0" "$@"' \
+		$UMEMCTL source --listen $SRC "$@" > $log/source 2>&1 &
+	SRC_WAIT=$!
+	sleep 0.3
+}
+
+stop_source() {
+	if [ -n "$SRC_WAIT" ]; then
+		kill -9 "$(cat /tmp/source.pid)" 2>/dev/null
+		wait $SRC_WAIT 2>/dev/null
+		SRC_WAIT=""
+	fi
+}
+
+# vmm ARGS...: the VMM on the destination host; sets rc.
+vmm() {
+	on_dst $UMEMCTL vmm --umemd $UMEMD --umemd-arg --progress=none "$@" \
+		> $log/vmm 2>&1
+	rc=$?
+	return $rc
+}
+
+expect() {
+	if ! grep -q -- "$1" $log/*; then
+		echo "# expected '$1' in the logs"
+		return 1
+	fi
+}
+
+expect_rc() {
+	if [ "$rc" != "$1" ]; then
+		echo "# exit status $rc, expected $1"
+		return 1
+	fi
+}
+
+t_happy() {
+	start_source --image pattern:16M:7
+	vmm --image pattern:16M:7 --source $SRC --vcpus 4 --ops 4000
+	expect_rc 0 && expect "every page OK" && expect "umemd: complete"
+}
+
+t_unix_handoff() {
+	start_source --image pattern:8M:3
+	vmm --image pattern:8M:3 --source $SRC --vcpus 2 --ops 2000 \
+		--unix /tmp/umem-handoff.sock
+	expect_rc 0 && expect "every page OK"
+}
+
+t_net_down() {
+	start_source --image pattern:16M:5 --rate 4
+	vmm --image pattern:16M:5 --source $SRC --vcpus 3 --ops 3000 \
+		--umemd-arg --net-timeout=700 &
+	pid=$!
+	sleep 1
+	link_down
+	sleep 2
+	link_up
+	wait $pid
+	rc=$?
+	expect_rc 0 && expect "reconnected" && expect "every page OK"
+}
+
+t_umemd_killed() {
+	start_source --image pattern:16M:11 --rate 2
+	vmm --image pattern:16M:11 --source $SRC --vcpus 2 --ops 1500 &
+	pid=$!
+	sleep 1
+	# Report a live region's stats on the way.
+	$UMEMCTL stat $(pidof umemd | cut -d' ' -f1) > $log/stat 2>&1
+	kill -9 $(pidof umemd)
+	wait $pid
+	rc=$?
+	expect_rc 0 && expect "killed by signal 9" && expect "adopted a region" &&
+		expect "every page OK" && expect "region of pid"
+}
+
+t_source_dies() {
+	start_source --image pattern:16M:13 --rate 2
+	vmm --image pattern:16M:13 --source $SRC --vcpus 4 --ops 100000 \
+		--detach-timeout 1000 --umemd-arg --give-up=1500 &
+	pid=$!
+	sleep 1
+	stop_source
+	wait $pid
+	rc=$?
+	expect_rc 3 && expect "giving up" && expect "guest memory lost"
+}
+
+t_corrupt() {
+	start_source --image pattern:16M:17 --corrupt 100 --corrupt 200:0
+	vmm --image pattern:16M:17 --source $SRC --vcpus 2 --ops 2000
+	# Page 200 can never arrive intact: poisoned, so the VMM exits 3.
+	expect_rc 3 && expect "page 200 failed its checksum 4 times: poisoned" &&
+		expect "1 poisoned (SIGBUS, never wrong data)" &&
+		expect " 5 bad checksums"
+}
+
+t_duplicates() {
+	start_source --image pattern:16M:19 --duplicates --rate 8
+	vmm --image pattern:16M:19 --source $SRC --vcpus 4 --ops 6000
+	expect_rc 0 && expect "every page OK" || return 1
+	dups=$(sed -n 's/.* \([0-9]*\) duplicates dropped.*/\1/p' $log/vmm)
+	echo "# $dups duplicates dropped"
+	[ "${dups:-0}" -gt 0 ]
+}
+
+t_snapshot() {
+	$UMEMCTL mkimage /tmp/snap.img pattern:16M:23 || return 1
+	vmm --image /tmp/snap.img --snapshot /tmp/snap.img --vcpus 4 --ops 4000
+	rm -f /tmp/snap.img
+	expect_rc 0 && expect "every page OK"
+}
+
+t_source_unreachable() {
+	vmm --image pattern:4M --source $SRC_IP:4999 --vcpus 1 --ops 100 \
+		--umemd-arg --connect-timeout=1000
+	expect_rc 1 && expect "cannot connect to source $SRC_IP:4999"
+}
+
+t_size_mismatch() {
+	start_source --image pattern:16M
+	vmm --image pattern:8M --source $SRC --vcpus 1 --ops 100
+	expect_rc 1 && expect "the source's image is 16777216 bytes but the region is 8388608 bytes"
+}
+
+t_not_umem_fd() {
+	$UMEMD --fd 0 --source $SRC < /dev/null > $log/umemd 2>&1
+	rc=$?
+	expect_rc 2 && expect "fd 0 is not a umem control fd"
+}
+
+t_help() {
+	for c in "" info source vmm stat mkimage; do
+		$UMEMCTL $c --help > $log/help 2>&1 || return 1
+		grep -q "^usage: umemctl" $log/help || return 1
+	done
+	$UMEMD --help > $log/help 2>&1 && grep -q "^usage: umemd" $log/help
+}
+
+t_no_module() {
+	rmmod umem || return 1
+	vmm --image pattern:4M --source $SRC --vcpus 1 --ops 10
+	insmod /modules/umem.ko || return 1
+	expect_rc 2 && expect "/dev/umem (is the umem module loaded?)"
+}
+
+echo "TAP version 13"
+echo "1..13"
+if ! net_up > $log/net 2>&1; then
+	diag $log/net
+	echo "Bail out! cannot set up the network namespaces"
+	exit 1
+fi
+run migrate__happy t_happy
+run migrate__unix_handoff t_unix_handoff
+run migrate__net_down t_net_down
+run migrate__umemd_killed t_umemd_killed
+run migrate__source_dies t_source_dies
+run wire__corrupt_page t_corrupt
+run wire__duplicates t_duplicates
+run snapshot__restore t_snapshot
+run input__source_unreachable t_source_unreachable
+run input__size_mismatch t_size_mismatch
+run input__not_umem_fd t_not_umem_fd
+run input__help t_help
+run input__no_module t_no_module
+net_down
+echo "# postcopy: $((n - failed)) passed, $failed failed"
+[ $failed = 0 ]

@@ -1,0 +1,320 @@
+// SPDX-License-Identifier: LGPL-2.1 OR BSD-2-Clause
+/*
+ * libumem: see libumem.h.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+
+#include "libumem.h"
+
+static __thread char umem_err[256];
+
+const char *umem_strerror(void)
+{
+	return umem_err;
+}
+
+/* Record "what: strerror(err)[hint]" and return -err. */
+__attribute__((format(printf, 2, 3)))
+static int fail(int err, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(umem_err, sizeof(umem_err), fmt, ap);
+	va_end(ap);
+	if (n >= 0 && (size_t)n < sizeof(umem_err))
+		snprintf(umem_err + n, sizeof(umem_err) - n, ": %s",
+			 strerror(err));
+	return -err;
+}
+
+static int region_fill(struct umem_region *r, int fd)
+{
+	struct umem_stats st;
+
+	if (ioctl(fd, UMEM_IOC_STATS, &st) < 0) {
+		if (errno == ENOTTY || errno == EINVAL)
+			return fail(ENOTTY, "fd %d is not a umem control fd", fd);
+		if (errno == ENXIO)
+			return fail(ENXIO, "fd %d is a umem fd without a region", fd);
+		return fail(errno, "fd %d: UMEM_IOC_STATS", fd);
+	}
+	r->ctl = fd;
+	r->page_size = st.page_size;
+	r->size = st.size;
+	r->pages = st.size / st.page_size;
+	return 0;
+}
+
+int umem_create(struct umem_region *r, uint64_t size,
+		uint32_t detach_timeout_ms)
+{
+	struct umem_api api = { .api = UMEM_API_VERSION };
+	struct umem_init init = {
+		.size = size,
+		.detach_timeout_ms = detach_timeout_ms,
+	};
+	int fd, ret;
+
+	fd = open(UMEM_DEVICE, O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		ret = errno;
+		if (ret == ENOENT)
+			return fail(ret, "%s (is the umem module loaded?)",
+				    UMEM_DEVICE);
+		return fail(ret, "open %s", UMEM_DEVICE);
+	}
+	if (ioctl(fd, UMEM_IOC_API, &api) < 0) {
+		ret = fail(errno, "%s: handshake for protocol version %d",
+			   UMEM_DEVICE, UMEM_API_VERSION);
+		goto err;
+	}
+	if (size % api.page_size) {
+		ret = fail(EINVAL, "region size %llu is not a multiple of the page size %u",
+			   (unsigned long long)size, api.page_size);
+		goto err;
+	}
+	if (ioctl(fd, UMEM_IOC_INIT, &init) < 0) {
+		ret = errno;
+		if (ret == E2BIG)
+			ret = fail(ret, "region of %llu bytes is over the module's max_region_bytes",
+				   (unsigned long long)size);
+		else if (ret == ENOSPC)
+			ret = fail(ret, "the module's max_regions regions exist");
+		else
+			ret = fail(ret, "UMEM_IOC_INIT (size %llu)",
+				   (unsigned long long)size);
+		goto err;
+	}
+	ret = region_fill(r, fd);
+	if (!ret)
+		return 0;
+err:
+	close(fd);
+	return ret;
+}
+
+int umem_from_fd(struct umem_region *r, int fd)
+{
+	if (fcntl(fd, F_GETFD) < 0)
+		return fail(errno, "fd %d", fd);
+	return region_fill(r, fd);
+}
+
+void umem_close(struct umem_region *r)
+{
+	if (r->ctl >= 0)
+		close(r->ctl);
+	r->ctl = -1;
+}
+
+int umem_map(const struct umem_region *r, uint64_t offset, uint64_t len,
+	     int prot, void **addr)
+{
+	void *p = mmap(NULL, len, prot, MAP_SHARED, r->ctl, offset);
+
+	if (p == MAP_FAILED)
+		return fail(errno, "mmap of region bytes [%llu, +%llu)",
+			    (unsigned long long)offset,
+			    (unsigned long long)len);
+	*addr = p;
+	return 0;
+}
+
+int umem_serve(const struct umem_region *r, uint32_t flags,
+	       struct umem_server *s)
+{
+	struct umem_serve sv = { .flags = flags };
+
+	if (ioctl(r->ctl, UMEM_IOC_SERVE, &sv) < 0) {
+		if (errno == EBUSY)
+			return fail(EBUSY, "another server is serving the region");
+		if (errno == EIO)
+			return fail(EIO, "the region failed: its detach deadline passed");
+		return fail(errno, "UMEM_IOC_SERVE");
+	}
+	s->fd = sv.server_fd;
+	s->shmem_fd = sv.shmem_fd;
+	s->page_size = r->page_size;
+	s->pages = r->pages;
+	return 0;
+}
+
+void umem_server_close(struct umem_server *s)
+{
+	if (s->fd >= 0)
+		close(s->fd);
+	if (s->shmem_fd >= 0)
+		close(s->shmem_fd);
+	s->fd = s->shmem_fd = -1;
+}
+
+ssize_t umem_read_requests(const struct umem_server *s,
+			   struct umem_request *reqs, size_t max)
+{
+	ssize_t n = read(s->fd, reqs, max * sizeof(*reqs));
+
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EINTR)
+			return -errno;
+		return fail(errno, "read of requests");
+	}
+	return n / sizeof(*reqs);
+}
+
+int umem_mark_present(const struct umem_server *s,
+		      const struct umem_range *ranges, size_t n)
+{
+	const size_t max = UMEM_WRITE_MAX / sizeof(*ranges);
+
+	while (n) {
+		size_t k = n < max ? n : max;
+		ssize_t w = write(s->fd, ranges, k * sizeof(*ranges));
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return fail(errno, "marking %zu ranges present (first %llu+%llu)",
+				    k, (unsigned long long)ranges->pgoff,
+				    (unsigned long long)ranges->count);
+		}
+		ranges += k;
+		n -= k;
+	}
+	return 0;
+}
+
+int umem_poison(const struct umem_server *s, uint64_t pgoff, uint64_t count)
+{
+	struct umem_range r = { .pgoff = pgoff, .count = count };
+
+	if (ioctl(s->fd, UMEM_IOC_POISON, &r) < 0)
+		return fail(errno, "poison of pages %llu+%llu",
+			    (unsigned long long)pgoff,
+			    (unsigned long long)count);
+	return 0;
+}
+
+int umem_complete(const struct umem_server *s)
+{
+	if (ioctl(s->fd, UMEM_IOC_COMPLETE) < 0)
+		return fail(errno, "UMEM_IOC_COMPLETE");
+	return 0;
+}
+
+int umem_bitmap(const struct umem_server *s, uint32_t which, uint64_t *words)
+{
+	struct umem_bitmap bm = {
+		.count = s->pages,
+		.addr = (uintptr_t)words,
+		.which = which,
+	};
+
+	if (ioctl(s->fd, UMEM_IOC_BITMAP, &bm) < 0)
+		return fail(errno, "UMEM_IOC_BITMAP");
+	return 0;
+}
+
+int umem_stats(int fd, struct umem_stats *st)
+{
+	if (ioctl(fd, UMEM_IOC_STATS, st) < 0) {
+		if (errno == ENOTTY)
+			return fail(errno, "fd %d is not a umem fd", fd);
+		return fail(errno, "UMEM_IOC_STATS");
+	}
+	return 0;
+}
+
+uint64_t umem_wait_quantile_us(const struct umem_stats *st, double q)
+{
+	uint64_t total = 0, seen = 0, want;
+	int i;
+
+	for (i = 0; i < UMEM_HIST_BUCKETS; i++)
+		total += st->wait_hist[i];
+	if (!total)
+		return 0;
+	want = (uint64_t)(q * total + 0.999999);
+	if (want < 1)
+		want = 1;
+	for (i = 0; i < UMEM_HIST_BUCKETS; i++) {
+		seen += st->wait_hist[i];
+		if (seen >= want)
+			return 1ULL << i;
+	}
+	return 1ULL << (UMEM_HIST_BUCKETS - 1);
+}
+
+const char *umem_state_name(uint32_t state)
+{
+	static const char * const names[] = {
+		[UMEM_STATE_UNSERVED] = "unserved",
+		[UMEM_STATE_SERVED] = "served",
+		[UMEM_STATE_DETACHED] = "detached",
+		[UMEM_STATE_FAILED] = "failed",
+		[UMEM_STATE_COMPLETE] = "complete",
+	};
+
+	return state < sizeof(names) / sizeof(names[0]) ? names[state] : "?";
+}
+
+int umem_send_fd(int sock, int fd)
+{
+	char byte = 'U';
+	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} c;
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = c.buf, .msg_controllen = sizeof(c.buf),
+	};
+	struct cmsghdr *cm;
+
+	memset(&c, 0, sizeof(c));
+	cm = CMSG_FIRSTHDR(&msg);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	if (sendmsg(sock, &msg, MSG_NOSIGNAL) != 1)
+		return fail(errno, "sending fd %d over a unix socket", fd);
+	return 0;
+}
+
+int umem_recv_fd(int sock)
+{
+	char byte;
+	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} c;
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = c.buf, .msg_controllen = sizeof(c.buf),
+	};
+	struct cmsghdr *cm;
+	ssize_t n;
+	int fd;
+
+	n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+	if (n < 0)
+		return fail(errno, "receiving an fd over a unix socket");
+	cm = CMSG_FIRSTHDR(&msg);
+	if (n != 1 || !cm || cm->cmsg_level != SOL_SOCKET ||
+	    cm->cmsg_type != SCM_RIGHTS || cm->cmsg_len != CMSG_LEN(sizeof(int)))
+		return fail(EPROTO, "no fd received over the unix socket");
+	memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+	return fd;
+}

@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: LGPL-2.1 OR BSD-2-Clause */
+/*
+ * libumem: a small C library over the /dev/umem ABI (<linux/umem.h>).
+ *
+ * Every function returns 0 (or a count) on success and -errno on failure,
+ * and on failure leaves a one-line description of what went wrong, for
+ * this thread, in umem_strerror().
+ */
+#ifndef LIBUMEM_H
+#define LIBUMEM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <linux/umem.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define UMEM_DEVICE	"/dev/umem"
+
+/* A region, through its control fd. */
+struct umem_region {
+	int ctl;		/* control fd */
+	uint32_t page_size;	/* the protocol's page unit, in bytes */
+	uint64_t size;		/* region size, in bytes */
+	uint64_t pages;		/* region size, in pages */
+};
+
+/* The server side of a region: from umem_serve(). */
+struct umem_server {
+	int fd;			/* server fd: requests, present ranges */
+	int shmem_fd;		/* the region's shmem file */
+	uint32_t page_size;
+	uint64_t pages;
+};
+
+/* The last error of this thread, as one line; "" if none. */
+const char *umem_strerror(void);
+
+/* Open /dev/umem, make the handshake and create a region of @size bytes. */
+int umem_create(struct umem_region *r, uint64_t size,
+		uint32_t detach_timeout_ms);
+
+/*
+ * Wrap a control fd received from elsewhere (inherited, SCM_RIGHTS).
+ * Fails with -ENOTTY if it is not a umem fd, -ENXIO if it has no region.
+ * Takes no new reference: umem_close() closes @fd.
+ */
+int umem_from_fd(struct umem_region *r, int fd);
+
+void umem_close(struct umem_region *r);
+
+/* mmap(MAP_SHARED) [@offset, @offset + @len) of the region; *addr set. */
+int umem_map(const struct umem_region *r, uint64_t offset, uint64_t len,
+	     int prot, void **addr);
+
+/* Become the region's server; @flags are UMEM_SERVE_*. */
+int umem_serve(const struct umem_region *r, uint32_t flags,
+	       struct umem_server *s);
+void umem_server_close(struct umem_server *s);
+
+/*
+ * Read up to @max requests.  Returns how many, or -EAGAIN (non-blocking
+ * fd, nothing queued), -EINTR, or another -errno.
+ */
+ssize_t umem_read_requests(const struct umem_server *s,
+			   struct umem_request *reqs, size_t max);
+
+/* Mark ranges present: any number, split into UMEM_WRITE_MAX writes. */
+int umem_mark_present(const struct umem_server *s,
+		      const struct umem_range *ranges, size_t n);
+int umem_poison(const struct umem_server *s, uint64_t pgoff, uint64_t count);
+int umem_complete(const struct umem_server *s);
+
+/* Copy a UMEM_BITMAP_* bitmap of the whole region into @words. */
+int umem_bitmap(const struct umem_server *s, uint32_t which, uint64_t *words);
+
+/* Stats through any fd of a region (control or server). */
+int umem_stats(int fd, struct umem_stats *st);
+
+/*
+ * The wait time below which a fraction @q (0..1] of the blocked faults
+ * fall, in microseconds, from the histogram: the upper edge of the bucket
+ * that holds the quantile.  0 when no fault blocked.
+ */
+uint64_t umem_wait_quantile_us(const struct umem_stats *st, double q);
+
+/* A state as a word: "served", "detached"... */
+const char *umem_state_name(uint32_t state);
+
+/* Pass a file descriptor over a unix socket (SCM_RIGHTS). */
+int umem_send_fd(int sock, int fd);
+int umem_recv_fd(int sock);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* LIBUMEM_H */

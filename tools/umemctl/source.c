@@ -1,0 +1,625 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * umemctl source: the migration source.  It serves one memory image over
+ * TCP to one destination (umemd) at a time, on two channels:
+ *  - urgent: page requests in, those pages out at once;
+ *  - background: every page not yet sent, from a cursor that jumps to
+ *    just after the last requested page, to follow the guest's locality.
+ * A page is sent on the background stream only if it was never sent in
+ * this session; when umemd reconnects it sends the bitmap of pages it
+ * has, which replaces the source's idea of what was sent.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <netdb.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include "umemctl.h"
+#include "wire.h"
+
+#define MAX_CORRUPT	64
+#define DUP_RING	4096
+
+struct corrupt_hook {
+	uint64_t pgoff;
+	int times;		/* corrupted sends left; -1: always */
+};
+
+struct source {
+	struct image img;
+	uint64_t pages;
+	uint32_t psz;
+	bool once;
+	bool verbose;
+	uint64_t rate;		/* background bytes/s, 0: unlimited */
+
+	pthread_mutex_t lock;	/* everything below */
+	uint64_t session;
+	bool have_session;
+	uint64_t *sent;
+	int conn[3];		/* live fd per channel, or -1 */
+	struct corrupt_hook corrupt[MAX_CORRUPT];
+	int nr_corrupt;
+	bool duplicates;
+	uint64_t dup_ring[DUP_RING];
+	unsigned int dup_head, dup_tail;
+	bool finished;		/* --once: the session completed */
+
+	_Atomic uint64_t jump;	/* background restart point, or ~0 */
+	_Atomic uint64_t n_urgent, n_bg, n_zero, n_dup, n_corrupt, n_bytes;
+	uint64_t start_ns;
+};
+
+static struct source S;
+
+static const char source_usage[] =
+"usage: umemctl source --image SPEC [options]\n"
+"Serve a memory image to umemd over TCP (urgent + background channels).\n"
+"  --image SPEC        file:PATH, a plain PATH, or pattern:SIZE[:SEED]\n"
+"                      (synthetic; SIZE like 256M; one page in 8 is zero)\n"
+"  --listen ADDR:PORT  where to listen (default 0.0.0.0:4444)\n"
+"  --page-size N       page unit (default 4096; must match the region)\n"
+"  --once              exit once a destination has received every page\n"
+"                      and disconnected\n"
+"  --verbose           log connections\n"
+"  --rate MIB          limit the background stream to MIB MiB/s\n"
+"Test hooks:\n"
+"  --corrupt PG[:N]    send page PG with a bad checksum N times (default\n"
+"                      1; 0 = always); repeatable\n"
+"  --duplicates        also resend pages the destination already has\n"
+"                      (urgent pages, on the background channel)\n";
+
+static void logv(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
+static void logv(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!S.verbose)
+		return;
+	va_start(ap, fmt);
+	fprintf(stderr, "source: ");
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
+static bool page_is_zero(const uint64_t *w, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (w[i])
+			return false;
+	return true;
+}
+
+/* Should this send of @pgoff be corrupted?  Consumes one use. */
+static bool take_corrupt(uint64_t pgoff)
+{
+	bool hit = false;
+	int i;
+
+	pthread_mutex_lock(&S.lock);
+	for (i = 0; i < S.nr_corrupt; i++) {
+		if (S.corrupt[i].pgoff != pgoff || !S.corrupt[i].times)
+			continue;
+		if (S.corrupt[i].times > 0)
+			S.corrupt[i].times--;
+		hit = true;
+	}
+	pthread_mutex_unlock(&S.lock);
+	return hit;
+}
+
+/* Send one page record (PAGE with bytes, or ZERO). */
+static bool send_page(int fd, uint64_t pgoff, void *buf)
+{
+	struct wire_msg m = { .pgoff = pgoff };
+	struct iovec iov[2] = {
+		{ .iov_base = &m, .iov_len = sizeof(m) },
+		{ .iov_base = buf, .iov_len = S.psz },
+	};
+	struct msghdr msg = { .msg_iov = iov, .msg_iovlen = 2 };
+	size_t len = sizeof(m) + S.psz;
+	ssize_t n;
+
+	image_page(&S.img, pgoff, buf);
+	if (take_corrupt(pgoff)) {
+		/* Zero pages too: the corrupted copy travels with its bytes. */
+		m.type = WIRE_PAGE;
+		m.arg = wire_csum(buf, S.psz, pgoff);
+		((uint8_t *)buf)[pgoff % S.psz] ^= 0x5a;
+		atomic_fetch_add(&S.n_corrupt, 1);
+	} else if (page_is_zero(buf, S.psz / 8)) {
+		m.type = WIRE_ZERO;
+		msg.msg_iovlen = 1;
+		len = sizeof(m);
+		atomic_fetch_add(&S.n_zero, 1);
+	} else {
+		m.type = WIRE_PAGE;
+		m.arg = wire_csum(buf, S.psz, pgoff);
+	}
+	while (len) {
+		n = sendmsg(fd, &msg, MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return false;
+		len -= n;
+		while (n && msg.msg_iovlen) {
+			size_t k = (size_t)n < msg.msg_iov->iov_len ?
+				   (size_t)n : msg.msg_iov->iov_len;
+
+			msg.msg_iov->iov_base = (char *)msg.msg_iov->iov_base + k;
+			msg.msg_iov->iov_len -= k;
+			n -= k;
+			if (!msg.msg_iov->iov_len) {
+				msg.msg_iov++;
+				msg.msg_iovlen--;
+			}
+		}
+	}
+	atomic_fetch_add(&S.n_bytes, sizeof(m) + (m.type == WIRE_PAGE ? S.psz : 0));
+	return true;
+}
+
+static bool send_simple(int fd, uint32_t type)
+{
+	struct wire_msg m = { .type = type };
+
+	return send_all(fd, &m, sizeof(m));
+}
+
+/* Mark @pgoff sent; true if it was not before. */
+static bool mark_sent(uint64_t pgoff)
+{
+	bool was;
+
+	pthread_mutex_lock(&S.lock);
+	was = bit_test(S.sent, pgoff);
+	bit_set(S.sent, pgoff);
+	pthread_mutex_unlock(&S.lock);
+	return !was;
+}
+
+static void dup_push(uint64_t pgoff)
+{
+	pthread_mutex_lock(&S.lock);
+	if (S.duplicates && S.dup_head - S.dup_tail < DUP_RING)
+		S.dup_ring[S.dup_head++ % DUP_RING] = pgoff;
+	pthread_mutex_unlock(&S.lock);
+}
+
+/* A page the destination already has, for the duplicates hook. */
+static bool dup_pop(uint64_t *pgoff, unsigned int keep)
+{
+	bool ok = false;
+
+	pthread_mutex_lock(&S.lock);
+	if (S.dup_head - S.dup_tail > keep) {
+		*pgoff = S.dup_ring[S.dup_tail++ % DUP_RING];
+		ok = true;
+	}
+	pthread_mutex_unlock(&S.lock);
+	return ok;
+}
+
+static void serve_urgent(int fd, void *buf)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	struct wire_msg m;
+	uint64_t p, end;
+	int r;
+
+	for (;;) {
+		r = poll(&pfd, 1, WIRE_PING_MS);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r == 0) {
+			if (!send_simple(fd, WIRE_PING))
+				return;
+			continue;
+		}
+		if (!recv_all(fd, &m, sizeof(m)))
+			return;
+		if (m.type != WIRE_REQ || m.pgoff >= S.pages || !m.arg) {
+			logv("urgent: bad record type %u page %llu", m.type,
+			     (unsigned long long)m.pgoff);
+			return;
+		}
+		end = m.arg > S.pages - m.pgoff ? S.pages : m.pgoff + m.arg;
+		if (!(m.flags & WIRE_REQ_PREFETCH))
+			atomic_store(&S.jump, m.pgoff + 1);
+		for (p = m.pgoff; p < end; p++) {
+			bool fresh = mark_sent(p);
+
+			if (!fresh && (m.flags & WIRE_REQ_PREFETCH))
+				continue;
+			if (!send_page(fd, p, buf))
+				return;
+			atomic_fetch_add(&S.n_urgent, 1);
+			dup_push(p);
+		}
+	}
+}
+
+/* Wait up to @ms for the peer; false if it closed or failed. */
+static bool idle_wait(int fd, int ms)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	char c;
+
+	if (poll(&pfd, 1, ms) <= 0)
+		return true;
+	return recv(fd, &c, 1, MSG_DONTWAIT) > 0;
+}
+
+/* --rate: hold the background stream to S.rate bytes a second. */
+static void throttle(uint64_t sent)
+{
+	static __thread uint64_t t0;
+	uint64_t due, now = now_ns();
+
+	if (!S.rate)
+		return;
+	if (!t0 || sent == 1)
+		t0 = now;
+	due = t0 + sent * S.psz * 1000000000ULL / S.rate;
+	if (due > now)
+		usleep((due - now) / 1000);
+}
+
+static void serve_background(int fd, void *buf)
+{
+	uint64_t cur = 0, p, j, sent = 0;
+	unsigned int n = 0;
+	bool done = false;
+
+	for (;;) {
+		j = atomic_exchange(&S.jump, ~0ULL);
+		if (j != ~0ULL && j < S.pages)
+			cur = j;
+		/* The duplicates hook: every 16 pages, one old urgent page. */
+		if (++n % 16 == 0 && dup_pop(&p, done ? 0 : 8)) {
+			if (!send_page(fd, p, buf))
+				return;
+			atomic_fetch_add(&S.n_dup, 1);
+			continue;
+		}
+		pthread_mutex_lock(&S.lock);
+		p = bit_next_clear(S.sent, S.pages, cur);
+		if (p == S.pages)
+			p = bit_next_clear(S.sent, S.pages, 0);
+		if (p < S.pages)
+			bit_set(S.sent, p);
+		pthread_mutex_unlock(&S.lock);
+
+		if (p < S.pages) {
+			if (!send_page(fd, p, buf))
+				return;
+			atomic_fetch_add(&S.n_bg, 1);
+			cur = p + 1;
+			throttle(++sent);
+			continue;
+		}
+		if (!done) {
+			/* Drain the duplicates hook before saying DONE. */
+			while (dup_pop(&p, 0)) {
+				if (!send_page(fd, p, buf))
+					return;
+				atomic_fetch_add(&S.n_dup, 1);
+			}
+			if (!send_simple(fd, WIRE_DONE))
+				return;
+			done = true;
+			logv("background: every page sent after %.2f s",
+			     (now_ns() - S.start_ns) / 1e9);
+		}
+		if (!idle_wait(fd, WIRE_PING_MS))
+			return;
+		if (!send_simple(fd, WIRE_PING))
+			return;
+	}
+}
+
+struct conn {
+	int fd;
+	char peer[64];
+};
+
+static void *conn_thread(void *arg)
+{
+	struct conn *c = arg;
+	struct wire_welcome w = { .magic = WIRE_MAGIC };
+	struct timeval tv = { .tv_sec = 5 };
+	struct wire_hello h;
+	uint64_t *bm = NULL;
+	size_t words = (S.pages + 63) / 64;
+	void *buf = NULL;
+	int fd = c->fd, ch = 0, one = 1;
+
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (!recv_all(fd, &h, sizeof(h)))
+		goto out;
+	w.image_bytes = S.img.size;
+	w.page_size = S.psz;
+	if (h.magic != WIRE_MAGIC || h.version != WIRE_VERSION ||
+	    (h.channel != WIRE_URGENT && h.channel != WIRE_BACKGROUND))
+		w.status = WIRE_EPROTO;
+	else if (h.page_size != S.psz)
+		w.status = WIRE_EPAGE;
+	else if (h.image_bytes != S.img.size)
+		w.status = WIRE_ESIZE;
+	else if (h.channel == WIRE_BACKGROUND && h.bitmap_words != words)
+		w.status = WIRE_EPROTO;
+	if (w.status == WIRE_OK && h.channel == WIRE_BACKGROUND) {
+		bm = malloc(words * 8);
+		if (!bm || !recv_all(fd, bm, words * 8))
+			goto out;
+	}
+	if (!send_all(fd, &w, sizeof(w)) || w.status != WIRE_OK) {
+		logv("%s: refused (status %u)", c->peer, w.status);
+		goto out;
+	}
+	tv.tv_sec = 0;
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+
+	ch = h.channel;
+	pthread_mutex_lock(&S.lock);
+	if (!S.have_session || S.session != h.session) {
+		/* A new destination: the previous one is gone for good. */
+		for (int i = 1; i <= 2; i++)
+			if (S.conn[i] >= 0)
+				shutdown(S.conn[i], SHUT_RDWR);
+		S.session = h.session;
+		S.have_session = true;
+		memset(S.sent, 0, words * 8);
+		S.dup_head = S.dup_tail = 0;
+	}
+	if (S.conn[ch] >= 0)
+		shutdown(S.conn[ch], SHUT_RDWR);
+	S.conn[ch] = fd;
+	if (bm)
+		memcpy(S.sent, bm, words * 8);
+	pthread_mutex_unlock(&S.lock);
+	logv("%s: %s channel up", c->peer,
+	     ch == WIRE_URGENT ? "urgent" : "background");
+
+	buf = aligned_alloc(64, S.psz);
+	if (!buf)
+		goto out;
+	if (ch == WIRE_URGENT)
+		serve_urgent(fd, buf);
+	else
+		serve_background(fd, buf);
+	logv("%s: %s channel closed", c->peer,
+	     ch == WIRE_URGENT ? "urgent" : "background");
+
+out:
+	pthread_mutex_lock(&S.lock);
+	if (ch && S.conn[ch] == fd) {
+		S.conn[ch] = -1;
+		if (ch == WIRE_BACKGROUND &&
+		    bit_next_clear(S.sent, S.pages, 0) == S.pages)
+			S.finished = true;
+	}
+	pthread_mutex_unlock(&S.lock);
+	close(fd);
+	free(bm);
+	free(buf);
+	free(c);
+	return NULL;
+}
+
+static int listen_on(const char *spec)
+{
+	struct addrinfo hints = {
+		.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+		.ai_flags = AI_PASSIVE,
+	}, *ai;
+	char host[256], port[16];
+	int fd, one = 1, p, r;
+
+	if (!parse_hostport(spec, host, sizeof(host), &p)) {
+		fprintf(stderr, "umemctl source: bad --listen '%s': want ADDR:PORT\n",
+			spec);
+		return -1;
+	}
+	snprintf(port, sizeof(port), "%d", p);
+	/* Numeric first: a static binary may have no NSS to resolve names. */
+	hints.ai_flags |= AI_NUMERICHOST | AI_NUMERICSERV;
+	r = getaddrinfo(host, port, &hints, &ai);
+	if (r == EAI_NONAME) {
+		hints.ai_flags &= ~AI_NUMERICHOST;
+		r = getaddrinfo(host, port, &hints, &ai);
+	}
+	if (r) {
+		fprintf(stderr, "umemctl source: %s: %s\n", spec, gai_strerror(r));
+		return -1;
+	}
+	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    bind(fd, ai->ai_addr, ai->ai_addrlen) || listen(fd, 16)) {
+		fprintf(stderr, "umemctl source: cannot listen on %s: %s\n",
+			spec, strerror(errno));
+		freeaddrinfo(ai);
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	freeaddrinfo(ai);
+	return fd;
+}
+
+static bool add_corrupt(const char *arg)
+{
+	char *end;
+	unsigned long long pg = strtoull(arg, &end, 0);
+	long times = 1;
+
+	if (end == arg || (*end && *end != ':'))
+		return false;
+	if (*end == ':') {
+		times = strtol(end + 1, &end, 0);
+		if (*end || times < 0)
+			return false;
+	}
+	if (S.nr_corrupt == MAX_CORRUPT)
+		return false;
+	S.corrupt[S.nr_corrupt].pgoff = pg;
+	S.corrupt[S.nr_corrupt].times = times ? (int)times : -1;
+	S.nr_corrupt++;
+	return true;
+}
+
+static void summary(void)
+{
+	double s = (now_ns() - S.start_ns) / 1e9;
+
+	fprintf(stderr,
+		"source: sent %llu urgent + %llu background pages (%llu zero, %llu duplicate, %llu corrupted), %.1f MiB in %.1f s\n",
+		(unsigned long long)S.n_urgent, (unsigned long long)S.n_bg,
+		(unsigned long long)S.n_zero, (unsigned long long)S.n_dup,
+		(unsigned long long)S.n_corrupt, S.n_bytes / 1048576.0, s);
+}
+
+static void on_term(int sig)
+{
+	(void)sig;
+	summary();
+	_exit(0);
+}
+
+int cmd_source(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "image", required_argument, NULL, 'i' },
+		{ "listen", required_argument, NULL, 'l' },
+		{ "page-size", required_argument, NULL, 'p' },
+		{ "once", no_argument, NULL, 'o' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "corrupt", required_argument, NULL, 'c' },
+		{ "duplicates", no_argument, NULL, 'd' },
+		{ "rate", required_argument, NULL, 'r' },
+		{ "help", no_argument, NULL, 'h' },
+		{ }
+	};
+	const char *image = NULL, *listen_spec = "0.0.0.0:4444";
+	uint64_t psz = 4096;
+	char err[256];
+	int opt, lfd;
+
+	pthread_mutex_init(&S.lock, NULL);
+	S.conn[0] = S.conn[1] = S.conn[2] = -1;
+	atomic_store(&S.jump, ~0ULL);
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'i': image = optarg; break;
+		case 'l': listen_spec = optarg; break;
+		case 'p':
+			if (!parse_size(optarg, &psz) || psz < 512 ||
+			    (psz & (psz - 1)) || psz > (1 << 22))
+				return usage_error("source", "bad --page-size", source_usage);
+			break;
+		case 'o': S.once = true; break;
+		case 'v': S.verbose = true; break;
+		case 'c':
+			if (!add_corrupt(optarg))
+				return usage_error("source", "bad --corrupt (PG[:N])",
+						   source_usage);
+			break;
+		case 'd': S.duplicates = true; break;
+		case 'r':
+			if (!parse_size(optarg, &S.rate) || !S.rate)
+				return usage_error("source", "bad --rate", source_usage);
+			S.rate <<= 20;
+			break;
+		case 'h': fputs(source_usage, stdout); return 0;
+		default: return usage_error("source", NULL, source_usage);
+		}
+	}
+	if (optind != argc || !image)
+		return usage_error("source", image ? "unexpected argument" :
+				   "--image is required", source_usage);
+	S.psz = psz;
+	if (image_open(&S.img, image, S.psz, err, sizeof(err))) {
+		fprintf(stderr, "umemctl source: %s\n", err);
+		return 1;
+	}
+	S.pages = S.img.size / S.psz;
+	S.sent = calloc((S.pages + 63) / 64, 8);
+	if (!S.sent) {
+		fprintf(stderr, "umemctl source: out of memory\n");
+		return 1;
+	}
+	lfd = listen_on(listen_spec);
+	if (lfd < 0)
+		return 1;
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGTERM, on_term);
+	signal(SIGINT, on_term);
+	S.start_ns = now_ns();
+	fprintf(stderr, "source: serving %llu MiB (%llu pages) on %s\n",
+		(unsigned long long)(S.img.size >> 20),
+		(unsigned long long)S.pages, listen_spec);
+
+	for (;;) {
+		struct pollfd pfd = { .fd = lfd, .events = POLLIN };
+		struct sockaddr_storage sa;
+		socklen_t salen = sizeof(sa);
+		struct conn *c;
+		pthread_t t;
+		int fd;
+
+		if (S.once) {
+			bool fin;
+
+			pthread_mutex_lock(&S.lock);
+			fin = S.finished && S.conn[1] < 0 && S.conn[2] < 0;
+			pthread_mutex_unlock(&S.lock);
+			if (fin)
+				break;
+		}
+		if (poll(&pfd, 1, 200) <= 0)
+			continue;
+		fd = accept4(lfd, (struct sockaddr *)&sa, &salen, SOCK_CLOEXEC);
+		if (fd < 0)
+			continue;
+		c = calloc(1, sizeof(*c));
+		if (!c) {
+			close(fd);
+			continue;
+		}
+		c->fd = fd;
+		if (sa.ss_family == AF_INET)
+			inet_ntop(AF_INET, &((struct sockaddr_in *)&sa)->sin_addr,
+				  c->peer, sizeof(c->peer));
+		else
+			snprintf(c->peer, sizeof(c->peer), "peer");
+		if (pthread_create(&t, NULL, conn_thread, c)) {
+			close(fd);
+			free(c);
+			continue;
+		}
+		pthread_detach(t);
+	}
+	summary();
+	return 0;
+}
