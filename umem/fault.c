@@ -13,7 +13,6 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/mm.h>
-#include <linux/module.h>
 #include <linux/pagemap.h>
 #include <linux/sched.h>
 #include <linux/sched/signal.h>
@@ -23,15 +22,13 @@
 
 static void umem_vma_open(struct vm_area_struct *vma)
 {
-	/* Our vm_ops outlive the control fd: pin the region and our code. */
+	/* Our vm_ops outlive the control fd: pin the region (and so our code). */
 	umem_region_get(vma->vm_private_data);
-	__module_get(THIS_MODULE);
 }
 
 static void umem_vma_close(struct vm_area_struct *vma)
 {
 	umem_region_put(vma->vm_private_data);
-	module_put(THIS_MODULE);
 }
 
 /*

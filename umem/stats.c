@@ -80,6 +80,7 @@ long umem_ioctl_stats(struct umem_region *region, void __user *argp)
 long umem_ioctl_bitmap(struct umem_region *region, void __user *argp)
 {
 	struct umem_bitmap bm;
+	struct umem_range range;
 	const unsigned long *bits;
 	u64 __user *dst;
 	u64 *buf;
@@ -90,8 +91,9 @@ long umem_ioctl_bitmap(struct umem_region *region, void __user *argp)
 		return -EFAULT;
 	if (bm.__pad || !umem_reserved_zero(bm.reserved, ARRAY_SIZE(bm.reserved)))
 		return -EINVAL;
-	if (bm.pgoff % 64 || !bm.count || bm.pgoff >= region->nr_pages ||
-	    bm.count > region->nr_pages - bm.pgoff)
+	range.pgoff = bm.pgoff;
+	range.count = bm.count;
+	if (bm.pgoff % 64 || umem_region_check_range(region, &range))
 		return -EINVAL;
 	switch (bm.which) {
 	case UMEM_BITMAP_PRESENT:
