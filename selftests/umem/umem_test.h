@@ -77,13 +77,11 @@ static inline void umem_fix_setup(struct __test_metadata *_metadata,
 {
 	struct umem_region r;
 	uint32_t psz;
-	int fd;
 
 	memset(f, 0, sizeof(*f));
 	f->srv = f->shm = -1;
 	/* The page size first: the region size is counted in pages. */
-	fd = umem_open_api(_metadata, &psz);
-	close(fd);
+	ASSERT_EQ(0, umem_page_size(&psz)) TH_LOG("%s", umem_strerror());
 	ASSERT_EQ(0, umem_create(&r, pages * psz, timeout_ms))
 		TH_LOG("%s", umem_strerror());
 	f->ctl = r.ctl;

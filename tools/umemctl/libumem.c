@@ -55,16 +55,13 @@ static int region_fill(struct umem_region *r, int fd)
 	return 0;
 }
 
-int umem_create(struct umem_region *r, uint64_t size,
-		uint32_t detach_timeout_ms)
+/* Open /dev/umem and make the handshake: the fd, or -errno. */
+static int open_api(struct umem_api *api)
 {
-	struct umem_api api = { .api = UMEM_API_VERSION };
-	struct umem_init init = {
-		.size = size,
-		.detach_timeout_ms = detach_timeout_ms,
-	};
 	int fd, ret;
 
+	memset(api, 0, sizeof(*api));
+	api->api = UMEM_API_VERSION;
 	fd = open(UMEM_DEVICE, O_RDWR | O_CLOEXEC);
 	if (fd < 0) {
 		ret = errno;
@@ -73,11 +70,40 @@ int umem_create(struct umem_region *r, uint64_t size,
 				    UMEM_DEVICE);
 		return fail(ret, "open %s", UMEM_DEVICE);
 	}
-	if (ioctl(fd, UMEM_IOC_API, &api) < 0) {
+	if (ioctl(fd, UMEM_IOC_API, api) < 0) {
 		ret = fail(errno, "%s: handshake for protocol version %d",
 			   UMEM_DEVICE, UMEM_API_VERSION);
-		goto err;
+		close(fd);
+		return ret;
 	}
+	return fd;
+}
+
+int umem_page_size(uint32_t *page_size)
+{
+	struct umem_api api;
+	int fd = open_api(&api);
+
+	if (fd < 0)
+		return fd;
+	close(fd);
+	*page_size = api.page_size;
+	return 0;
+}
+
+int umem_create(struct umem_region *r, uint64_t size,
+		uint32_t detach_timeout_ms)
+{
+	struct umem_init init = {
+		.size = size,
+		.detach_timeout_ms = detach_timeout_ms,
+	};
+	struct umem_api api;
+	int fd, ret;
+
+	fd = open_api(&api);
+	if (fd < 0)
+		return fd;
 	if (size % api.page_size) {
 		ret = fail(EINVAL, "region size %llu is not a multiple of the page size %u",
 			   (unsigned long long)size, api.page_size);

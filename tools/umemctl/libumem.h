@@ -39,6 +39,9 @@ struct umem_server {
 /* The last error of this thread, as one line; "" if none. */
 const char *umem_strerror(void);
 
+/* The protocol's page unit, from a handshake with /dev/umem. */
+int umem_page_size(uint32_t *page_size);
+
 /* Open /dev/umem, make the handshake and create a region of @size bytes. */
 int umem_create(struct umem_region *r, uint64_t size,
 		uint32_t detach_timeout_ms);
@@ -83,7 +86,8 @@ int umem_stats(int fd, struct umem_stats *st);
 /*
  * The wait time below which a fraction @q (0..1] of the blocked faults
  * fall, in microseconds, from the histogram: the upper edge of the bucket
- * that holds the quantile.  0 when no fault blocked.
+ * that holds the quantile (@q = 1: the longest wait).  0 when no fault
+ * blocked.
  */
 uint64_t umem_wait_quantile_us(const struct umem_stats *st, double q);
 

@@ -52,9 +52,6 @@ static bool is_umem_fd(int pid, int fd)
 /* Parse "umem-x:\tN" lines of fdinfo into @st. */
 static int stats_from_fdinfo(int pid, int fd, struct umem_stats *st)
 {
-	static const char * const states[] = {
-		"unserved", "served", "detached", "failed", "complete",
-	};
 	char path[64], line[1024], word[32];
 	unsigned long long v;
 	bool any = false;
@@ -69,8 +66,8 @@ static int stats_from_fdinfo(int pid, int fd, struct umem_stats *st)
 	st->page_size = sysconf(_SC_PAGESIZE);
 	while (fgets(line, sizeof(line), f)) {
 		if (sscanf(line, "umem-state: %31s", word) == 1) {
-			for (i = 0; i < 5; i++)
-				if (!strcmp(word, states[i]))
+			for (i = UMEM_STATE_UNSERVED; i <= UMEM_STATE_COMPLETE; i++)
+				if (!strcmp(word, umem_state_name(i)))
 					st->state = i;
 			any = !!strcmp(word, "new");
 		}
@@ -123,15 +120,7 @@ static int get_stats(int pid, int fd, struct umem_stats *st)
 static void print_stats(int pid, int fd, const struct umem_stats *st)
 {
 	uint64_t pages = st->page_size ? st->size / st->page_size : 0;
-	uint64_t max = 0;
-	int i, last = -1;
-
-	for (i = UMEM_HIST_BUCKETS - 1; i >= 0; i--)
-		if (st->wait_hist[i]) {
-			max = 1ULL << i;
-			last = i;
-			break;
-		}
+	int i;
 	printf("region of pid %d fd %d: %.1f MiB (%llu pages of %u bytes), %s\n",
 	       pid, fd, st->size / 1048576.0, (unsigned long long)pages,
 	       st->page_size, umem_state_name(st->state));
@@ -147,13 +136,13 @@ static void print_stats(int pid, int fd, const struct umem_stats *st)
 	printf("  wait      p50 < %llu us, p99 < %llu us, max < %llu us\n",
 	       (unsigned long long)umem_wait_quantile_us(st, 0.5),
 	       (unsigned long long)umem_wait_quantile_us(st, 0.99),
-	       (unsigned long long)max);
+	       (unsigned long long)umem_wait_quantile_us(st, 1.0));
 	printf("  server    %llu detaches, %llu requests redelivered\n",
 	       (unsigned long long)st->detaches,
 	       (unsigned long long)st->requests_redelivered);
-	if (last >= 0) {
+	if (umem_wait_quantile_us(st, 1.0)) {
 		printf("  histogram");
-		for (i = 0; i <= last; i++)
+		for (i = 0; i < UMEM_HIST_BUCKETS; i++)
 			if (st->wait_hist[i])
 				printf(" <%lluus:%llu", 1ULL << i,
 				       (unsigned long long)st->wait_hist[i]);

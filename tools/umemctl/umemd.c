@@ -450,17 +450,25 @@ static void got_payload(struct chan *ch)
 	send_req(p, 1, 0);
 }
 
-static void recv_done(struct chan *ch, int res)
+/* An op of @ch completed with @res: false if the channel is done for. */
+static bool chan_op_done(struct chan *ch, int res)
 {
 	ch->inflight--;
 	if (ch->dead) {
 		chan_free_if_drained(ch);
-		return;
+		return false;
 	}
 	if (res <= 0) {
 		chan_fail(ch, res ? strerror(-res) : "connection closed");
-		return;
+		return false;
 	}
+	return true;
+}
+
+static void recv_done(struct chan *ch, int res)
+{
+	if (!chan_op_done(ch, res))
+		return;
 	ch->last_rx_ns = now_ns();
 	ch->got += res;
 	if (ch->in_payload) {
@@ -478,16 +486,9 @@ static void recv_done(struct chan *ch, int res)
 
 static void send_done(struct chan *ch, int res)
 {
-	ch->inflight--;
 	ch->sending = false;
-	if (ch->dead) {
-		chan_free_if_drained(ch);
+	if (!chan_op_done(ch, res))
 		return;
-	}
-	if (res <= 0) {
-		chan_fail(ch, res ? strerror(-res) : "connection closed");
-		return;
-	}
 	ch->tx_off += res;
 	if (ch->tx_off < ch->tx_len)
 		chan_submit_send(ch);
