@@ -139,9 +139,11 @@ t_corrupt() {
 	start_source --image pattern:16M:17 --corrupt 100 --corrupt 200:0
 	vmm --image pattern:16M:17 --source $SRC --vcpus 2 --ops 2000
 	# Page 200 can never arrive intact: poisoned, so the VMM exits 3.
+	# Page 100's one bad copy counts unless a good copy (demanded on the
+	# urgent channel) overtook it, which makes it a dropped duplicate.
 	expect_rc 3 && expect "page 200 failed its checksum 4 times: poisoned" &&
 		expect "1 poisoned (SIGBUS, never wrong data)" &&
-		expect " 5 bad checksums"
+		expect " [45] bad checksums"
 }
 
 t_duplicates() {

@@ -3,8 +3,10 @@
  * umemctl source: the migration source.  It serves one memory image over
  * TCP to one destination (umemd) at a time, on two channels:
  *  - urgent: page requests in, those pages out at once;
- *  - background: every page not yet sent, from a cursor that jumps to
- *    just after the last requested page, to follow the guest's locality.
+ *  - background: prefetch windows first (they never ride the urgent
+ *    channel, where they would delay the next demand page), then every
+ *    page not yet sent, from a cursor that jumps to just after the last
+ *    requested page, to follow the guest's locality.
  * A page is sent on the background stream only if it was never sent in
  * this session; when umemd reconnects it sends the bitmap of pages it
  * has, which replaces the source's idea of what was sent.
@@ -32,6 +34,7 @@
 
 #define MAX_CORRUPT	64
 #define DUP_RING	4096
+#define PREFETCH_RING	64
 
 struct corrupt_hook {
 	uint64_t pgoff;
@@ -57,9 +60,14 @@ struct source {
 	uint64_t dup_ring[DUP_RING];
 	unsigned int dup_head, dup_tail;
 	bool finished;		/* --once: the session completed */
+	struct {
+		uint64_t pgoff, end;
+	} prefetch[PREFETCH_RING];	/* windows for the background stream */
+	unsigned int pf_head, pf_tail;
 
 	_Atomic uint64_t jump;	/* background restart point, or ~0 */
-	_Atomic uint64_t n_urgent, n_bg, n_zero, n_dup, n_corrupt, n_bytes;
+	_Atomic uint64_t n_urgent, n_prefetch, n_bg, n_zero, n_dup, n_corrupt,
+		n_bytes;
 	uint64_t start_ns;
 };
 
@@ -218,6 +226,35 @@ static bool dup_pop(uint64_t *pgoff, unsigned int keep)
 	return ok;
 }
 
+/* A prefetch window: the background stream sends it next, newest first. */
+static void prefetch_push(uint64_t pgoff, uint64_t end)
+{
+	pthread_mutex_lock(&S.lock);
+	if (S.pf_head - S.pf_tail == PREFETCH_RING)
+		S.pf_tail++;	/* the oldest window is the least useful */
+	S.prefetch[S.pf_head++ % PREFETCH_RING].pgoff = pgoff;
+	S.prefetch[(S.pf_head - 1) % PREFETCH_RING].end = end;
+	pthread_mutex_unlock(&S.lock);
+}
+
+/* Under S.lock: the next page of a prefetch window not yet sent, or ~0. */
+static uint64_t prefetch_next(void)
+{
+	uint64_t p;
+	unsigned int i;
+
+	while (S.pf_head != S.pf_tail) {
+		i = (S.pf_head - 1) % PREFETCH_RING;
+		p = bit_next_clear(S.sent, S.prefetch[i].end, S.prefetch[i].pgoff);
+		if (p < S.prefetch[i].end) {
+			S.prefetch[i].pgoff = p + 1;
+			return p;
+		}
+		S.pf_head--;
+	}
+	return ~0ULL;
+}
+
 static void serve_urgent(int fd, void *buf)
 {
 	struct pollfd pfd = { .fd = fd, .events = POLLIN };
@@ -242,13 +279,13 @@ static void serve_urgent(int fd, void *buf)
 			return;
 		}
 		end = m.arg > S.pages - m.pgoff ? S.pages : m.pgoff + m.arg;
-		if (!(m.flags & WIRE_REQ_PREFETCH))
-			atomic_store(&S.jump, m.pgoff + 1);
+		if (m.flags & WIRE_REQ_PREFETCH) {
+			prefetch_push(m.pgoff, end);
+			continue;
+		}
+		atomic_store(&S.jump, m.pgoff + 1);
 		for (p = m.pgoff; p < end; p++) {
-			bool fresh = mark_sent(p);
-
-			if (!fresh && (m.flags & WIRE_REQ_PREFETCH))
-				continue;
+			mark_sent(p);
 			if (!send_page(fd, p, buf))
 				return;
 			atomic_fetch_add(&S.n_urgent, 1);
@@ -287,7 +324,7 @@ static void serve_background(int fd, void *buf)
 {
 	uint64_t cur = 0, p, j, sent = 0;
 	unsigned int n = 0;
-	bool done = false;
+	bool done = false, pf;
 
 	for (;;) {
 		j = atomic_exchange(&S.jump, ~0ULL);
@@ -301,9 +338,13 @@ static void serve_background(int fd, void *buf)
 			continue;
 		}
 		pthread_mutex_lock(&S.lock);
-		p = bit_next_clear(S.sent, S.pages, cur);
-		if (p == S.pages)
-			p = bit_next_clear(S.sent, S.pages, 0);
+		p = prefetch_next();
+		pf = p != ~0ULL;
+		if (!pf) {
+			p = bit_next_clear(S.sent, S.pages, cur);
+			if (p == S.pages)
+				p = bit_next_clear(S.sent, S.pages, 0);
+		}
 		if (p < S.pages)
 			bit_set(S.sent, p);
 		pthread_mutex_unlock(&S.lock);
@@ -311,8 +352,9 @@ static void serve_background(int fd, void *buf)
 		if (p < S.pages) {
 			if (!send_page(fd, p, buf))
 				return;
-			atomic_fetch_add(&S.n_bg, 1);
-			cur = p + 1;
+			atomic_fetch_add(pf ? &S.n_prefetch : &S.n_bg, 1);
+			if (!pf)
+				cur = p + 1;
 			throttle(++sent);
 			continue;
 		}
@@ -493,8 +535,9 @@ static void summary(void)
 	double s = (now_ns() - S.start_ns) / 1e9;
 
 	fprintf(stderr,
-		"source: sent %llu urgent + %llu background pages (%llu zero, %llu duplicate, %llu corrupted), %.1f MiB in %.1f s\n",
-		(unsigned long long)S.n_urgent, (unsigned long long)S.n_bg,
+		"source: sent %llu urgent + %llu prefetched + %llu background pages (%llu zero, %llu duplicate, %llu corrupted), %.1f MiB in %.1f s\n",
+		(unsigned long long)S.n_urgent, (unsigned long long)S.n_prefetch,
+		(unsigned long long)S.n_bg,
 		(unsigned long long)S.n_zero, (unsigned long long)S.n_dup,
 		(unsigned long long)S.n_corrupt, S.n_bytes / 1048576.0, s);
 }

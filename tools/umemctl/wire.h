@@ -60,7 +60,7 @@ struct wire_welcome {
 #define WIRE_REQ	5	/* umemd: send pages [pgoff, pgoff + arg) */
 
 /* WIRE_REQ flags. */
-#define WIRE_REQ_PREFETCH 1	/* skip pages already sent */
+#define WIRE_REQ_PREFETCH 1	/* background, next; skip pages sent */
 
 struct wire_msg {
 	uint32_t type;
