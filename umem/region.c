@@ -13,6 +13,10 @@
  *   requested	queued to a server once; dedups concurrent faults
  *   poisoned	will never arrive: faults get SIGBUS
  *   redeliver	outstanding when a new server adopted the region
+ *
+ * A write() may mark 4096 ranges of a whole region each, and a poison may
+ * cover a whole region: the bits are set a word at a time, in steps of
+ * UMEM_STEP_PAGES pages per hold of region->lock.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -25,6 +29,7 @@
 #include <linux/mount.h>
 #include <linux/module.h>
 #include <linux/shmem_fs.h>
+#include <linux/sizes.h>
 #include <linux/slab.h>
 
 #include "umem.h"
@@ -352,41 +357,139 @@ u64 umem_wait_page(struct umem_region *region, pgoff_t pgoff,
 	return start ? ktime_get_ns() - start : 0;
 }
 
+/*
+ * Most pages one hold of region->lock sets or clears bits for: 1024
+ * words of each bitmap touched, some microseconds.
+ */
+#define UMEM_STEP_PAGES		((pgoff_t)SZ_64K)
+
+/*
+ * Set (@set) or clear bits [@start, @start + @nr) of @map, @nr >= 1, a
+ * word at a time, under region->lock.  Lockless readers test bits of
+ * @map: a word that changes is stored once, whole.  Returns how many bits
+ * changed.
+ */
+static pgoff_t umem_bits_update(unsigned long *map, pgoff_t start,
+				pgoff_t nr, bool set)
+{
+	pgoff_t w = BIT_WORD(start), last = BIT_WORD(start + nr - 1);
+	unsigned long mask = BITMAP_FIRST_WORD_MASK(start);
+	unsigned long old, diff;
+	pgoff_t changed = 0;
+
+	for (;; w++, mask = ~0UL) {
+		if (w == last)
+			mask &= BITMAP_LAST_WORD_MASK(start + nr);
+		old = map[w];
+		diff = (set ? ~old : old) & mask;
+		if (diff) {
+			changed += hweight_long(diff);
+			WRITE_ONCE(map[w], old ^ diff);
+		}
+		if (w == last)
+			return changed;
+	}
+}
+
+static pgoff_t umem_bits_set(unsigned long *map, pgoff_t start, pgoff_t nr)
+{
+	return umem_bits_update(map, start, nr, true);
+}
+
+static pgoff_t umem_bits_clear(unsigned long *map, pgoff_t start, pgoff_t nr)
+{
+	return umem_bits_update(map, start, nr, false);
+}
+
+/*
+ * Mark [@start, @start + @nr) present, under region->lock, after the
+ * barrier that orders what must be seen first (page contents, poisoned
+ * bits).  A present page is never to be delivered again.
+ */
+static void umem_set_present(struct umem_region *region, pgoff_t start,
+			     pgoff_t nr)
+{
+	if (region->nr_present == region->nr_pages)
+		return;
+	region->nr_present += umem_bits_set(region->present, start, nr);
+	if (region->nr_redeliver)
+		region->nr_redeliver -= umem_bits_clear(region->redeliver,
+							start, nr);
+}
+
+/*
+ * Wake the waiters of what one step of umem_mark_present() marked: from
+ * page @from of range @first to page @to of range @last (exclusive; @last
+ * may be @n, past the end).
+ */
+static void umem_wake_ranges(struct umem_region *region,
+			     const struct umem_range *ranges, unsigned int n,
+			     unsigned int first, pgoff_t from,
+			     unsigned int last, pgoff_t to)
+{
+	pgoff_t start, end;
+	unsigned int i;
+
+	for (i = first; i <= last && i < n; i++) {
+		start = i == first ? from : ranges[i].pgoff;
+		end = i == last ? to : ranges[i].pgoff + ranges[i].count;
+		if (start < end)
+			umem_wake_range(region, start, end);
+	}
+}
+
 /**
  * umem_mark_present - mark validated ranges present and wake their waiters
  * @region: the region
  * @ranges: ranges already checked by umem_region_check_range()
- * @n: how many
+ * @n: how many, at least 1
  *
  * The page contents were written (to the shmem file) before the caller's
  * write(); the barrier orders them before the bits, pairing with
- * umem_page_present().  Pages already present are left alone.
+ * umem_page_present().  Pages already present are left alone.  The work
+ * is done in steps of at most UMEM_STEP_PAGES pages (and ranges) per hold
+ * of region->lock, each followed by the wake-ups of what it marked; once
+ * every page is present, the rest is skipped.  Process context: it may
+ * sleep between steps.
  */
 void umem_mark_present(struct umem_region *region,
 		       const struct umem_range *ranges, unsigned int n)
 {
-	pgoff_t p, end;
-	unsigned int i;
+	unsigned int i = 0, first;
+	pgoff_t pos = ranges[0].pgoff, from, end, len, budget;
+	bool full;
 
 	/* Page contents before present bits: pairs with umem_page_present(). */
 	smp_wmb();
-	spin_lock(&region->lock);
-	for (i = 0; i < n; i++) {
-		end = ranges[i].pgoff + ranges[i].count;
-		for (p = ranges[i].pgoff; p < end; p++) {
-			if (__test_and_set_bit(p, region->present))
-				continue;
-			region->nr_present++;
-			if (__test_and_clear_bit(p, region->redeliver))
-				region->nr_redeliver--;
+	for (;;) {
+		first = i;
+		from = pos;
+		budget = UMEM_STEP_PAGES;
+		spin_lock(&region->lock);
+		for (;;) {
+			full = region->nr_present == region->nr_pages;
+			if (full || i == n || !budget)
+				break;
+			end = ranges[i].pgoff + ranges[i].count;
+			len = min(end - pos, budget);
+			umem_set_present(region, pos, len);
+			budget -= len;
+			pos += len;
+			if (pos == end && ++i < n)
+				pos = ranges[i].pgoff;
 		}
+		spin_unlock(&region->lock);
+		/* Bits before the waitqueue checks: pairs with prepare_to_wait(). */
+		smp_mb();
+		umem_wake_ranges(region, ranges, n, first, from, i, pos);
+		/*
+		 * All present: the pages not reached were set, and their
+		 * waiters woken, by the writes that set them.
+		 */
+		if (full || i == n)
+			return;
+		cond_resched();
 	}
-	spin_unlock(&region->lock);
-	/* Bits before the waitqueue checks: pairs with prepare_to_wait(). */
-	smp_mb();
-	for (i = 0; i < n; i++)
-		umem_wake_range(region, ranges[i].pgoff,
-				ranges[i].pgoff + ranges[i].count);
 }
 
 /**
@@ -396,28 +499,26 @@ void umem_mark_present(struct umem_region *region,
  *
  * Poisoned pages are also marked present, so that their waiters wake up,
  * re-fault and get SIGBUS.  Pages already supplied are poisoned too: the
- * daemon says their contents cannot be trusted.
+ * daemon says their contents cannot be trusted.  Like umem_mark_present(),
+ * the range is done in steps of UMEM_STEP_PAGES pages.  Process context.
  */
 void umem_poison(struct umem_region *region, const struct umem_range *range)
 {
-	pgoff_t p, end = range->pgoff + range->count;
+	pgoff_t pos = range->pgoff, end = range->pgoff + range->count, len;
 
-	spin_lock(&region->lock);
-	for (p = range->pgoff; p < end; p++)
-		if (!__test_and_set_bit(p, region->poisoned))
-			region->nr_poisoned++;
-	/* A fault that sees present must see poisoned: see umem_fault(). */
-	smp_wmb();
-	for (p = range->pgoff; p < end; p++) {
-		if (!__test_and_set_bit(p, region->present))
-			region->nr_present++;
-		if (__test_and_clear_bit(p, region->redeliver))
-			region->nr_redeliver--;
+	for (; pos < end; pos += len) {
+		len = min(end - pos, UMEM_STEP_PAGES);
+		spin_lock(&region->lock);
+		region->nr_poisoned += umem_bits_set(region->poisoned, pos, len);
+		/* Poisoned before present: pairs with umem_page_present(). */
+		smp_wmb();
+		umem_set_present(region, pos, len);
+		spin_unlock(&region->lock);
+		/* Bits before the waitqueue checks: pairs with prepare_to_wait(). */
+		smp_mb();
+		umem_wake_range(region, pos, pos + len);
+		cond_resched();
 	}
-	spin_unlock(&region->lock);
-	/* Bits before the waitqueue checks: pairs with prepare_to_wait(). */
-	smp_mb();
-	umem_wake_range(region, range->pgoff, end);
 	/*
 	 * Supplied pages may be mapped already: unmap them, so that the next
 	 * access faults and gets SIGBUS.

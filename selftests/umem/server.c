@@ -5,6 +5,9 @@
  */
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
 #include <sys/epoll.h>
 #include <liburing.h>
 
@@ -369,6 +372,284 @@ TEST(bitmap__snapshot)
 	ASSERT_EQ(0, umem_supply(&f, 5));
 	EXPECT_EQ(0, umem_wait_child(child));
 	umem_fix_teardown(&f);
+}
+
+/*
+ * A served region that is not mapped, for tests of many pages: its
+ * bitmaps are all the kernel allocates for it.
+ */
+struct bare {
+	struct umem_region r;
+	struct umem_server s;
+};
+
+static void bare_setup(struct __test_metadata *_metadata, struct bare *b,
+		       uint64_t bytes)
+{
+	ASSERT_EQ(0, umem_create(&b->r, bytes, 10000))
+		TH_LOG("%s", umem_strerror());
+	ASSERT_EQ(0, umem_serve(&b->r, UMEM_SERVE_CLOEXEC, &b->s))
+		TH_LOG("%s", umem_strerror());
+}
+
+static void bare_teardown(struct bare *b)
+{
+	umem_server_close(&b->s);
+	umem_close(&b->r);
+}
+
+/* The largest region the module takes: max_region_bytes (64 GiB default). */
+static uint64_t max_region_bytes(void)
+{
+	unsigned long long v = 64ULL << 30;
+	FILE *f = fopen("/sys/module/umem/parameters/max_region_bytes", "r");
+
+	if (f) {
+		if (fscanf(f, "%llu", &v) != 1)
+			v = 64ULL << 30;
+		fclose(f);
+	}
+	return v;
+}
+
+static double cpu_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static double wall_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Most CPU time a huge write or poison may take, even under TCG. */
+#define HUGE_CPU_MAX	2.0
+
+/* One bitmap word of a region, through UMEM_IOC_BITMAP. */
+static uint64_t bitmap_word(struct __test_metadata *_metadata, int srv,
+			    uint32_t which, uint64_t pgoff, uint64_t pages)
+{
+	uint64_t w = 0;
+	struct umem_bitmap bm = {
+		.pgoff = pgoff,
+		.count = pages - pgoff < 64 ? pages - pgoff : 64,
+		.addr = (uintptr_t)&w,
+		.which = which,
+	};
+
+	EXPECT_EQ(0, ioctl(srv, UMEM_IOC_BITMAP, &bm));
+	return w;
+}
+
+/*
+ * The largest write of the largest region: 4096 ranges, each the whole
+ * region.  Marking works a word at a time, in bounded steps, and stops
+ * once every page is present: quick, and no soft lockup.
+ */
+TEST(write__huge_ranges)
+{
+	size_t i, n = UMEM_WRITE_MAX / sizeof(struct umem_range);
+	struct umem_range *r = calloc(n, sizeof(*r));
+	double cpu, wall;
+	struct umem_stats st;
+	struct bare b;
+
+	ASSERT_NE(NULL, r);
+	bare_setup(_metadata, &b, max_region_bytes());
+	for (i = 0; i < n; i++)
+		r[i] = (struct umem_range){ .pgoff = 0, .count = b.r.pages };
+	cpu = cpu_seconds();
+	wall = wall_seconds();
+	ASSERT_EQ(UMEM_WRITE_MAX, write(b.s.fd, r, UMEM_WRITE_MAX));
+	cpu = cpu_seconds() - cpu;
+	wall = wall_seconds() - wall;
+	TH_LOG("%zu ranges of %llu pages: %.3f s CPU, %.3f s wall", n,
+	       (unsigned long long)b.r.pages, cpu, wall);
+	EXPECT_GT(HUGE_CPU_MAX, cpu);
+	ASSERT_EQ(0, umem_stats(b.s.fd, &st));
+	EXPECT_EQ(b.r.pages, st.pages_present);
+	EXPECT_EQ(~0ULL, bitmap_word(_metadata, b.s.fd, UMEM_BITMAP_PRESENT,
+				     b.r.pages - 64, b.r.pages));
+
+	/* The same again, and all but the first page: nothing left to do. */
+	for (i = 0; i < n; i++)
+		r[i] = (struct umem_range){ .pgoff = 1, .count = b.r.pages - 1 };
+	cpu = cpu_seconds();
+	ASSERT_EQ(UMEM_WRITE_MAX, write(b.s.fd, r, UMEM_WRITE_MAX));
+	cpu = cpu_seconds() - cpu;
+	EXPECT_GT(HUGE_CPU_MAX, cpu);
+	ASSERT_EQ(0, umem_stats(b.s.fd, &st));
+	EXPECT_EQ(b.r.pages, st.pages_present);
+	EXPECT_EQ(0, ioctl(b.s.fd, UMEM_IOC_COMPLETE));
+	bare_teardown(&b);
+	free(r);
+}
+
+/* Poisoning (most of) the largest region is as quick, and exact. */
+TEST(poison__huge_range)
+{
+	struct umem_range all, most;
+	uint64_t pages, last;
+	struct umem_stats st;
+	struct bare b;
+	double cpu;
+
+	bare_setup(_metadata, &b, max_region_bytes());
+	pages = b.r.pages;
+	last = (pages - 1) / 64 * 64;
+	all = (struct umem_range){ .pgoff = 0, .count = pages };
+	most = (struct umem_range){ .pgoff = 1, .count = pages - 2 };
+	cpu = cpu_seconds();
+	ASSERT_EQ(0, ioctl(b.s.fd, UMEM_IOC_POISON, &most));
+	cpu = cpu_seconds() - cpu;
+	TH_LOG("poison of %llu pages: %.3f s CPU",
+	       (unsigned long long)most.count, cpu);
+	EXPECT_GT(HUGE_CPU_MAX, cpu);
+	ASSERT_EQ(0, umem_stats(b.s.fd, &st));
+	EXPECT_EQ(pages - 2, st.pages_poisoned);
+	EXPECT_EQ(pages - 2, st.pages_present);
+	EXPECT_EQ(~1ULL, bitmap_word(_metadata, b.s.fd, UMEM_BITMAP_POISONED,
+				     0, pages));
+	EXPECT_EQ(~1ULL, bitmap_word(_metadata, b.s.fd, UMEM_BITMAP_PRESENT,
+				     0, pages));
+	/* The last page, and only it, is clear. */
+	EXPECT_EQ(0, bitmap_word(_metadata, b.s.fd, UMEM_BITMAP_POISONED,
+				 last, pages) >> ((pages - 1) % 64));
+
+	/* Mark everything, then poison everything: two pages change. */
+	ASSERT_EQ(sizeof(all), write(b.s.fd, &all, sizeof(all)));
+	cpu = cpu_seconds();
+	ASSERT_EQ(0, ioctl(b.s.fd, UMEM_IOC_POISON, &all));
+	EXPECT_GT(HUGE_CPU_MAX, cpu_seconds() - cpu);
+	ASSERT_EQ(0, umem_stats(b.s.fd, &st));
+	EXPECT_EQ(pages, st.pages_poisoned);
+	EXPECT_EQ(pages, st.pages_present);
+	EXPECT_EQ(0, ioctl(b.s.fd, UMEM_IOC_COMPLETE));
+	bare_teardown(&b);
+}
+
+/* A small deterministic generator: the same ranges on every run. */
+static uint64_t rnd(uint64_t *state)
+{
+	*state ^= *state << 13;
+	*state ^= *state >> 7;
+	*state ^= *state << 17;
+	return *state;
+}
+
+/* Compare one bitmap of the region with its model, one byte per page. */
+static void check_model(struct __test_metadata *_metadata, struct bare *b,
+			uint32_t which, const uint8_t *model, uint64_t *words)
+{
+	uint64_t p, w, bad = 0;
+
+	ASSERT_EQ(0, umem_bitmap(&b->s, which, words))
+		TH_LOG("%s", umem_strerror());
+	for (w = 0; w < (b->r.pages + 63) / 64; w++) {
+		uint64_t want = 0;
+
+		for (p = w * 64; p < w * 64 + 64 && p < b->r.pages; p++)
+			want |= (uint64_t)model[p] << (p % 64);
+		if (words[w] != want && !bad++)
+			TH_LOG("bitmap %u word %llu: %#llx, want %#llx", which,
+			       (unsigned long long)w,
+			       (unsigned long long)words[w],
+			       (unsigned long long)want);
+	}
+	EXPECT_EQ(0, bad);
+}
+
+/* Mark [pgoff, pgoff + count) in a model, one byte per page; count new. */
+static uint64_t model_set(uint8_t *model, uint64_t pgoff, uint64_t count)
+{
+	uint64_t p, n = 0;
+
+	for (p = pgoff; p < pgoff + count; p++) {
+		n += !model[p];
+		model[p] = 1;
+	}
+	return n;
+}
+
+/*
+ * Overlapping ranges, inside words and across them, and ranges longer
+ * than one step of the kernel's work (64K pages), with poisons between
+ * the writes: the counts and the bitmaps stay exact.
+ */
+TEST(write__overlapping_exact)
+{
+	const uint64_t pages = 1000003;	/* not a multiple of 64 */
+	uint8_t *present = calloc(pages, 1), *poisoned = calloc(pages, 1);
+	uint64_t *words = calloc((pages + 63) / 64, 8);
+	uint64_t state = 0x2545f4914f6cdd1dULL, want = 0, want_poisoned = 0;
+	struct umem_range r[300], pr;
+	struct umem_stats st;
+	uint64_t i, kind, round;
+	struct bare b;
+	uint32_t psz;
+	size_t n;
+
+	ASSERT_NE(NULL, present);
+	ASSERT_NE(NULL, poisoned);
+	ASSERT_NE(NULL, words);
+	ASSERT_EQ(0, umem_page_size(&psz));
+	bare_setup(_metadata, &b, pages * psz);
+
+	for (round = 0; round < 8; round++) {
+		n = 1 + rnd(&state) % 300;
+		for (i = 0; i < n; i++) {
+			kind = rnd(&state) % 100;
+			r[i].pgoff = rnd(&state) % pages;
+			if (kind == 0)		/* more than a step */
+				r[i].count = 60000 + rnd(&state) % 80000;
+			else if (kind < 30)	/* a few words */
+				r[i].count = 1 + rnd(&state) % 300;
+			else if (kind < 60 && i) /* overlaps the previous one */
+				r[i] = (struct umem_range){
+					.pgoff = r[i - 1].pgoff + r[i - 1].count / 2,
+					.count = r[i - 1].count };
+			else			/* inside a word, or two */
+				r[i].count = 1 + rnd(&state) % 63;
+			if (r[i].pgoff >= pages)
+				r[i].pgoff = pages - 1;
+			if (r[i].count > pages - r[i].pgoff)
+				r[i].count = pages - r[i].pgoff;
+			want += model_set(present, r[i].pgoff, r[i].count);
+		}
+		ASSERT_EQ(n * sizeof(r[0]), write(b.s.fd, r, n * sizeof(r[0])));
+		if (round % 2) {
+			/* A poison: present and poisoned, exactly. */
+			pr.pgoff = rnd(&state) % pages;
+			pr.count = 1 + rnd(&state) % 70000;
+			if (pr.count > pages - pr.pgoff)
+				pr.count = pages - pr.pgoff;
+			ASSERT_EQ(0, ioctl(b.s.fd, UMEM_IOC_POISON, &pr));
+			want += model_set(present, pr.pgoff, pr.count);
+			want_poisoned += model_set(poisoned, pr.pgoff, pr.count);
+		}
+		ASSERT_EQ(0, umem_stats(b.s.fd, &st));
+		EXPECT_EQ(want, st.pages_present)
+			TH_LOG("round %llu", (unsigned long long)round);
+		EXPECT_EQ(want_poisoned, st.pages_poisoned);
+		check_model(_metadata, &b, UMEM_BITMAP_PRESENT, present, words);
+		check_model(_metadata, &b, UMEM_BITMAP_POISONED, poisoned,
+			    words);
+	}
+	TH_LOG("%llu of %llu pages present, %llu poisoned",
+	       (unsigned long long)want, (unsigned long long)pages,
+	       (unsigned long long)want_poisoned);
+	/* Not every page was hit: the counts were never saturated. */
+	EXPECT_LT(want, pages);
+	bare_teardown(&b);
+	free(words);
+	free(poisoned);
+	free(present);
 }
 
 TEST_F(server, bitmap__bad_args)
