@@ -49,9 +49,14 @@ static unsigned int umem_fault_sleep_state(unsigned int flags)
 static vm_fault_t umem_fault_present(struct umem_region *region,
 				     struct vm_fault *vmf)
 {
+	const unsigned long *poisoned = umem_poisoned(region);
 	vm_fault_t ret;
 
-	if (test_bit(vmf->pgoff, region->poisoned))
+	/*
+	 * The caller saw the present bit, then a read barrier: a poison
+	 * that set it is seen here, pointer and bit.  NULL: none ever.
+	 */
+	if (poisoned && test_bit(vmf->pgoff, poisoned))
 		return VM_FAULT_SIGBUS;
 	ret = region->shmem_vm_ops->fault(vmf);
 	/*

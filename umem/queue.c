@@ -69,6 +69,28 @@ void umem_queue_free(struct umem_region *region)
 	INIT_LIST_HEAD(&region->queue);
 }
 
+/**
+ * umem_redeliver_detach - take the redeliver bitmap away once it is empty
+ * @region: the region, its lock held
+ *
+ * The bitmap is needed only while requests wait to be delivered again.
+ * A reader that took the last of them keeps it (redeliver_held) until it
+ * knows it will not put the request back.  kvfree() may sleep: the caller
+ * frees the bitmap after unlocking.
+ *
+ * Return: the bitmap to kvfree(), or NULL.
+ */
+unsigned long *umem_redeliver_detach(struct umem_region *region)
+{
+	unsigned long *bits = region->redeliver;
+
+	lockdep_assert_held(&region->lock);
+	if (!bits || region->nr_redeliver || region->redeliver_held)
+		return NULL;
+	region->redeliver = NULL;
+	return bits;
+}
+
 static bool umem_queue_ready(struct umem_region *region)
 {
 	return !list_empty(&region->queue) || region->nr_redeliver;
@@ -77,7 +99,8 @@ static bool umem_queue_ready(struct umem_region *region)
 /*
  * Take the next request for the server, under region->lock.  Requests for
  * pages that arrived meanwhile are dropped.  Return false when none is
- * left.
+ * left.  A request taken from @redeliver keeps the bitmap until the
+ * reader calls umem_queue_release_held().
  */
 static bool umem_queue_pop(struct umem_region *region, struct umem_request *req,
 			   struct umem_req_entry **entryp)
@@ -109,6 +132,7 @@ static bool umem_queue_pop(struct umem_region *region, struct umem_request *req,
 		__clear_bit(p, region->redeliver);
 		region->nr_redeliver--;
 		region->redeliver_next = p + 1;
+		region->redeliver_held = true;
 		req->pgoff = p;
 		req->flags = UMEM_REQ_REDELIVERED;
 		req->tid = 0;
@@ -128,10 +152,23 @@ static void umem_queue_unpop(struct umem_region *region,
 		list_add(&entry->node, &region->queue);
 		return;
 	}
+	/* Still there: umem_queue_pop() set redeliver_held. */
 	__set_bit(req->pgoff, region->redeliver);
 	region->nr_redeliver++;
 	region->redeliver_next = req->pgoff;
 	atomic64_dec(&region->stats.redelivered);
+}
+
+/* The reader is done with what it took from @redeliver: free it if empty. */
+static void umem_queue_release_held(struct umem_region *region)
+{
+	unsigned long *stale;
+
+	spin_lock(&region->lock);
+	region->redeliver_held = false;
+	stale = umem_redeliver_detach(region);
+	spin_unlock(&region->lock);
+	kvfree(stale);
 }
 
 static ssize_t umem_server_read_iter(struct kiocb *iocb, struct iov_iter *to)
@@ -141,6 +178,7 @@ static ssize_t umem_server_read_iter(struct kiocb *iocb, struct iov_iter *to)
 		      (iocb->ki_filp->f_flags & O_NONBLOCK);
 	struct umem_req_entry *entry;
 	struct umem_request req;
+	bool held = false;
 	ssize_t done = 0;
 	int ret;
 
@@ -174,6 +212,8 @@ static ssize_t umem_server_read_iter(struct kiocb *iocb, struct iov_iter *to)
 			continue;
 		}
 		spin_unlock(&region->lock);
+		if (!entry)
+			held = true;
 
 		if (copy_to_iter(&req, sizeof(req), to) != sizeof(req)) {
 			spin_lock(&region->lock);
@@ -186,6 +226,8 @@ static ssize_t umem_server_read_iter(struct kiocb *iocb, struct iov_iter *to)
 		kfree(entry);
 		done += sizeof(req);
 	}
+	if (held)
+		umem_queue_release_held(region);
 	mutex_unlock(&region->read_lock);
 	return done;
 }
@@ -245,7 +287,7 @@ static long umem_server_ioctl(struct file *file, unsigned int cmd,
 			return -EFAULT;
 		ret = umem_region_check_range(region, &range);
 		if (!ret)
-			umem_poison(region, &range);
+			ret = umem_poison(region, &range);
 		return ret;
 	case UMEM_IOC_COMPLETE:
 		return umem_complete(region);
@@ -310,20 +352,39 @@ static const struct file_operations umem_server_fops = {
 };
 
 /*
- * Adopt the region: every request outstanding and not in the queue was
- * read by a previous server; deliver it again.
+ * May a request read by an earlier server be outstanding?  Only if a
+ * server ever ran, a page was requested and a page is missing.  Cheap and
+ * conservative; read without the lock to decide whether to allocate the
+ * redeliver bitmap, then again under it.
+ */
+static bool umem_may_redeliver(struct umem_region *region)
+{
+	return READ_ONCE(region->state) != UMEM_STATE_UNSERVED &&
+	       READ_ONCE(region->nr_requested) &&
+	       READ_ONCE(region->nr_present) != region->nr_pages;
+}
+
+/*
+ * Adopt the region, under region->lock: every request outstanding and not
+ * in the queue was read by a previous server; deliver it again.  The
+ * caller provided the redeliver bitmap if umem_may_redeliver(), or kept
+ * the one an earlier adoption left; without one, nothing is outstanding.
  */
 static void umem_adopt(struct umem_region *region)
 {
 	struct umem_req_entry *entry;
 
+	region->redeliver_next = 0;
+	if (!region->redeliver) {
+		region->nr_redeliver = 0;
+		return;
+	}
 	bitmap_andnot(region->redeliver, region->requested, region->present,
 		      region->nr_pages);
 	list_for_each_entry(entry, &region->queue, node)
 		__clear_bit(entry->req.pgoff, region->redeliver);
 	region->nr_redeliver = bitmap_weight(region->redeliver,
 					     region->nr_pages);
-	region->redeliver_next = 0;
 }
 
 /**
@@ -335,9 +396,11 @@ static void umem_adopt(struct umem_region *region)
  */
 long umem_serve(struct umem_region *region, void __user *argp)
 {
+	unsigned long *spare = NULL, *stale = NULL;
 	struct umem_serve serve;
 	struct file *server;
 	int sfd, mfd, fdflags, ret;
+	bool need;
 
 	if (copy_from_user(&serve, argp, sizeof(serve)))
 		return -EFAULT;
@@ -370,11 +433,30 @@ long umem_serve(struct umem_region *region, void __user *argp)
 		goto err_file;
 	}
 
+	/*
+	 * The redeliver bitmap is allocated here, outside the lock, only if
+	 * a request may be outstanding; umem_adopt() frees it again at once
+	 * if none is.  Checked again under the lock: if a request may be
+	 * outstanding now, allocate and retry.
+	 */
+	need = umem_may_redeliver(region) && !READ_ONCE(region->redeliver);
+retry:
+	if (need && !spare) {
+		spare = umem_bitmap_alloc(region->nr_pages);
+		if (!spare) {
+			ret = -ENOMEM;
+			goto err_file;
+		}
+	}
 	spin_lock(&region->lock);
 	if (region->server) {
 		ret = -EBUSY;
 	} else if (region->state == UMEM_STATE_FAILED) {
 		ret = -EIO;
+	} else if (!region->redeliver && !spare && umem_may_redeliver(region)) {
+		spin_unlock(&region->lock);
+		need = true;
+		goto retry;
 	} else {
 		ret = 0;
 		/* The server file holds the region until umem_server_release. */
@@ -382,9 +464,16 @@ long umem_serve(struct umem_region *region, void __user *argp)
 		region->server = server;
 		if (region->state != UMEM_STATE_COMPLETE)
 			WRITE_ONCE(region->state, UMEM_STATE_SERVED);
+		if (!region->redeliver) {
+			region->redeliver = spare;
+			spare = NULL;
+		}
 		umem_adopt(region);
+		stale = umem_redeliver_detach(region);
 	}
 	spin_unlock(&region->lock);
+	kvfree(stale);
+	kvfree(spare);
 	if (ret)
 		goto err_file;
 

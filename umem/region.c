@@ -11,8 +11,11 @@
  * Page state lives in bitmaps, written under region->lock:
  *   present	supplied (or poisoned); set once, never cleared
  *   requested	queued to a server once; dedups concurrent faults
- *   poisoned	will never arrive: faults get SIGBUS
- *   redeliver	outstanding when a new server adopted the region
+ *   poisoned	will never arrive: faults get SIGBUS.  Allocated at the
+ *		first poison, so most regions never have it
+ *   redeliver	outstanding when a new server adopted the region.  Exists
+ *		only while such requests wait to be handed again
+ * so a region costs 2 bits per page in the steady state.
  *
  * A write() may mark 4096 ranges of a whole region each, and a poison may
  * cover a whole region: the bits are set a word at a time, in steps of
@@ -134,8 +137,16 @@ static void umem_region_free_bitmaps(struct umem_region *region)
 	kvfree(region->redeliver);
 }
 
-/* Large regions need bitmaps of megabytes: allow vmalloc. */
-static unsigned long *umem_bitmap_alloc(pgoff_t nr_pages)
+/**
+ * umem_bitmap_alloc - allocate a zeroed page bitmap for a region
+ * @nr_pages: the region's size in pages
+ *
+ * Large regions need bitmaps of megabytes: allow vmalloc.  Process
+ * context, no lock held.
+ *
+ * Return: the bitmap, to free with kvfree(), or NULL.
+ */
+unsigned long *umem_bitmap_alloc(pgoff_t nr_pages)
 {
 	return kvcalloc(BITS_TO_LONGS(nr_pages), sizeof(unsigned long),
 			GFP_KERNEL_ACCOUNT);
@@ -168,12 +179,10 @@ struct umem_region *umem_region_create(const struct umem_init *init)
 	region = kzalloc(sizeof(*region), GFP_KERNEL_ACCOUNT);
 	if (!region)
 		goto err_slot;
+	/* poisoned and redeliver come later, if ever: see umem_poison(). */
 	region->present = umem_bitmap_alloc(nr_pages);
 	region->requested = umem_bitmap_alloc(nr_pages);
-	region->poisoned = umem_bitmap_alloc(nr_pages);
-	region->redeliver = umem_bitmap_alloc(nr_pages);
-	if (!region->present || !region->requested || !region->poisoned ||
-	    !region->redeliver)
+	if (!region->present || !region->requested)
 		goto err_free;
 	/*
 	 * VM_NORESERVE: a region is sparse until the daemon fills it, so
@@ -457,6 +466,7 @@ void umem_mark_present(struct umem_region *region,
 {
 	unsigned int i = 0, first;
 	pgoff_t pos = ranges[0].pgoff, from, end, len, budget;
+	unsigned long *stale;
 	bool full;
 
 	/* Page contents before present bits: pairs with umem_page_present(). */
@@ -478,7 +488,9 @@ void umem_mark_present(struct umem_region *region,
 			if (pos == end && ++i < n)
 				pos = ranges[i].pgoff;
 		}
+		stale = umem_redeliver_detach(region);
 		spin_unlock(&region->lock);
+		kvfree(stale);
 		/* Bits before the waitqueue checks: pairs with prepare_to_wait(). */
 		smp_mb();
 		umem_wake_ranges(region, ranges, n, first, from, i, pos);
@@ -499,26 +511,47 @@ void umem_mark_present(struct umem_region *region,
  *
  * Poisoned pages are also marked present, so that their waiters wake up,
  * re-fault and get SIGBUS.  Pages already supplied are poisoned too: the
- * daemon says their contents cannot be trusted.  Like umem_mark_present(),
- * the range is done in steps of UMEM_STEP_PAGES pages.  Process context.
+ * daemon says their contents cannot be trusted.  The poisoned bitmap is
+ * allocated at the first poison.  Like umem_mark_present(), the range is
+ * done in steps of UMEM_STEP_PAGES pages.  Process context.
+ *
+ * Return: 0, or -ENOMEM (nothing changed).
  */
-void umem_poison(struct umem_region *region, const struct umem_range *range)
+int umem_poison(struct umem_region *region, const struct umem_range *range)
 {
 	pgoff_t pos = range->pgoff, end = range->pgoff + range->count, len;
+	unsigned long *bits = NULL, *stale;
 
+	if (!umem_poisoned(region)) {
+		bits = umem_bitmap_alloc(region->nr_pages);
+		if (!bits)
+			return -ENOMEM;
+	}
 	for (; pos < end; pos += len) {
 		len = min(end - pos, UMEM_STEP_PAGES);
 		spin_lock(&region->lock);
+		if (!region->poisoned) {
+			/*
+			 * The zeroed bitmap before the pointer, the pointer
+			 * before the bits: pairs with umem_poisoned().
+			 */
+			smp_store_release(&region->poisoned, bits);
+			bits = NULL;
+		}
 		region->nr_poisoned += umem_bits_set(region->poisoned, pos, len);
 		/* Poisoned before present: pairs with umem_page_present(). */
 		smp_wmb();
 		umem_set_present(region, pos, len);
+		stale = umem_redeliver_detach(region);
 		spin_unlock(&region->lock);
+		kvfree(stale);
 		/* Bits before the waitqueue checks: pairs with prepare_to_wait(). */
 		smp_mb();
 		umem_wake_range(region, pos, pos + len);
 		cond_resched();
 	}
+	/* Another poison published its bitmap first. */
+	kvfree(bits);
 	/*
 	 * Supplied pages may be mapped already: unmap them, so that the next
 	 * access faults and gets SIGBUS.
@@ -526,6 +559,7 @@ void umem_poison(struct umem_region *region, const struct umem_range *range)
 	unmap_mapping_range(region->shmem->f_mapping,
 			    (loff_t)range->pgoff << PAGE_SHIFT,
 			    (loff_t)range->count << PAGE_SHIFT, 0);
+	return 0;
 }
 
 /**

@@ -72,7 +72,8 @@ long umem_ioctl_stats(struct umem_region *region, void __user *argp)
  * @argp: struct umem_bitmap in user memory
  *
  * Bits are only ever set, so a snapshot read without the lock is still
- * true when userspace sees it.  Each chunk goes through a kernel buffer:
+ * true when userspace sees it.  The poisoned bitmap may not exist yet:
+ * then no page is poisoned.  Each chunk goes through a kernel buffer:
  * copy_to_user() may fault and must not run under region->lock.
  *
  * Return: 0, or -EFAULT/-EINVAL/-ENOMEM.
@@ -100,7 +101,8 @@ long umem_ioctl_bitmap(struct umem_region *region, void __user *argp)
 		bits = region->present;
 		break;
 	case UMEM_BITMAP_POISONED:
-		bits = region->poisoned;
+		/* NULL until the first poison: all clear. */
+		bits = umem_poisoned(region);
 		break;
 	case UMEM_BITMAP_REQUESTED:
 		bits = region->requested;
@@ -116,8 +118,12 @@ long umem_ioctl_bitmap(struct umem_region *region, void __user *argp)
 	for (done = 0; done < bm.count; done += n) {
 		n = min_t(pgoff_t, bm.count - done, UMEM_BITMAP_CHUNK * 64);
 		/* pgoff + done is a multiple of 64, so of BITS_PER_LONG. */
-		bitmap_to_arr64(buf, bits + (bm.pgoff + done) / BITS_PER_LONG,
-				n);
+		if (bits)
+			bitmap_to_arr64(buf,
+					bits + (bm.pgoff + done) / BITS_PER_LONG,
+					n);
+		else
+			memset(buf, 0, DIV_ROUND_UP(n, 64) * sizeof(*buf));
 		if (copy_to_user(dst + done / 64, buf,
 				 DIV_ROUND_UP(n, 64) * sizeof(*buf))) {
 			ret = -EFAULT;

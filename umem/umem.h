@@ -65,14 +65,20 @@ struct umem_counters {
  * @lock:		protects everything below up to @wq
  * @present:		pages supplied; set once, never cleared
  * @requested:		pages requested from a server; set once
- * @poisoned:		pages that will never arrive (also set in @present)
- * @redeliver:		outstanding pages to deliver again to a new server
+ * @poisoned:		pages that will never arrive (also set in @present);
+ *			NULL until the first poison, then set once: read it
+ *			locklessly with umem_poisoned()
+ * @redeliver:		outstanding pages to deliver again to a new server;
+ *			allocated by umem_serve() when a re-adopt may need it,
+ *			freed once empty, NULL otherwise
  * @queue:		requests not yet read by the server
  * @nr_present:		weight of @present
  * @nr_requested:	weight of @requested
  * @nr_poisoned:	weight of @poisoned
- * @nr_redeliver:	weight of @redeliver
+ * @nr_redeliver:	weight of @redeliver, 0 while it is NULL
  * @redeliver_next:	where the next scan of @redeliver starts
+ * @redeliver_held:	a reader took a request from @redeliver and may put
+ *			it back: keep @redeliver, even empty
  * @server:		the live server file, or NULL
  * @state:		UMEM_STATE_*
  * @read_lock:		serialises readers of the server fd
@@ -101,6 +107,7 @@ struct umem_region {
 	pgoff_t nr_poisoned;
 	pgoff_t nr_redeliver;
 	pgoff_t redeliver_next;
+	bool redeliver_held;
 	struct file *server;
 	int state;
 
@@ -150,6 +157,18 @@ static inline bool umem_page_present(struct umem_region *region, pgoff_t pgoff)
 	return present;
 }
 
+/*
+ * The poisoned bitmap, or NULL while no page was ever poisoned (all
+ * clear).  Who sees the pointer sees a zeroed bitmap; who saw a present
+ * bit, then a read barrier (umem_page_present()), sees the pointer and
+ * the poisoned bits of the poison that set it.
+ */
+static inline const unsigned long *umem_poisoned(struct umem_region *region)
+{
+	/* Pairs with the store-release in umem_poison(). */
+	return smp_load_acquire(&region->poisoned);
+}
+
 /* Largest region, in pages: the bitmap helpers take unsigned int sizes. */
 #define UMEM_MAX_PAGES	((pgoff_t)INT_MAX)
 
@@ -161,9 +180,10 @@ void umem_region_get(struct umem_region *region);
 void umem_region_put(struct umem_region *region);
 int umem_region_check_range(struct umem_region *region,
 			    const struct umem_range *range);
+unsigned long *umem_bitmap_alloc(pgoff_t nr_pages);
 void umem_mark_present(struct umem_region *region,
 		       const struct umem_range *ranges, unsigned int n);
-void umem_poison(struct umem_region *region, const struct umem_range *range);
+int umem_poison(struct umem_region *region, const struct umem_range *range);
 int umem_complete(struct umem_region *region);
 void umem_wake_range(struct umem_region *region, pgoff_t start, pgoff_t end);
 u64 umem_wait_page(struct umem_region *region, pgoff_t pgoff,
@@ -175,6 +195,7 @@ int umem_mmap_region(struct umem_region *region, struct vm_area_struct *vma);
 /* queue.c */
 int umem_queue_request(struct umem_region *region, pgoff_t pgoff, u32 flags);
 void umem_queue_free(struct umem_region *region);
+unsigned long *umem_redeliver_detach(struct umem_region *region);
 long umem_serve(struct umem_region *region, void __user *argp);
 
 /* stats.c */

@@ -90,6 +90,122 @@ TEST(detach__readopt_redelivers)
 	umem_fix_teardown(&f);
 }
 
+/*
+ * Re-adopt when more pages are present than requested: the requests a
+ * dead server read are still delivered again, a range that supplies one
+ * of them drops it, and a read that cannot copy one puts it back.
+ */
+TEST(detach__readopt_after_supply)
+{
+	struct umem_request req[4];
+	uint64_t buf[512];
+	struct umem_stats st;
+	struct umem_fix f;
+	pid_t a, b, c;
+	unsigned int i;
+
+	umem_fix_setup(_metadata, &f, NPAGES, 60000, true);
+	ASSERT_GE(sizeof(buf), f.psz);
+	for (i = 0; i < 10; i++)
+		ASSERT_EQ(0, umem_supply(&f, i));
+	a = umem_fork_reader(&f, 11);
+	b = umem_fork_reader(&f, 13);
+	c = umem_fork_reader(&f, 15);
+	for (i = 0; i < 3; i++)
+		ASSERT_EQ(sizeof(req[0]), umem_read_req(&f, &req[i]));
+	detach(&f);
+
+	ASSERT_EQ(0, serve(_metadata, &f));
+	/* Page 13's bytes, then a range over it and the unrequested 14. */
+	for (i = 0; i < f.psz / 8; i++)
+		buf[i] = umem_pattern(13, i);
+	ASSERT_EQ(f.psz, pwrite(f.shm, buf, f.psz, 13 * f.psz));
+	ASSERT_EQ(sizeof(struct umem_range), umem_mark(&f, 13, 2));
+	EXPECT_EQ(0, umem_wait_child(b));
+
+	ASSERT_EQ(0, fcntl(f.srv, F_SETFL, O_NONBLOCK));
+	EXPECT_EQ(-1, read(f.srv, umem_bad_addr(), sizeof(req)));
+	EXPECT_EQ(EFAULT, errno);
+	ASSERT_EQ(2 * sizeof(req[0]), read(f.srv, req, sizeof(req)));
+	for (i = 0; i < 2; i++) {
+		EXPECT_EQ(UMEM_REQ_REDELIVERED, req[i].flags);
+		EXPECT_EQ(0, req[i].tid);
+		EXPECT_TRUE(req[i].pgoff == 11 || req[i].pgoff == 15);
+		ASSERT_EQ(0, umem_supply(&f, req[i].pgoff));
+	}
+	EXPECT_EQ(-1, read(f.srv, req, sizeof(req)));
+	EXPECT_EQ(EAGAIN, errno);
+	EXPECT_EQ(0, umem_wait_child(a));
+	EXPECT_EQ(0, umem_wait_child(c));
+	ASSERT_EQ(0, ioctl(f.ctl, UMEM_IOC_STATS, &st));
+	EXPECT_EQ(2, st.requests_redelivered);
+	EXPECT_EQ(0, st.pages_outstanding);
+
+	/* Nothing outstanding: the next server gets nothing again. */
+	detach(&f);
+	ASSERT_EQ(0, serve(_metadata, &f));
+	ASSERT_EQ(0, fcntl(f.srv, F_SETFL, O_NONBLOCK));
+	EXPECT_EQ(-1, read(f.srv, req, sizeof(req)));
+	EXPECT_EQ(EAGAIN, errno);
+	umem_fix_teardown(&f);
+}
+
+static uint64_t poisoned_word(struct __test_metadata *_metadata,
+			      struct umem_fix *f)
+{
+	uint64_t w = ~0ULL;
+	struct umem_bitmap bm = { .count = NPAGES, .addr = (uintptr_t)&w,
+				  .which = UMEM_BITMAP_POISONED };
+
+	EXPECT_EQ(0, ioctl(f->srv, UMEM_IOC_BITMAP, &bm));
+	return w;
+}
+
+/*
+ * The first poison comes after a re-adopt: before it the poisoned bitmap
+ * reads all clear; it wakes the redelivered request's waiter with SIGBUS
+ * and drops that request.
+ */
+TEST(detach__readopt_then_poison)
+{
+	struct umem_range r = { .pgoff = 5, .count = 1 };
+	struct umem_request req[2];
+	struct umem_stats st;
+	struct umem_fix f;
+	pid_t a, b;
+
+	umem_fix_setup(_metadata, &f, NPAGES, 60000, true);
+	a = umem_fork_reader(&f, 5);
+	b = umem_fork_reader(&f, 6);
+	ASSERT_EQ(sizeof(req[0]), umem_read_req(&f, &req[0]));
+	ASSERT_EQ(sizeof(req[1]), umem_read_req(&f, &req[1]));
+	detach(&f);
+	ASSERT_EQ(0, serve(_metadata, &f));
+
+	EXPECT_EQ(0, poisoned_word(_metadata, &f));
+	ASSERT_EQ(0, ioctl(f.srv, UMEM_IOC_POISON, &r));
+	EXPECT_EQ(1ULL << 5, poisoned_word(_metadata, &f));
+	EXPECT_EQ(128 + SIGBUS, umem_wait_child(a));
+
+	/* Only page 6 is delivered again. */
+	ASSERT_EQ(0, fcntl(f.srv, F_SETFL, O_NONBLOCK));
+	ASSERT_EQ(sizeof(req[0]), read(f.srv, req, sizeof(req)));
+	EXPECT_EQ(6, req[0].pgoff);
+	EXPECT_EQ(UMEM_REQ_REDELIVERED, req[0].flags);
+	ASSERT_EQ(0, umem_supply(&f, 6));
+	EXPECT_EQ(0, umem_wait_child(b));
+
+	/* A second poison uses the same bitmap. */
+	r = (struct umem_range){ .pgoff = 8, .count = 2 };
+	ASSERT_EQ(0, ioctl(f.srv, UMEM_IOC_POISON, &r));
+	EXPECT_EQ((1ULL << 5) | (3ULL << 8), poisoned_word(_metadata, &f));
+	ASSERT_EQ(0, ioctl(f.ctl, UMEM_IOC_STATS, &st));
+	EXPECT_EQ(3, st.pages_poisoned);
+	EXPECT_EQ(4, st.pages_present);
+	EXPECT_EQ(1, st.requests_redelivered);
+	umem_fix_teardown(&f);
+}
+
 /* Past the deadline, waiters and later faults get SIGBUS, never zeros. */
 TEST(detach__deadline_sigbus)
 {

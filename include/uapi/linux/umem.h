@@ -170,7 +170,8 @@ struct umem_range {
 /*
  * UMEM_IOC_POISON (server fd): the pages in the range will never arrive;
  * faults on them, now and later, get SIGBUS.  Poison is permanent.
- * Errors: EFAULT, EINVAL (empty range, or outside the region).
+ * Errors: EFAULT, EINVAL (empty range, or outside the region), ENOMEM
+ * (the first poison of a region could not allocate; nothing changed).
  */
 #define UMEM_IOC_POISON		_IOW(UMEM_IOC_MAGIC, 0x03, struct umem_range)
 
