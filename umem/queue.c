@@ -233,6 +233,12 @@ static ssize_t umem_server_read_iter(struct kiocb *iocb, struct iov_iter *to)
 }
 
 /*
+ * A write on the fault round trip carries one range or a few: those are
+ * copied to the stack, not to the heap.
+ */
+#define UMEM_WRITE_ON_STACK	8
+
+/*
  * write(): an array of struct umem_range to mark present.  Every range is
  * checked before any is applied, so a bad one changes nothing.
  */
@@ -240,7 +246,8 @@ static ssize_t umem_server_write(struct file *file, const char __user *buf,
 				 size_t count, loff_t *ppos)
 {
 	struct umem_region *region = file->private_data;
-	struct umem_range *ranges;
+	struct umem_range stack[UMEM_WRITE_ON_STACK];
+	struct umem_range *ranges = stack;
 	unsigned int i, n;
 	int ret = 0;
 
@@ -248,15 +255,21 @@ static ssize_t umem_server_write(struct file *file, const char __user *buf,
 		return -EINVAL;
 	if (count > UMEM_WRITE_MAX)
 		return -E2BIG;
-	ranges = memdup_user(buf, count);
-	if (IS_ERR(ranges))
-		return PTR_ERR(ranges);
+	if (count <= sizeof(stack)) {
+		if (copy_from_user(stack, buf, count))
+			return -EFAULT;
+	} else {
+		ranges = memdup_user(buf, count);
+		if (IS_ERR(ranges))
+			return PTR_ERR(ranges);
+	}
 	n = count / sizeof(*ranges);
 	for (i = 0; i < n && !ret; i++)
 		ret = umem_region_check_range(region, &ranges[i]);
 	if (!ret)
 		umem_mark_present(region, ranges, n);
-	kfree(ranges);
+	if (ranges != stack)
+		kfree(ranges);
 	return ret ? ret : count;
 }
 
