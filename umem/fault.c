@@ -84,7 +84,7 @@ static vm_fault_t umem_fault(struct vm_fault *vmf)
 	u32 flags = 0;
 	u64 slept;
 
-	atomic64_inc(&region->stats.faults);
+	this_cpu_inc(region->stats.pcpu->faults);
 	/* The server may grow the shmem file; the region does not grow. */
 	if (pgoff >= region->nr_pages)
 		return VM_FAULT_SIGBUS;

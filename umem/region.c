@@ -30,6 +30,7 @@
 #include <linux/jiffies.h>
 #include <linux/mm.h>
 #include <linux/mount.h>
+#include <linux/percpu.h>
 #include <linux/module.h>
 #include <linux/shmem_fs.h>
 #include <linux/sizes.h>
@@ -182,7 +183,9 @@ struct umem_region *umem_region_create(const struct umem_init *init)
 	/* poisoned and redeliver come later, if ever: see umem_poison(). */
 	region->present = umem_bitmap_alloc(nr_pages);
 	region->requested = umem_bitmap_alloc(nr_pages);
-	if (!region->present || !region->requested)
+	region->stats.pcpu = alloc_percpu_gfp(struct umem_fault_counters,
+					      GFP_KERNEL_ACCOUNT);
+	if (!region->present || !region->requested || !region->stats.pcpu)
 		goto err_free;
 	/*
 	 * VM_NORESERVE: a region is sparse until the daemon fills it, so
@@ -219,6 +222,7 @@ struct umem_region *umem_region_create(const struct umem_init *init)
 	return region;
 
 err_free:
+	free_percpu(region->stats.pcpu);
 	umem_region_free_bitmaps(region);
 	kfree(region);
 err_slot:
@@ -235,6 +239,7 @@ static void umem_region_release(struct kref *ref)
 	umem_queue_free(region);
 	fput(region->shmem);
 	mutex_destroy(&region->read_lock);
+	free_percpu(region->stats.pcpu);
 	umem_region_free_bitmaps(region);
 	kfree(region);
 	umem_region_slot_put();

@@ -5,6 +5,7 @@
 #include <linux/bitops.h>
 #include <linux/math64.h>
 #include <linux/mm.h>
+#include <linux/percpu.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
@@ -18,19 +19,34 @@ void umem_stats_account_wait(struct umem_region *region, u64 ns)
 
 	if (!ns)
 		return;
-	atomic64_inc(&region->stats.faults_blocked);
-	atomic64_add(ns, &region->stats.blocked_ns);
 	/* Bucket 0: under 1 us; bucket i: [2^(i-1), 2^i) us. */
 	bucket = fls64(div_u64(ns, NSEC_PER_USEC));
 	if (bucket >= UMEM_HIST_BUCKETS)
 		bucket = UMEM_HIST_BUCKETS - 1;
-	atomic64_inc(&region->stats.hist[bucket]);
+	this_cpu_inc(region->stats.pcpu->faults_blocked);
+	this_cpu_add(region->stats.pcpu->blocked_ns, ns);
+	this_cpu_inc(region->stats.pcpu->hist[bucket]);
+}
+
+/* Sum the CPUs' fault counters into @st; each is read without tearing. */
+static void umem_stats_sum(struct umem_region *region, struct umem_stats *st)
+{
+	const struct umem_fault_counters *c;
+	unsigned int i;
+	int cpu;
+
+	for_each_possible_cpu(cpu) {
+		c = per_cpu_ptr(region->stats.pcpu, cpu);
+		st->faults += READ_ONCE(c->faults);
+		st->faults_blocked += READ_ONCE(c->faults_blocked);
+		st->blocked_ns += READ_ONCE(c->blocked_ns);
+		for (i = 0; i < UMEM_HIST_BUCKETS; i++)
+			st->wait_hist[i] += READ_ONCE(c->hist[i]);
+	}
 }
 
 void umem_stats_fill(struct umem_region *region, struct umem_stats *st)
 {
-	unsigned int i;
-
 	memset(st, 0, sizeof(*st));
 	st->size = region->size;
 	st->page_size = PAGE_SIZE;
@@ -44,13 +60,9 @@ void umem_stats_fill(struct umem_region *region, struct umem_stats *st)
 		bitmap_weight_and(region->requested, region->present,
 				  region->nr_pages);
 	spin_unlock(&region->lock);
-	st->faults = atomic64_read(&region->stats.faults);
-	st->faults_blocked = atomic64_read(&region->stats.faults_blocked);
+	umem_stats_sum(region, st);
 	st->requests_redelivered = atomic64_read(&region->stats.redelivered);
 	st->detaches = atomic64_read(&region->stats.detaches);
-	st->blocked_ns = atomic64_read(&region->stats.blocked_ns);
-	for (i = 0; i < UMEM_HIST_BUCKETS; i++)
-		st->wait_hist[i] = atomic64_read(&region->stats.hist[i]);
 }
 
 long umem_ioctl_stats(struct umem_region *region, void __user *argp)

@@ -35,21 +35,33 @@ struct umem_req_entry {
 };
 
 /**
- * struct umem_counters - event counters, updated without the region lock
+ * struct umem_fault_counters - per-CPU counters of the fault path
  * @faults:		faults that reached umem_fault()
  * @faults_blocked:	faults that slept waiting for a page
- * @redelivered:	requests delivered again to a new server
- * @detaches:		times the server went away
  * @blocked_ns:		total time faults slept
  * @hist:		log2-microsecond histogram of the sleeps
+ *
+ * Every fault counts, present pages included: one shared counter would
+ * bounce its cache line between every CPU that faults.  Readers sum the
+ * CPUs' copies.
+ */
+struct umem_fault_counters {
+	u64 faults;
+	u64 faults_blocked;
+	u64 blocked_ns;
+	u64 hist[UMEM_HIST_BUCKETS];
+};
+
+/**
+ * struct umem_counters - event counters, updated without the region lock
+ * @pcpu:		the fault path's, per CPU
+ * @redelivered:	requests delivered again to a new server
+ * @detaches:		times the server went away
  */
 struct umem_counters {
-	atomic64_t faults;
-	atomic64_t faults_blocked;
+	struct umem_fault_counters __percpu *pcpu;
 	atomic64_t redelivered;
 	atomic64_t detaches;
-	atomic64_t blocked_ns;
-	atomic64_t hist[UMEM_HIST_BUCKETS];
 };
 
 /**
