@@ -32,6 +32,7 @@
 #include <netinet/tcp.h>
 #include <sys/mman.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 
@@ -144,6 +145,8 @@ static const char umemd_usage[] =
 "                      (default 10000)\n"
 "  --progress MODE     auto (a bar on a TTY, else a line a second), line\n"
 "                      (always lines) or none (default auto)\n"
+"  --nice N            run at this nice value (-20..19): a daemon every\n"
+"                      blocked vCPU waits on should outrank the vCPUs\n"
 "  --verbose           log connections\n"
 "Exit status: 0 complete; 1 error; 2 bad input or refused by the source;\n"
 "3 the source was lost for good.\n";
@@ -1012,11 +1015,13 @@ int main(int argc, char **argv)
 		{ "give-up", required_argument, NULL, 'g' },
 		{ "connect-timeout", required_argument, NULL, 'c' },
 		{ "progress", required_argument, NULL, 'p' },
+		{ "nice", required_argument, NULL, 'N' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ }
 	};
 	const char *unix_path = NULL;
+	long nice_val;
 	struct io_uring_cqe *cqe;
 	char *end;
 	int opt, fd = -1;
@@ -1052,6 +1057,15 @@ int main(int argc, char **argv)
 				D.progress = 2;
 			else if (strcmp(optarg, "auto"))
 				die_code(EXIT_CONFIG, "bad --progress '%s'", optarg);
+			break;
+		case 'N':
+			nice_val = strtol(optarg, &end, 10);
+			if (end == optarg || *end || nice_val < -20 || nice_val > 19)
+				die_code(EXIT_CONFIG, "bad --nice '%s'", optarg);
+			/* Before io_uring exists: its workers inherit it. */
+			if (setpriority(PRIO_PROCESS, 0, nice_val))
+				die_code(EXIT_CONFIG, "--nice %ld: %s", nice_val,
+					 strerror(errno));
 			break;
 		case 'v': D.verbose = true; break;
 		case 'h': fputs(umemd_usage, stdout); return 0;
