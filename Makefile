@@ -59,7 +59,7 @@ RUN_VM := selftests/runner/run-vm.sh --smp $(SMP) --mem $(MEM) \
 
 .PHONY: all check-kdir module tools selftests headers-check deps check check-vm \
 	check-runner check-runner-vm demo demo-vm shell debug-kernel \
-	check-debug check-debug-vm style install clean distclean help
+	check-debug check-debug-vm bench bench-vm style install clean distclean help
 
 all: module tools selftests
 
@@ -67,6 +67,7 @@ help:
 	@echo "make            build the module, umemctl and the selftests"
 	@echo "make check      install deps, build, run the selftests in a VM"
 	@echo "make demo       install deps, build, run the main job in a VM"
+	@echo "make bench      umem against userfaultfd in the VM: build/bench/results.json"
 	@echo "make check-runner  prove the VM runner fails on a failing test, a hang and a WARN"
 	@echo "make debug-kernel  build (or reuse) the KASAN/lockdep/kmemleak kernel"
 	@echo "make check-debug   the selftests on the debug kernel, panic_on_warn=1"
@@ -170,6 +171,20 @@ shell: all
 		$(if $(VETH_KO),--module $(VETH_KO)) $(POSTCOPY_FILES) \
 		--out $(BUILD)/vm/shell $(addprefix --test ,$(SELFTESTS) $(POSTCOPY))
 
+# ---- benchmark -----------------------------------------------------------
+
+# BENCH_QUICK=1: small sizes, to try the pipeline (the numbers mean nothing).
+BENCH_QUICK ?= 0
+bench: deps
+	$(MAKE) bench-vm
+
+bench-vm: module tools
+	$(MAKE) -C tools/bench
+	tools/bench/bench.sh --kernel $(KERNEL) --module $(MODULE) \
+		$(if $(VETH_KO),--module $(VETH_KO)) --smp $(SMP) --mib $(DEMO_MIB) \
+		$(if $(filter 1,$(BENCH_QUICK)),--quick) \
+		$(if $(filter 1,$(VERBOSE)),--verbose) --out $(BUILD)/bench
+
 SPLAT_DIR := selftests/runner/splat
 
 check-runner: deps
@@ -227,6 +242,7 @@ clean:
 	-test -e "$(KDIR)/Makefile" && $(MAKE) -C $(KDIR) M=$(CURDIR) clean
 	-test -e "$(KDIR)/Makefile" && $(MAKE) -C $(KDIR) M=$(CURDIR)/$(SPLAT_DIR) clean
 	$(MAKE) -C tools/umemctl clean
+	$(MAKE) -C tools/bench clean
 	rm -rf $(BUILD)
 
 distclean: clean

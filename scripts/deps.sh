@@ -16,6 +16,8 @@ pkgs=(
 	build-essential liburing-dev
 	# building the debug kernel, and the style gates
 	bc bison flex libelf-dev libssl-dev perl sparse
+	# make bench: the scaling plot
+	gnuplot-nox
 )
 
 missing=()

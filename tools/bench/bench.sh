@@ -1,0 +1,101 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# make bench: boot the test VM twice and run umem-bench in it.
+#  1. -smp 1: round-trip latency (umem, both userfaultfd modes, the floor);
+#  2. -smp SMP: scaling, same pages, marking present, footprint, and the
+#     postcopy migration against its stream floor.
+# Every comparison is made inside one boot.  Writes OUT/results.json,
+# OUT/results.txt (the tables), OUT/scaling.dat and OUT/scaling.png.
+# See Documentation/performance.rst.
+set -uo pipefail
+
+usage() {
+	echo "usage: $0 --kernel IMAGE --module KO [--module KO] --out DIR" \
+	     "[--smp N] [--mib N] [--quick] [--verbose]" >&2
+	exit 2
+}
+
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+kernel="" modules=() out="" smp=2 mib=256 quick=0 verbose=()
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--kernel) kernel=$2; shift ;;
+	--module) modules+=(--module "$2"); shift ;;
+	--out) out=$2; shift ;;
+	--smp) smp=$2; shift ;;
+	--mib) mib=$2; shift ;;
+	--quick) quick=1 ;;
+	--verbose) verbose=(--verbose) ;;
+	*) usage ;;
+	esac
+	shift
+done
+[ -n "$kernel" ] && [ -n "$out" ] && [ ${#modules[@]} -gt 0 ] || usage
+command -v gnuplot > /dev/null || { echo "bench: gnuplot missing (make deps)" >&2; exit 1; }
+
+mkdir -p "$out"
+for part in bench-latency bench-main; do
+	sed -e "s/@QUICK@/$quick/" -e "s/@MIB@/$mib/" "$here/guest.sh" > "$out/$part"
+	chmod 755 "$out/$part"
+done
+
+run_vm=("$top/selftests/runner/run-vm.sh" --kernel "$kernel" "${modules[@]}"
+	--test-timeout 2400 --timeout 3600 --show-tap "${verbose[@]}"
+	--file "$here/umem-bench")
+
+rc=0
+"${run_vm[@]}" --name bench-latency --smp 1 --out "$out/vm-latency" \
+	--test "$out/bench-latency" > "$out/latency.log" 2>&1 || rc=1
+"${run_vm[@]}" --name bench-main --smp "$smp" --out "$out/vm-main" \
+	--file "$top/tools/umemctl/umemctl" --file "$top/tools/umemctl/umemd" \
+	--file "$top/selftests/postcopy/netns.sh" \
+	--test "$out/bench-main" > "$out/main.log" 2>&1 || rc=1
+
+tap() {
+	tr -d '\r' < "$out/vm-latency/results.tap"
+	tr -d '\r' < "$out/vm-main/results.tap"
+}
+
+# The tables: the cases' own output, without the TAP framing.
+tap | sed -n -e '/^# # json /d' -e '/^# # dat /d' -e 's/^# \{0,1\}//p' |
+	grep -v -e '^umem-runner' -e '^ *$' > "$out/results.txt"
+cat "$out/results.txt"
+
+if [ $rc != 0 ]; then
+	echo "bench: a VM run failed; its log:" >&2
+	grep -h -E '^(FAIL|run-vm)' "$out/latency.log" "$out/main.log" >&2
+	tail -n 40 "$out/latency.log" "$out/main.log" >&2
+	exit 1
+fi
+
+# results.json: the fragments the cases printed, in one object.
+{
+	printf '{"kernel": "%s", "date": "%s", "quick": %s,\n' \
+		"$(sed -n 's/^.*Linux version \([^ ]*\).*/\1/p' "$out/vm-main/console.log" | head -n 1)" \
+		"$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$([ $quick = 1 ] && echo true || echo false)"
+	printf ' "vm": {"latency_smp": 1, "main_smp": %s, "accel": "tcg", "host_cpus": %s},\n' \
+		"$smp" "$(nproc)"
+	tap | sed -n 's/^# # json //p' | sed -e 's/^/ /' -e '$!s/$/,/'
+	echo "}"
+} > "$out/results.json"
+
+tap | sed -n 's/^# # dat scaling //p' > "$out/scaling.dat"
+gnuplot <<GP
+set terminal pngcairo size 900,560 noenhanced
+set output "$out/scaling.png"
+set title "Faults/s against faulting threads (one server thread, TCG guest, smp $smp)"
+set xlabel "faulting threads"
+set ylabel "faults per second"
+set logscale x 2
+set key bottom right font ",9"
+set grid
+plot "$out/scaling.dat" using 1:2 with linespoints lw 2 lc 1 title "umem", \
+     "" using 1:3 with linespoints lw 2 lc 2 title "userfaultfd MINOR (shmem, fill + CONTINUE)", \
+     "" using 1:4 with linespoints lw 2 lc 3 title "userfaultfd MISSING (anon, COPY)", \
+     "" using 1:5 with linespoints lw 1 dt 2 lc 1 title "umem, pages already filled", \
+     "" using 1:6 with linespoints lw 1 dt 2 lc 2 title "userfaultfd MINOR, pages already filled"
+GP
+[ -s "$out/scaling.png" ] || { echo "bench: gnuplot drew nothing" >&2; exit 1; }
+echo "bench: wrote $out/results.json, $out/results.txt, $out/scaling.png"
