@@ -17,6 +17,18 @@
 
 #include "umem.h"
 
+/*
+ * Who may open /dev/umem: like /dev/kvm, root only unless the
+ * administrator says otherwise.  devtmpfs nodes belong to root; give the
+ * device to a group with a udev rule (Documentation/umem.rst) and this
+ * mode, e.g. 0660.  Read at load time; only permission bits for the
+ * owner and the group are accepted: memory that blocks its users is not
+ * for everyone.
+ */
+static unsigned int dev_mode = 0600;
+module_param(dev_mode, uint, 0444);
+MODULE_PARM_DESC(dev_mode, "Mode of /dev/umem at load (default 0600; 0660 with a udev GROUP rule)");
+
 static int umem_open(struct inode *inode, struct file *file)
 {
 	struct umem_ctl *ctl;
@@ -118,8 +130,14 @@ static long umem_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	case UMEM_IOC_API:
 		return umem_ioctl_api(ctl, argp);
 	case UMEM_IOC_INIT:
+		/* A read-only fd may look, never create or supply. */
+		if (!(file->f_mode & FMODE_WRITE))
+			return -EBADF;
 		return umem_ioctl_init(ctl, argp);
 	case UMEM_IOC_SERVE:
+		if (!(file->f_mode & FMODE_WRITE))
+			return -EBADF;
+		break;
 	case UMEM_IOC_STATS:
 		break;
 	default:
@@ -185,6 +203,13 @@ static int __init umem_init(void)
 	BUILD_BUG_ON(sizeof(struct umem_range) != 16);
 	BUILD_BUG_ON(sizeof(struct umem_stats) != 400);
 	BUILD_BUG_ON(sizeof(struct umem_bitmap) != 64);
+
+	if (dev_mode & ~0660) {
+		pr_err("dev_mode %#o: owner and group bits only, at most 0660\n",
+		       dev_mode);
+		return -EINVAL;
+	}
+	umem_misc.mode = dev_mode;
 
 	ret = umem_region_init();
 	if (ret) {

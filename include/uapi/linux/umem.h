@@ -85,10 +85,11 @@ struct umem_init {
  * UMEM_IOC_INIT: turn a control fd that made the handshake into a region
  * of the given size, backed by a new shmem file.  Once per fd.
  *
- * Errors: EFAULT, ENXIO (no handshake yet), EINVAL (size zero or not a
- * page multiple, unknown flag, non-zero reserved field), E2BIG (size over
- * the max_region_bytes limit), EBUSY (the fd is already a region),
- * ENOSPC (max_regions regions exist), ENOMEM.
+ * Errors: EFAULT, EBADF (the fd is not open for writing), ENXIO (no
+ * handshake yet), EINVAL (size zero or not a page multiple, unknown flag,
+ * non-zero reserved field), E2BIG (size over the max_region_bytes limit),
+ * EBUSY (the fd is already a region), ENOSPC (max_regions regions exist),
+ * ENOMEM.
  */
 #define UMEM_IOC_INIT		_IOW(UMEM_IOC_MAGIC, 0x01, struct umem_init)
 
@@ -118,9 +119,11 @@ struct umem_serve {
  * region.  One server at a time; a new one re-adopts a detached region
  * and receives again every request still outstanding.
  *
- * Errors: EFAULT, ENXIO (no region on this fd), EINVAL (unknown flag,
- * non-zero reserved field or __pad), EBUSY (a server is live), EIO (the
- * region failed: its detach deadline passed), EMFILE/ENFILE, ENOMEM.
+ * Errors: EFAULT, EBADF (the control fd is not open for writing: a
+ * read-only fd can never supply data), ENXIO (no region on this fd),
+ * EINVAL (unknown flag, non-zero reserved field or __pad), EBUSY (a server
+ * is live), EIO (the region failed: its detach deadline passed),
+ * EMFILE/ENFILE, ENOMEM.
  */
 #define UMEM_IOC_SERVE		_IOWR(UMEM_IOC_MAGIC, 0x02, struct umem_serve)
 
