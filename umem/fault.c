@@ -112,6 +112,14 @@ static vm_fault_t umem_fault(struct vm_fault *vmf)
 	/* KVM async page fault: the request is a prefetch, do not wait. */
 	if (vmf->flags & FAULT_FLAG_RETRY_NOWAIT)
 		return VM_FAULT_RETRY;
+	/*
+	 * UMEM_INIT_KERNEL_EFAULT: kernel code never waits here.  SIGBUS
+	 * from a kernel-mode fault sends no signal: uaccess takes its
+	 * exception fixup and GUP returns -EFAULT.
+	 */
+	if ((region->flags & UMEM_INIT_KERNEL_EFAULT) &&
+	    !(vmf->flags & FAULT_FLAG_USER))
+		return VM_FAULT_SIGBUS;
 
 	state = umem_fault_sleep_state(vmf->flags);
 	if (vmf->flags & FAULT_FLAG_ALLOW_RETRY) {

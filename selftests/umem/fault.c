@@ -384,4 +384,81 @@ TEST_F(fault, fault__mremap_while_blocked)
 	changed_under_fault(_metadata, &self->f, 21, true);
 }
 
+/* UMEM_INIT_KERNEL_EFAULT: kernel code fails at once, user mode waits. */
+FIXTURE(kefault) {
+	struct umem_fix f;
+};
+
+FIXTURE_SETUP(kefault)
+{
+	umem_fix_setup_flags(_metadata, &self->f, 16, 10000, true,
+			     UMEM_INIT_KERNEL_EFAULT);
+}
+
+FIXTURE_TEARDOWN(kefault)
+{
+	umem_fix_teardown(&self->f);
+}
+
+/* read(2) into a missing page: EFAULT now, the page requested, no data lost. */
+TEST_F(kefault, kefault__pipe_read)
+{
+	char *dst = self->f.map + 3 * self->f.psz;
+	struct umem_request req;
+	int p[2];
+
+	ASSERT_EQ(0, pipe(p));
+	ASSERT_EQ(8, write(p[1], "01234567", 8));
+	EXPECT_EQ(-1, read(p[0], dst, 8));
+	EXPECT_EQ(EFAULT, errno);
+	ASSERT_EQ(sizeof(req), umem_read_req(&self->f, &req));
+	EXPECT_EQ(3, req.pgoff);
+	EXPECT_EQ(UMEM_REQ_KERNEL | UMEM_REQ_WRITE, req.flags);
+	/* Once the page is there, the same read succeeds. */
+	ASSERT_EQ(0, umem_supply(&self->f, 3));
+	EXPECT_EQ(8, read(p[0], dst, 8));
+	EXPECT_EQ(0, memcmp(dst, "01234567", 8));
+	/* Writing from a missing page into a pipe: a kernel read, same rule. */
+	EXPECT_EQ(-1, write(p[1], self->f.map + 4 * self->f.psz, 8));
+	EXPECT_EQ(EFAULT, errno);
+	ASSERT_EQ(sizeof(req), umem_read_req(&self->f, &req));
+	EXPECT_EQ(4, req.pgoff);
+	EXPECT_EQ(UMEM_REQ_KERNEL, req.flags);
+	close(p[0]);
+	close(p[1]);
+}
+
+/* GUP (process_vm_readv) gets EFAULT at once instead of waiting. */
+TEST_F(kefault, kefault__process_vm_readv)
+{
+	uint64_t word = 0;
+	struct iovec local = { .iov_base = &word, .iov_len = 8 };
+	struct iovec remote = {
+		.iov_base = self->f.map + 6 * self->f.psz, .iov_len = 8,
+	};
+	struct umem_request req;
+
+	EXPECT_EQ(-1, process_vm_readv(getpid(), &local, 1, &remote, 1, 0));
+	EXPECT_EQ(EFAULT, errno);
+	ASSERT_EQ(sizeof(req), umem_read_req(&self->f, &req));
+	EXPECT_EQ(6, req.pgoff);
+	EXPECT_TRUE(req.flags & UMEM_REQ_KERNEL);
+	ASSERT_EQ(0, umem_supply(&self->f, 6));
+	EXPECT_EQ(8, process_vm_readv(getpid(), &local, 1, &remote, 1, 0));
+	EXPECT_EQ(umem_pattern(6, 0), word);
+}
+
+/* A user-mode access still waits for the page, and gets it. */
+TEST_F(kefault, kefault__user_mode_waits)
+{
+	struct umem_request req;
+	pid_t pid = umem_fork_reader(&self->f, 9);
+
+	ASSERT_EQ(sizeof(req), umem_read_req(&self->f, &req));
+	EXPECT_EQ(9, req.pgoff);
+	EXPECT_FALSE(req.flags & UMEM_REQ_KERNEL);
+	ASSERT_EQ(0, umem_supply(&self->f, 9));
+	EXPECT_EQ(0, umem_wait_child(pid));
+}
+
 TEST_HARNESS_MAIN

@@ -68,12 +68,13 @@ struct umem_fix {
 };
 
 /*
- * Create a region of @pages pages with @timeout_ms as detach deadline; if
- * @serve, get its server; map all of it.
+ * Create a region of @pages pages with @timeout_ms as detach deadline and
+ * UMEM_INIT_* @flags; if @serve, get its server; map all of it.
  */
-static inline void umem_fix_setup(struct __test_metadata *_metadata,
-				  struct umem_fix *f, uint64_t pages,
-				  uint32_t timeout_ms, bool serve)
+static inline void umem_fix_setup_flags(struct __test_metadata *_metadata,
+					struct umem_fix *f, uint64_t pages,
+					uint32_t timeout_ms, bool serve,
+					uint32_t flags)
 {
 	struct umem_region r;
 	uint32_t psz;
@@ -82,7 +83,7 @@ static inline void umem_fix_setup(struct __test_metadata *_metadata,
 	f->srv = f->shm = -1;
 	/* The page size first: the region size is counted in pages. */
 	ASSERT_EQ(0, umem_page_size(&psz)) TH_LOG("%s", umem_strerror());
-	ASSERT_EQ(0, umem_create(&r, pages * psz, timeout_ms))
+	ASSERT_EQ(0, umem_create_flags(&r, pages * psz, timeout_ms, flags))
 		TH_LOG("%s", umem_strerror());
 	f->ctl = r.ctl;
 	f->psz = r.page_size;
@@ -98,6 +99,13 @@ static inline void umem_fix_setup(struct __test_metadata *_metadata,
 	ASSERT_EQ(0, umem_map(&r, 0, pages * psz, PROT_READ | PROT_WRITE,
 			      (void **)&f->map))
 		TH_LOG("%s", umem_strerror());
+}
+
+static inline void umem_fix_setup(struct __test_metadata *_metadata,
+				  struct umem_fix *f, uint64_t pages,
+				  uint32_t timeout_ms, bool serve)
+{
+	umem_fix_setup_flags(_metadata, f, pages, timeout_ms, serve, 0);
 }
 
 static inline void umem_fix_teardown(struct umem_fix *f)

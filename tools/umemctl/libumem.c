@@ -94,8 +94,15 @@ int umem_page_size(uint32_t *page_size)
 int umem_create(struct umem_region *r, uint64_t size,
 		uint32_t detach_timeout_ms)
 {
+	return umem_create_flags(r, size, detach_timeout_ms, 0);
+}
+
+int umem_create_flags(struct umem_region *r, uint64_t size,
+		      uint32_t detach_timeout_ms, uint32_t flags)
+{
 	struct umem_init init = {
 		.size = size,
+		.flags = flags,
 		.detach_timeout_ms = detach_timeout_ms,
 	};
 	struct umem_api api;
@@ -116,6 +123,9 @@ int umem_create(struct umem_region *r, uint64_t size,
 				   (unsigned long long)size);
 		else if (ret == ENOSPC)
 			ret = fail(ret, "the module's max_regions regions exist");
+		else if (ret == EINVAL && flags)
+			ret = fail(ret, "UMEM_IOC_INIT: flags %#x unknown to this module?",
+				   flags);
 		else
 			ret = fail(ret, "UMEM_IOC_INIT (size %llu)",
 				   (unsigned long long)size);

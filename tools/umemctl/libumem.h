@@ -45,6 +45,9 @@ int umem_page_size(uint32_t *page_size);
 /* Open /dev/umem, make the handshake and create a region of @size bytes. */
 int umem_create(struct umem_region *r, uint64_t size,
 		uint32_t detach_timeout_ms);
+/* The same, with UMEM_INIT_* @flags. */
+int umem_create_flags(struct umem_region *r, uint64_t size,
+		      uint32_t detach_timeout_ms, uint32_t flags);
 
 /*
  * Wrap a control fd received from elsewhere (inherited, SCM_RIGHTS).

@@ -57,8 +57,21 @@ struct umem_api {
  */
 #define UMEM_IOC_API		_IOWR(UMEM_IOC_MAGIC, 0x00, struct umem_api)
 
-/* Flags of struct umem_init; none is defined yet. */
-#define UMEM_INIT_FLAGS_ALL	0U
+/*
+ * Flags of struct umem_init.
+ *
+ * UMEM_INIT_KERNEL_EFAULT: a fault from kernel code (copy_to_user() and
+ * friends, get_user_pages(): read(2) into the region, process_vm_readv,
+ * O_DIRECT, KVM) on a missing page does not wait: the page is requested
+ * as usual, and the kernel operation fails with EFAULT at once.  For
+ * deployments that fear a blocked kernel path being used to widen a race
+ * window.  Faults from user mode wait as always.  KVM reaches guest
+ * memory from kernel code: with this flag a vCPU touching a missing page
+ * makes KVM_RUN fail with EFAULT, so it is for VMMs that touch guest
+ * memory from user space only.
+ */
+#define UMEM_INIT_KERNEL_EFAULT	(1U << 0)
+#define UMEM_INIT_FLAGS_ALL	UMEM_INIT_KERNEL_EFAULT
 
 /**
  * struct umem_init - size a region and state its failure policy
