@@ -45,8 +45,10 @@ static int umem_release(struct inode *inode, struct file *file)
 {
 	struct umem_ctl *ctl = file->private_data;
 
-	if (ctl->region)
+	if (ctl->region) {
+		umem_region_ctl_closed(ctl->region);
 		umem_region_put(ctl->region);
+	}
 	mutex_destroy(&ctl->lock);
 	kfree(ctl);
 	return 0;

@@ -325,7 +325,8 @@ static int umem_server_release(struct inode *inode, struct file *file)
 	region->server = NULL;
 	if (region->state == UMEM_STATE_SERVED) {
 		atomic64_inc(&region->stats.detaches);
-		if (!region->detach_timeout_ms) {
+		/* No control file: no one can adopt it again. */
+		if (!region->detach_timeout_ms || region->ctl_gone) {
 			WRITE_ONCE(region->state, UMEM_STATE_FAILED);
 			failed = true;
 		} else {

@@ -246,6 +246,34 @@ static void umem_region_release(struct kref *ref)
 	module_put(THIS_MODULE);
 }
 
+/**
+ * umem_region_ctl_closed - the region's control file is gone
+ * @region: the region
+ *
+ * UMEM_IOC_SERVE is made on the control file: once it is closed (its last
+ * fd, wherever it was passed), no server can ever adopt the region again.
+ * A region with no server that is not complete would leave its faults
+ * waiting for ever (an unserved region has no deadline): fail it now.  A
+ * live server keeps it going; when that server goes, umem_server_release()
+ * fails the region at once instead of detaching it.
+ */
+void umem_region_ctl_closed(struct umem_region *region)
+{
+	bool failed = false;
+
+	spin_lock(&region->lock);
+	region->ctl_gone = true;
+	if (region->state == UMEM_STATE_UNSERVED ||
+	    region->state == UMEM_STATE_DETACHED) {
+		WRITE_ONCE(region->state, UMEM_STATE_FAILED);
+		failed = true;
+	}
+	spin_unlock(&region->lock);
+	/* A pending deadline finds the region failed and does nothing. */
+	if (failed)
+		umem_region_set_failed(region);
+}
+
 void umem_region_get(struct umem_region *region)
 {
 	kref_get(&region->ref);

@@ -93,6 +93,7 @@ struct umem_counters {
  *			it back: keep @redeliver, even empty
  * @server:		the live server file, or NULL
  * @state:		UMEM_STATE_*
+ * @ctl_gone:		the control file is closed: no server can come any more
  * @read_lock:		serialises readers of the server fd
  * @server_wq:		readers and pollers of the server fd
  * @detach_work:	fails the region when the detach deadline passes
@@ -122,6 +123,7 @@ struct umem_region {
 	bool redeliver_held;
 	struct file *server;
 	int state;
+	bool ctl_gone;
 
 	struct mutex read_lock;		/* one reader at a time */
 	wait_queue_head_t server_wq;
@@ -190,6 +192,7 @@ void umem_region_exit(void);
 struct umem_region *umem_region_create(const struct umem_init *init);
 void umem_region_get(struct umem_region *region);
 void umem_region_put(struct umem_region *region);
+void umem_region_ctl_closed(struct umem_region *region);
 int umem_region_check_range(struct umem_region *region,
 			    const struct umem_range *range);
 unsigned long *umem_bitmap_alloc(pgoff_t nr_pages);

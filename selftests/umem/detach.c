@@ -304,4 +304,82 @@ TEST(detach__control_fd_closed)
 	umem_fix_teardown(&f);
 }
 
+/* A reader that holds no fd of the region: only its mapping. */
+static pid_t fork_mapped_reader(struct umem_fix *f, uint64_t pgoff)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		close(f->ctl);
+		if (f->srv >= 0)
+			close(f->srv);
+		if (f->shm >= 0)
+			close(f->shm);
+		_exit(*(volatile uint64_t *)(f->map + pgoff * f->psz) ==
+		      umem_pattern(pgoff, 0) ? 0 : 1);
+	}
+	return pid;
+}
+
+/*
+ * An unserved region whose control file closes can never be served: its
+ * waiters get SIGBUS at once instead of waiting for ever, and later
+ * faults on missing pages too; present pages stay readable.
+ */
+TEST(detach__ctl_closed_unserved)
+{
+	struct umem_fix f;
+	uint64_t t0;
+	pid_t a, b;
+
+	umem_fix_setup(_metadata, &f, NPAGES, 60000, false);
+	a = fork_mapped_reader(&f, 2);
+	usleep(300000);
+	EXPECT_TRUE(still_running(a));
+	t0 = umem_now_ms();
+	close(f.ctl);
+	f.ctl = -1;
+	EXPECT_EQ(128 + SIGBUS, umem_wait_child(a));
+	EXPECT_GT(10000, umem_now_ms() - t0);
+	b = fork_mapped_reader(&f, 3);
+	EXPECT_EQ(128 + SIGBUS, umem_wait_child(b));
+	umem_fix_teardown(&f);
+}
+
+/*
+ * Served, then the control file closes: the server keeps the region
+ * going; when the server goes too, no one can adopt it, so it fails at
+ * once rather than after the (long) deadline.
+ */
+TEST(detach__ctl_closed_then_server)
+{
+	struct umem_request req;
+	struct umem_stats st;
+	struct umem_fix f;
+	uint64_t t0;
+	pid_t a, b;
+
+	umem_fix_setup(_metadata, &f, NPAGES, 60000, true);
+	close(f.ctl);
+	f.ctl = -1;
+	ASSERT_EQ(0, ioctl(f.srv, UMEM_IOC_STATS, &st));
+	EXPECT_EQ(UMEM_STATE_SERVED, st.state);
+	/* Still served: a fault is answered. */
+	a = fork_mapped_reader(&f, 4);
+	ASSERT_EQ(sizeof(req), umem_read_req(&f, &req));
+	EXPECT_EQ(4, req.pgoff);
+	ASSERT_EQ(0, umem_supply(&f, 4));
+	EXPECT_EQ(0, umem_wait_child(a));
+
+	b = fork_mapped_reader(&f, 5);
+	ASSERT_EQ(sizeof(req), umem_read_req(&f, &req));
+	t0 = umem_now_ms();
+	detach(&f);
+	EXPECT_EQ(128 + SIGBUS, umem_wait_child(b));
+	EXPECT_GT(10000, umem_now_ms() - t0);
+	/* The supplied page is still there. */
+	EXPECT_TRUE(umem_page_ok(&f, 4));
+	umem_fix_teardown(&f);
+}
+
 TEST_HARNESS_MAIN

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -116,7 +117,8 @@ static inline void umem_fix_teardown(struct umem_fix *f)
 		close(f->srv);
 	if (f->shm >= 0)
 		close(f->shm);
-	close(f->ctl);
+	if (f->ctl >= 0)
+		close(f->ctl);
 }
 
 /* The pattern of word @i of page @pgoff, as supplied by umem_supply(). */
@@ -184,6 +186,14 @@ static inline pid_t umem_fork_reader(const struct umem_fix *f, uint64_t pgoff)
 		_exit(*w == umem_pattern(pgoff, 0) ? 0 : 1);
 	}
 	return pid;
+}
+
+static inline uint64_t umem_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000ULL + ts.tv_nsec / 1000000;
 }
 
 /* Wait for @pid; returns its exit code, or 128 + the signal that ended it. */
