@@ -130,14 +130,20 @@ static vm_fault_t umem_fault(struct vm_fault *vmf)
 		 */
 		umem_region_get(region);
 		umem_release_fault_lock(vmf);
-		slept = umem_wait_page(region, pgoff, state);
+		slept = umem_wait_page(region, pgoff, state, false);
 		umem_stats_account_wait(region, slept);
 		umem_region_put(region);
 		return VM_FAULT_RETRY;
 	}
 
-	/* The caller cannot retry (some GUP paths): sleep holding the lock. */
-	slept = umem_wait_page(region, pgoff, state);
+	/*
+	 * The caller cannot retry (GUP without a lock to drop: /proc/pid/mem,
+	 * ptrace): it sleeps holding the mmap lock, which stops every mmap,
+	 * munmap and mprotect of the process meanwhile.  So only while a
+	 * server is live: with none the page may be a deadline away, and
+	 * the fault fails at once (GUP returns -EFAULT).
+	 */
+	slept = umem_wait_page(region, pgoff, state, true);
 	umem_stats_account_wait(region, slept);
 	if (!umem_page_present(region, pgoff))
 		return VM_FAULT_SIGBUS;

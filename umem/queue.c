@@ -343,6 +343,12 @@ static int umem_server_release(struct inode *inode, struct file *file)
 	} else if (detached) {
 		mod_delayed_work(system_wq, &region->detach_work,
 				 msecs_to_jiffies(region->detach_timeout_ms));
+		/*
+		 * Faults sleeping with the mmap lock held give up without a
+		 * server (see umem_fault()); the others sleep on.
+		 */
+		smp_mb();
+		umem_wake_range(region, 0, region->nr_pages);
 	}
 	umem_region_put(region);
 	return 0;

@@ -370,14 +370,16 @@ static bool umem_page_settled(struct umem_region *region, pgoff_t pgoff)
  * @region: the region
  * @pgoff: the page
  * @state: TASK_INTERRUPTIBLE, TASK_KILLABLE or TASK_UNINTERRUPTIBLE
+ * @served_only: stop too as soon as no server is live (or at once if none
+ *	is): for faults that sleep holding the mmap lock
  *
  * The waiter is queued before it checks the page, and the waker sets the
- * page before it checks the queue, so no wake-up is lost.
+ * page (or the state) before it checks the queue, so no wake-up is lost.
  *
  * Return: the time slept, in ns (0 if the page was already settled).
  */
 u64 umem_wait_page(struct umem_region *region, pgoff_t pgoff,
-		   unsigned int state)
+		   unsigned int state, bool served_only)
 {
 	wait_queue_head_t *wqh = umem_wq(region, pgoff);
 	struct umem_waiter w = { .pgoff = pgoff };
@@ -390,6 +392,9 @@ u64 umem_wait_page(struct umem_region *region, pgoff_t pgoff,
 		prepare_to_wait(wqh, &w.wq, state);
 		if (umem_page_settled(region, pgoff) ||
 		    signal_pending_state(state, current))
+			break;
+		if (served_only &&
+		    READ_ONCE(region->state) != UMEM_STATE_SERVED)
 			break;
 		if (!start)
 			start = ktime_get_ns();

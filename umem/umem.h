@@ -202,7 +202,7 @@ int umem_poison(struct umem_region *region, const struct umem_range *range);
 int umem_complete(struct umem_region *region);
 void umem_wake_range(struct umem_region *region, pgoff_t start, pgoff_t end);
 u64 umem_wait_page(struct umem_region *region, pgoff_t pgoff,
-		   unsigned int state);
+		   unsigned int state, bool served_only);
 
 /* fault.c */
 int umem_mmap_region(struct umem_region *region, struct vm_area_struct *vma);

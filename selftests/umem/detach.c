@@ -4,6 +4,7 @@
  * the region and gets every outstanding request again; or the deadline
  * passes and missing pages get SIGBUS.  Nothing is ever zero-filled.
  */
+#include <pthread.h>
 #include <signal.h>
 #include <sys/uio.h>
 
@@ -379,6 +380,90 @@ TEST(detach__ctl_closed_then_server)
 	EXPECT_GT(10000, umem_now_ms() - t0);
 	/* The supplied page is still there. */
 	EXPECT_TRUE(umem_page_ok(&f, 4));
+	umem_fix_teardown(&f);
+}
+
+/*
+ * /proc/self/mem reads through GUP with no lock to drop: such a fault
+ * sleeps holding the mmap lock, so it waits only while a server is live.
+ */
+struct mem_reader {
+	struct umem_fix *f;
+	uint64_t pgoff;
+	ssize_t ret;
+	int err;
+	uint64_t word;
+	pthread_t th;
+};
+
+static void *mem_read_thread(void *arg)
+{
+	struct mem_reader *r = arg;
+	int fd = open("/proc/self/mem", O_RDONLY | O_CLOEXEC);
+
+	r->ret = pread(fd, &r->word, 8,
+		       (off_t)(uintptr_t)(r->f->map + r->pgoff * r->f->psz));
+	r->err = errno;
+	close(fd);
+	return NULL;
+}
+
+/* No server: the read fails at once, and the page is still requested. */
+TEST(detach__nonretry_no_server)
+{
+	struct mem_reader r;
+	struct umem_request req;
+	struct umem_fix f;
+
+	umem_fix_setup(_metadata, &f, NPAGES, 60000, false);
+	r = (struct mem_reader){ .f = &f, .pgoff = 2 };
+	mem_read_thread(&r);
+	EXPECT_EQ(-1, r.ret);
+	EXPECT_EQ(EIO, r.err);
+	ASSERT_EQ(0, serve(_metadata, &f));
+	ASSERT_EQ(sizeof(req), umem_read_req(&f, &req));
+	EXPECT_EQ(2, req.pgoff);
+	EXPECT_TRUE(req.flags & UMEM_REQ_KERNEL);
+	/* Served now: the same read waits for the page and gets it. */
+	r = (struct mem_reader){ .f = &f, .pgoff = 3 };
+	ASSERT_EQ(0, pthread_create(&r.th, NULL, mem_read_thread, &r));
+	ASSERT_EQ(sizeof(req), umem_read_req(&f, &req));
+	EXPECT_EQ(3, req.pgoff);
+	ASSERT_EQ(0, umem_supply(&f, 3));
+	pthread_join(r.th, NULL);
+	EXPECT_EQ(8, r.ret);
+	EXPECT_EQ(umem_pattern(3, 0), r.word);
+	umem_fix_teardown(&f);
+}
+
+/*
+ * A server going away wakes a fault sleeping with the mmap lock, which
+ * fails then rather than hold the lock until the 60 s deadline; mmap in
+ * the same process works at once again.
+ */
+TEST(detach__nonretry_server_leaves)
+{
+	struct mem_reader r;
+	struct umem_request req;
+	struct umem_fix f;
+	uint64_t t0;
+	void *p;
+
+	umem_fix_setup(_metadata, &f, NPAGES, 60000, true);
+	r = (struct mem_reader){ .f = &f, .pgoff = 4 };
+	ASSERT_EQ(0, pthread_create(&r.th, NULL, mem_read_thread, &r));
+	ASSERT_EQ(sizeof(req), umem_read_req(&f, &req));
+	usleep(200000);
+	t0 = umem_now_ms();
+	detach(&f);
+	pthread_join(r.th, NULL);
+	EXPECT_GT(10000, umem_now_ms() - t0);
+	EXPECT_EQ(-1, r.ret);
+	EXPECT_EQ(EIO, r.err);
+	EXPECT_EQ(UMEM_STATE_DETACHED, state(_metadata, &f));
+	p = mmap(NULL, f.psz, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	EXPECT_NE(MAP_FAILED, p);
+	munmap(p, f.psz);
 	umem_fix_teardown(&f);
 }
 
