@@ -132,13 +132,12 @@ static long umem_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	case UMEM_IOC_API:
 		return umem_ioctl_api(ctl, argp);
 	case UMEM_IOC_INIT:
+	case UMEM_IOC_SERVE:
 		/* A read-only fd may look, never create or supply. */
 		if (!(file->f_mode & FMODE_WRITE))
 			return -EBADF;
-		return umem_ioctl_init(ctl, argp);
-	case UMEM_IOC_SERVE:
-		if (!(file->f_mode & FMODE_WRITE))
-			return -EBADF;
+		if (cmd == UMEM_IOC_INIT)
+			return umem_ioctl_init(ctl, argp);
 		break;
 	case UMEM_IOC_STATS:
 		break;

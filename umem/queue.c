@@ -336,20 +336,16 @@ static int umem_server_release(struct inode *inode, struct file *file)
 	}
 	spin_unlock(&region->lock);
 
-	if (failed) {
-		/* Publish the state before checking for waiters. */
-		smp_mb();
-		umem_wake_range(region, 0, region->nr_pages);
-	} else if (detached) {
+	if (detached)
 		mod_delayed_work(system_wq, &region->detach_work,
 				 msecs_to_jiffies(region->detach_timeout_ms));
-		/*
-		 * Faults sleeping with the mmap lock held give up without a
-		 * server (see umem_fault()); the others sleep on.
-		 */
-		smp_mb();
-		umem_wake_range(region, 0, region->nr_pages);
-	}
+	/*
+	 * Failed: every waiter gets SIGBUS.  Detached: faults sleeping with
+	 * the mmap lock held give up without a server (see umem_fault()),
+	 * the others sleep on.
+	 */
+	if (failed || detached)
+		umem_wake_all(region);
 	umem_region_put(region);
 	return 0;
 }

@@ -105,7 +105,14 @@ static int umem_init_check(const struct umem_init *init)
 	return 0;
 }
 
-static void umem_region_set_failed(struct umem_region *region)
+/**
+ * umem_wake_all - wake every waiter after a change of the region's state
+ * @region: the region, whose new state the caller wrote (under its lock)
+ *
+ * Waiters re-check the state: a failed region ends every wait; a region
+ * left without a server ends the waits that hold the mmap lock.
+ */
+void umem_wake_all(struct umem_region *region)
 {
 	/* Order the state before the wake-ups' waitqueue checks. */
 	smp_mb();
@@ -127,7 +134,7 @@ static void umem_detach_timeout(struct work_struct *work)
 	}
 	spin_unlock(&region->lock);
 	if (failed)
-		umem_region_set_failed(region);
+		umem_wake_all(region);
 }
 
 static void umem_region_free_bitmaps(struct umem_region *region)
@@ -271,7 +278,7 @@ void umem_region_ctl_closed(struct umem_region *region)
 	spin_unlock(&region->lock);
 	/* A pending deadline finds the region failed and does nothing. */
 	if (failed)
-		umem_region_set_failed(region);
+		umem_wake_all(region);
 }
 
 void umem_region_get(struct umem_region *region)

@@ -159,7 +159,7 @@ static inline bool umem_reserved_zero(const __u64 *reserved, size_t n)
 /*
  * A page is settled when a fault on it need not wait: it is present (or
  * poisoned), or the region failed.  Pairs with the barriers in
- * umem_mark_present() and umem_region_set_failed(): a fault that sees the
+ * umem_mark_present() and umem_wake_all(): a fault that sees the
  * bit also sees the page contents written before it was set.
  */
 static inline bool umem_page_present(struct umem_region *region, pgoff_t pgoff)
@@ -201,6 +201,7 @@ void umem_mark_present(struct umem_region *region,
 int umem_poison(struct umem_region *region, const struct umem_range *range);
 int umem_complete(struct umem_region *region);
 void umem_wake_range(struct umem_region *region, pgoff_t start, pgoff_t end);
+void umem_wake_all(struct umem_region *region);
 u64 umem_wait_page(struct umem_region *region, pgoff_t pgoff,
 		   unsigned int state, bool served_only);
 
