@@ -83,6 +83,38 @@ FIXTURE_TEARDOWN(lifecycle)
 {
 }
 
+/*
+ * A region of WAITERS pages with deadline @timeout_ms, its server, and a
+ * child whose WAITERS threads block on them; returns once the server has
+ * read every request.  *woke (shared with the child) gets each thread's
+ * wake time.
+ */
+static pid_t start_waiters(struct __test_metadata *_metadata,
+			   struct umem_fix *f, uint32_t timeout_ms,
+			   uint64_t **woke)
+{
+	struct umem_request req[256];
+	uint64_t seen = 0;
+	ssize_t n;
+	pid_t pid;
+
+	umem_fix_setup(_metadata, f, WAITERS, timeout_ms, true);
+	*woke = mmap(NULL, WAITERS * sizeof(**woke), PROT_READ | PROT_WRITE,
+		     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (*woke == MAP_FAILED)
+		return -1;
+	pid = fork_waiters(f, *woke);
+	while (seen < WAITERS) {
+		n = read(f->srv, req, sizeof(req));
+		if (n <= 0) {
+			kill(pid, SIGKILL);
+			return -1;
+		}
+		seen += n / sizeof(req[0]);
+	}
+	return pid;
+}
+
 static int cmp_u64(const void *a, const void *b)
 {
 	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
@@ -101,21 +133,13 @@ TEST_F_TIMEOUT(lifecycle, waiters__thousand_readopted, 300)
 	struct umem_request req[256];
 	struct umem_serve sv = { .flags = UMEM_SERVE_CLOEXEC };
 	struct umem_fix f;
-	uint64_t *woke, seen = 0, t0, i;
+	uint64_t *woke, seen, t0, i;
 	ssize_t n;
 	pid_t pid;
 
-	umem_fix_setup(_metadata, &f, WAITERS, 30000, true);
-	woke = mmap(NULL, WAITERS * sizeof(*woke), PROT_READ | PROT_WRITE,
-		    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	ASSERT_NE(MAP_FAILED, woke);
-	pid = fork_waiters(&f, woke);
 	/* The first server reads every request and dies without answering. */
-	while (seen < WAITERS) {
-		n = read(f.srv, req, sizeof(req));
-		ASSERT_LT(0, n);
-		seen += n / sizeof(req[0]);
-	}
+	pid = start_waiters(_metadata, &f, 30000, &woke);
+	ASSERT_LT(0, pid);
 	close(f.srv);
 	f.srv = -1;
 	usleep(200000);
@@ -150,22 +174,12 @@ TEST_F_TIMEOUT(lifecycle, waiters__thousand_readopted, 300)
 /* Without a new server, the deadline ends them: SIGBUS, not a hang. */
 TEST_F_TIMEOUT(lifecycle, waiters__thousand_deadline, 300)
 {
-	struct umem_request req[256];
 	struct umem_fix f;
-	uint64_t *woke, seen = 0, t0;
-	ssize_t n;
+	uint64_t *woke, t0;
 	pid_t pid;
 
-	umem_fix_setup(_metadata, &f, WAITERS, 1000, true);
-	woke = mmap(NULL, WAITERS * sizeof(*woke), PROT_READ | PROT_WRITE,
-		    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	ASSERT_NE(MAP_FAILED, woke);
-	pid = fork_waiters(&f, woke);
-	while (seen < WAITERS) {
-		n = read(f.srv, req, sizeof(req));
-		ASSERT_LT(0, n);
-		seen += n / sizeof(req[0]);
-	}
+	pid = start_waiters(_metadata, &f, 1000, &woke);
+	ASSERT_LT(0, pid);
 	t0 = umem_now_ms();
 	close(f.srv);
 	f.srv = -1;

@@ -274,6 +274,17 @@ static void fill_page(struct backend *b, uint64_t p)
 	*(uint64_t *)dst = stamp(p);
 }
 
+/* Fill every page before the run: faults on them are then minor faults. */
+static void prefill(struct backend *b)
+{
+	uint64_t p;
+
+	for (p = 0; p < b->pages; p++)
+		fill_page(b, p);
+	if (b->mode == M_MINOR)
+		memset(b->filled, 1, b->pages);
+}
+
 /* ---- servers ----------------------------------------------------------- */
 
 static void hold(struct backend *b)
@@ -484,8 +495,7 @@ static void components(uint64_t n, struct summary *out)
 				 c == C_COPY ? M_MISSING : M_MINOR, n);
 		b.pwrite_fill = c == C_FILL_PWRITE;
 		if (c == C_UMEM_WRITE || c == C_CONTINUE)
-			for (i = 0; i < n; i++)
-				fill_page(&b, i);
+			prefill(&b);
 		for (i = 0; i < n; i++) {
 			uint64_t addr = (uintptr_t)b.area + i * psz;
 			struct umem_range rg = { .pgoff = i, .count = 1 };
@@ -632,8 +642,7 @@ static void umem_present_run(const uint64_t *order, uint64_t n, uint64_t *ns)
 	uint64_t i, t;
 
 	backend_init(&b, M_UMEM, n);
-	for (i = 0; i < n; i++)
-		fill_page(&b, i);
+	prefill(&b);
 	if (umem_mark_present(&b.s, &rg, 1))
 		die("umem: %s", umem_strerror());
 	for (i = 0; i < n; i++) {
@@ -794,16 +803,13 @@ static double scaling_run(enum mode mode, int threads, uint64_t pages,
 	struct faulter f[MAX_THREADS];
 	pthread_barrier_t start;
 	struct backend b;
-	uint64_t per = pages / threads, t0, p;
+	uint64_t per = pages / threads, t0;
 	int i;
 
 	backend_init(&b, mode, pages);
 	if (prefilled) {
 		/* The mechanism alone: the server only marks present. */
-		for (p = 0; p < pages; p++)
-			fill_page(&b, p);
-		if (mode == M_MINOR)
-			memset(b.filled, 1, pages);
+		prefill(&b);
 		b.prefilled = true;
 	}
 	server_start(&b);
@@ -1020,12 +1026,8 @@ static double mark_run(enum mode mode, uint64_t pages, uint64_t chunk,
 	int k;
 
 	backend_init(&b, mode, pages);
-	for (i = 0; i < pages; i++)
-		fill_page(&b, i);
-	if (mode == M_MINOR) {
-		/* The pages are in the page cache: faults are MINOR now. */
-		memset(b.filled, 1, pages);
-	}
+	/* The pages are in the page cache: faults are MINOR now. */
+	prefill(&b);
 	for (k = 0; k < nw; k++) {
 		w[k] = (struct waiter){ .b = &b, .p = (pages / nw) * k + chunk / 2 };
 		if (pthread_create(&w[k].t, NULL, waiter_main, &w[k]))

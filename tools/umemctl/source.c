@@ -229,11 +229,14 @@ static bool dup_pop(uint64_t *pgoff, unsigned int keep)
 /* A prefetch window: the background stream sends it next, newest first. */
 static void prefetch_push(uint64_t pgoff, uint64_t end)
 {
+	unsigned int i;
+
 	pthread_mutex_lock(&S.lock);
 	if (S.pf_head - S.pf_tail == PREFETCH_RING)
 		S.pf_tail++;	/* the oldest window is the least useful */
-	S.prefetch[S.pf_head++ % PREFETCH_RING].pgoff = pgoff;
-	S.prefetch[(S.pf_head - 1) % PREFETCH_RING].end = end;
+	i = S.pf_head++ % PREFETCH_RING;
+	S.prefetch[i].pgoff = pgoff;
+	S.prefetch[i].end = end;
 	pthread_mutex_unlock(&S.lock);
 }
 
