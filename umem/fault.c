@@ -85,7 +85,7 @@ static vm_fault_t umem_fault(struct vm_fault *vmf)
 	u64 slept;
 
 	this_cpu_inc(region->stats.pcpu->faults);
-	/* The server may grow the shmem file; the region does not grow. */
+	/* The shmem file is sealed to the region size; stay defensive. */
 	if (pgoff >= region->nr_pages)
 		return VM_FAULT_SIGBUS;
 	if (likely(umem_page_present(region, pgoff)))

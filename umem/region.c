@@ -25,6 +25,7 @@
 
 #include <linux/bitmap.h>
 #include <linux/err.h>
+#include <linux/fcntl.h>
 #include <linux/fs.h>
 #include <linux/hash.h>
 #include <linux/jiffies.h>
@@ -207,6 +208,13 @@ struct umem_region *umem_region_create(const struct umem_init *init)
 
 	/* The server pread()s and pwrite()s it, as a memfd allows. */
 	shmem->f_mode |= FMODE_LSEEK | FMODE_PREAD | FMODE_PWRITE;
+	/*
+	 * Its size is the region's for good: a server can neither grow it
+	 * (write, fallocate or truncate past the end) nor shrink it, which
+	 * would drop supplied pages under the guest.  Holes can still be
+	 * punched.  No new inode is visible yet: no lock needed.
+	 */
+	SHMEM_I(file_inode(shmem))->seals |= F_SEAL_GROW | F_SEAL_SHRINK;
 	kref_init(&region->ref);
 	region->shmem = shmem;
 	region->size = init->size;

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <time.h>
 #include <sys/epoll.h>
+#include <sys/stat.h>
 #include <liburing.h>
 
 #include "kselftest_harness.h"
@@ -320,6 +321,81 @@ TEST_F(server, complete__ok)
 	EXPECT_EQ(0, st.detaches);
 	EXPECT_TRUE(umem_page_ok(&self->f, 0));
 	EXPECT_EQ(0, self->f.map[(NPAGES - 1) * self->f.psz]);
+}
+
+/*
+ * The shmem fd cannot reach outside the region: the file is sealed to the
+ * region's size (no growing by write, fallocate or truncate, no shrinking
+ * that would drop supplied pages), and no seal can be added or removed.
+ * Holes can still be punched, as a re-adopting daemon does.
+ */
+TEST_F(server, shmem__sealed_to_region)
+{
+	off_t end = (off_t)NPAGES * self->f.psz;
+	struct stat st;
+	char c[2] = { 1, 1 };
+
+	EXPECT_EQ(F_SEAL_SEAL | F_SEAL_GROW | F_SEAL_SHRINK,
+		  fcntl(self->f.shm, F_GET_SEALS));
+	EXPECT_EQ(-1, fcntl(self->f.shm, F_ADD_SEALS, F_SEAL_WRITE));
+	EXPECT_EQ(EPERM, errno);
+
+	EXPECT_EQ(-1, pwrite(self->f.shm, c, 1, end));
+	EXPECT_EQ(EPERM, errno);
+	/* A write across the end stops there. */
+	EXPECT_EQ(1, pwrite(self->f.shm, c, 2, end - 1));
+	EXPECT_EQ(-1, ftruncate(self->f.shm, end + self->f.psz));
+	EXPECT_EQ(EPERM, errno);
+	EXPECT_EQ(-1, ftruncate(self->f.shm, end - self->f.psz));
+	EXPECT_EQ(EPERM, errno);
+	EXPECT_EQ(-1, fallocate(self->f.shm, 0, end, self->f.psz));
+	EXPECT_EQ(EPERM, errno);
+	ASSERT_EQ(0, fstat(self->f.shm, &st));
+	EXPECT_EQ(end, st.st_size);
+
+	/* Inside the region, everything a daemon does still works. */
+	EXPECT_EQ(1, pwrite(self->f.shm, c, 1, end - 1));
+	EXPECT_EQ(0, fallocate(self->f.shm, FALLOC_FL_PUNCH_HOLE |
+			       FALLOC_FL_KEEP_SIZE, 0, end));
+	ASSERT_EQ(0, umem_supply(&self->f, 2));
+	EXPECT_TRUE(umem_page_ok(&self->f, 2));
+	ASSERT_EQ(0, fstat(self->f.shm, &st));
+	EXPECT_EQ(end, st.st_size);
+}
+
+/*
+ * A page the server wrote only in part reads as the bytes written and
+ * zeros elsewhere; a page marked present but never written reads as
+ * zeros: never stale memory.  Checked through the guest's mapping and a
+ * fresh mapping of the shmem fd.
+ */
+TEST_F(server, write__partial_page_zeroed)
+{
+	size_t psz = self->f.psz, i;
+	char head[100], mid[50];
+	const char *p;
+	char *m;
+
+	memset(head, 0xa5, sizeof(head));
+	memset(mid, 0x5a, sizeof(mid));
+	ASSERT_EQ(sizeof(head), pwrite(self->f.shm, head, sizeof(head), 7 * psz));
+	ASSERT_EQ(sizeof(mid), pwrite(self->f.shm, mid, sizeof(mid),
+				      8 * psz + psz / 2));
+	ASSERT_EQ(sizeof(struct umem_range), umem_mark(&self->f, 7, 3));
+
+	m = mmap(NULL, NPAGES * psz, PROT_READ, MAP_SHARED, self->f.shm, 0);
+	ASSERT_NE(MAP_FAILED, m);
+	for (p = self->f.map; p; p = p == self->f.map ? m : NULL) {
+		for (i = 0; i < psz; i++) {
+			ASSERT_EQ(i < sizeof(head) ? (char)0xa5 : 0,
+				  p[7 * psz + i]) TH_LOG("page 7 byte %zu", i);
+			ASSERT_EQ(i >= psz / 2 && i < psz / 2 + sizeof(mid) ?
+				  (char)0x5a : 0, p[8 * psz + i])
+				TH_LOG("page 8 byte %zu", i);
+			ASSERT_EQ(0, p[9 * psz + i]) TH_LOG("page 9 byte %zu", i);
+		}
+	}
+	munmap(m, NPAGES * psz);
 }
 
 /* The present, poisoned and requested bitmaps, as a new server sees them. */
