@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 
 #include "kselftest_harness.h"
@@ -252,6 +254,227 @@ TEST_F_TIMEOUT(lifecycle, core_dump__blocked_thread, 120)
 	close(fd);
 	snprintf(old, sizeof(old), "/tmp/umem-core.%d", pid);
 	unlink(old);
+	umem_fix_teardown(&f);
+}
+
+/* CPU time (user + system) that process @pid has used, in ms; -1 if unknown. */
+static int64_t proc_cpu_ms(pid_t pid)
+{
+	unsigned long long ut = 0, st = 0;
+	char path[64], buf[1024], *p;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = 0;
+	/* Fields 14 and 15, counted after the ")" that ends the name. */
+	p = strrchr(buf, ')');
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
+			 &ut, &st) != 2)
+		return -1;
+	return (ut + st) * 1000 / sysconf(_SC_CLK_TCK);
+}
+
+/* One call the kernel makes on the process's behalf into the mapping. */
+struct gup_call {
+	const struct umem_fix *f;
+	uint64_t pgoff;
+	int pipe_fd;		/* >= 0: read(2) from it; else process_vm_readv */
+	ssize_t ret;
+	int err;
+	pthread_t th;
+};
+
+static void *gup_call_main(void *arg)
+{
+	struct gup_call *c = arg;
+	char *addr = c->f->map + c->pgoff * c->f->psz;
+	char buf[c->f->psz];
+
+	if (c->pipe_fd >= 0) {
+		c->ret = read(c->pipe_fd, addr, c->f->psz);
+	} else {
+		struct iovec local = { buf, c->f->psz };
+		struct iovec remote = { addr, c->f->psz };
+
+		c->ret = process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
+	}
+	c->err = errno;
+	return NULL;
+}
+
+/*
+ * A child holding only the mapping: one thread read(2)s a pipe into page
+ * 2, one process_vm_readv()s page 3 (GUP), both blocked.  It exits 0 if
+ * both failed with EFAULT and the pipe still holds its data, 1 if not.
+ */
+static pid_t fork_gup_child(const struct umem_fix *f)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		struct gup_call c[2] = {
+			{ .f = f, .pgoff = 2 }, { .f = f, .pgoff = 3, .pipe_fd = -1 },
+		};
+		char data[f->psz], back[f->psz];
+		int p[2], bad = 0;
+
+		close(f->ctl);
+		close(f->srv);
+		close(f->shm);
+		memset(data, 0x3c, sizeof(data));
+		if (pipe(p) || write(p[1], data, sizeof(data)) != sizeof(data))
+			_exit(2);
+		c[0].pipe_fd = p[0];
+		if (pthread_create(&c[0].th, NULL, gup_call_main, &c[0]) ||
+		    pthread_create(&c[1].th, NULL, gup_call_main, &c[1]))
+			_exit(2);
+		pthread_join(c[0].th, NULL);
+		pthread_join(c[1].th, NULL);
+		bad |= c[0].ret != -1 || c[0].err != EFAULT;
+		bad |= c[1].ret != -1 || c[1].err != EFAULT;
+		/* Nothing was consumed from the pipe by the failed read. */
+		bad |= read(p[0], back, sizeof(back)) != sizeof(back) ||
+		       memcmp(data, back, sizeof(back));
+		_exit(bad);
+	}
+	return pid;
+}
+
+/*
+ * Every fd of the region is closed while the kernel is blocked in a fault
+ * for the process (uaccess from read(2), GUP from process_vm_readv), in
+ * either order.  The fault neither spins nor waits for ever: with the
+ * server alone gone it stays parked (a new server could come), and once
+ * no one can serve the region it fails at once with EFAULT, without
+ * consuming the pipe's data.
+ */
+static void close_every_fd(struct __test_metadata *_metadata, bool ctl_first)
+{
+	struct umem_request req;
+	struct umem_fix f;
+	int64_t cpu0, cpu;
+	int got = 0;
+	uint64_t t0;
+	pid_t pid;
+
+	umem_fix_setup(_metadata, &f, 16, 60000, true);
+	pid = fork_gup_child(&f);
+	ASSERT_LT(0, pid);
+	while (got != (1 << 2 | 1 << 3)) {
+		ASSERT_EQ(sizeof(req), umem_read_req(&f, &req));
+		EXPECT_TRUE(req.flags & UMEM_REQ_KERNEL);
+		got |= 1 << req.pgoff;
+	}
+	cpu0 = proc_cpu_ms(pid);
+	ASSERT_LE(0, cpu0);
+	if (ctl_first) {
+		close(f.ctl);
+		f.ctl = -1;
+	} else {
+		close(f.srv);
+		f.srv = -1;
+	}
+	/* One of the two left: the faults stay parked, idle. */
+	usleep(1000000);
+	ASSERT_EQ(0, waitpid(pid, NULL, WNOHANG)) TH_LOG("fault gave up early");
+	cpu = proc_cpu_ms(pid);
+	ASSERT_LE(cpu0, cpu);
+	cpu -= cpu0;
+	EXPECT_GT(300, cpu) TH_LOG("blocked faults used %lld ms of CPU in 1 s",
+				   (long long)cpu);
+	t0 = umem_now_ms();
+	umem_fix_teardown(&f);
+	EXPECT_EQ(0, umem_wait_child(pid));
+	EXPECT_GT(10000, umem_now_ms() - t0);
+	ksft_print_msg("blocked GUP faults: %lld ms CPU in 1 s parked, failed %llu ms after the last fd closed\n",
+		       (long long)cpu,
+		       (unsigned long long)(umem_now_ms() - t0));
+}
+
+TEST_F_TIMEOUT(lifecycle, gup__close_ctl_then_server, 120)
+{
+	close_every_fd(_metadata, true);
+}
+
+TEST_F_TIMEOUT(lifecycle, gup__close_server_then_ctl, 120)
+{
+	close_every_fd(_metadata, false);
+}
+
+#define MODULE_KO	"/modules/umem.ko"
+
+/* delete_module without waiting: 0, or the errno (EWOULDBLOCK if busy). */
+static int try_unload(void)
+{
+	return syscall(SYS_delete_module, "umem", O_NONBLOCK) ? errno : 0;
+}
+
+/*
+ * The module cannot be unloaded while any part of a region lives: a
+ * control fd alone, a server fd alone, a mapping alone.  A shmem fd is
+ * a plain tmpfs file and does not hold the module; it keeps its pages
+ * after the unload.  The reloaded module works.
+ */
+TEST_F_TIMEOUT(lifecycle, module__unload_refused_while_alive, 120)
+{
+	struct umem_region r;
+	struct umem_server s;
+	struct umem_fix f;
+	uint64_t word = 0;
+	pid_t pid;
+	int i, err;
+
+	if (getuid() != 0 || access(MODULE_KO, R_OK))
+		SKIP(return, "needs root and %s", MODULE_KO);
+
+	/* A control fd alone. */
+	ASSERT_EQ(0, umem_create(&r, 4 * sysconf(_SC_PAGESIZE), 0))
+		TH_LOG("%s", umem_strerror());
+	EXPECT_EQ(EWOULDBLOCK, try_unload());
+	umem_close(&r);
+
+	/* A server fd alone. */
+	ASSERT_EQ(0, umem_create(&r, 4 * sysconf(_SC_PAGESIZE), 0))
+		TH_LOG("%s", umem_strerror());
+	ASSERT_EQ(0, umem_serve(&r, UMEM_SERVE_CLOEXEC, &s));
+	close(s.shmem_fd);
+	umem_close(&r);
+	EXPECT_EQ(EWOULDBLOCK, try_unload());
+	close(s.fd);
+
+	/* A mapping alone (a failed region: no fd can serve it). */
+	umem_fix_setup(_metadata, &f, 16, 60000, true);
+	ASSERT_EQ(0, umem_supply(&f, 1));
+	close(f.ctl);
+	close(f.srv);
+	f.ctl = f.srv = -1;
+	EXPECT_EQ(EWOULDBLOCK, try_unload());
+	EXPECT_TRUE(umem_page_ok(&f, 1));
+	munmap(f.map, f.pages * f.psz);
+	f.map = NULL;
+
+	/* The shmem fd alone: the unload goes through, the page stays. */
+	for (i = 0; (err = try_unload()) == EWOULDBLOCK && i < 50; i++)
+		usleep(100000);
+	ASSERT_EQ(0, err) TH_LOG("unload: %s", strerror(err));
+	ASSERT_EQ(8, pread(f.shm, &word, 8, 1 * f.psz));
+	EXPECT_EQ(umem_pattern(1, 0), word);
+	umem_fix_teardown(&f);
+
+	/* Back, and working end to end. */
+	ASSERT_EQ(0, system("insmod " MODULE_KO));
+	umem_fix_setup(_metadata, &f, 16, 60000, true);
+	pid = umem_fork_reader(&f, 4);
+	ASSERT_EQ(0, umem_supply(&f, 4));
+	EXPECT_EQ(0, umem_wait_child(pid));
 	umem_fix_teardown(&f);
 }
 
