@@ -46,33 +46,60 @@ static unsigned int umem_fault_sleep_state(unsigned int flags)
 	return TASK_KILLABLE;
 }
 
+static bool umem_page_poisoned(struct umem_region *region, pgoff_t pgoff)
+{
+	const unsigned long *poisoned = umem_poisoned(region);
+
+	/* NULL: no poison ever. */
+	return poisoned && test_bit(pgoff, poisoned);
+}
+
+/* Drop the page shmem's fault found, and fail the fault. */
+static vm_fault_t umem_fault_refuse(struct vm_fault *vmf, vm_fault_t ret)
+{
+	if (ret & VM_FAULT_LOCKED)
+		unlock_page(vmf->page);
+	put_page(vmf->page);
+	vmf->page = NULL;
+	return VM_FAULT_SIGBUS;
+}
+
 static vm_fault_t umem_fault_present(struct umem_region *region,
 				     struct vm_fault *vmf)
 {
-	const unsigned long *poisoned = umem_poisoned(region);
 	vm_fault_t ret;
 
 	/*
 	 * The caller saw the present bit, then a read barrier: a poison
-	 * that set it is seen here, pointer and bit.  NULL: none ever.
+	 * that set it is seen here, pointer and bit.
 	 */
-	if (poisoned && test_bit(vmf->pgoff, poisoned))
+	if (umem_page_poisoned(region, vmf->pgoff))
 		return VM_FAULT_SIGBUS;
 	ret = region->shmem_vm_ops->fault(vmf);
+	if ((ret & VM_FAULT_ERROR) || !vmf->page)
+		return ret;
 	/*
 	 * Our tmpfs is huge=never, but shmem_enabled=force overrides that.
 	 * A huge folio could be PMD-mapped with neighbours that were never
 	 * supplied: refuse it rather than expose them.
 	 */
-	if (!(ret & VM_FAULT_ERROR) && vmf->page &&
-	    unlikely(PageTransCompound(vmf->page))) {
-		if (ret & VM_FAULT_LOCKED)
-			unlock_page(vmf->page);
-		put_page(vmf->page);
-		vmf->page = NULL;
+	if (unlikely(PageTransCompound(vmf->page))) {
 		pr_warn_once("huge page in a region (shmem_enabled=force?): SIGBUS\n");
-		return VM_FAULT_SIGBUS;
+		return umem_fault_refuse(vmf, ret);
 	}
+	/*
+	 * A poison of a supplied page may have come since the check above.
+	 * Check again with the page locked (shmem returns it locked, and
+	 * the PTE goes in before it is unlocked), after a full barrier:
+	 * umem_poison() sets its bits, then locks and unlocks every cached
+	 * page of its range, then unmaps it.  Either it locks the page
+	 * after us and zaps the PTE we install, or we see its bit here.
+	 * The barrier pairs with the one in umem_poison_sync(), for a page
+	 * that entered the cache after the poison looked.
+	 */
+	smp_mb();
+	if (unlikely(umem_page_poisoned(region, vmf->pgoff)))
+		return umem_fault_refuse(vmf, ret);
 	return ret;
 }
 

@@ -31,6 +31,8 @@
 #include <linux/jiffies.h>
 #include <linux/mm.h>
 #include <linux/mount.h>
+#include <linux/pagemap.h>
+#include <linux/pagevec.h>
 #include <linux/percpu.h>
 #include <linux/module.h>
 #include <linux/shmem_fs.h>
@@ -557,6 +559,33 @@ void umem_mark_present(struct umem_region *region,
 	}
 }
 
+/*
+ * Wait out the faults that may be installing a PTE for a page of
+ * [start, end) after missing its poisoned bit: such a fault holds the
+ * page lock until its PTE is in, so locking every cached page once is
+ * enough; the unmap that follows then zaps what they installed.  Pairs
+ * with the re-check in umem_fault_present().
+ */
+static void umem_poison_sync(struct umem_region *region, pgoff_t start,
+			     pgoff_t end)
+{
+	struct address_space *mapping = region->shmem->f_mapping;
+	struct folio_batch fbatch;
+	unsigned int i;
+
+	/* The poisoned bits before the page cache lookups. */
+	smp_mb();
+	folio_batch_init(&fbatch);
+	while (filemap_get_folios(mapping, &start, end - 1, &fbatch)) {
+		for (i = 0; i < folio_batch_count(&fbatch); i++) {
+			folio_lock(fbatch.folios[i]);
+			folio_unlock(fbatch.folios[i]);
+		}
+		folio_batch_release(&fbatch);
+		cond_resched();
+	}
+}
+
 /**
  * umem_poison - mark a validated range as never arriving
  * @region: the region
@@ -606,9 +635,10 @@ int umem_poison(struct umem_region *region, const struct umem_range *range)
 	/* Another poison published its bitmap first. */
 	kvfree(bits);
 	/*
-	 * Supplied pages may be mapped already: unmap them, so that the next
-	 * access faults and gets SIGBUS.
+	 * Supplied pages may be mapped already, or being mapped: unmap them,
+	 * so that the next access faults and gets SIGBUS.
 	 */
+	umem_poison_sync(region, range->pgoff, end);
 	unmap_mapping_range(region->shmem->f_mapping,
 			    (loff_t)range->pgoff << PAGE_SHIFT,
 			    (loff_t)range->count << PAGE_SHIFT, 0);

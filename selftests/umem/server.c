@@ -4,6 +4,8 @@
  * O_NONBLOCK), writing ranges, poison, complete and the bitmaps.
  */
 #include <poll.h>
+#include <pthread.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -282,6 +284,79 @@ TEST_F(server, poison__sigbus)
 	/* Marking a poisoned page present does not heal it. */
 	EXPECT_EQ(sizeof(struct umem_range), umem_mark(&self->f, 3, 1));
 	EXPECT_EQ(128 + SIGBUS, umem_wait_child(umem_fork_reader(&self->f, 3)));
+}
+
+/* A thread that keeps re-faulting one supplied page, as a guest would. */
+struct refaulter {
+	const struct umem_fix *f;
+	volatile uint64_t page;	/* the page to fault, UINT64_MAX: stop */
+	unsigned long faults;
+	pthread_t th;
+};
+
+static __thread sigjmp_buf sigbus_jmp;
+
+static void sigbus_jump(int sig)
+{
+	siglongjmp(sigbus_jmp, 1);
+}
+
+/* Touch @p: true if it read, false if it got SIGBUS. */
+static bool touch(const volatile char *p)
+{
+	if (sigsetjmp(sigbus_jmp, 1))
+		return false;
+	(void)*p;
+	return true;
+}
+
+static void *refault_main(void *arg)
+{
+	struct refaulter *r = arg;
+	uint64_t page;
+	char *p;
+
+	while ((page = r->page) != UINT64_MAX) {
+		p = r->f->map + page * r->f->psz;
+		madvise(p, r->f->psz, MADV_DONTNEED);
+		touch(p);
+		r->faults++;
+	}
+	return NULL;
+}
+
+/*
+ * Poison a supplied page while another thread keeps faulting it in: once
+ * UMEM_IOC_POISON returns, no mapping of the page may be left, whatever
+ * fault was in flight: the next access gets SIGBUS.
+ */
+TEST_F(server, poison__races_present_faults)
+{
+	struct sigaction sa = { .sa_handler = sigbus_jump }, old;
+	struct refaulter r = { .f = &self->f };
+	uint64_t k, t0 = umem_now_ms();
+
+	ASSERT_EQ(0, sigaction(SIGBUS, &sa, &old));
+	ASSERT_EQ(0, umem_supply(&self->f, 0));
+	ASSERT_EQ(0, pthread_create(&r.th, NULL, refault_main, &r));
+	for (k = 0; k < NPAGES && umem_now_ms() - t0 < 5000; k++) {
+		struct umem_range pr = { .pgoff = k, .count = 1 };
+
+		if (k)
+			ASSERT_EQ(0, umem_supply(&self->f, k));
+		r.page = k;
+		usleep(1000 + k * 97 % 3000);
+		ASSERT_EQ(0, ioctl(self->f.srv, UMEM_IOC_POISON, &pr));
+		EXPECT_FALSE(touch(self->f.map + k * self->f.psz))
+			TH_LOG("page %llu still mapped after poison",
+			       (unsigned long long)k);
+	}
+	r.page = UINT64_MAX;
+	pthread_join(r.th, NULL);
+	sigaction(SIGBUS, &old, NULL);
+	ksft_print_msg("%llu pages poisoned under %lu refaults\n",
+		       (unsigned long long)k, r.faults);
+	EXPECT_LT(0, r.faults);
 }
 
 TEST_F(server, poison__bad_range)
