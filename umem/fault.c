@@ -3,15 +3,18 @@
  * umem: mmap and the fault path.
  *
  * A mapping of the control fd becomes a mapping of the region's shmem
- * file (vma_set_file), so rmap, swap, hole punching and MMU notifiers
- * (KVM) see an ordinary shmem mapping.  Only the fault handler is ours: a
- * present page goes straight to shmem's fault; a missing page queues a
- * request and sleeps until the server marks it present.  There is no
- * map_pages: fault-around must never map a page the server is still
- * filling.
+ * inode (the VMA's file is a guest file on it), so rmap, swap, hole
+ * punching and MMU notifiers (KVM) see an ordinary shmem mapping.  Only
+ * the fault handler is ours: a present page goes straight to shmem's
+ * fault; a missing page queues a request and sleeps until the server
+ * marks it present.  There is no map_pages: fault-around must never map
+ * a page the server is still filling.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/fcntl.h>
+#include <linux/file.h>
+#include <linux/fs.h>
 #include <linux/mm.h>
 #include <linux/pagemap.h>
 #include <linux/sched.h>
@@ -183,26 +186,25 @@ static const struct vm_operations_struct umem_vm_ops = {
 	.fault	= umem_fault,
 };
 
-/**
- * umem_mmap_region - set up a mapping of @region
- * @region: the region of the control fd being mapped
- * @vma: the new VMA, covering pages [vm_pgoff, vm_pgoff + vma_pages)
- *
- * Return: 0, or -EINVAL for a private or out-of-bounds mapping.
- */
-int umem_mmap_region(struct umem_region *region, struct vm_area_struct *vma)
+/* A shared mapping inside the region, or -EINVAL. */
+static int umem_mmap_check(struct umem_region *region,
+			   struct vm_area_struct *vma)
 {
-	struct file *shmem = region->shmem;
-	int ret;
-
 	if (!(vma->vm_flags & VM_SHARED))
 		return -EINVAL;
 	if (vma->vm_pgoff >= region->nr_pages ||
 	    vma_pages(vma) > region->nr_pages - vma->vm_pgoff)
 		return -EINVAL;
+	return 0;
+}
 
-	vma_set_file(vma, shmem);
-	ret = call_mmap(shmem, vma);
+/* Turn @vma, whose file is a guest file of @region, into a umem mapping. */
+static int umem_mmap_setup(struct umem_region *region,
+			   struct vm_area_struct *vma)
+{
+	int ret;
+
+	ret = call_mmap(region->shmem, vma);
 	if (ret)
 		return ret;
 	/*
@@ -219,4 +221,76 @@ int umem_mmap_region(struct umem_region *region, struct vm_area_struct *vma)
 	umem_vm_flags_set(vma, VM_DONTEXPAND | VM_NOHUGEPAGE);
 	umem_vma_open(vma);
 	return 0;
+}
+
+/*
+ * A guest file is what a umem mapping carries as its vm_file: the
+ * region's shmem inode under these file operations, holding the region.
+ * rmap, swap, page migration and MMU notifiers see the shmem pages as
+ * ever; but whatever maps the VMA's file again (remap_file_pages())
+ * comes back to umem_guest_mmap(), never to a raw shmem mapping that
+ * would read missing pages as zeros.  No fd ever refers to one.
+ */
+static int umem_guest_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	struct umem_region *region = file->private_data;
+	int ret;
+
+	ret = umem_mmap_check(region, vma);
+	if (ret)
+		return ret;
+	return umem_mmap_setup(region, vma);
+}
+
+/* MADV_REMOVE punches its hole through the VMA's file. */
+static long umem_guest_fallocate(struct file *file, int mode, loff_t offset,
+				 loff_t len)
+{
+	struct umem_region *region = file->private_data;
+
+	return region->shmem->f_op->fallocate(region->shmem, mode, offset,
+					      len);
+}
+
+static int umem_guest_release(struct inode *inode, struct file *file)
+{
+	umem_region_put(file->private_data);
+	return 0;
+}
+
+static const struct file_operations umem_guest_fops = {
+	.owner		= THIS_MODULE,
+	.mmap		= umem_guest_mmap,
+	.fallocate	= umem_guest_fallocate,
+	.fsync		= noop_fsync,	/* msync(MS_SYNC), as shmem's */
+	.llseek		= noop_llseek,
+	.release	= umem_guest_release,
+};
+
+/**
+ * umem_mmap_region - set up a mapping of @region through its control fd
+ * @region: the region of the control fd being mapped
+ * @vma: the new VMA, covering pages [vm_pgoff, vm_pgoff + vma_pages)
+ *
+ * The VMA's file becomes a new guest file of @region, as writable as the
+ * control fd.
+ *
+ * Return: 0, -EINVAL for a private or out-of-bounds mapping, or -ENOMEM.
+ */
+int umem_mmap_region(struct umem_region *region, struct vm_area_struct *vma)
+{
+	int flags = vma->vm_file->f_mode & FMODE_WRITE ? O_RDWR : O_RDONLY;
+	struct file *guest;
+	int ret;
+
+	ret = umem_mmap_check(region, vma);
+	if (ret)
+		return ret;
+	guest = umem_region_file(region, flags, &umem_guest_fops);
+	if (IS_ERR(guest))
+		return PTR_ERR(guest);
+	/* The VMA holds the guest file now; mmap_region() puts it on error. */
+	vma_set_file(vma, guest);
+	fput(guest);
+	return umem_mmap_setup(region, vma);
 }

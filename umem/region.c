@@ -25,6 +25,7 @@
 
 #include <linux/bitmap.h>
 #include <linux/err.h>
+#include <linux/file.h>
 #include <linux/fcntl.h>
 #include <linux/fs.h>
 #include <linux/hash.h>
@@ -74,6 +75,37 @@ int __init umem_region_init(void)
 void umem_region_exit(void)
 {
 	kern_unmount(umem_mnt);
+}
+
+/**
+ * umem_region_file - a new file on @region's shmem inode, holding @region
+ * @region: the region
+ * @flags: O_RDWR or O_RDONLY
+ * @fops: its operations; ->release must drop the region reference
+ *
+ * Return: the file, its private_data @region, or an ERR_PTR (-ENOMEM).
+ */
+struct file *umem_region_file(struct umem_region *region, int flags,
+			      const struct file_operations *fops)
+{
+	struct inode *inode = file_inode(region->shmem);
+	struct file *file;
+
+	/*
+	 * alloc_file_pseudo() takes no module reference, but the file's
+	 * last fput drops one for fops->owner.  The region pins us already.
+	 */
+	__module_get(fops->owner);
+	ihold(inode);
+	file = alloc_file_pseudo(inode, umem_mnt, "umem", flags, fops);
+	if (IS_ERR(file)) {
+		iput(inode);
+		module_put(fops->owner);
+		return file;
+	}
+	file->private_data = region;
+	umem_region_get(region);
+	return file;
 }
 
 /* Take one of the max_regions slots; the limit may change at any time. */

@@ -193,6 +193,8 @@ struct umem_region *umem_region_create(const struct umem_init *init);
 void umem_region_get(struct umem_region *region);
 void umem_region_put(struct umem_region *region);
 void umem_region_ctl_closed(struct umem_region *region);
+struct file *umem_region_file(struct umem_region *region, int flags,
+			      const struct file_operations *fops);
 int umem_region_check_range(struct umem_region *region,
 			    const struct umem_range *range);
 unsigned long *umem_bitmap_alloc(pgoff_t nr_pages);

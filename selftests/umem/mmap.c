@@ -108,4 +108,56 @@ TEST_F(mmap, mmap__outlives_fds)
 	EXPECT_EQ(EWOULDBLOCK, errno);
 }
 
+/*
+ * remap_file_pages() maps the VMA's file again at another offset.  That
+ * file is umem's, not the raw shmem file: the new mapping still waits for
+ * missing pages (a request, then the supplied bytes), never reads zeros.
+ */
+TEST_F(mmap, mmap__remap_file_pages)
+{
+	struct umem_request req;
+	char *p = self->f.map;
+	pid_t pid;
+
+	ASSERT_EQ(0, umem_supply(&self->f, 3));
+	/*
+	 * The first two pages of the mapping show pages 3 and 4 now.  Not
+	 * populated (MAP_NONBLOCK): that would wait here for page 4.
+	 */
+	ASSERT_EQ(0, syscall(SYS_remap_file_pages, p, 2 * self->f.psz, 0, 3,
+			     MAP_NONBLOCK));
+	EXPECT_EQ(umem_pattern(3, 0), *(uint64_t *)p);
+	pid = fork();
+	if (pid == 0) {
+		close(self->f.srv);
+		_exit(*(volatile uint64_t *)(p + self->f.psz) ==
+		      umem_pattern(4, 0) ? 0 : 1);
+	}
+	ASSERT_EQ(sizeof(req), umem_read_req(&self->f, &req));
+	EXPECT_EQ(4, req.pgoff);
+	ASSERT_EQ(0, umem_supply(&self->f, 4));
+	EXPECT_EQ(0, umem_wait_child(pid));
+	/* Not past the end of the region either. */
+	EXPECT_EQ(-1, syscall(SYS_remap_file_pages, p, 2 * self->f.psz, 0,
+			      NPAGES - 1, MAP_NONBLOCK));
+	EXPECT_EQ(EINVAL, errno);
+}
+
+/*
+ * MADV_REMOVE punches a hole through the mapping (a present page reads as
+ * zeros, as for any shmem file, and asks for nothing); msync works.
+ */
+TEST_F(mmap, mmap__madvise_remove_msync)
+{
+	char *p = self->f.map + 5 * self->f.psz;
+	struct umem_stats st;
+
+	ASSERT_EQ(0, umem_supply(&self->f, 5));
+	EXPECT_EQ(0, msync(self->f.map, NPAGES * self->f.psz, MS_SYNC));
+	EXPECT_EQ(0, madvise(p, self->f.psz, MADV_REMOVE));
+	EXPECT_EQ(0, *(volatile uint64_t *)p);
+	ASSERT_EQ(0, ioctl(self->f.srv, UMEM_IOC_STATS, &st));
+	EXPECT_EQ(0, st.pages_requested);
+}
+
 TEST_HARNESS_MAIN
