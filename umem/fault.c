@@ -57,11 +57,10 @@ static bool umem_page_poisoned(struct umem_region *region, pgoff_t pgoff)
 	return poisoned && test_bit(pgoff, poisoned);
 }
 
-/* Drop the page shmem's fault found, and fail the fault. */
-static vm_fault_t umem_fault_refuse(struct vm_fault *vmf, vm_fault_t ret)
+/* Drop the page shmem's fault found (locked), and fail the fault. */
+static vm_fault_t umem_fault_refuse(struct vm_fault *vmf)
 {
-	if (ret & VM_FAULT_LOCKED)
-		unlock_page(vmf->page);
+	unlock_page(vmf->page);
 	put_page(vmf->page);
 	vmf->page = NULL;
 	return VM_FAULT_SIGBUS;
@@ -79,8 +78,14 @@ static vm_fault_t umem_fault_present(struct umem_region *region,
 	if (umem_page_poisoned(region, vmf->pgoff))
 		return VM_FAULT_SIGBUS;
 	ret = region->shmem_vm_ops->fault(vmf);
-	if ((ret & VM_FAULT_ERROR) || !vmf->page)
+	if ((ret & (VM_FAULT_ERROR | VM_FAULT_NOPAGE | VM_FAULT_RETRY)) ||
+	    !vmf->page)
 		return ret;
+	/* shmem returns the page locked; the re-check below needs it so. */
+	if (unlikely(!(ret & VM_FAULT_LOCKED))) {
+		lock_page(vmf->page);
+		ret |= VM_FAULT_LOCKED;
+	}
 	/*
 	 * Our tmpfs is huge=never, but shmem_enabled=force overrides that.
 	 * A huge folio could be PMD-mapped with neighbours that were never
@@ -88,12 +93,12 @@ static vm_fault_t umem_fault_present(struct umem_region *region,
 	 */
 	if (unlikely(PageTransCompound(vmf->page))) {
 		pr_warn_once("huge page in a region (shmem_enabled=force?): SIGBUS\n");
-		return umem_fault_refuse(vmf, ret);
+		return umem_fault_refuse(vmf);
 	}
 	/*
 	 * A poison of a supplied page may have come since the check above.
-	 * Check again with the page locked (shmem returns it locked, and
-	 * the PTE goes in before it is unlocked), after a full barrier:
+	 * Check again with the page locked (the PTE goes in before it is
+	 * unlocked), after a full barrier:
 	 * umem_poison() sets its bits, then locks and unlocks every cached
 	 * page of its range, then unmaps it.  Either it locks the page
 	 * after us and zaps the PTE we install, or we see its bit here.
@@ -102,7 +107,7 @@ static vm_fault_t umem_fault_present(struct umem_region *region,
 	 */
 	smp_mb();
 	if (unlikely(umem_page_poisoned(region, vmf->pgoff)))
-		return umem_fault_refuse(vmf, ret);
+		return umem_fault_refuse(vmf);
 	return ret;
 }
 
@@ -110,6 +115,7 @@ static vm_fault_t umem_fault(struct vm_fault *vmf)
 {
 	struct umem_region *region = vmf->vma->vm_private_data;
 	pgoff_t pgoff = vmf->pgoff;
+	struct file *file;
 	unsigned int state;
 	u32 flags = 0;
 	u64 slept;
@@ -156,13 +162,16 @@ static vm_fault_t umem_fault(struct vm_fault *vmf)
 		/*
 		 * Sleep without the mmap lock, so munmap, mremap and other
 		 * faults go on; the fault is retried from the start.  The
-		 * VMA may be gone when we wake: hold the region instead.
+		 * VMA may be gone when we wake: hold its guest file, which
+		 * holds the region and our module.  Its last fput, if this
+		 * is it, runs later and from core code, never returning
+		 * into code an rmmod could have freed.
 		 */
-		umem_region_get(region);
+		file = get_file(vmf->vma->vm_file);
 		umem_release_fault_lock(vmf);
 		slept = umem_wait_page(region, pgoff, state, false);
 		umem_stats_account_wait(region, slept);
-		umem_region_put(region);
+		fput(file);
 		return VM_FAULT_RETRY;
 	}
 
@@ -229,7 +238,9 @@ static int umem_mmap_setup(struct umem_region *region,
  * rmap, swap, page migration and MMU notifiers see the shmem pages as
  * ever; but whatever maps the VMA's file again (remap_file_pages())
  * comes back to umem_guest_mmap(), never to a raw shmem mapping that
- * would read missing pages as zeros.  No fd ever refers to one.
+ * would read missing pages as zeros.  No fd refers to one (an open of
+ * /proc/pid/map_files/ gets the inode's own shmem operations: a known
+ * limit, for CAP_CHECKPOINT_RESTORE holders only).
  */
 static int umem_guest_mmap(struct file *file, struct vm_area_struct *vma)
 {
@@ -272,21 +283,24 @@ static const struct file_operations umem_guest_fops = {
  * @region: the region of the control fd being mapped
  * @vma: the new VMA, covering pages [vm_pgoff, vm_pgoff + vma_pages)
  *
- * The VMA's file becomes a new guest file of @region, as writable as the
- * control fd.
+ * The VMA's file becomes a new guest file of @region.
  *
- * Return: 0, -EINVAL for a private or out-of-bounds mapping, or -ENOMEM.
+ * Return: 0, -EINVAL for a private or out-of-bounds mapping, -ENOMEM or
+ * -ENFILE.
  */
 int umem_mmap_region(struct umem_region *region, struct vm_area_struct *vma)
 {
-	int flags = vma->vm_file->f_mode & FMODE_WRITE ? O_RDWR : O_RDONLY;
 	struct file *guest;
 	int ret;
 
 	ret = umem_mmap_check(region, vma);
 	if (ret)
 		return ret;
-	guest = umem_region_file(region, flags, &umem_guest_fops);
+	/*
+	 * O_RDWR: a region's control fd is writable (UMEM_IOC_INIT needs
+	 * it), and do_mmap() drops VM_SHARED for a read-only file anyway.
+	 */
+	guest = umem_region_file(region, O_RDWR, &umem_guest_fops);
 	if (IS_ERR(guest))
 		return PTR_ERR(guest);
 	/* The VMA holds the guest file now; mmap_region() puts it on error. */

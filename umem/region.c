@@ -5,8 +5,9 @@
  * A region is the memory behind one control fd after UMEM_IOC_INIT: a
  * shmem file that holds the supplied pages, bitmaps of the pages' state,
  * and the policy stated at init.  It is reference counted: the control
- * fd, the server file, every VMA and every fault sleeping without the
- * mmap lock hold a reference; the last one frees it.
+ * fd, the server file, every VMA and every guest file (the VMAs' file,
+ * which a fault sleeping without the mmap lock holds) hold a reference;
+ * the last one frees it.
  *
  * Page state lives in bitmaps, written under region->lock:
  *   present	supplied (or poisoned); set once, never cleared
@@ -594,9 +595,10 @@ void umem_mark_present(struct umem_region *region,
 /*
  * Wait out the faults that may be installing a PTE for a page of
  * [start, end) after missing its poisoned bit: such a fault holds the
- * page lock until its PTE is in, so locking every cached page once is
- * enough; the unmap that follows then zaps what they installed.  Pairs
- * with the re-check in umem_fault_present().
+ * page lock until its PTE is in, so waiting for every cached page that
+ * is locked now to be unlocked is enough; the unmap that follows then
+ * zaps what they installed.  Pairs with the barrier and re-check, under
+ * the page lock, in umem_fault_present().
  */
 static void umem_poison_sync(struct umem_region *region, pgoff_t start,
 			     pgoff_t end)
@@ -605,14 +607,17 @@ static void umem_poison_sync(struct umem_region *region, pgoff_t start,
 	struct folio_batch fbatch;
 	unsigned int i;
 
-	/* The poisoned bits before the page cache lookups. */
+	/* The poisoned bits before the page cache and page lock looks. */
 	smp_mb();
 	folio_batch_init(&fbatch);
 	while (filemap_get_folios(mapping, &start, end - 1, &fbatch)) {
-		for (i = 0; i < folio_batch_count(&fbatch); i++) {
-			folio_lock(fbatch.folios[i]);
-			folio_unlock(fbatch.folios[i]);
-		}
+		/*
+		 * Unlocked: whoever locks it next sees the bit.  Locked:
+		 * maybe by such a fault; wait for it to have set its PTE.
+		 */
+		for (i = 0; i < folio_batch_count(&fbatch); i++)
+			if (folio_test_locked(fbatch.folios[i]))
+				folio_wait_locked(fbatch.folios[i]);
 		folio_batch_release(&fbatch);
 		cond_resched();
 	}

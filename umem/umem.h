@@ -67,7 +67,8 @@ struct umem_counters {
 /**
  * struct umem_region - the memory behind a control fd after UMEM_IOC_INIT
  * @ref:		one reference per holder: the control fd, the server
- *			file, each VMA, each fault sleeping without mmap_lock
+ *			file, each VMA, each guest file (a fault sleeping
+ *			without mmap_lock holds its VMA's)
  * @shmem:		the backing shmem file; supplied pages live here
  * @shmem_vm_ops:	shmem's vm_operations, whose fault we wrap
  * @size:		region size in bytes
