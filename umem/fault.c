@@ -189,10 +189,36 @@ static vm_fault_t umem_fault(struct vm_fault *vmf)
 	return umem_fault_present(region, vmf);
 }
 
+#ifdef CONFIG_NUMA
+/*
+ * mbind() on guest RAM: the policy is the shmem inode's shared policy,
+ * which shmem allocates by whoever fills the page (the daemon's pwrite
+ * or mapping); without these it would only sit in the VMA, unused.
+ */
+static int umem_set_policy(struct vm_area_struct *vma, struct mempolicy *new)
+{
+	struct umem_region *region = vma->vm_private_data;
+
+	return region->shmem_vm_ops->set_policy(vma, new);
+}
+
+static struct mempolicy *umem_get_policy(struct vm_area_struct *vma,
+					 unsigned long addr)
+{
+	struct umem_region *region = vma->vm_private_data;
+
+	return region->shmem_vm_ops->get_policy(vma, addr);
+}
+#endif
+
 static const struct vm_operations_struct umem_vm_ops = {
-	.open	= umem_vma_open,
-	.close	= umem_vma_close,
-	.fault	= umem_fault,
+	.open		= umem_vma_open,
+	.close		= umem_vma_close,
+	.fault		= umem_fault,
+#ifdef CONFIG_NUMA
+	.set_policy	= umem_set_policy,
+	.get_policy	= umem_get_policy,
+#endif
 };
 
 /* A shared mapping inside the region, or -EINVAL. */

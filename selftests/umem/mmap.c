@@ -3,6 +3,7 @@
  * mmap: what can be mapped, where, how often, and what a mapping pins.
  */
 #include <sys/syscall.h>
+#include <linux/mempolicy.h>
 
 #include "kselftest_harness.h"
 #include "umem_test.h"
@@ -158,6 +159,35 @@ TEST_F(mmap, mmap__madvise_remove_msync)
 	EXPECT_EQ(0, *(volatile uint64_t *)p);
 	ASSERT_EQ(0, ioctl(self->f.srv, UMEM_IOC_STATS, &st));
 	EXPECT_EQ(0, st.pages_requested);
+}
+
+/*
+ * mbind() on guest RAM sets the shmem file's shared policy, the one shmem
+ * allocates supplied pages by (the daemon's mapping sees it too), not a
+ * policy of the VMA alone that no allocation would ever use.
+ */
+TEST_F(mmap, mmap__mbind_reaches_shmem)
+{
+	size_t len = NPAGES * self->f.psz;
+	unsigned long node0 = 1;
+	int mode = -1;
+	char *d;
+
+	if (syscall(SYS_mbind, self->f.map, len, MPOL_BIND, &node0, 64, 0)) {
+		if (errno == ENOSYS)
+			SKIP(return, "no NUMA in this kernel");
+		ASSERT_EQ(0, errno);
+	}
+	ASSERT_EQ(0, syscall(SYS_get_mempolicy, &mode, NULL, 0, self->f.map,
+			     MPOL_F_ADDR));
+	EXPECT_EQ(MPOL_BIND, mode);
+	d = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, self->f.shm, 0);
+	ASSERT_NE(MAP_FAILED, d);
+	mode = -1;
+	ASSERT_EQ(0, syscall(SYS_get_mempolicy, &mode, NULL, 0,
+			     d + 3 * self->f.psz, MPOL_F_ADDR));
+	EXPECT_EQ(MPOL_BIND, mode);
+	munmap(d, len);
 }
 
 TEST_HARNESS_MAIN
