@@ -797,7 +797,7 @@ static void run_stress(struct __test_metadata *_metadata, unsigned int mode,
 {
 	struct totals tot = { 0 };
 	struct umem_region src;
-	uint64_t t0, ms;
+	uint64_t t0, ms, next_note = 60000;
 	char name[64];
 	int done[2];
 
@@ -836,6 +836,15 @@ static void run_stress(struct __test_metadata *_metadata, unsigned int mode,
 			break;
 		if (target && g.sh->faults >= target)
 			break;
+		if (ms >= next_note) {
+			/* A long run says how far it got, once a minute. */
+			printf("# stress progress: %lu faults, %lu bounces in %lu s\n",
+			       (unsigned long)g.sh->faults,
+			       (unsigned long)tot.bounces,
+			       (unsigned long)ms / 1000);
+			fflush(stdout);
+			next_note += 60000;
+		}
 		g.mode = cycle ? g.bounce & M_ALL : mode;
 		one_bounce(_metadata, done[0], done[1], &tot);
 		if (_metadata->passed == 0 || tot.corrupted)
