@@ -59,7 +59,8 @@ RUN_VM := selftests/runner/run-vm.sh --smp $(SMP) --mem $(MEM) \
 
 .PHONY: all check-kdir module tools selftests headers-check deps check check-vm \
 	check-runner check-runner-vm demo demo-vm shell debug-kernel \
-	check-debug check-debug-vm bench bench-vm style install clean distclean help
+	check-debug check-debug-vm bench bench-vm stress stress-vm style install \
+	clean distclean help
 
 all: module tools selftests
 
@@ -68,6 +69,7 @@ help:
 	@echo "make check      install deps, build, run the selftests in a VM"
 	@echo "make demo       install deps, build, run the main job in a VM"
 	@echo "make bench      umem against userfaultfd in the VM: build/bench/results.json"
+	@echo "make stress     the bounce stress test to STRESS_FAULTS (10^6) faults in the VM"
 	@echo "make check-runner  prove the VM runner fails on a failing test, a hang and a WARN"
 	@echo "make debug-kernel  build (or reuse) the KASAN/lockdep/kmemleak kernel"
 	@echo "make check-debug   the selftests on the debug kernel, panic_on_warn=1"
@@ -184,6 +186,42 @@ bench-vm: module tools
 		$(if $(VETH_KO),--module $(VETH_KO)) --smp $(SMP) --mib $(DEMO_MIB) \
 		$(if $(filter 1,$(BENCH_QUICK)),--quick) \
 		$(if $(filter 1,$(VERBOSE)),--verbose) --out $(BUILD)/bench
+
+# ---- stress --------------------------------------------------------------
+
+# The stress selftest with long settings: stress__mixed runs until
+# STRESS_FAULTS faults were served (STRESS_SECONDS is the cap), on
+# STRESS_PAGES-page regions with STRESS_LOCKERS lockers per vCPU.  The last
+# line adds up every test's: "stress: N faults, N corrupted pages".
+STRESS_FAULTS ?= 1000000
+STRESS_SECONDS ?= 1800
+STRESS_PAGES ?= 4096
+STRESS_LOCKERS ?= 8
+stress: deps
+	$(MAKE) stress-vm
+
+stress-vm: module $(BUILD)/selftests/stress
+	@mkdir -p $(BUILD)/stress
+	sed -e 's/@STRESS_FAULTS@/$(STRESS_FAULTS)/' \
+	    -e 's/@STRESS_SECONDS@/$(STRESS_SECONDS)/' \
+	    -e 's/@STRESS_PAGES@/$(STRESS_PAGES)/' \
+	    -e 's/@STRESS_LOCKERS@/$(STRESS_LOCKERS)/' \
+	    selftests/umem/stress.sh > $(BUILD)/stress/stress-run
+	chmod 755 $(BUILD)/stress/stress-run
+	@start=$$(date +%s); rc=0; \
+	$(RUN_VM) --test-timeout $$(( $(STRESS_SECONDS) + 900 )) \
+		--timeout $$(( $(STRESS_SECONDS) + 1200 )) --name stress \
+		--kernel $(KERNEL) --module $(MODULE) \
+		--file $(BUILD)/selftests/stress --out $(BUILD)/vm/stress \
+		--test $(BUILD)/stress/stress-run || rc=1; \
+	grep -h '^# selftests/umem/stress.c:.*:stress__mixed:' \
+		$(BUILD)/vm/stress/results.tap | tr -d '\r' | cut -d: -f4-; \
+	echo "make stress: $$(( $$(date +%s) - start )) s in the VM"; \
+	tr -d '\r' < $(BUILD)/vm/stress/results.tap | awk \
+		'/^# stress: [0-9]+ faults, [0-9]+ corrupted pages$$/ { f += $$3; c += $$5 } \
+		END { printf "stress: %d faults, %d corrupted pages\n", f, c; \
+		exit (c != 0 || f < $(STRESS_FAULTS)) }' || rc=1; \
+	exit $$rc
 
 SPLAT_DIR := selftests/runner/splat
 
