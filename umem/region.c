@@ -205,8 +205,12 @@ struct umem_region *umem_region_create(const struct umem_init *init)
 		goto err_free;
 	}
 
-	/* The server pread()s and pwrite()s it, as a memfd allows. */
+	/*
+	 * The server pread()s and pwrite()s it, as a memfd allows, at any
+	 * offset: without O_LARGEFILE a write past 2 GiB fails with EFBIG.
+	 */
 	shmem->f_mode |= FMODE_LSEEK | FMODE_PREAD | FMODE_PWRITE;
+	shmem->f_flags |= O_LARGEFILE;
 	kref_init(&region->ref);
 	region->shmem = shmem;
 	region->size = init->size;
