@@ -25,9 +25,11 @@
 
 #include <linux/bitmap.h>
 #include <linux/err.h>
+#include <linux/fcntl.h>
 #include <linux/fs.h>
 #include <linux/hash.h>
 #include <linux/jiffies.h>
+#include <linux/memcontrol.h>
 #include <linux/mm.h>
 #include <linux/mount.h>
 #include <linux/percpu.h>
@@ -211,12 +213,20 @@ struct umem_region *umem_region_create(const struct umem_init *init)
 	 */
 	shmem->f_mode |= FMODE_LSEEK | FMODE_PREAD | FMODE_PWRITE;
 	shmem->f_flags |= O_LARGEFILE;
+	/*
+	 * Its pages are charged to the VMM (see fill.c): the daemon must not
+	 * grow the file past the region, where pages would cost the VMM and
+	 * nothing can map them.  Its seals are sealed (F_SEAL_SEAL) already.
+	 */
+	SHMEM_I(file_inode(shmem))->seals |= F_SEAL_GROW;
 	kref_init(&region->ref);
 	region->shmem = shmem;
 	region->size = init->size;
 	region->nr_pages = nr_pages;
 	region->flags = init->flags;
 	region->detach_timeout_ms = init->detach_timeout_ms;
+	/* The VMM pays for the guest's RAM, whoever supplies it. */
+	region->memcg = get_mem_cgroup_from_mm(current->mm);
 	spin_lock_init(&region->lock);
 	INIT_LIST_HEAD(&region->queue);
 	region->state = UMEM_STATE_UNSERVED;
@@ -249,6 +259,7 @@ static void umem_region_release(struct kref *ref)
 	cancel_delayed_work_sync(&region->detach_work);
 	umem_queue_free(region);
 	fput(region->shmem);
+	mem_cgroup_put(region->memcg);
 	mutex_destroy(&region->read_lock);
 	free_percpu(region->stats.pcpu);
 	umem_region_free_bitmaps(region);
