@@ -7,6 +7,7 @@
 #ifndef _UMEM_COMPAT_H
 #define _UMEM_COMPAT_H
 
+#include <linux/memcontrol.h>
 #include <linux/mm.h>
 
 /* 6.3 made vm_flags read-only: use vm_flags_set() there. */
@@ -24,6 +25,20 @@ static inline void umem_vm_flags_set(struct vm_area_struct *vma,
 static inline void umem_release_fault_lock(struct vm_fault *vmf)
 {
 	mmap_read_unlock(vmf->vma->vm_mm);
+}
+
+/*
+ * Take a reference on a memcg from get_mem_cgroup_from_mm() (which may be
+ * NULL: no memory controller); drop it with mem_cgroup_put().  Later
+ * kernels have no mem_cgroup_get() either.
+ */
+static inline struct mem_cgroup *umem_memcg_get(struct mem_cgroup *memcg)
+{
+#ifdef CONFIG_MEMCG
+	if (memcg)
+		css_get(&memcg->css);
+#endif
+	return memcg;
 }
 
 #endif /* _UMEM_COMPAT_H */

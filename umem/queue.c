@@ -414,7 +414,7 @@ long umem_serve(struct umem_region *region, void __user *argp)
 {
 	unsigned long *spare = NULL, *stale = NULL;
 	struct umem_serve serve;
-	struct file *server;
+	struct file *server, *shm;
 	int sfd, mfd, fdflags, ret;
 	bool need;
 
@@ -441,6 +441,11 @@ long umem_serve(struct umem_region *region, void __user *argp)
 		goto err_mfd;
 	}
 	server->f_mode |= FMODE_NOWAIT;
+	shm = umem_fill_open(region);
+	if (IS_ERR(shm)) {
+		ret = PTR_ERR(shm);
+		goto err_server;
+	}
 
 	serve.server_fd = sfd;
 	serve.shmem_fd = mfd;
@@ -495,10 +500,12 @@ retry:
 
 	wake_up_interruptible_poll(&region->server_wq, EPOLLIN);
 	fd_install(sfd, server);
-	fd_install(mfd, get_file(region->shmem));
+	fd_install(mfd, shm);
 	return 0;
 
 err_file:
+	fput(shm);
+err_server:
 	/* Not adopted: drop the file without running the detach path. */
 	server->private_data = NULL;
 	fput(server);

@@ -31,6 +31,7 @@
 #include <linux/fs.h>
 #include <linux/hash.h>
 #include <linux/jiffies.h>
+#include <linux/memcontrol.h>
 #include <linux/mm.h>
 #include <linux/mount.h>
 #include <linux/pagemap.h>
@@ -241,13 +242,19 @@ struct umem_region *umem_region_create(const struct umem_init *init)
 		goto err_free;
 	}
 
-	/* The server pread()s and pwrite()s it, as a memfd allows. */
+	/*
+	 * The server pread()s and pwrite()s it, as a memfd allows, at any
+	 * offset: without O_LARGEFILE a write past 2 GiB fails with EFBIG.
+	 */
 	shmem->f_mode |= FMODE_LSEEK | FMODE_PREAD | FMODE_PWRITE;
+	shmem->f_flags |= O_LARGEFILE;
 	/*
 	 * Its size is the region's for good: a server can neither grow it
-	 * (write, fallocate or truncate past the end) nor shrink it, which
-	 * would drop supplied pages under the guest.  Holes can still be
-	 * punched.  No new inode is visible yet: no lock needed.
+	 * (write, fallocate or truncate past the end: pages there would be
+	 * charged to the VMM, see fill.c, and nothing could map them) nor
+	 * shrink it, which would drop supplied pages under the guest.
+	 * Holes can still be punched.  No new inode is visible yet: no
+	 * lock needed.  Its seals are sealed (F_SEAL_SEAL) already.
 	 */
 	SHMEM_I(file_inode(shmem))->seals |= F_SEAL_GROW | F_SEAL_SHRINK;
 	kref_init(&region->ref);
@@ -256,6 +263,8 @@ struct umem_region *umem_region_create(const struct umem_init *init)
 	region->nr_pages = nr_pages;
 	region->flags = init->flags;
 	region->detach_timeout_ms = init->detach_timeout_ms;
+	/* The VMM pays for the guest's RAM, whoever supplies it. */
+	region->memcg = get_mem_cgroup_from_mm(current->mm);
 	spin_lock_init(&region->lock);
 	INIT_LIST_HEAD(&region->queue);
 	region->state = UMEM_STATE_UNSERVED;
@@ -288,6 +297,7 @@ static void umem_region_release(struct kref *ref)
 	cancel_delayed_work_sync(&region->detach_work);
 	umem_queue_free(region);
 	fput(region->shmem);
+	mem_cgroup_put(region->memcg);
 	mutex_destroy(&region->read_lock);
 	free_percpu(region->stats.pcpu);
 	umem_region_free_bitmaps(region);

@@ -18,6 +18,7 @@
 #include <linux/umem.h>
 
 struct file;
+struct mem_cgroup;
 struct seq_file;
 
 /* Faulting threads sleep on one of these queues, hashed by page. */
@@ -71,6 +72,9 @@ struct umem_counters {
  *			without mmap_lock holds its VMA's)
  * @shmem:		the backing shmem file; supplied pages live here
  * @shmem_vm_ops:	shmem's vm_operations, whose fault we wrap
+ * @memcg:		memory cgroup of the task that made the region
+ *			(UMEM_IOC_INIT), held: supplied pages are charged
+ *			to it (see fill.c); NULL without a memory controller
  * @size:		region size in bytes
  * @nr_pages:		region size in pages
  * @flags:		UMEM_INIT_* flags
@@ -105,6 +109,7 @@ struct umem_region {
 	struct kref ref;
 	struct file *shmem;
 	const struct vm_operations_struct *shmem_vm_ops;
+	struct mem_cgroup *memcg;
 	u64 size;
 	pgoff_t nr_pages;
 	u32 flags;
@@ -210,6 +215,9 @@ u64 umem_wait_page(struct umem_region *region, pgoff_t pgoff,
 
 /* fault.c */
 int umem_mmap_region(struct umem_region *region, struct vm_area_struct *vma);
+
+/* fill.c */
+struct file *umem_fill_open(struct umem_region *region);
 
 /* queue.c */
 int umem_queue_request(struct umem_region *region, pgoff_t pgoff, u32 flags);

@@ -83,6 +83,41 @@ t_happy() {
 	expect_rc 0 && expect "every page OK" && expect "umemd: complete"
 }
 
+# The VMM in a memory cgroup just above its guest RAM, umemd in one a
+# quarter of it: the guest RAM is charged to the VMM's, nobody is
+# OOM-killed, every page arrives.  Skips without the memory controller.
+t_memcg() {
+	cg=/sys/fs/cgroup
+	if ! [ -e $cg/cgroup.controllers ] && ! mount -t cgroup2 none $cg ||
+	    ! grep -qw memory $cg/cgroup.controllers; then
+		echo "# no cgroup2 memory controller: nothing to check"
+		return 0
+	fi
+	echo +memory > $cg/cgroup.subtree_control || return 1
+	mkdir -p $cg/pc-vmm $cg/pc-umemd || return 1
+	echo $((48 << 20)) > $cg/pc-vmm/memory.max
+	echo $((8 << 20)) > $cg/pc-umemd/memory.max
+	printf '#!/bin/sh\necho 0 > %s/cgroup.procs && exec %s "$@"\n' \
+		$cg/pc-umemd $UMEMD > /tmp/umemd-cg && chmod 755 /tmp/umemd-cg
+	start_source --image pattern:32M:29
+	(echo 0 > $cg/pc-vmm/cgroup.procs &&
+		vmm --image pattern:32M:29 --source $SRC --vcpus 4 --ops 4000 \
+			--umemd /tmp/umemd-cg)
+	rc=$?
+	for c in pc-vmm pc-umemd; do
+		echo "# $c: memory.current $(($(cat $cg/$c/memory.current) >> 10)) KiB," \
+			"peak $(($(cat $cg/$c/memory.peak) >> 10)) KiB," \
+			"max $(($(cat $cg/$c/memory.max) >> 10)) KiB," \
+			"$(grep -E '^(max|oom_kill) ' $cg/$c/memory.events | tr '\n' ' ')"
+	done
+	vmm_peak=$(cat $cg/pc-vmm/memory.peak)
+	kills=$(grep -h oom_kill $cg/pc-vmm/memory.events $cg/pc-umemd/memory.events |
+		awk '{ n += $2 } END { print n }')
+	rmdir $cg/pc-vmm $cg/pc-umemd
+	expect_rc 0 && expect "every page OK" && [ "$kills" = 0 ] &&
+		[ "$vmm_peak" -ge $((32 << 20)) ]
+}
+
 t_unix_handoff() {
 	start_source --image pattern:8M:3
 	vmm --image pattern:8M:3 --source $SRC --vcpus 2 --ops 2000 \
@@ -196,7 +231,7 @@ t_no_module() {
 }
 
 echo "TAP version 13"
-echo "1..13"
+echo "1..14"
 if ! net_up > $log/net 2>&1; then
 	diag $log/net
 	echo "Bail out! cannot set up the network namespaces"
@@ -204,6 +239,7 @@ if ! net_up > $log/net 2>&1; then
 fi
 run migrate__happy t_happy
 run migrate__unix_handoff t_unix_handoff
+run migrate__memcg t_memcg
 run migrate__net_down t_net_down
 run migrate__umemd_killed t_umemd_killed
 run migrate__source_dies t_source_dies

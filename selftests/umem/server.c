@@ -803,6 +803,29 @@ TEST(write__overlapping_exact)
 	free(present);
 }
 
+/*
+ * Guest RAM is larger than 2 GiB: the shmem fd takes pwrite() at any
+ * offset of the region, as a memfd does (it is O_LARGEFILE).
+ */
+TEST(shmem_fd__above_2g)
+{
+	struct umem_fix f;
+	uint64_t pgoff, buf[512];
+
+	umem_fix_setup(_metadata, &f, (3ULL << 30) / 4096, 10000, true);
+	ASSERT_EQ(4096, f.psz);
+	for (pgoff = (5ULL << 29) / 4096; pgoff < f.pages; pgoff += 1 << 17) {
+		memset(buf, (int)pgoff, sizeof(buf));
+		EXPECT_EQ(sizeof(buf), pwrite(f.shm, buf, sizeof(buf),
+					      pgoff * 4096))
+			TH_LOG("pwrite at page %llu: %s",
+			       (unsigned long long)pgoff, strerror(errno));
+	}
+	ASSERT_EQ(0, umem_supply(&f, f.pages - 1));
+	EXPECT_TRUE(umem_page_ok(&f, f.pages - 1));
+	umem_fix_teardown(&f);
+}
+
 TEST_F(server, bitmap__bad_args)
 {
 	uint64_t w = 0;

@@ -112,7 +112,10 @@ struct umem_init {
  *		with EINVAL.  They apply to both new fds.
  * @server_fd:	(out) the server fd: read() requests, write() ranges.
  * @shmem_fd:	(out) an fd of the region's shmem file, where the server
- *		puts page contents (pwrite(), or mmap() it MAP_SHARED).
+ *		puts page contents (pwrite(), or mmap() it MAP_SHARED).  The
+ *		pages it allocates are charged to the memory cgroup of the
+ *		task that made the region (UMEM_IOC_INIT), not the server's.
+ *		It cannot grow past the region (F_SEAL_GROW: EPERM).
  * @reserved:	(in) must be zero.
  */
 struct umem_serve {

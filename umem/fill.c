@@ -1,0 +1,211 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * umem: the shmem fd UMEM_IOC_SERVE hands the daemon, and who pays for
+ * the pages it fills.
+ *
+ * shmem charges a page to a memory cgroup when it allocates it: to the
+ * faulting mm for a fault, else to the task's active memcg, else to the
+ * allocating task's own.  The daemon allocates every supplied page, so
+ * by default the daemon would pay for the guest's RAM; userfaultfd
+ * charges its copies to the VMM's mm.  So the shmem fd is a file of the
+ * region's shmem inode opened anew with umem's file operations: each one
+ * that may allocate pages (write_iter, splice_write, fallocate, and the
+ * faults of its mappings) runs with the memory cgroup of the task that
+ * made the region (UMEM_IOC_INIT) as the active memcg, and hands the work
+ * to shmem.  The rest go straight to shmem, except get_unmapped_area:
+ * shmem's asserts that its file is shmem's own, and only aligns for huge
+ * pages, which our tmpfs never has (huge=never); the default serves.
+ *
+ * A fault cannot pass the active memcg down: shmem charges a fault to
+ * the VMA's mm.  So a fault first brings the page into the cache itself,
+ * with no mm and the region's memcg active, exactly as shmem's own fault
+ * would (a hole becomes a zeroed page), then lets shmem's fault map it.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/cred.h>
+#include <linux/err.h>
+#include <linux/fs.h>
+#include <linux/memcontrol.h>
+#include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/pagemap.h>
+#include <linux/sched/mm.h>
+#include <linux/shmem_fs.h>
+
+#include "compat.h"
+#include "umem.h"
+
+/* shmem's own operations: every shmem mapping gets the same ones. */
+static const struct vm_operations_struct *umem_shmem_vm_ops;
+
+static const struct file_operations *umem_shmem_fops(struct file *file)
+{
+	/* A shmem regular file's inode carries shmem's file operations. */
+	return file_inode(file)->i_fop;
+}
+
+/* The memcg the file's allocations are charged to (NULL: no memcg). */
+static struct mem_cgroup *umem_fill_memcg(struct file *file)
+{
+	return file->private_data;
+}
+
+static loff_t umem_fill_llseek(struct file *file, loff_t offset, int whence)
+{
+	return umem_shmem_fops(file)->llseek(file, offset, whence);
+}
+
+static ssize_t umem_fill_read_iter(struct kiocb *iocb, struct iov_iter *to)
+{
+	return umem_shmem_fops(iocb->ki_filp)->read_iter(iocb, to);
+}
+
+static ssize_t umem_fill_write_iter(struct kiocb *iocb, struct iov_iter *from)
+{
+	struct file *file = iocb->ki_filp;
+	struct mem_cgroup *old = set_active_memcg(umem_fill_memcg(file));
+	ssize_t ret = umem_shmem_fops(file)->write_iter(iocb, from);
+
+	set_active_memcg(old);
+	return ret;
+}
+
+static ssize_t umem_fill_splice_read(struct file *in, loff_t *ppos,
+				     struct pipe_inode_info *pipe, size_t len,
+				     unsigned int flags)
+{
+	return umem_shmem_fops(in)->splice_read(in, ppos, pipe, len, flags);
+}
+
+static ssize_t umem_fill_splice_write(struct pipe_inode_info *pipe,
+				      struct file *out, loff_t *ppos,
+				      size_t len, unsigned int flags)
+{
+	struct mem_cgroup *old = set_active_memcg(umem_fill_memcg(out));
+	ssize_t ret;
+
+	ret = umem_shmem_fops(out)->splice_write(pipe, out, ppos, len, flags);
+	set_active_memcg(old);
+	return ret;
+}
+
+static long umem_fill_fallocate(struct file *file, int mode, loff_t offset,
+				loff_t len)
+{
+	struct mem_cgroup *old = set_active_memcg(umem_fill_memcg(file));
+	long ret = umem_shmem_fops(file)->fallocate(file, mode, offset, len);
+
+	set_active_memcg(old);
+	return ret;
+}
+
+static int umem_fill_fsync(struct file *file, loff_t start, loff_t end,
+			   int datasync)
+{
+	return umem_shmem_fops(file)->fsync(file, start, end, datasync);
+}
+
+/*
+ * Bring the page into the cache charged to the region's memcg, then let
+ * shmem map it.  For a page already there this only looks it up.
+ */
+static vm_fault_t umem_fill_fault(struct vm_fault *vmf)
+{
+	struct file *file = vmf->vma->vm_file;
+	struct address_space *mapping = file->f_mapping;
+	struct mem_cgroup *old;
+	struct page *page;
+
+	old = set_active_memcg(umem_fill_memcg(file));
+	page = shmem_read_mapping_page_gfp(mapping, vmf->pgoff,
+					   mapping_gfp_mask(mapping));
+	set_active_memcg(old);
+	if (IS_ERR(page))
+		return vmf_error(PTR_ERR(page));
+	put_page(page);
+	return READ_ONCE(umem_shmem_vm_ops)->fault(vmf);
+}
+
+#ifdef CONFIG_NUMA
+static int umem_fill_set_policy(struct vm_area_struct *vma,
+				struct mempolicy *mpol)
+{
+	return READ_ONCE(umem_shmem_vm_ops)->set_policy(vma, mpol);
+}
+
+static struct mempolicy *umem_fill_get_policy(struct vm_area_struct *vma,
+					      unsigned long addr)
+{
+	return READ_ONCE(umem_shmem_vm_ops)->get_policy(vma, addr);
+}
+#endif
+
+static const struct vm_operations_struct umem_fill_vm_ops = {
+	.fault		= umem_fill_fault,
+	.map_pages	= filemap_map_pages,
+#ifdef CONFIG_NUMA
+	.set_policy	= umem_fill_set_policy,
+	.get_policy	= umem_fill_get_policy,
+#endif
+};
+
+static int umem_fill_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	int ret = umem_shmem_fops(file)->mmap(file, vma);
+
+	if (ret)
+		return ret;
+	/* Every mmap stores the same pointer, before its VMA can fault. */
+	WRITE_ONCE(umem_shmem_vm_ops, vma->vm_ops);
+	vma->vm_ops = &umem_fill_vm_ops;
+	return 0;
+}
+
+static int umem_fill_release(struct inode *inode, struct file *file)
+{
+	mem_cgroup_put(umem_fill_memcg(file));
+	return 0;
+}
+
+static const struct file_operations umem_fill_fops = {
+	.owner			= THIS_MODULE,
+	.llseek			= umem_fill_llseek,
+	.read_iter		= umem_fill_read_iter,
+	.write_iter		= umem_fill_write_iter,
+	.splice_read		= umem_fill_splice_read,
+	.splice_write		= umem_fill_splice_write,
+	.fallocate		= umem_fill_fallocate,
+	.fsync			= umem_fill_fsync,
+	.mmap			= umem_fill_mmap,
+	.release		= umem_fill_release,
+};
+
+/**
+ * umem_fill_open - open the region's shmem file for its server
+ * @region: the region
+ *
+ * A new file of the region's shmem inode, read-write, that charges what
+ * it allocates to the region's memcg.  It holds the inode (through its
+ * path), a reference on the memcg and the module, not the region.
+ *
+ * Return: the file, or an ERR_PTR.
+ */
+struct file *umem_fill_open(struct umem_region *region)
+{
+	struct file *file;
+
+	file = dentry_open(&region->shmem->f_path, O_RDWR | O_LARGEFILE,
+			   current_cred());
+	if (IS_ERR(file))
+		return file;
+	/*
+	 * It came with shmem's operations (the inode's): put ours instead,
+	 * pinning our code as an open would.  We are called from an fd of
+	 * ours, so the module is live.
+	 */
+	__module_get(THIS_MODULE);
+	replace_fops(file, &umem_fill_fops);
+	file->private_data = umem_memcg_get(region->memcg);
+	return file;
+}
