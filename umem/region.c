@@ -238,7 +238,12 @@ struct umem_region *umem_region_create(const struct umem_init *init)
 	shmem = shmem_file_setup_with_mnt(umem_mnt, "umem", init->size,
 					  VM_NORESERVE);
 	if (IS_ERR(shmem)) {
-		ret = PTR_ERR(shmem);
+		/*
+		 * Our kernel mount has no inode or block limit: ENOSPC means
+		 * shmem could not allocate the inode.  ENOSPC is ours for
+		 * max_regions; report what happened.
+		 */
+		ret = PTR_ERR(shmem) == -ENOSPC ? -ENOMEM : PTR_ERR(shmem);
 		goto err_free;
 	}
 

@@ -234,7 +234,7 @@ struct umem_bitmap {
  * UMEM_IOC_BITMAP (server fd).
  * Errors: EFAULT (bad argument or @addr), EINVAL (pgoff not a multiple
  * of 64, empty range or outside the region, unknown @which, non-zero
- * reserved field or __pad).
+ * reserved field or __pad), ENOMEM (no memory for the copy buffer).
  */
 #define UMEM_IOC_BITMAP		_IOW(UMEM_IOC_MAGIC, 0x06, struct umem_bitmap)
 

@@ -1,0 +1,1533 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * inject: fault injection (failslab, fail_page_alloc) on every entry point
+ * of the module, on a kernel built with CONFIG_FAULT_INJECTION (the debug
+ * kernel).  Elsewhere every test skips.
+ *
+ * The kernel cannot aim an injection at the module's text on x86_64 6.1
+ * (FAULT_INJECTION_STACKTRACE_FILTER, failslab's require-start/end, does
+ * not build there), so it is aimed in time instead: fail-nth fails only
+ * the Nth failable allocation (slab or page) of the calling thread from
+ * the moment N is written, in whatever code makes it, ours or the core
+ * kernel's on our behalf.  Each entry point is swept for N = 1, 2, ...
+ * until a call makes fewer than N allocations: every allocation it can
+ * make has failed once.  After each call, without injection: the call
+ * either succeeded or failed with a documented error, the state it left
+ * is consistent (the same call works again), a fresh region works end to
+ * end, and no fd, region or module reference is left behind.  The
+ * runner's kmemleak scans after rmmod catch leaked memory.
+ *
+ * Then failslab and fail_page_alloc fail at random, for a few seconds, in
+ * one process only (task-filter and make-it-fail), while it runs a whole
+ * serve and fault workload: every error must be clean, every page right.
+ */
+#include <dirent.h>
+#include <poll.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "kselftest_harness.h"
+#include "umem_test.h"
+
+#define NPAGES		8
+#define TIMEOUT_MS	60000
+/* No call of ours makes anywhere near this many allocations. */
+#define MAX_NTH		300
+#define FAIL_NTH	"/proc/thread-self/fail-nth"
+#define DEBUGFS		"/sys/kernel/debug/"
+#define SITES_LOG	"/tmp/umem-inject.sites"
+
+/* The knobs the tests set, saved at setup and put back at teardown. */
+static const char *const knobs[] = {
+	"failslab/probability", "failslab/interval", "failslab/times",
+	"failslab/space", "failslab/verbose", "failslab/task-filter",
+	"failslab/ignore-gfp-wait", "failslab/cache-filter",
+	"fail_page_alloc/probability", "fail_page_alloc/interval",
+	"fail_page_alloc/times", "fail_page_alloc/space",
+	"fail_page_alloc/verbose", "fail_page_alloc/task-filter",
+	"fail_page_alloc/ignore-gfp-wait", "fail_page_alloc/ignore-gfp-highmem",
+	"fail_page_alloc/min-order",
+};
+#define NKNOBS	ARRAY_SIZE(knobs)
+
+/*
+ * For the sweeps: nothing fires on its own (probability 0), and every
+ * allocation counts for fail-nth: also those that may sleep (the default
+ * skips them: ignore-gfp-wait), highmem (user and page-cache pages) and
+ * order 0 pages.  verbose=1 logs each injection in one line, without the
+ * stack dump of verbose=2 (whose "Call Trace:" is a splat to the runner).
+ */
+static const char *const sweep_values[NKNOBS] = {
+	"0", "1", "-1", "0", "1", "N", "N", "N",
+	"0", "1", "-1", "0", "1", "N", "N", "N", "0",
+};
+
+static int write_str(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = write(fd, val, strlen(val));
+	close(fd);
+	return n == (ssize_t)strlen(val) ? 0 : -1;
+}
+
+static int read_str(const char *path, char *buf, size_t size)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, size - 1);
+	close(fd);
+	if (n < 0)
+		return -1;
+	buf[n] = 0;
+	buf[strcspn(buf, "\n")] = 0;
+	return 0;
+}
+
+static int knob_set(const char *knob, const char *val)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), DEBUGFS "%s", knob);
+	return write_str(path, val);
+}
+
+/* Arm fail-nth of the thread that opened @fd: fail its @n-th allocation. */
+static void nth_arm(int fd, unsigned int n)
+{
+	char buf[16];
+	int len = snprintf(buf, sizeof(buf), "%u", n);
+
+	if (pwrite(fd, buf, len, 0) != len)
+		abort();
+}
+
+/* Disarm; return whether the injection fired (the counter reached 0). */
+static bool nth_disarm(int fd)
+{
+	char buf[16] = "";
+	bool fired;
+
+	if (pread(fd, buf, sizeof(buf) - 1, 0) <= 0)
+		abort();
+	fired = strtoul(buf, NULL, 10) == 0;
+	if (pwrite(fd, "0", 1, 0) != 1)
+		abort();
+	return fired;
+}
+
+static long module_refcnt(void)
+{
+	char buf[32];
+
+	if (read_str("/sys/module/umem/refcnt", buf, sizeof(buf)))
+		return -1;
+	return strtol(buf, NULL, 10);
+}
+
+static int count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int n = 0;
+
+	if (!d)
+		return -1;
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n - 1;	/* the directory's own fd */
+}
+
+/* SIGBUS, in the thread that faulted: back to its sigsetjmp(). */
+static __thread sigjmp_buf bus_jmp;
+static __thread volatile sig_atomic_t bus_armed;
+
+static void on_sigbus(int sig)
+{
+	if (!bus_armed)
+		abort();
+	bus_armed = 0;
+	siglongjmp(bus_jmp, 1);
+}
+
+FIXTURE(inject) {
+	int nth;		/* this thread's fail-nth */
+	long refcnt;		/* module references with nothing open */
+	int nfds;		/* fds open with nothing of ours open */
+	char saved[NKNOBS][32];
+	bool configured;
+};
+
+/*
+ * The state one call of a sweep runs against: a region (f), maybe an
+ * extra fd, a pipe, a second mapping.  inj_teardown() closes what is set.
+ */
+struct inj {
+	struct umem_fix f;
+	int fd;
+	int pipe[2];
+	void *map2;
+	size_t map2_len;
+	int rc;			/* what the call returned, besides errno */
+};
+
+static void inj_init(struct inj *x)
+{
+	memset(x, 0, sizeof(*x));
+	x->f.ctl = x->f.srv = x->f.shm = -1;
+	x->fd = -1;
+	x->pipe[0] = x->pipe[1] = -1;
+	x->map2 = MAP_FAILED;
+}
+
+static void inj_teardown(struct inj *x)
+{
+	if (x->map2 != MAP_FAILED)
+		munmap(x->map2, x->map2_len);
+	umem_fix_teardown(&x->f);
+	if (x->fd >= 0)
+		close(x->fd);
+	if (x->pipe[0] >= 0)
+		close(x->pipe[0]);
+	if (x->pipe[1] >= 0)
+		close(x->pipe[1]);
+	inj_init(x);
+}
+
+/* A served, mapped region whose server fd does not block. */
+static void inj_region(struct __test_metadata *_metadata, struct inj *x)
+{
+	umem_fix_setup(_metadata, &x->f, NPAGES, TIMEOUT_MS, true);
+	ASSERT_EQ(0, fcntl(x->f.srv, F_SETFL, O_NONBLOCK));
+}
+
+/* ---- a thread that touches a page, the main thread serving ------------ */
+
+enum { TOUCH_USER, TOUCH_KERNEL };
+
+struct touch {
+	const struct umem_fix *f;
+	uint64_t pgoff;
+	int mode;		/* TOUCH_USER: load; TOUCH_KERNEL: write(2) it */
+	int pipe_w;		/* TOUCH_KERNEL: where to */
+	unsigned int nth;	/* fail-nth for the touch, 0 for none */
+	int nth_fd;
+	/* results */
+	bool fired, sigbus, ok;
+	int err;
+	int done;
+};
+
+static void *toucher(void *arg)
+{
+	struct touch *t = arg;
+	char *page = t->f->map + t->pgoff * t->f->psz;
+	ssize_t n;
+
+	/* thread-self: this thread's own counter. */
+	t->nth_fd = t->nth ? open(FAIL_NTH, O_RDWR | O_CLOEXEC) : -1;
+	if (t->nth && t->nth_fd < 0)
+		abort();
+	if (sigsetjmp(bus_jmp, 1) == 0) {
+		bus_armed = 1;
+		if (t->nth)
+			nth_arm(t->nth_fd, t->nth);
+		if (t->mode == TOUCH_KERNEL) {
+			n = write(t->pipe_w, page, t->f->psz);
+			t->err = n == (ssize_t)t->f->psz ? 0 : n < 0 ? errno : EIO;
+		} else {
+			(void)*(volatile uint64_t *)page;
+		}
+		if (t->nth)
+			t->fired = nth_disarm(t->nth_fd);
+		bus_armed = 0;
+		t->ok = t->mode == TOUCH_KERNEL || umem_page_ok(t->f, t->pgoff);
+	} else {
+		if (t->nth)
+			t->fired = nth_disarm(t->nth_fd);
+		t->sigbus = true;
+	}
+	if (t->nth_fd >= 0)
+		close(t->nth_fd);
+	__atomic_store_n(&t->done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+/* Supply every page requested; returns how many, or -1. */
+static int serve_requests(const struct umem_fix *f)
+{
+	struct umem_request req[16];
+	ssize_t n;
+	int i, done = 0;
+
+	for (;;) {
+		n = read(f->srv, req, sizeof(req));
+		if (n < 0)
+			return errno == EAGAIN ? done : -1;
+		for (i = 0; i < n / (ssize_t)sizeof(req[0]); i++, done++)
+			if (umem_supply(f, req[i].pgoff))
+				return -1;
+	}
+}
+
+/*
+ * Run @t in a thread (its own fail-nth armed with t->nth) and serve its
+ * region from this one, without injection, until it is done.
+ */
+static void touch_run(struct __test_metadata *_metadata, struct touch *t)
+{
+	uint64_t deadline = umem_now_ms() + 30000;
+	struct pollfd p = { .fd = t->f->srv, .events = POLLIN };
+	pthread_t th;
+
+	ASSERT_EQ(0, pthread_create(&th, NULL, toucher, t));
+	while (!__atomic_load_n(&t->done, __ATOMIC_ACQUIRE)) {
+		ASSERT_GT(deadline, umem_now_ms()) TH_LOG("touch never ends");
+		if (poll(&p, 1, 10) > 0)
+			ASSERT_LE(0, serve_requests(t->f));
+	}
+	ASSERT_EQ(0, pthread_join(th, NULL));
+}
+
+/* A fresh region works end to end: fault, request, supply, data. */
+static void check_usable(struct __test_metadata *_metadata)
+{
+	struct inj x;
+	struct touch t = { .pgoff = 3, .mode = TOUCH_USER };
+
+	inj_init(&x);
+	inj_region(_metadata, &x);
+	t.f = &x.f;
+	touch_run(_metadata, &t);
+	EXPECT_FALSE(t.sigbus);
+	EXPECT_TRUE(t.ok) TH_LOG("a fresh region reads wrong data");
+	inj_teardown(&x);
+}
+
+FIXTURE_SETUP(inject)
+{
+	struct sigaction sa = { .sa_handler = on_sigbus };
+	char path[128];
+	unsigned int i;
+
+	self->nth = -1;
+	if (access(FAIL_NTH, W_OK) || access(DEBUGFS "failslab", F_OK) ||
+	    access(DEBUGFS "fail_page_alloc", F_OK))
+		return;	/* the test skips */
+	for (i = 0; i < NKNOBS; i++) {
+		snprintf(path, sizeof(path), DEBUGFS "%s", knobs[i]);
+		ASSERT_EQ(0, read_str(path, self->saved[i], sizeof(self->saved[i])))
+			TH_LOG("%s", path);
+	}
+	self->configured = true;
+	for (i = 0; i < NKNOBS; i++)
+		ASSERT_EQ(0, knob_set(knobs[i], sweep_values[i])) TH_LOG("knob %u", i);
+	ASSERT_EQ(0, sigaction(SIGBUS, &sa, NULL));
+	self->nth = open(FAIL_NTH, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, self->nth);
+	self->refcnt = module_refcnt();
+	ASSERT_LE(0, self->refcnt);
+	self->nfds = count_fds();
+}
+
+FIXTURE_TEARDOWN(inject)
+{
+	unsigned int i;
+
+	if (self->nth >= 0)
+		close(self->nth);
+	if (self->configured)
+		for (i = 0; i < NKNOBS; i++)
+			knob_set(knobs[i], self->saved[i]);
+}
+
+#define REQUIRE_INJECTION() do {					\
+	if (self->nth < 0)						\
+		SKIP(return, "no fail-nth: kernel without CONFIG_FAULT_INJECTION"); \
+} while (0)
+
+/* ---- the sweep -------------------------------------------------------- */
+
+struct entry {
+	const char *name;
+	/* builds the state, without injection */
+	void (*setup)(struct __test_metadata *_metadata, struct inj *x);
+	/* the one call, under injection: 0 or an errno */
+	int (*call)(struct inj *x);
+	/* or: runs its own injection (in another thread), sets *fired */
+	int (*run)(struct __test_metadata *_metadata, struct inj *x,
+		   unsigned int n, bool *fired);
+	/* after the call, without injection: is the state consistent? */
+	void (*check)(struct __test_metadata *_metadata, struct inj *x,
+		      int err);
+	int errs[4];	/* the clean errors, 0-terminated; success is clean */
+};
+
+static bool clean_error(const struct entry *e, int err)
+{
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(e->errs) && e->errs[i]; i++)
+		if (e->errs[i] == err)
+			return true;
+	return false;
+}
+
+static void sweep(struct __test_metadata *_metadata,
+		  FIXTURE_DATA(inject) *self, const struct entry *e)
+{
+	unsigned int n, sites = 0, failed = 0;
+	bool fired;
+	struct inj x;
+	FILE *log;
+	int err;
+
+	for (n = 1; _metadata->passed; n++) {
+		ASSERT_GE(MAX_NTH, n) TH_LOG("%s: still injecting", e->name);
+		inj_init(&x);
+		if (e->setup)
+			e->setup(_metadata, &x);
+		if (e->run) {
+			err = e->run(_metadata, &x, n, &fired);
+		} else {
+			nth_arm(self->nth, n);
+			err = e->call(&x);
+			fired = nth_disarm(self->nth);
+		}
+		if (!fired) {
+			EXPECT_EQ(0, err) TH_LOG("%s fails without injection: %s",
+						 e->name, strerror(err));
+		} else if (err) {
+			EXPECT_TRUE(clean_error(e, err))
+				TH_LOG("%s, allocation %u failed: %s", e->name, n,
+				       strerror(err));
+		}
+		if (e->check)
+			e->check(_metadata, &x, err);
+		inj_teardown(&x);
+		EXPECT_EQ(self->refcnt, module_refcnt())
+			TH_LOG("%s, allocation %u: a region or module reference leaked",
+			       e->name, n);
+		EXPECT_EQ(self->nfds, count_fds())
+			TH_LOG("%s, allocation %u: an fd leaked", e->name, n);
+		check_usable(_metadata);
+		if (!fired)
+			break;
+		sites++;
+		if (err)
+			failed++;
+	}
+	printf("# inject: %s: %u sites (%u failed the call cleanly, %u absorbed)\n",
+	       e->name, sites, failed, sites - failed);
+	log = fopen(SITES_LOG, "a");
+	if (log) {
+		fprintf(log, "%s\t%u\n", e->name, sites);
+		fclose(log);
+	}
+}
+
+/* ---- the entry points ------------------------------------------------- */
+
+static int call_open(struct inj *x)
+{
+	x->fd = open("/dev/umem", O_RDWR | O_CLOEXEC);
+	return x->fd < 0 ? errno : 0;
+}
+
+static int api(int fd)
+{
+	struct umem_api a = { .api = UMEM_API_VERSION };
+
+	return ioctl(fd, UMEM_IOC_API, &a) ? errno : 0;
+}
+
+static void check_open(struct __test_metadata *_metadata, struct inj *x,
+		       int err)
+{
+	if (!err)
+		EXPECT_EQ(0, api(x->fd));
+}
+
+static void setup_fd(struct __test_metadata *_metadata, struct inj *x)
+{
+	x->fd = open("/dev/umem", O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, x->fd);
+}
+
+static void setup_fd_api(struct __test_metadata *_metadata, struct inj *x)
+{
+	setup_fd(_metadata, x);
+	ASSERT_EQ(0, api(x->fd));
+}
+
+static int call_api(struct inj *x)
+{
+	return api(x->fd);
+}
+
+static void check_api(struct __test_metadata *_metadata, struct inj *x,
+		      int err)
+{
+	EXPECT_EQ(0, api(x->fd));
+}
+
+static int init(int fd)
+{
+	struct umem_init in = { .size = NPAGES * 4096ULL,
+				.detach_timeout_ms = TIMEOUT_MS };
+
+	return ioctl(fd, UMEM_IOC_INIT, &in) ? errno : 0;
+}
+
+static int call_init(struct inj *x)
+{
+	return init(x->fd);
+}
+
+/* A failed INIT leaves the fd as it was: INIT works; a second is EBUSY. */
+static void check_init(struct __test_metadata *_metadata, struct inj *x,
+		       int err)
+{
+	struct umem_stats st;
+
+	EXPECT_EQ(err ? 0 : EBUSY, init(x->fd));
+	ASSERT_EQ(0, ioctl(x->fd, UMEM_IOC_STATS, &st));
+	EXPECT_EQ(UMEM_STATE_UNSERVED, st.state);
+	EXPECT_EQ(NPAGES * 4096ULL, st.size);
+}
+
+/* A region without a server, mapped. */
+static void setup_unserved(struct __test_metadata *_metadata, struct inj *x)
+{
+	umem_fix_setup(_metadata, &x->f, NPAGES, TIMEOUT_MS, false);
+}
+
+static int serve(struct inj *x)
+{
+	struct umem_serve sv = { .flags = UMEM_SERVE_CLOEXEC | UMEM_SERVE_NONBLOCK };
+
+	if (ioctl(x->f.ctl, UMEM_IOC_SERVE, &sv))
+		return errno;
+	x->f.srv = sv.server_fd;
+	if (x->f.shm >= 0)
+		close(x->f.shm);
+	x->f.shm = sv.shmem_fd;
+	return 0;
+}
+
+/* A failed SERVE took no server slot and no fd: SERVE works; a page too. */
+static void check_serve(struct __test_metadata *_metadata, struct inj *x,
+			int err)
+{
+	struct touch t = { .f = &x->f, .pgoff = 5, .mode = TOUCH_USER };
+	struct umem_serve sv = { 0 };
+
+	if (err) {
+		ASSERT_EQ(0, serve(x));
+	} else {
+		EXPECT_EQ(-1, ioctl(x->f.ctl, UMEM_IOC_SERVE, &sv));
+		EXPECT_EQ(EBUSY, errno);
+	}
+	touch_run(_metadata, &t);
+	EXPECT_FALSE(t.sigbus);
+	EXPECT_TRUE(t.ok);
+}
+
+/*
+ * Re-adopt: page 2 was requested, read by the first server, and is still
+ * missing, so SERVE allocates the redeliver bitmap.  A thread waits on
+ * page 2 meanwhile (x->fd is its pipe of done-ness: see below).
+ */
+struct readopt {
+	struct touch t;
+	pthread_t th;
+};
+
+static struct readopt readopt;
+
+static void setup_readopt(struct __test_metadata *_metadata, struct inj *x)
+{
+	struct pollfd p;
+	struct umem_request req;
+
+	inj_region(_metadata, x);
+	memset(&readopt, 0, sizeof(readopt));
+	readopt.t.f = &x->f;
+	readopt.t.pgoff = 2;
+	readopt.t.mode = TOUCH_USER;
+	ASSERT_EQ(0, pthread_create(&readopt.th, NULL, toucher, &readopt.t));
+	p.fd = x->f.srv;
+	p.events = POLLIN;
+	ASSERT_EQ(1, poll(&p, 1, 10000));
+	ASSERT_EQ(sizeof(req), read(x->f.srv, &req, sizeof(req)));
+	ASSERT_EQ(2, req.pgoff);
+	close(x->f.srv);
+	x->f.srv = -1;
+}
+
+static int call_serve(struct inj *x)
+{
+	return serve(x);
+}
+
+static void check_readopt(struct __test_metadata *_metadata, struct inj *x,
+			  int err)
+{
+	struct umem_request req;
+	struct pollfd p;
+
+	if (err)
+		ASSERT_EQ(0, serve(x));
+	p.fd = x->f.srv;
+	p.events = POLLIN;
+	ASSERT_EQ(1, poll(&p, 1, 10000));
+	ASSERT_EQ(sizeof(req), read(x->f.srv, &req, sizeof(req)));
+	EXPECT_EQ(2, req.pgoff);
+	EXPECT_EQ(UMEM_REQ_REDELIVERED, req.flags);
+	ASSERT_EQ(0, umem_supply(&x->f, 2));
+	ASSERT_EQ(0, pthread_join(readopt.th, NULL));
+	EXPECT_FALSE(readopt.t.sigbus);
+	EXPECT_TRUE(readopt.t.ok);
+}
+
+static int poison(struct inj *x, uint64_t pgoff)
+{
+	struct umem_range r = { .pgoff = pgoff, .count = 1 };
+
+	return ioctl(x->f.srv, UMEM_IOC_POISON, &r) ? errno : 0;
+}
+
+static int call_poison(struct inj *x)
+{
+	return poison(x, 6);
+}
+
+/* Touch page @pgoff in this thread: 1 on SIGBUS, 0 on the right data. */
+static int touch_here(const struct umem_fix *f, uint64_t pgoff)
+{
+	if (sigsetjmp(bus_jmp, 1) == 0) {
+		bus_armed = 1;
+		(void)*(volatile uint64_t *)(f->map + pgoff * f->psz);
+		bus_armed = 0;
+		return umem_page_ok(f, pgoff) ? 0 : -1;
+	}
+	return 1;
+}
+
+/* A failed first poison changed nothing; poisoned, page 6 is SIGBUS. */
+static void check_poison(struct __test_metadata *_metadata, struct inj *x,
+			 int err)
+{
+	struct umem_stats st;
+
+	ASSERT_EQ(0, ioctl(x->f.srv, UMEM_IOC_STATS, &st));
+	EXPECT_EQ(err ? 0 : 1, st.pages_poisoned);
+	EXPECT_EQ(err ? 2 : 3, st.pages_present);
+	if (err)
+		ASSERT_EQ(0, poison(x, 6));
+	EXPECT_EQ(1, touch_here(&x->f, 6));
+}
+
+static void setup_complete(struct __test_metadata *_metadata, struct inj *x)
+{
+	uint64_t p;
+
+	inj_region(_metadata, x);
+	for (p = 0; p < NPAGES; p++)
+		ASSERT_EQ(0, umem_supply(&x->f, p));
+}
+
+static int call_complete(struct inj *x)
+{
+	return ioctl(x->f.srv, UMEM_IOC_COMPLETE) ? errno : 0;
+}
+
+static void check_complete(struct __test_metadata *_metadata, struct inj *x,
+			   int err)
+{
+	struct umem_stats st;
+
+	if (err)
+		ASSERT_EQ(0, call_complete(x));
+	ASSERT_EQ(0, ioctl(x->f.ctl, UMEM_IOC_STATS, &st));
+	EXPECT_EQ(UMEM_STATE_COMPLETE, st.state);
+	EXPECT_EQ(0, touch_here(&x->f, 4));
+}
+
+static int call_stats_ctl(struct inj *x)
+{
+	struct umem_stats st;
+
+	return ioctl(x->f.ctl, UMEM_IOC_STATS, &st) ? errno : 0;
+}
+
+static int call_stats_srv(struct inj *x)
+{
+	struct umem_stats st;
+
+	return ioctl(x->f.srv, UMEM_IOC_STATS, &st) ? errno : 0;
+}
+
+static void setup_supplied(struct __test_metadata *_metadata, struct inj *x)
+{
+	inj_region(_metadata, x);
+	ASSERT_EQ(0, umem_supply(&x->f, 1));
+	ASSERT_EQ(0, umem_supply(&x->f, 4));
+}
+
+static uint64_t bitmap_words[1];
+
+static int call_bitmap(struct inj *x)
+{
+	struct umem_bitmap bm = { .count = NPAGES, .which = UMEM_BITMAP_PRESENT,
+				  .addr = (uintptr_t)bitmap_words };
+
+	bitmap_words[0] = ~0ULL;
+	return ioctl(x->f.srv, UMEM_IOC_BITMAP, &bm) ? errno : 0;
+}
+
+static void check_bitmap(struct __test_metadata *_metadata, struct inj *x,
+			 int err)
+{
+	if (err)
+		ASSERT_EQ(0, call_bitmap(x));
+	EXPECT_EQ(0x12, bitmap_words[0]);
+}
+
+static int call_unknown_ctl(struct inj *x)
+{
+	int ret = ioctl(x->f.ctl, _IO(UMEM_IOC_MAGIC, 0x7f));
+
+	return !ret ? EPROTO : errno == ENOTTY ? 0 : errno;
+}
+
+static int call_unknown_srv(struct inj *x)
+{
+	int ret = ioctl(x->f.srv, _IO(UMEM_IOC_MAGIC, 0x7f));
+
+	return !ret ? EPROTO : errno == ENOTTY ? 0 : errno;
+}
+
+static int call_mmap(struct inj *x)
+{
+	x->map2_len = NPAGES * x->f.psz;
+	x->map2 = mmap(NULL, x->map2_len, PROT_READ | PROT_WRITE, MAP_SHARED,
+		       x->f.ctl, 0);
+	return x->map2 == MAP_FAILED ? errno : 0;
+}
+
+/* The new mapping faults and reads like the first one. */
+static void check_mmap(struct __test_metadata *_metadata, struct inj *x,
+		       int err)
+{
+	struct umem_fix f2 = x->f;
+	struct touch t = { .f = &f2, .pgoff = 3, .mode = TOUCH_USER };
+
+	if (err)
+		ASSERT_EQ(0, call_mmap(x));
+	f2.map = x->map2;
+	touch_run(_metadata, &t);
+	EXPECT_FALSE(t.sigbus);
+	EXPECT_TRUE(t.ok);
+	EXPECT_EQ(0, touch_here(&f2, 4));
+}
+
+/* read(): a thread waits on page 2, its request is queued. */
+static void setup_read(struct __test_metadata *_metadata, struct inj *x)
+{
+	struct pollfd p;
+
+	inj_region(_metadata, x);
+	memset(&readopt, 0, sizeof(readopt));
+	readopt.t.f = &x->f;
+	readopt.t.pgoff = 2;
+	readopt.t.mode = TOUCH_USER;
+	ASSERT_EQ(0, pthread_create(&readopt.th, NULL, toucher, &readopt.t));
+	p.fd = x->f.srv;
+	p.events = POLLIN;
+	ASSERT_EQ(1, poll(&p, 1, 10000));
+}
+
+static struct umem_request read_req;
+
+static int call_read(struct inj *x)
+{
+	ssize_t n = read(x->f.srv, &read_req, sizeof(read_req));
+
+	return n < 0 ? errno : n == sizeof(read_req) ? 0 : EPROTO;
+}
+
+static void check_read(struct __test_metadata *_metadata, struct inj *x,
+		       int err)
+{
+	if (err)
+		ASSERT_EQ(0, call_read(x));
+	EXPECT_EQ(2, read_req.pgoff);
+	ASSERT_EQ(0, umem_supply(&x->f, 2));
+	ASSERT_EQ(0, pthread_join(readopt.th, NULL));
+	EXPECT_FALSE(readopt.t.sigbus);
+	EXPECT_TRUE(readopt.t.ok);
+}
+
+static int call_poll(struct inj *x)
+{
+	struct pollfd p = { .fd = x->f.srv, .events = POLLIN };
+	int n = poll(&p, 1, 0);
+
+	return n < 0 ? errno : n == 1 ? 0 : EPROTO;
+}
+
+static void check_poll(struct __test_metadata *_metadata, struct inj *x,
+		       int err)
+{
+	if (err)
+		ASSERT_EQ(0, call_poll(x));
+	check_read(_metadata, x, EAGAIN);
+}
+
+/* write(): the contents of pages 0..7 are in the shmem file, not marked. */
+static void setup_write(struct __test_metadata *_metadata, struct inj *x)
+{
+	uint64_t buf[512], p, i;
+
+	inj_region(_metadata, x);
+	ASSERT_GE(sizeof(buf), x->f.psz);
+	for (p = 0; p < NPAGES; p++) {
+		for (i = 0; i < x->f.psz / 8; i++)
+			buf[i] = umem_pattern(p, i);
+		ASSERT_EQ(x->f.psz, pwrite(x->f.shm, buf, x->f.psz, p * x->f.psz));
+	}
+}
+
+static int call_write(struct inj *x)
+{
+	ssize_t n = umem_mark(&x->f, 0, NPAGES);
+
+	return n < 0 ? errno : n == sizeof(struct umem_range) ? 0 : EPROTO;
+}
+
+/* 16 ranges: more than fit on the stack, copied to the heap. */
+static int call_write_many(struct inj *x)
+{
+	struct umem_range r[16];
+	unsigned int i;
+	ssize_t n;
+
+	for (i = 0; i < 16; i++) {
+		r[i].pgoff = i % NPAGES;
+		r[i].count = 1;
+	}
+	n = write(x->f.srv, r, sizeof(r));
+	return n < 0 ? errno : n == sizeof(r) ? 0 : EPROTO;
+}
+
+/* A failed write marked nothing; written, every page reads right. */
+static void check_write(struct __test_metadata *_metadata, struct inj *x,
+			int err)
+{
+	struct umem_stats st;
+	uint64_t p;
+
+	ASSERT_EQ(0, ioctl(x->f.srv, UMEM_IOC_STATS, &st));
+	EXPECT_EQ(err ? 0 : NPAGES, st.pages_present);
+	if (err)
+		ASSERT_EQ(0, call_write(x));
+	for (p = 0; p < NPAGES; p++)
+		EXPECT_EQ(0, touch_here(&x->f, p));
+}
+
+/* The daemon puts a page's bytes into the shmem file. */
+static int call_pwrite_shmem(struct inj *x)
+{
+	uint64_t buf[512], i;
+	ssize_t n;
+
+	for (i = 0; i < x->f.psz / 8; i++)
+		buf[i] = umem_pattern(2, i);
+	n = pwrite(x->f.shm, buf, x->f.psz, 2 * x->f.psz);
+	return n < 0 ? errno : n == (ssize_t)x->f.psz ? 0 : EPROTO;
+}
+
+static void check_pwrite_shmem(struct __test_metadata *_metadata,
+			       struct inj *x, int err)
+{
+	if (err)
+		ASSERT_EQ(0, call_pwrite_shmem(x));
+	ASSERT_EQ(sizeof(struct umem_range), umem_mark(&x->f, 2, 1));
+	EXPECT_EQ(0, touch_here(&x->f, 2));
+}
+
+static int call_fdinfo(struct inj *x)
+{
+	char path[64], buf[2048];
+	int fd;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", x->f.srv);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n < 0)
+		return errno;
+	buf[n] = 0;
+	return strstr(buf, "umem-state:\tserved") ? 0 : EPROTO;
+}
+
+/* Faults: the one touch runs in a thread with its own fail-nth. */
+static int run_touch(struct __test_metadata *_metadata, struct inj *x,
+		     unsigned int n, bool *fired, int mode, uint64_t pgoff)
+{
+	struct touch t = { .f = &x->f, .pgoff = pgoff, .mode = mode, .nth = n,
+			   .pipe_w = x->pipe[1] };
+
+	touch_run(_metadata, &t);
+	*fired = t.fired;
+	/* A user fault retries after VM_FAULT_OOM: it must end with the data. */
+	EXPECT_FALSE(t.sigbus) TH_LOG("fault, allocation %u: SIGBUS", n);
+	if (mode == TOUCH_USER)
+		EXPECT_TRUE(t.ok) TH_LOG("fault, allocation %u: wrong data", n);
+	return t.err;
+}
+
+static int run_fault_missing(struct __test_metadata *_metadata, struct inj *x,
+			     unsigned int n, bool *fired)
+{
+	return run_touch(_metadata, x, n, fired, TOUCH_USER, 5);
+}
+
+static int run_fault_present(struct __test_metadata *_metadata, struct inj *x,
+			     unsigned int n, bool *fired)
+{
+	return run_touch(_metadata, x, n, fired, TOUCH_USER, 4);
+}
+
+static void setup_kernel_fault(struct __test_metadata *_metadata, struct inj *x)
+{
+	inj_region(_metadata, x);
+	ASSERT_EQ(0, pipe2(x->pipe, O_CLOEXEC));
+}
+
+static int run_fault_kernel(struct __test_metadata *_metadata, struct inj *x,
+			    unsigned int n, bool *fired)
+{
+	return run_touch(_metadata, x, n, fired, TOUCH_KERNEL, 5);
+}
+
+/* After a failed kernel-mode fault, the page still arrives and reads right. */
+static void check_fault_kernel(struct __test_metadata *_metadata,
+			       struct inj *x, int err)
+{
+	struct touch t = { .f = &x->f, .pgoff = 5, .mode = TOUCH_USER };
+	char buf[4096];
+
+	if (!err) {
+		ASSERT_EQ(x->f.psz, read(x->pipe[0], buf, x->f.psz));
+		EXPECT_EQ(umem_pattern(5, 0), *(uint64_t *)buf);
+	}
+	touch_run(_metadata, &t);
+	EXPECT_FALSE(t.sigbus);
+	EXPECT_TRUE(t.ok);
+}
+
+/* Release: close one fd or unmap the last mapping. */
+static int call_close_ctl(struct inj *x)
+{
+	int ret = close(x->f.ctl);
+
+	x->f.ctl = -1;
+	return ret ? errno : 0;
+}
+
+static int call_close_srv(struct inj *x)
+{
+	int ret = close(x->f.srv);
+
+	x->f.srv = -1;
+	return ret ? errno : 0;
+}
+
+static int call_close_shm(struct inj *x)
+{
+	int ret = close(x->f.shm);
+
+	x->f.shm = -1;
+	return ret ? errno : 0;
+}
+
+/* The mapping is the region's last holder: every fd is closed first. */
+static void setup_last_map(struct __test_metadata *_metadata, struct inj *x)
+{
+	setup_supplied(_metadata, x);
+	close(x->f.srv);
+	close(x->f.shm);
+	close(x->f.ctl);
+	x->f.srv = x->f.shm = x->f.ctl = -1;
+}
+
+static int call_munmap(struct inj *x)
+{
+	if (munmap(x->f.map, x->f.pages * x->f.psz))
+		return errno;
+	x->f.map = NULL;
+	return 0;
+}
+
+/* A failed munmap left the mapping whole: page 4 still reads right. */
+static void check_munmap(struct __test_metadata *_metadata, struct inj *x,
+			 int err)
+{
+	if (err)
+		EXPECT_EQ(0, touch_here(&x->f, 4));
+}
+
+/* After a close, the rest of the region goes on (or fails) by the rules. */
+static void check_close_ctl(struct __test_metadata *_metadata, struct inj *x,
+			    int err)
+{
+	EXPECT_EQ(0, touch_here(&x->f, 1));
+	/* The live server goes on serving without a control fd. */
+	EXPECT_EQ(0, umem_supply(&x->f, 3));
+	EXPECT_EQ(0, touch_here(&x->f, 3));
+}
+
+static void check_close_srv(struct __test_metadata *_metadata, struct inj *x,
+			    int err)
+{
+	struct touch t = { .f = &x->f, .pgoff = 5, .mode = TOUCH_USER };
+	struct umem_stats st;
+
+	ASSERT_EQ(0, ioctl(x->f.ctl, UMEM_IOC_STATS, &st));
+	EXPECT_EQ(UMEM_STATE_DETACHED, st.state);
+	ASSERT_EQ(0, serve(x));
+	touch_run(_metadata, &t);
+	EXPECT_FALSE(t.sigbus);
+	EXPECT_TRUE(t.ok);
+}
+
+static void check_close_shm(struct __test_metadata *_metadata, struct inj *x,
+			    int err)
+{
+	EXPECT_EQ(0, touch_here(&x->f, 4));
+}
+
+/*
+ * A VMA split or moved gets our vm_ops->open (a region reference); the
+ * kernel's error paths after it must call ->close.
+ */
+static int call_munmap_split(struct inj *x)
+{
+	return munmap(x->f.map + 2 * x->f.psz, x->f.psz) ? errno : 0;
+}
+
+/* Page 2 is gone or not; the rest of the mapping reads right. */
+static void check_munmap_split(struct __test_metadata *_metadata,
+			       struct inj *x, int err)
+{
+	if (err)
+		ASSERT_EQ(0, call_munmap_split(x));
+	EXPECT_EQ(0, touch_here(&x->f, 1));
+	EXPECT_EQ(0, touch_here(&x->f, 4));
+}
+
+/* A page-sized hole to move page 4 into. */
+static void setup_mremap(struct __test_metadata *_metadata, struct inj *x)
+{
+	setup_supplied(_metadata, x);
+	x->map2_len = x->f.psz;
+	x->map2 = mmap(NULL, x->map2_len, PROT_NONE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, x->map2);
+}
+
+static int call_mremap(struct inj *x)
+{
+	void *p = mremap(x->f.map + 4 * x->f.psz, x->f.psz, x->f.psz,
+			 MREMAP_MAYMOVE | MREMAP_FIXED, x->map2);
+
+	if (p == MAP_FAILED)
+		return errno;
+	return p == x->map2 ? 0 : EPROTO;
+}
+
+/* Page 4 moved, with its contents, or stayed where it was. */
+static void check_mremap(struct __test_metadata *_metadata, struct inj *x,
+			 int err)
+{
+	struct umem_fix moved = x->f;
+
+	if (err)
+		ASSERT_EQ(0, call_mremap(x));
+	moved.map = (char *)x->map2 - 4 * x->f.psz;
+	EXPECT_EQ(0, touch_here(&moved, 4));
+	EXPECT_EQ(0, touch_here(&x->f, 1));
+}
+
+static const struct entry e_open = {
+	"open /dev/umem", NULL, call_open, NULL, check_open, { ENOMEM },
+};
+static const struct entry e_api = {
+	"ioctl API", setup_fd, call_api, NULL, check_api, { 0 },
+};
+static const struct entry e_init = {
+	"ioctl INIT", setup_fd_api, call_init, NULL, check_init, { ENOMEM },
+};
+static const struct entry e_serve = {
+	"ioctl SERVE", setup_unserved, call_serve, NULL, check_serve,
+	{ ENOMEM },
+};
+static const struct entry e_readopt = {
+	"ioctl SERVE (re-adopt)", setup_readopt, call_serve, NULL,
+	check_readopt, { ENOMEM },
+};
+static const struct entry e_poison = {
+	"ioctl POISON", setup_supplied, call_poison, NULL, check_poison,
+	{ ENOMEM },
+};
+static const struct entry e_complete = {
+	"ioctl COMPLETE", setup_complete, call_complete, NULL, check_complete,
+	{ 0 },
+};
+static const struct entry e_stats_ctl = {
+	"ioctl STATS (control fd)", setup_supplied, call_stats_ctl, NULL, NULL,
+	{ 0 },
+};
+static const struct entry e_stats_srv = {
+	"ioctl STATS (server fd)", setup_supplied, call_stats_srv, NULL, NULL,
+	{ 0 },
+};
+static const struct entry e_bitmap = {
+	"ioctl BITMAP", setup_supplied, call_bitmap, NULL, check_bitmap,
+	{ ENOMEM },
+};
+static const struct entry e_unknown_ctl = {
+	"ioctl unknown (control fd)", inj_region, call_unknown_ctl, NULL, NULL,
+	{ 0 },
+};
+static const struct entry e_unknown_srv = {
+	"ioctl unknown (server fd)", inj_region, call_unknown_srv, NULL, NULL,
+	{ 0 },
+};
+static const struct entry e_mmap = {
+	"mmap", setup_supplied, call_mmap, NULL, check_mmap, { ENOMEM },
+};
+static const struct entry e_read = {
+	"read (server)", setup_read, call_read, NULL, check_read, { 0 },
+};
+static const struct entry e_poll = {
+	"poll (server)", setup_read, call_poll, NULL, check_poll, { ENOMEM },
+};
+static const struct entry e_write = {
+	"write (mark present)", setup_write, call_write, NULL, check_write,
+	{ ENOMEM },
+};
+static const struct entry e_write_many = {
+	"write (mark present, 16 ranges)", setup_write, call_write_many, NULL,
+	check_write, { ENOMEM },
+};
+static const struct entry e_pwrite_shmem = {
+	"pwrite (shmem fd)", inj_region, call_pwrite_shmem, NULL,
+	check_pwrite_shmem, { ENOMEM },
+};
+static const struct entry e_fdinfo = {
+	"fdinfo (server fd)", inj_region, call_fdinfo, NULL, NULL, { ENOMEM },
+};
+/*
+ * A missing page costs two calls of the fault handler: one queues the
+ * request and sleeps, the retry maps the page.  A third means a call
+ * failed before queueing (our request allocation) and was retried.
+ */
+static unsigned int fault_retries;
+
+static void check_fault_missing(struct __test_metadata *_metadata,
+				struct inj *x, int err)
+{
+	struct umem_stats st;
+
+	ASSERT_EQ(0, ioctl(x->f.ctl, UMEM_IOC_STATS, &st));
+	EXPECT_EQ(1, st.pages_requested);
+	if (st.faults > 2)
+		fault_retries++;
+}
+
+static const struct entry e_fault_missing = {
+	"fault (missing page)", inj_region, NULL, run_fault_missing,
+	check_fault_missing, { 0 },
+};
+static const struct entry e_fault_present = {
+	"fault (present page)", setup_supplied, NULL, run_fault_present, NULL,
+	{ 0 },
+};
+static const struct entry e_fault_kernel = {
+	"fault (kernel mode, missing page)", setup_kernel_fault, NULL,
+	run_fault_kernel, check_fault_kernel, { EFAULT, ENOMEM },
+};
+static const struct entry e_close_ctl = {
+	"release (control fd)", setup_supplied, call_close_ctl, NULL,
+	check_close_ctl, { 0 },
+};
+static const struct entry e_close_srv = {
+	"release (server fd)", setup_supplied, call_close_srv, NULL,
+	check_close_srv, { 0 },
+};
+static const struct entry e_close_shm = {
+	"release (shmem fd)", setup_supplied, call_close_shm, NULL,
+	check_close_shm, { 0 },
+};
+static const struct entry e_munmap_split = {
+	"munmap (split a mapping)", setup_supplied, call_munmap_split, NULL,
+	check_munmap_split, { ENOMEM },
+};
+static const struct entry e_mremap = {
+	"mremap (move a page of a mapping)", setup_mremap, call_mremap, NULL,
+	check_mremap, { ENOMEM },
+};
+static const struct entry e_munmap = {
+	"release (munmap of the last mapping)", setup_last_map, call_munmap,
+	NULL, check_munmap, { ENOMEM },
+};
+
+#define SWEEP_TEST(name, entry)						\
+	TEST_F_TIMEOUT(inject, name, 120)				\
+	{								\
+		REQUIRE_INJECTION();					\
+		sweep(_metadata, self, &(entry));			\
+	}
+
+SWEEP_TEST(inject__open, e_open)
+SWEEP_TEST(inject__ioctl_api, e_api)
+SWEEP_TEST(inject__ioctl_init, e_init)
+SWEEP_TEST(inject__ioctl_serve, e_serve)
+SWEEP_TEST(inject__ioctl_serve_readopt, e_readopt)
+SWEEP_TEST(inject__ioctl_poison, e_poison)
+SWEEP_TEST(inject__ioctl_complete, e_complete)
+SWEEP_TEST(inject__ioctl_stats_ctl, e_stats_ctl)
+SWEEP_TEST(inject__ioctl_stats_srv, e_stats_srv)
+SWEEP_TEST(inject__ioctl_bitmap, e_bitmap)
+SWEEP_TEST(inject__ioctl_unknown_ctl, e_unknown_ctl)
+SWEEP_TEST(inject__ioctl_unknown_srv, e_unknown_srv)
+SWEEP_TEST(inject__mmap, e_mmap)
+SWEEP_TEST(inject__read, e_read)
+SWEEP_TEST(inject__poll, e_poll)
+SWEEP_TEST(inject__write, e_write)
+SWEEP_TEST(inject__write_many, e_write_many)
+SWEEP_TEST(inject__pwrite_shmem, e_pwrite_shmem)
+SWEEP_TEST(inject__fdinfo, e_fdinfo)
+
+/* The sweep reached the request allocation: a fault was retried. */
+TEST_F_TIMEOUT(inject, inject__fault_missing, 120)
+{
+	REQUIRE_INJECTION();
+	sweep(_metadata, self, &e_fault_missing);
+	EXPECT_LT(0, fault_retries)
+		TH_LOG("no injection failed the fault's request allocation");
+}
+
+SWEEP_TEST(inject__fault_present, e_fault_present)
+SWEEP_TEST(inject__fault_kernel, e_fault_kernel)
+SWEEP_TEST(inject__munmap_split, e_munmap_split)
+SWEEP_TEST(inject__mremap, e_mremap)
+SWEEP_TEST(inject__release_ctl, e_close_ctl)
+SWEEP_TEST(inject__release_srv, e_close_srv)
+SWEEP_TEST(inject__release_shm, e_close_shm)
+SWEEP_TEST(inject__release_munmap, e_munmap)
+
+
+/* ---- random failures in one process ------------------------------------ */
+
+#define PROB_PCT	"5"
+#define WINDOW_MS	3000
+#define MAX_TRIES	2000
+
+/* What the process under injection shares between its two threads. */
+struct chaos {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int round;		/* bumped by the faulting thread per region */
+	int served;		/* the faulting thread is done with round @round */
+	int acked;		/* the server thread is done with round @acked */
+	bool quit;
+	struct umem_fix f;
+	/* results */
+	unsigned long rounds, pages, errors;
+	const char *bad_call;	/* the first call that failed uncleanly */
+	int bad_errno;
+};
+
+static struct chaos chaos = {
+	.lock = PTHREAD_MUTEX_INITIALIZER,
+	.cond = PTHREAD_COND_INITIALIZER,
+};
+
+/* An injected failure is clean if it is ENOMEM; count it, or record it. */
+static bool chaos_clean(const char *call, int err)
+{
+	if (err == ENOMEM) {
+		__atomic_add_fetch(&chaos.errors, 1, __ATOMIC_RELAXED);
+		return true;
+	}
+	if (!chaos.bad_call) {
+		chaos.bad_call = call;
+		chaos.bad_errno = err;
+	}
+	return false;
+}
+
+/* Retry @expr (true on success) while it fails cleanly; false if not. */
+#define CHAOS(call, expr) ({						\
+	bool __ok = false;						\
+	int __i;							\
+									\
+	for (__i = 0; __i < MAX_TRIES; __i++) {				\
+		if (expr) {						\
+			__ok = true;					\
+			break;						\
+		}							\
+		if (!chaos_clean(call, errno))				\
+			break;						\
+	}								\
+	if (!__ok && !chaos.bad_call)					\
+		chaos.bad_call = call " (never succeeds)";		\
+	__ok;								\
+})
+
+static bool make_it_fail(bool on)
+{
+	return !write_str("/proc/thread-self/make-it-fail", on ? "1" : "0");
+}
+
+static bool chaos_supply(const struct umem_fix *f, uint64_t pgoff)
+{
+	struct umem_range r = { .pgoff = pgoff, .count = 1 };
+	uint64_t buf[512], i;
+
+	for (i = 0; i < f->psz / 8; i++)
+		buf[i] = umem_pattern(pgoff, i);
+	return CHAOS("pwrite shmem", pwrite(f->shm, buf, f->psz,
+					     pgoff * f->psz) == (ssize_t)f->psz) &&
+	       CHAOS("write", write(f->srv, &r, sizeof(r)) == sizeof(r));
+}
+
+/* The server thread: serve each round's region until it is over. */
+static void *chaos_server(void *arg)
+{
+	struct umem_request req[8];
+	struct pollfd p;
+	int round = 0, i;
+	ssize_t n;
+
+	if (!make_it_fail(true))
+		abort();
+	for (;;) {
+		pthread_mutex_lock(&chaos.lock);
+		while (chaos.round == round && !chaos.quit)
+			pthread_cond_wait(&chaos.cond, &chaos.lock);
+		if (chaos.quit) {
+			pthread_mutex_unlock(&chaos.lock);
+			return NULL;
+		}
+		round = chaos.round;
+		pthread_mutex_unlock(&chaos.lock);
+		p.fd = chaos.f.srv;
+		p.events = POLLIN;
+		while (!__atomic_load_n(&chaos.served, __ATOMIC_ACQUIRE)) {
+			if (!CHAOS("poll", poll(&p, 1, 5) >= 0))
+				break;
+			n = read(chaos.f.srv, req, sizeof(req));
+			if (n < 0 && errno != EAGAIN && !chaos_clean("read", errno))
+				break;
+			for (i = 0; i < n / (ssize_t)sizeof(req[0]); i++)
+				if (!chaos_supply(&chaos.f, req[i].pgoff))
+					break;
+		}
+		/* Only now may the faulting thread close the fds. */
+		pthread_mutex_lock(&chaos.lock);
+		chaos.acked = round;
+		pthread_cond_broadcast(&chaos.cond);
+		pthread_mutex_unlock(&chaos.lock);
+	}
+}
+
+/* One region: create, serve, map, fault every page, poison, complete. */
+static bool chaos_round(void)
+{
+	struct umem_api a = { .api = UMEM_API_VERSION };
+	struct umem_init in = { .size = NPAGES * 4096ULL,
+				.detach_timeout_ms = TIMEOUT_MS };
+	struct umem_serve sv = { .flags = UMEM_SERVE_CLOEXEC | UMEM_SERVE_NONBLOCK };
+	struct umem_range r = { .pgoff = 7, .count = 1 };
+	struct umem_fix *f = &chaos.f;
+	uint64_t words[1], p;
+	struct umem_bitmap bm = { .count = NPAGES, .addr = (uintptr_t)words,
+				  .which = UMEM_BITMAP_PRESENT };
+	struct umem_stats st;
+	bool ok = false, started = false;
+
+	memset(f, 0, sizeof(*f));
+	f->ctl = f->srv = f->shm = -1;
+	f->psz = 4096;
+	f->pages = NPAGES;
+	if (!CHAOS("open", (f->ctl = open("/dev/umem", O_RDWR | O_CLOEXEC)) >= 0) ||
+	    !CHAOS("ioctl API", !ioctl(f->ctl, UMEM_IOC_API, &a)) ||
+	    !CHAOS("ioctl INIT", !ioctl(f->ctl, UMEM_IOC_INIT, &in)) ||
+	    !CHAOS("ioctl SERVE", !ioctl(f->ctl, UMEM_IOC_SERVE, &sv)))
+		goto out;
+	f->srv = sv.server_fd;
+	f->shm = sv.shmem_fd;
+	if (!CHAOS("mmap", (f->map = mmap(NULL, NPAGES * f->psz,
+					  PROT_READ | PROT_WRITE, MAP_SHARED,
+					  f->ctl, 0)) != MAP_FAILED)) {
+		f->map = NULL;
+		goto out;
+	}
+	pthread_mutex_lock(&chaos.lock);
+	chaos.served = 0;
+	chaos.round++;
+	pthread_cond_broadcast(&chaos.cond);
+	pthread_mutex_unlock(&chaos.lock);
+	started = true;
+	/* A user fault whose allocation fails is retried: it never fails. */
+	for (p = 0; p < NPAGES; p++) {
+		if (!umem_page_ok(f, p)) {
+			chaos.bad_call = "fault: wrong data";
+			goto out;
+		}
+		chaos.pages++;
+	}
+	if (!CHAOS("ioctl BITMAP", !ioctl(f->srv, UMEM_IOC_BITMAP, &bm)) ||
+	    !CHAOS("ioctl STATS", !ioctl(f->ctl, UMEM_IOC_STATS, &st)) ||
+	    !CHAOS("ioctl POISON", !ioctl(f->srv, UMEM_IOC_POISON, &r)) ||
+	    !CHAOS("ioctl COMPLETE", !ioctl(f->srv, UMEM_IOC_COMPLETE)))
+		goto out;
+	if (words[0] != 0xff || st.pages_present != NPAGES) {
+		chaos.bad_call = "bitmap or stats: wrong";
+		goto out;
+	}
+	ok = CHAOS("munmap", !munmap(f->map, NPAGES * f->psz));
+	if (ok)
+		f->map = NULL;
+	chaos.rounds++;
+out:
+	__atomic_store_n(&chaos.served, 1, __ATOMIC_RELEASE);
+	if (started) {
+		pthread_mutex_lock(&chaos.lock);
+		while (chaos.acked != chaos.round)
+			pthread_cond_wait(&chaos.cond, &chaos.lock);
+		pthread_mutex_unlock(&chaos.lock);
+	}
+	umem_fix_teardown(f);
+	return ok;
+}
+
+/* The process under injection; writes its results to @out. */
+static int chaos_child(int out)
+{
+	uint64_t deadline = umem_now_ms() + WINDOW_MS;
+	char buf[256];
+	pthread_t th;
+	int len;
+
+	if (pthread_create(&th, NULL, chaos_server, NULL) || !make_it_fail(true))
+		return 2;
+	while (umem_now_ms() < deadline && chaos_round())
+		;
+	make_it_fail(false);
+	pthread_mutex_lock(&chaos.lock);
+	chaos.quit = true;
+	pthread_cond_broadcast(&chaos.cond);
+	pthread_mutex_unlock(&chaos.lock);
+	pthread_join(th, NULL);
+	len = snprintf(buf, sizeof(buf), "%lu %lu %lu %d %s", chaos.rounds,
+		       chaos.pages, chaos.errors, chaos.bad_errno,
+		       chaos.bad_call ? chaos.bad_call : "-");
+	if (write(out, buf, len) != len)
+		return 2;
+	return chaos.bad_call ? 1 : 0;
+}
+
+TEST_F_TIMEOUT(inject, inject__probability, 120)
+{
+	unsigned long rounds = 0, pages = 0, errors = 0;
+	char buf[256] = "", call[200] = "";
+	uint64_t deadline;
+	int pfd[2], status = 0, bad_errno = 0;
+	pid_t pid;
+	ssize_t n;
+
+	REQUIRE_INJECTION();
+	ASSERT_EQ(0, knob_set("failslab/task-filter", "Y"));
+	ASSERT_EQ(0, knob_set("fail_page_alloc/task-filter", "Y"));
+	ASSERT_EQ(0, knob_set("failslab/probability", PROB_PCT));
+	ASSERT_EQ(0, knob_set("fail_page_alloc/probability", PROB_PCT));
+	ASSERT_EQ(0, pipe2(pfd, O_CLOEXEC));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		close(pfd[0]);
+		_exit(chaos_child(pfd[1]));
+	}
+	close(pfd[1]);
+	/* A server thread that gave up leaves a fault waiting: kill it. */
+	deadline = umem_now_ms() + 30000;
+	while (waitpid(pid, &status, WNOHANG) == 0) {
+		if (umem_now_ms() > deadline) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &status, 0);
+			break;
+		}
+		usleep(20000);
+	}
+	n = read(pfd[0], buf, sizeof(buf) - 1);
+	close(pfd[0]);
+	knob_set("failslab/probability", "0");
+	knob_set("fail_page_alloc/probability", "0");
+	ASSERT_LT(0, n) TH_LOG("the process under injection died: status %#x",
+			       status);
+	buf[n] = 0;
+	ASSERT_EQ(5, sscanf(buf, "%lu %lu %lu %d %199[^\n]", &rounds, &pages,
+			    &errors, &bad_errno, call));
+	printf("# inject: probability %s%%, %d ms: %lu regions, %lu pages faulted, %lu injected errors\n",
+	       PROB_PCT, WINDOW_MS, rounds, pages, errors);
+	EXPECT_STREQ("-", call) TH_LOG("%s: %s", call, strerror(bad_errno));
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		TH_LOG("status %#x", status);
+	EXPECT_LT(0, rounds);
+	EXPECT_LT(0, errors);
+	EXPECT_EQ(self->refcnt, module_refcnt());
+	check_usable(_metadata);
+}
+
+/* The lead's figure: every allocation site the sweeps failed, in all. */
+TEST_F(inject, inject__summary)
+{
+	char name[128];
+	unsigned int n, total = 0, entries = 0;
+	FILE *log;
+
+	REQUIRE_INJECTION();
+	log = fopen(SITES_LOG, "r");
+	ASSERT_NE(NULL, log);
+	while (fscanf(log, "%127[^\t]\t%u\n", name, &n) == 2) {
+		total += n;
+		entries++;
+	}
+	fclose(log);
+	unlink(SITES_LOG);
+	printf("# inject: %u allocation sites swept over %u entry points\n",
+	       total, entries);
+	EXPECT_LT(0, total);
+}
+
+TEST_HARNESS_MAIN
