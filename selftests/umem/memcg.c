@@ -581,7 +581,8 @@ TEST_F_TIMEOUT(memcg, memcg__shmem_fd_ops, 120)
 	EXPECT_EQ(f->pages * f->psz, lseek(f->shm, 0, SEEK_END));
 
 	/* It cannot grow past the region: the VMM would pay for it. */
-	EXPECT_EQ(F_SEAL_SEAL | F_SEAL_GROW, fcntl(f->shm, F_GET_SEALS));
+	EXPECT_EQ(F_SEAL_SEAL | F_SEAL_GROW | F_SEAL_SHRINK,
+		  fcntl(f->shm, F_GET_SEALS));
 	EXPECT_EQ(-1, pwrite(f->shm, buf, f->psz, f->pages * f->psz));
 	EXPECT_EQ(EPERM, errno);
 	EXPECT_EQ(-1, fallocate(f->shm, 0, f->pages * f->psz, f->psz));
