@@ -31,6 +31,16 @@ if [ "${1:-}" = --dir ]; then
 	exit 0
 fi
 
+# One build at a time: a second caller (another make in another tree)
+# waits for the first and reuses its result rather than deleting the tree
+# under it.
+mkdir -p "$cache"
+exec 9> "$cache/.lock-$key"
+if ! flock -n 9; then
+	echo "debug-kernel: waiting for another build of $dir" >&2
+	flock 9
+fi
+
 if [ -f "$dir/.done" ]; then
 	echo "debug-kernel: reusing cached build $dir" >&2
 	echo "$dir/src"

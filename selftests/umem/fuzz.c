@@ -438,6 +438,20 @@ static int find_obj(int kind, uint64_t tag)
 	return fd;
 }
 
+/* Is @fd still in the table?  It is closed only after leaving it. */
+static bool obj_live(int fd)
+{
+	bool live = false;
+	int i;
+
+	pthread_mutex_lock(&olock);
+	for (i = 0; i < NOBJ; i++)
+		if (objs[i].kind != K_FREE && objs[i].fd == fd)
+			live = true;
+	pthread_mutex_unlock(&olock);
+	return live;
+}
+
 /* Remove the object with number @fd and close it. */
 static void obj_close(int fd)
 {
@@ -824,7 +838,7 @@ static int do_serve(struct obj *o, bool garbage)
 	struct umem_serve sv = { 0 };
 	bool bad = false;
 	void *arg = &sv;
-	int ret;
+	int ret, live;
 
 	sv.flags = below(4);
 	if (garbage) {
@@ -836,9 +850,15 @@ static int do_serve(struct obj *o, bool garbage)
 		}
 		bad = true;
 	}
+	/* A server fd of ours open before and after: a server was live. */
+	live = o->kind == K_CTL && o->pages ? find_obj(K_SRV, o->tag) : -1;
 	ret = ioctl(o->fd, UMEM_IOC_SERVE, arg);
+	if (live >= 0 && !obj_live(live))
+		live = -1;
 	if (ret) {
 		ret = errno;
+		if (live >= 0 && (ret == EIO || ret == ENXIO))
+			fail("UMEM_IOC_SERVE: errno %d while a server is live", ret);
 		if (o->kind == K_CTL)
 			check_errno("UMEM_IOC_SERVE", ret, B(ENXIO) | B(EINVAL) |
 				    B(EBUSY) | B(EIO) | B(EMFILE) | B(ENFILE) |
@@ -857,6 +877,9 @@ static int do_serve(struct obj *o, bool garbage)
 	if (bad || o->rdonly)
 		fail("UMEM_IOC_SERVE accepted flags %#x pad %u on a%s fd", sv.flags,
 		     sv.__pad, o->rdonly ? " read-only" : "");
+	if (live >= 0)
+		fail("UMEM_IOC_SERVE made a second server while server fd %d is open",
+		     live);
 	count_ev(EV_adopted);
 	if (!o->pages) {
 		/* Its init is not in our table yet: no tag to supply with. */
