@@ -17,9 +17,9 @@
  * poison, complete, bitmaps, stats, random ioctl numbers on every kind of
  * fd, fork, mremap, munmap, mprotect, madvise, close, dup, detach (closing
  * a server) and re-adopt, process_vm_readv/writev, pipes into and out of
- * mappings, /proc/self/mem, the shmem fd.  A small table of live objects
- * (fds, mappings) per process makes them hit real objects most of the
- * time and garbage some of the time.
+ * mappings, /proc/self/mem, the shmem fd, io_uring reads.  A small table
+ * of live objects (fds, mappings) per process makes them hit real objects
+ * most of the time and garbage some of the time.
  *
  * Nothing can hang for good: a timer signal interrupts every user fault
  * and blocking read after a while; the serving thread of each worker
@@ -60,6 +60,7 @@
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
+#include <liburing.h>
 #include <linux/falloc.h>
 #include <linux/umem.h>
 
@@ -83,7 +84,7 @@
 	X(mremap) X(mprotect) X(madvise) X(read) X(write) X(poison) \
 	X(complete) X(bitmap) X(stats) X(ioctl) X(close) X(dup) X(fork) \
 	X(kill) X(pvm) X(pipe) X(shmem) X(procmem) X(fdinfo) X(poll) \
-	X(nonblock) X(supply)
+	X(nonblock) X(uring) X(supply)
 #define OP_ENUM(n) OP_##n,
 #define OP_NAME(n) #n,
 enum { OPS(OP_ENUM) OP_NR };
@@ -98,6 +99,7 @@ static const unsigned int op_weight[OP_NR] = {
 	[OP_ioctl] = 5, [OP_close] = 3, [OP_dup] = 2, [OP_fork] = 1,
 	[OP_kill] = 1, [OP_pvm] = 2, [OP_pipe] = 2, [OP_shmem] = 3,
 	[OP_procmem] = 1, [OP_fdinfo] = 1, [OP_poll] = 1, [OP_nonblock] = 1,
+	[OP_uring] = 2,
 };
 
 #define EVS(X) X(ok_read) X(ok_write) X(waited) X(sigbus) X(sigsegv) X(timeout) \
@@ -1897,6 +1899,76 @@ static void op_nonblock(void)
 		fcntl(o.fd, F_SETFL, fl ^ O_NONBLOCK);
 }
 
+/*
+ * io_uring reads of a server fd (IOCB_NOWAIT first, then a poll-armed
+ * retry, as umemd does).  A read may still be in flight when we stop
+ * waiting: its buffer is this thread's own, reaped by its next op.
+ */
+static __thread struct io_uring ring;
+static __thread bool ring_ok, ring_tried;
+static __thread struct {
+	uint64_t buf[64 * 2 + 8];
+	struct obj o;
+	size_t len;
+	bool busy;
+} ur;
+
+static void uring_reap(bool wait)
+{
+	struct __kernel_timespec ts = { .tv_nsec = 50 * 1000000L };
+	struct io_uring_cqe *cqe;
+	size_t n;
+	int ret;
+
+	while (ur.busy) {
+		ret = wait ? io_uring_wait_cqe_timeout(&ring, &cqe, &ts) :
+			     io_uring_peek_cqe(&ring, &cqe);
+		if (ret)
+			return;
+		ret = cqe->res;
+		io_uring_cqe_seen(&ring, cqe);
+		ur.busy = false;
+		if (ur.o.kind != K_SRV)
+			continue;
+		if (ret < 0) {
+			check_errno("io_uring read of a server fd", -ret,
+				    B(EINVAL) | B(EAGAIN) | B(EINTR) | B(EFAULT));
+			continue;
+		}
+		if (ret % 16 || (size_t)ret > ur.len || ur.len < 16) {
+			fail("io_uring read of %zu bytes returned %d", ur.len, ret);
+			continue;
+		}
+		n = check_requests((struct umem_request *)ur.buf, ret / 16, ur.o.pages);
+		answer(ur.o.fd, ur.o.tag, ur.o.pages, (struct umem_request *)ur.buf, n);
+	}
+}
+
+static void op_uring(void)
+{
+	struct io_uring_sqe *sqe;
+
+	if (!ring_tried) {
+		ring_tried = true;
+		ring_ok = !io_uring_queue_init(8, &ring, 0);
+	}
+	if (!ring_ok)
+		return;
+	uring_reap(false);
+	if (ur.busy)
+		return;
+	ur.o = pick(K_SRV, 8);
+	ur.len = chance(10) ? below(16) : 16 * (1 + below(64));
+	sqe = io_uring_get_sqe(&ring);
+	if (!sqe)
+		return;
+	io_uring_prep_read(sqe, ur.o.fd, ur.buf, ur.len, 0);
+	if (io_uring_submit(&ring) != 1)
+		return;
+	ur.busy = true;
+	uring_reap(true);
+}
+
 static int pick_op(void)
 {
 	unsigned int r, i, total = 0;
@@ -1944,6 +2016,7 @@ static void do_op(int op)
 	case OP_fdinfo: op_fdinfo(); break;
 	case OP_poll: op_poll(); break;
 	case OP_nonblock: op_nonblock(); break;
+	case OP_uring: op_uring(); break;
 	}
 }
 
@@ -2042,6 +2115,10 @@ static void atfork_child(void)
 	memset(children, 0, sizeof(children));
 	in_child = true;
 	have_tmr = false;
+	/* The parent's ring is not ours to use. */
+	ring_ok = false;
+	ring_tried = true;
+	ur.busy = false;
 	/* The parent's /proc/self/mem is the parent's memory. */
 	if (procmem >= 0)
 		close(procmem);
