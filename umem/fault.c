@@ -59,15 +59,38 @@ static vm_fault_t umem_fault_present(struct umem_region *region,
 	if (poisoned && test_bit(vmf->pgoff, poisoned))
 		return VM_FAULT_SIGBUS;
 	ret = region->shmem_vm_ops->fault(vmf);
+	if ((ret & (VM_FAULT_ERROR | VM_FAULT_NOPAGE | VM_FAULT_RETRY)) ||
+	    !vmf->page)
+		return ret;
+	/*
+	 * A poison may have come since the check above.  Look again with
+	 * the page locked, as it stays until the PTE is set: either
+	 * umem_poison_sync() takes the lock after us, and the unmap that
+	 * follows it removes our PTE, or before us, and we see the bit.
+	 */
+	if (!(ret & VM_FAULT_LOCKED)) {
+		lock_page(vmf->page);
+		ret |= VM_FAULT_LOCKED;
+	}
+	/*
+	 * A new page's insertion in the page cache before the look at
+	 * the bit: pairs with the barrier in umem_poison_sync().
+	 */
+	smp_mb();
+	poisoned = umem_poisoned(region);
+	if (poisoned && test_bit(vmf->pgoff, poisoned)) {
+		unlock_page(vmf->page);
+		put_page(vmf->page);
+		vmf->page = NULL;
+		return VM_FAULT_SIGBUS;
+	}
 	/*
 	 * Our tmpfs is huge=never, but shmem_enabled=force overrides that.
 	 * A huge folio could be PMD-mapped with neighbours that were never
 	 * supplied: refuse it rather than expose them.
 	 */
-	if (!(ret & VM_FAULT_ERROR) && vmf->page &&
-	    unlikely(PageTransCompound(vmf->page))) {
-		if (ret & VM_FAULT_LOCKED)
-			unlock_page(vmf->page);
+	if (unlikely(PageTransCompound(vmf->page))) {
+		unlock_page(vmf->page);
 		put_page(vmf->page);
 		vmf->page = NULL;
 		pr_warn_once("huge page in a region (shmem_enabled=force?): SIGBUS\n");

@@ -30,6 +30,8 @@
 #include <linux/jiffies.h>
 #include <linux/mm.h>
 #include <linux/mount.h>
+#include <linux/pagemap.h>
+#include <linux/pagevec.h>
 #include <linux/percpu.h>
 #include <linux/module.h>
 #include <linux/shmem_fs.h>
@@ -549,6 +551,36 @@ void umem_mark_present(struct umem_region *region,
 	}
 }
 
+/*
+ * Faults that found a page of [@start, @end) not yet poisoned may be about
+ * to map it: they hold the page lock until the PTE is set, see
+ * umem_fault_present().  Take and drop each cached page's lock, so that
+ * the unmap that follows finds their PTEs; a fault that locks a page
+ * later sees its poisoned bit.  A page the walk does not find is inserted
+ * after it, by a fault whose barrier then orders its look at the bit
+ * after ours, set before the walk.
+ */
+static void umem_poison_sync(struct umem_region *region, pgoff_t start,
+			     pgoff_t end)
+{
+	struct address_space *mapping = region->shmem->f_mapping;
+	struct folio_batch fbatch;
+	pgoff_t index = start;
+	unsigned int i;
+
+	/* The poisoned bits before the page cache walk. */
+	smp_mb();
+	folio_batch_init(&fbatch);
+	while (filemap_get_folios(mapping, &index, end - 1, &fbatch)) {
+		for (i = 0; i < folio_batch_count(&fbatch); i++) {
+			folio_lock(fbatch.folios[i]);
+			folio_unlock(fbatch.folios[i]);
+		}
+		folio_batch_release(&fbatch);
+		cond_resched();
+	}
+}
+
 /**
  * umem_poison - mark a validated range as never arriving
  * @region: the region
@@ -598,9 +630,10 @@ int umem_poison(struct umem_region *region, const struct umem_range *range)
 	/* Another poison published its bitmap first. */
 	kvfree(bits);
 	/*
-	 * Supplied pages may be mapped already: unmap them, so that the next
-	 * access faults and gets SIGBUS.
+	 * Supplied pages may be mapped already, or about to be: unmap them,
+	 * so that the next access faults and gets SIGBUS.
 	 */
+	umem_poison_sync(region, range->pgoff, end);
 	unmap_mapping_range(region->shmem->f_mapping,
 			    (loff_t)range->pgoff << PAGE_SHIFT,
 			    (loff_t)range->count << PAGE_SHIFT, 0);
