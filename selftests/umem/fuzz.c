@@ -1947,6 +1947,9 @@ static void uring_reap(bool wait)
 		ur.busy = false;
 		if (ur.o.kind != K_SRV)
 			continue;
+		/* io_uring's own: the request was cancelled (fork, exit). */
+		if (ret == -ECANCELED)
+			continue;
 		if (ret < 0) {
 			check_errno("io_uring read of a server fd", -ret,
 				    B(EINVAL) | B(EAGAIN) | B(EINTR) | B(EFAULT));
