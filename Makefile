@@ -10,6 +10,7 @@
 #   T=         run only the selftest binaries whose name matches this ERE
 #   VERBOSE=1  copy the guest console to stdout
 #   TEST_TIMEOUT= VM_TIMEOUT=  per-binary and whole-VM timeouts, in seconds
+#   FUZZ_MINUTES= FUZZ_SEED=   make fuzz: duration (default 30), first seed
 
 ifeq ($(origin KVER),undefined)
 KVER := $(shell scripts/kver.sh)
@@ -59,8 +60,8 @@ RUN_VM := selftests/runner/run-vm.sh --smp $(SMP) --mem $(MEM) \
 
 .PHONY: all check-kdir module tools selftests headers-check deps check check-vm \
 	check-runner check-runner-vm demo demo-vm shell debug-kernel \
-	check-debug check-debug-vm bench bench-vm stress stress-vm style install \
-	clean distclean help
+	check-debug check-debug-vm bench bench-vm fuzz fuzz-vm stress stress-vm style \
+	install clean distclean help
 
 all: module tools selftests
 
@@ -73,6 +74,8 @@ help:
 	@echo "make check-runner  prove the VM runner fails on a failing test, a hang and a WARN"
 	@echo "make debug-kernel  build (or reuse) the KASAN/lockdep/kmemleak kernel"
 	@echo "make check-debug   the selftests on the debug kernel, panic_on_warn=1"
+	@echo "make fuzz       the random-operation fuzzer on the debug kernel for FUZZ_MINUTES"
+	@echo "                (default 30); FUZZ_SEED=0x... replays a seed"
 	@echo "make shell      boot the test VM to an interactive shell"
 	@echo "make style      checkpatch --strict, W=1 and sparse (C=2)"
 	@echo "make install    install the module for the running kernel"
@@ -252,6 +255,33 @@ check-debug-vm: selftests
 		--append "panic_on_warn=1" --module $(DEBUG_MOD)/umem/umem.ko \
 		$(POSTCOPY_FILES) \
 		--out $(BUILD)/vm/check-debug $(addprefix --test ,$(SELFTESTS) $(POSTCOPY))
+
+# ---- fuzzer --------------------------------------------------------------
+
+# The fuzzer (selftests/umem/fuzz.c) on the debug kernel, for FUZZ_MINUTES
+# in epochs of 12 s, the first one from FUZZ_SEED if given.  The guest's
+# init runs test binaries without arguments: a wrapper script carries them.
+FUZZ_MINUTES ?= 30
+FUZZ_SEED ?=
+FUZZ_SECS = $(shell echo $$(( $(FUZZ_MINUTES) * 60 )))
+
+fuzz: deps
+	$(MAKE) fuzz-vm
+
+fuzz-vm: $(BUILD)/selftests/fuzz
+	selftests/runner/debug-kernel.sh > /dev/null
+	$(call copy-module,$(DEBUG_MOD))
+	$(MAKE) -C $$(selftests/runner/debug-kernel.sh --dir) M=$(CURDIR)/$(DEBUG_MOD) modules
+	@mkdir -p $(BUILD)/fuzz
+	printf '#!/bin/sh\nexec /tests/fuzz --seconds %s %s\n' '$(FUZZ_SECS)' \
+		'$(if $(FUZZ_SEED),--seed $(FUZZ_SEED))' > $(BUILD)/fuzz/fuzz-long
+	chmod 755 $(BUILD)/fuzz/fuzz-long
+	$(RUN_VM) --name fuzz --test-timeout $$(( $(FUZZ_SECS) + 300 )) \
+		--timeout $$(( $(FUZZ_SECS) + 900 )) \
+		--kernel $$(selftests/runner/debug-kernel.sh --dir)/arch/x86/boot/bzImage \
+		--append "panic_on_warn=1" --module $(DEBUG_MOD)/umem/umem.ko \
+		--file $(BUILD)/selftests/fuzz --out $(BUILD)/vm/fuzz \
+		--show-tap --test $(BUILD)/fuzz/fuzz-long
 
 # ---- style ---------------------------------------------------------------
 
