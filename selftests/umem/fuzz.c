@@ -323,6 +323,33 @@ struct obj {
 	bool rdonly;		/* control fd opened O_RDONLY */
 };
 
+/*
+ * The outcome of umem ioctl @name on @o, an fd of any kind, when @kind is
+ * the one it is for: a failure there must be one of @allowed, on another
+ * umem fd ENOTTY, on garbage anything; a success anywhere but on @kind is
+ * a failure.  True when the call succeeded on @kind, for the caller to
+ * check further.  errno is kept.
+ */
+static bool ioctl_outcome(const char *name, int ret, const struct obj *o,
+			  int kind, uint64_t allowed)
+{
+	int err = errno;
+	char what[64];
+
+	if (ret) {
+		if (o->kind == kind) {
+			check_errno(name, err, allowed);
+		} else if (o->kind != K_GARBAGE) {
+			snprintf(what, sizeof(what), "%s on another fd", name);
+			check_errno(what, err, B(ENOTTY));
+		}
+	} else if (o->kind != kind && o->kind != K_GARBAGE) {
+		fail("%s succeeded on fd kind %d", name, o->kind);
+	}
+	errno = err;
+	return !ret && o->kind == kind;
+}
+
 static struct obj objs[NOBJ];
 static pthread_mutex_t olock = PTHREAD_MUTEX_INITIALIZER;
 static int next_fd = FD_BASE, fd_limit = 1024;
@@ -829,20 +856,10 @@ static void op_init(void)
 		bad = true;
 	}
 	pages = init.size / PS;
-	if (ioctl(o.fd, UMEM_IOC_INIT, arg)) {
-		if (o.kind == K_CTL)
-			check_errno("UMEM_IOC_INIT", errno, B(ENXIO) | B(EBUSY) |
-				    B(EINVAL) | B(E2BIG) | B(ENOSPC) | B(ENOMEM) |
-				    B(EFAULT));
-		else if (o.kind != K_GARBAGE)
-			check_errno("UMEM_IOC_INIT on another fd", errno, B(ENOTTY));
+	if (!ioctl_outcome("UMEM_IOC_INIT", ioctl(o.fd, UMEM_IOC_INIT, arg),
+			   &o, K_CTL, B(ENXIO) | B(EBUSY) | B(EINVAL) | B(E2BIG) |
+			   B(ENOSPC) | B(ENOMEM) | B(EFAULT)))
 		return;
-	}
-	if (o.kind != K_CTL) {
-		if (o.kind != K_GARBAGE)
-			fail("UMEM_IOC_INIT succeeded on fd kind %d", o.kind);
-		return;
-	}
 	if (bad || o.rdonly)
 		fail("UMEM_IOC_INIT accepted size %llu flags %#x on a%s fd",
 		     (unsigned long long)init.size, init.flags,
@@ -1403,19 +1420,9 @@ static void op_poison(void)
 		arg = chance(50) ? NULL : bad_addr();
 		bad = true;
 	}
-	if (ioctl(o.fd, UMEM_IOC_POISON, arg)) {
-		if (o.kind == K_SRV)
-			check_errno("UMEM_IOC_POISON", errno, B(EINVAL) | B(EFAULT) |
-				    B(ENOMEM));
-		else if (o.kind != K_GARBAGE)
-			check_errno("UMEM_IOC_POISON on another fd", errno, B(ENOTTY));
+	if (!ioctl_outcome("UMEM_IOC_POISON", ioctl(o.fd, UMEM_IOC_POISON, arg),
+			   &o, K_SRV, B(EINVAL) | B(EFAULT) | B(ENOMEM)))
 		return;
-	}
-	if (o.kind != K_SRV) {
-		if (o.kind != K_GARBAGE)
-			fail("UMEM_IOC_POISON succeeded on fd kind %d", o.kind);
-		return;
-	}
 	if (bad)
 		fail("UMEM_IOC_POISON of %llu+%llu in %llu pages succeeded",
 		     (unsigned long long)r.pgoff, (unsigned long long)r.count,
@@ -1448,22 +1455,14 @@ static void op_complete(void)
 	struct umem_range r = { 0, o.pages };
 	struct umem_stats st;
 	bool full = false;
+	int ret;
 
 	if (o.kind == K_SRV && chance(10))
 		full = write(o.fd, &r, sizeof(r)) == sizeof(r);
-	if (ioctl(o.fd, UMEM_IOC_COMPLETE)) {
-		if (o.kind == K_SRV) {
-			check_errno("UMEM_IOC_COMPLETE", errno, B(EBUSY));
-			if (full && errno == EBUSY)
-				fail("UMEM_IOC_COMPLETE: EBUSY after every page was marked present");
-		} else if (o.kind != K_GARBAGE) {
-			check_errno("UMEM_IOC_COMPLETE on another fd", errno, B(ENOTTY));
-		}
-		return;
-	}
-	if (o.kind != K_SRV) {
-		if (o.kind != K_GARBAGE)
-			fail("UMEM_IOC_COMPLETE succeeded on fd kind %d", o.kind);
+	ret = ioctl(o.fd, UMEM_IOC_COMPLETE);
+	if (!ioctl_outcome("UMEM_IOC_COMPLETE", ret, &o, K_SRV, B(EBUSY))) {
+		if (ret && o.kind == K_SRV && full && errno == EBUSY)
+			fail("UMEM_IOC_COMPLETE: EBUSY after every page was marked present");
 		return;
 	}
 	if (!ioctl(o.fd, UMEM_IOC_STATS, &st)) {
@@ -1516,19 +1515,9 @@ static void op_bitmap(void)
 		bad = true;
 	}
 	memset(words, 0xa5, sizeof(words));
-	if (ioctl(o.fd, UMEM_IOC_BITMAP, &bm)) {
-		if (o.kind == K_SRV)
-			check_errno("UMEM_IOC_BITMAP", errno, B(EINVAL) | B(EFAULT) |
-				    B(ENOMEM));
-		else if (o.kind != K_GARBAGE)
-			check_errno("UMEM_IOC_BITMAP on another fd", errno, B(ENOTTY));
+	if (!ioctl_outcome("UMEM_IOC_BITMAP", ioctl(o.fd, UMEM_IOC_BITMAP, &bm),
+			   &o, K_SRV, B(EINVAL) | B(EFAULT) | B(ENOMEM)))
 		return;
-	}
-	if (o.kind != K_SRV) {
-		if (o.kind != K_GARBAGE)
-			fail("UMEM_IOC_BITMAP succeeded on fd kind %d", o.kind);
-		return;
-	}
 	if (bad && bm.addr == (uintptr_t)words)
 		fail("UMEM_IOC_BITMAP pgoff %llu count %llu which %u of %llu pages succeeded",
 		     (unsigned long long)bm.pgoff, (unsigned long long)bm.count,
