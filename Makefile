@@ -10,6 +10,7 @@
 #   T=         run only the selftest binaries whose name matches this ERE
 #   VERBOSE=1  copy the guest console to stdout
 #   TEST_TIMEOUT= VM_TIMEOUT=  per-binary and whole-VM timeouts, in seconds
+#   DEBUG_TEST_TIMEOUT=        per-binary timeout on the debug kernel
 #   FUZZ_MINUTES= FUZZ_SEED=   make fuzz: duration (default 30), first seed
 
 ifeq ($(origin KVER),undefined)
@@ -22,6 +23,8 @@ MEM ?= 2G
 T ?=
 VERBOSE ?= 0
 TEST_TIMEOUT ?= 300
+# The debug kernel runs 3-10x slower: each of its binaries gets longer.
+DEBUG_TEST_TIMEOUT ?= 900
 VM_TIMEOUT ?= 1200
 
 LINUX_SOURCE ?= /usr/src/linux-source-6.1.tar.xz
@@ -250,7 +253,7 @@ check-debug-vm: selftests
 	selftests/runner/debug-kernel.sh > /dev/null
 	$(call copy-module,$(DEBUG_MOD))
 	$(MAKE) -C $$(selftests/runner/debug-kernel.sh --dir) M=$(CURDIR)/$(DEBUG_MOD) modules
-	$(RUN_VM) --name check-debug \
+	$(RUN_VM) --name check-debug --test-timeout $(DEBUG_TEST_TIMEOUT) \
 		--kernel $$(selftests/runner/debug-kernel.sh --dir)/arch/x86/boot/bzImage \
 		--append "panic_on_warn=1" --module $(DEBUG_MOD)/umem/umem.ko \
 		$(POSTCOPY_FILES) \
@@ -274,7 +277,7 @@ fuzz-vm: $(BUILD)/selftests/fuzz
 	$(MAKE) -C $$(selftests/runner/debug-kernel.sh --dir) M=$(CURDIR)/$(DEBUG_MOD) modules
 	@mkdir -p $(BUILD)/fuzz
 	printf '#!/bin/sh\nexec /tests/fuzz --seconds %s %s\n' '$(FUZZ_SECS)' \
-		'$(if $(FUZZ_SEED),--seed $(FUZZ_SEED))' > $(BUILD)/fuzz/fuzz-long
+		'$(if $(FUZZ_SEED),--seed $(FUZZ_SEED),--random)' > $(BUILD)/fuzz/fuzz-long
 	chmod 755 $(BUILD)/fuzz/fuzz-long
 	$(RUN_VM) --name fuzz --test-timeout $$(( $(FUZZ_SECS) + 300 )) \
 		--timeout $$(( $(FUZZ_SECS) + 900 )) \

@@ -1437,13 +1437,16 @@ static int chaos_child(int out)
 	uint64_t deadline = umem_now_ms() + WINDOW_MS;
 	char buf[256];
 	pthread_t th;
-	int len;
+	int len, i;
 
 	if (pthread_create(&th, NULL, chaos_server, NULL) || !make_it_fail(true))
 		return 2;
 	while (umem_now_ms() < deadline && chaos_round())
 		;
-	make_it_fail(false);
+	/* Turning it off can itself be failed: retry until it is off. */
+	for (i = 0; !make_it_fail(false); i++)
+		if (i == 1000)
+			return 2;
 	pthread_mutex_lock(&chaos.lock);
 	chaos.quit = true;
 	pthread_cond_broadcast(&chaos.cond);

@@ -18,6 +18,7 @@
 
 #define WAITERS		1000
 #define CORE_PATTERN	"/proc/sys/kernel/core_pattern"
+#define MODULE_KO	"/modules/umem.ko"
 
 struct waiter {
 	const struct umem_fix *f;
@@ -83,6 +84,13 @@ FIXTURE_SETUP(lifecycle)
 
 FIXTURE_TEARDOWN(lifecycle)
 {
+	/*
+	 * A test that unloads the module and fails before loading it again
+	 * must not take every later binary down with it.
+	 */
+	if (access("/sys/module/umem", F_OK) && !access(MODULE_KO, R_OK) &&
+	    system("insmod " MODULE_KO))
+		TH_LOG("could not load %s again", MODULE_KO);
 }
 
 /*
@@ -408,8 +416,6 @@ TEST_F_TIMEOUT(lifecycle, gup__close_server_then_ctl, 120)
 {
 	close_every_fd(_metadata, false);
 }
-
-#define MODULE_KO	"/modules/umem.ko"
 
 /* delete_module without waiting: 0, or the errno (EWOULDBLOCK if busy). */
 static int try_unload(void)
