@@ -77,7 +77,7 @@ static vm_fault_t umem_fault_present(struct umem_region *region,
 	 */
 	if (umem_page_poisoned(region, vmf->pgoff))
 		return VM_FAULT_SIGBUS;
-	ret = region->shmem_vm_ops->fault(vmf);
+	ret = READ_ONCE(umem_shmem_vm_ops)->fault(vmf);
 	if ((ret & (VM_FAULT_ERROR | VM_FAULT_NOPAGE | VM_FAULT_RETRY)) ||
 	    !vmf->page)
 		return ret;
@@ -98,12 +98,12 @@ static vm_fault_t umem_fault_present(struct umem_region *region,
 	/*
 	 * A poison of a supplied page may have come since the check above.
 	 * Check again with the page locked (the PTE goes in before it is
-	 * unlocked), after a full barrier:
-	 * umem_poison() sets its bits, then locks and unlocks every cached
-	 * page of its range, then unmaps it.  Either it locks the page
-	 * after us and zaps the PTE we install, or we see its bit here.
-	 * The barrier pairs with the one in umem_poison_sync(), for a page
-	 * that entered the cache after the poison looked.
+	 * unlocked), after a full barrier: umem_poison() sets its bits,
+	 * then, after a full barrier of its own, waits for every cached
+	 * page of its range that is locked, then unmaps the range.  Either
+	 * it finds the page locked by us and zaps the PTE we install, or
+	 * we see its bit here (also for a page that entered the cache
+	 * after the poison looked).
 	 */
 	smp_mb();
 	if (unlikely(umem_page_poisoned(region, vmf->pgoff)))
@@ -189,25 +189,28 @@ static vm_fault_t umem_fault(struct vm_fault *vmf)
 	return umem_fault_present(region, vmf);
 }
 
+/*
+ * shmem's vm_operations, whose fault (and NUMA policy) umem's mappings
+ * wrap: the guest's (here) and the daemon's (fill.c).  Every shmem mmap
+ * gets the same ones; each mapping stores them before it can fault.
+ */
+const struct vm_operations_struct *umem_shmem_vm_ops;
+
 #ifdef CONFIG_NUMA
 /*
- * mbind() on guest RAM: the policy is the shmem inode's shared policy,
- * which shmem allocates by whoever fills the page (the daemon's pwrite
- * or mapping); without these it would only sit in the VMA, unused.
+ * mbind() on guest RAM, or on the daemon's mapping: the policy is the
+ * shmem inode's shared policy, which shmem allocates by whoever fills
+ * the page; without these it would only sit in the VMA, unused.
  */
-static int umem_set_policy(struct vm_area_struct *vma, struct mempolicy *new)
+int umem_set_policy(struct vm_area_struct *vma, struct mempolicy *new)
 {
-	struct umem_region *region = vma->vm_private_data;
-
-	return region->shmem_vm_ops->set_policy(vma, new);
+	return READ_ONCE(umem_shmem_vm_ops)->set_policy(vma, new);
 }
 
-static struct mempolicy *umem_get_policy(struct vm_area_struct *vma,
-					 unsigned long addr)
+struct mempolicy *umem_get_policy(struct vm_area_struct *vma,
+				  unsigned long addr)
 {
-	struct umem_region *region = vma->vm_private_data;
-
-	return region->shmem_vm_ops->get_policy(vma, addr);
+	return READ_ONCE(umem_shmem_vm_ops)->get_policy(vma, addr);
 }
 #endif
 
@@ -246,7 +249,7 @@ static int umem_mmap_setup(struct umem_region *region,
 	 * shmem_mmap() set shmem's vm_ops; keep them, then take over.  Every
 	 * mmap stores the same pointer, before its VMA can fault.
 	 */
-	WRITE_ONCE(region->shmem_vm_ops, vma->vm_ops);
+	WRITE_ONCE(umem_shmem_vm_ops, vma->vm_ops);
 	vma->vm_ops = &umem_vm_ops;
 	vma->vm_private_data = region;
 	/*
@@ -323,10 +326,10 @@ int umem_mmap_region(struct umem_region *region, struct vm_area_struct *vma)
 	if (ret)
 		return ret;
 	/*
-	 * O_RDWR: a region's control fd is writable (UMEM_IOC_INIT needs
+	 * Read-write: a region's control fd is writable (UMEM_IOC_INIT needs
 	 * it), and do_mmap() drops VM_SHARED for a read-only file anyway.
 	 */
-	guest = umem_region_file(region, O_RDWR, &umem_guest_fops);
+	guest = umem_region_file(region, &umem_guest_fops);
 	if (IS_ERR(guest))
 		return PTR_ERR(guest);
 	/* The VMA holds the guest file now; mmap_region() puts it on error. */

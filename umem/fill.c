@@ -36,9 +36,6 @@
 #include "compat.h"
 #include "umem.h"
 
-/* shmem's own operations: every shmem mapping gets the same ones. */
-static const struct vm_operations_struct *umem_shmem_vm_ops;
-
 static const struct file_operations *umem_shmem_fops(struct file *file)
 {
 	/* A shmem regular file's inode carries shmem's file operations. */
@@ -127,26 +124,12 @@ static vm_fault_t umem_fill_fault(struct vm_fault *vmf)
 	return READ_ONCE(umem_shmem_vm_ops)->fault(vmf);
 }
 
-#ifdef CONFIG_NUMA
-static int umem_fill_set_policy(struct vm_area_struct *vma,
-				struct mempolicy *mpol)
-{
-	return READ_ONCE(umem_shmem_vm_ops)->set_policy(vma, mpol);
-}
-
-static struct mempolicy *umem_fill_get_policy(struct vm_area_struct *vma,
-					      unsigned long addr)
-{
-	return READ_ONCE(umem_shmem_vm_ops)->get_policy(vma, addr);
-}
-#endif
-
 static const struct vm_operations_struct umem_fill_vm_ops = {
 	.fault		= umem_fill_fault,
 	.map_pages	= filemap_map_pages,
 #ifdef CONFIG_NUMA
-	.set_policy	= umem_fill_set_policy,
-	.get_policy	= umem_fill_get_policy,
+	.set_policy	= umem_set_policy,
+	.get_policy	= umem_get_policy,
 #endif
 };
 

@@ -80,14 +80,15 @@ void umem_region_exit(void)
 }
 
 /**
- * umem_region_file - a new file on @region's shmem inode, holding @region
+ * umem_region_file - a new read-write file on @region's shmem inode,
+ *		      holding @region
  * @region: the region
- * @flags: O_RDWR or O_RDONLY
  * @fops: its operations; ->release must drop the region reference
  *
- * Return: the file, its private_data @region, or an ERR_PTR (-ENOMEM).
+ * Return: the file, its private_data @region, or an ERR_PTR (-ENOMEM,
+ * -ENFILE).
  */
-struct file *umem_region_file(struct umem_region *region, int flags,
+struct file *umem_region_file(struct umem_region *region,
 			      const struct file_operations *fops)
 {
 	struct inode *inode = file_inode(region->shmem);
@@ -99,7 +100,7 @@ struct file *umem_region_file(struct umem_region *region, int flags,
 	 */
 	__module_get(fops->owner);
 	ihold(inode);
-	file = alloc_file_pseudo(inode, umem_mnt, "umem", flags, fops);
+	file = alloc_file_pseudo(inode, umem_mnt, "umem", O_RDWR, fops);
 	if (IS_ERR(file)) {
 		iput(inode);
 		module_put(fops->owner);

@@ -71,7 +71,6 @@ struct umem_counters {
  *			file, each VMA, each guest file (a fault sleeping
  *			without mmap_lock holds its VMA's)
  * @shmem:		the backing shmem file; supplied pages live here
- * @shmem_vm_ops:	shmem's vm_operations, whose fault we wrap
  * @memcg:		memory cgroup of the task that made the region
  *			(UMEM_IOC_INIT), held: supplied pages are charged
  *			to it (see fill.c); NULL without a memory controller
@@ -108,7 +107,6 @@ struct umem_counters {
 struct umem_region {
 	struct kref ref;
 	struct file *shmem;
-	const struct vm_operations_struct *shmem_vm_ops;
 	struct mem_cgroup *memcg;
 	u64 size;
 	pgoff_t nr_pages;
@@ -199,7 +197,7 @@ struct umem_region *umem_region_create(const struct umem_init *init);
 void umem_region_get(struct umem_region *region);
 void umem_region_put(struct umem_region *region);
 void umem_region_ctl_closed(struct umem_region *region);
-struct file *umem_region_file(struct umem_region *region, int flags,
+struct file *umem_region_file(struct umem_region *region,
 			      const struct file_operations *fops);
 int umem_region_check_range(struct umem_region *region,
 			    const struct umem_range *range);
@@ -214,7 +212,13 @@ u64 umem_wait_page(struct umem_region *region, pgoff_t pgoff,
 		   unsigned int state, bool served_only);
 
 /* fault.c */
+extern const struct vm_operations_struct *umem_shmem_vm_ops;
 int umem_mmap_region(struct umem_region *region, struct vm_area_struct *vma);
+#ifdef CONFIG_NUMA
+int umem_set_policy(struct vm_area_struct *vma, struct mempolicy *new);
+struct mempolicy *umem_get_policy(struct vm_area_struct *vma,
+				  unsigned long addr);
+#endif
 
 /* fill.c */
 struct file *umem_fill_open(struct umem_region *region);

@@ -115,7 +115,8 @@ struct umem_init {
  *		puts page contents (pwrite(), or mmap() it MAP_SHARED).  The
  *		pages it allocates are charged to the memory cgroup of the
  *		task that made the region (UMEM_IOC_INIT), not the server's.
- *		It cannot grow past the region (F_SEAL_GROW: EPERM).
+ *		Sealed to the region's size (F_SEAL_GROW | F_SEAL_SHRINK:
+ *		growing or shrinking it fails with EPERM).
  * @reserved:	(in) must be zero.
  */
 struct umem_serve {
