@@ -50,6 +50,12 @@ POSTCOPY := $(BUILD)/postcopy/postcopy
 POSTCOPY_FILES := --file $(UMEMCTL) --file $(UMEMD) --file selftests/postcopy/netns.sh
 # veth is a module in Debian's kernel (built in, in the debug kernel).
 VETH_KO = $(firstword $(wildcard /lib/modules/$(KVER)/kernel/drivers/net/veth.ko))
+# Nested KVM in the test VM (--cpu max exposes SVM): kvm-amd and what it
+# needs, in load order.  Built in on the debug kernel.
+KVM_KOS = $(foreach m,virt/lib/irqbypass drivers/crypto/ccp/ccp arch/x86/kvm/kvm \
+	arch/x86/kvm/kvm-amd,$(wildcard /lib/modules/$(KVER)/kernel/$(m).ko))
+# Modules of the kernel's own that the VM loads after umem.ko.
+VM_KOS = $(VETH_KO) $(KVM_KOS)
 DEMO_MIB ?= 256
 MODULE := umem/umem.ko
 # Module sources (kbuild leaves a generated umem.mod.c beside them).
@@ -160,7 +166,7 @@ check: deps
 
 check-vm: all
 	$(RUN_VM) --name check --kernel $(KERNEL) --module $(MODULE) \
-		$(if $(VETH_KO),--module $(VETH_KO)) $(POSTCOPY_FILES) \
+		$(addprefix --module ,$(VM_KOS)) $(POSTCOPY_FILES) \
 		--out $(BUILD)/vm/check $(addprefix --test ,$(SELFTESTS) $(POSTCOPY))
 
 demo: deps
@@ -171,12 +177,12 @@ demo-vm: module tools
 	sed 's/@DEMO_MIB@/$(DEMO_MIB)/' selftests/postcopy/demo.sh > $(BUILD)/demo/demo
 	chmod 755 $(BUILD)/demo/demo
 	$(RUN_VM) --name demo --kernel $(KERNEL) --module $(MODULE) \
-		$(if $(VETH_KO),--module $(VETH_KO)) $(POSTCOPY_FILES) \
+		$(addprefix --module ,$(VM_KOS)) $(POSTCOPY_FILES) \
 		--out $(BUILD)/vm/demo --show-tap --test $(BUILD)/demo/demo
 
 shell: all
 	$(RUN_VM) --shell --kernel $(KERNEL) --module $(MODULE) \
-		$(if $(VETH_KO),--module $(VETH_KO)) $(POSTCOPY_FILES) \
+		$(addprefix --module ,$(VM_KOS)) $(POSTCOPY_FILES) \
 		--out $(BUILD)/vm/shell $(addprefix --test ,$(SELFTESTS) $(POSTCOPY))
 
 # ---- benchmark -----------------------------------------------------------
