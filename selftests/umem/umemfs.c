@@ -779,4 +779,121 @@ TEST_F(umemfs, qemu_sequence)
 	f->map = NULL;
 }
 
+#define UMEMD	"/tests/umemd"
+
+/* Run umemd with @args (NULL-terminated); its stderr to @err. */
+static pid_t spawn_umemd(const char *const *args, const char *err)
+{
+	const char *argv[16] = { UMEMD };
+	pid_t pid;
+	int i;
+
+	for (i = 0; args[i] && i < 14; i++)
+		argv[i + 1] = args[i];
+	argv[i + 1] = NULL;
+	pid = fork();
+	if (pid == 0) {
+		int fd = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+		if (fd >= 0)
+			dup2(fd, 2);
+		execv(UMEMD, (char *const *)argv);
+		_exit(127);
+	}
+	return pid;
+}
+
+static bool file_has(const char *path, const char *what)
+{
+	char buf[4096];
+	ssize_t n;
+	int fd = open(path, O_RDONLY);
+
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n < 0)
+		return false;
+	buf[n] = 0;
+	return strstr(buf, what) != NULL;
+}
+
+/*
+ * umemd --pid finds the VMM's one umemfs file (unlinked, as QEMU's) and
+ * serves it to completion from a snapshot; with none, or several, it
+ * says so and names them.
+ */
+TEST_F(umemfs, umemd_pid)
+{
+	struct umem_fix *f = &self->f;
+	const uint64_t pages = 64;
+	char snap[96], err[96], pidstr[16], other[128];
+	uint64_t buf[512], p, i;
+	int snapfd, fd2, bad = 0;
+	pid_t pid;
+
+	const char *none[] = { "--pid", pidstr, "--snapshot", "/dev/null",
+			       "--progress", "none", NULL };
+	const char *two[] = { "--pid", pidstr, "--snapshot", snap,
+			      "--progress", "none", NULL };
+	const char *match[] = { "--pid", pidstr, "--path-match", "/vm",
+				"--snapshot", snap, "--progress", "none", NULL };
+	const char *empty[] = { "--path", other, "--snapshot", snap,
+				"--progress", "none", NULL };
+
+	if (access(UMEMD, X_OK))
+		SKIP(return, "%s: not in the test VM", UMEMD);
+	snprintf(pidstr, sizeof(pidstr), "%d", getpid());
+	snprintf(err, sizeof(err), "%s.err", self->dir);
+
+	/* No umemfs file open yet. */
+	pid = spawn_umemd(none, err);
+	ASSERT_LT(0, pid);
+	EXPECT_EQ(2, umem_wait_child(pid));
+	EXPECT_TRUE(file_has(err, "has no umemfs file open"));
+
+	snprintf(snap, sizeof(snap), "%s.snap", self->dir);
+	snapfd = open(snap, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	ASSERT_LE(0, snapfd);
+	ASSERT_GE(sizeof(buf), f->psz);
+	for (p = 0; p < pages; p++) {
+		for (i = 0; i < f->psz / 8; i++)
+			buf[i] = umem_pattern(p, i);
+		ASSERT_EQ(f->psz, pwrite(snapfd, buf, f->psz, p * f->psz));
+	}
+	close(snapfd);
+
+	file_setup(_metadata, f, self->path, pages, true);
+	ASSERT_EQ(0, unlink(self->path));
+	/* Two files: which one?  umemd names both. */
+	snprintf(other, sizeof(other), "%s/other", self->dir);
+	fd2 = open(other, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	ASSERT_LE(0, fd2);
+	pid = spawn_umemd(two, err);
+	ASSERT_LT(0, pid);
+	EXPECT_EQ(2, umem_wait_child(pid));
+	EXPECT_TRUE(file_has(err, "umemfs files open"));
+	EXPECT_TRUE(file_has(err, "/other"));
+	EXPECT_TRUE(file_has(err, "/vm (deleted)"));
+	/* --path-match picks one. */
+	pid = spawn_umemd(match, err);
+	ASSERT_LT(0, pid);
+	/* The guest reads every page while umemd serves and streams. */
+	for (p = pages; p-- > 0;)
+		if (!umem_page_ok(f, p))
+			bad++;
+	EXPECT_EQ(0, bad);
+	EXPECT_EQ(0, umem_wait_child(pid));
+	EXPECT_EQ(UMEM_STATE_COMPLETE, stats_of(f->ctl).state);
+	close(fd2);
+	/* --path on an empty file: no region yet, said so. */
+	pid = spawn_umemd(empty, err);
+	ASSERT_LT(0, pid);
+	EXPECT_EQ(2, umem_wait_child(pid));
+	EXPECT_TRUE(file_has(err, "has no region yet"));
+	unlink(snap);
+	unlink(err);
+}
+
 TEST_HARNESS_MAIN
