@@ -831,6 +831,7 @@ TEST_F(umemfs, qemu_sequence)
 }
 
 #define UMEMD	"/tests/umemd"
+#define UMEMCTL	"/tests/umemctl"
 
 /* Run umemd with @args (NULL-terminated); its stderr to @err. */
 static pid_t spawn_umemd(const char *const *args, const char *err)
@@ -937,6 +938,19 @@ TEST_F(umemfs, umemd_pid)
 	EXPECT_EQ(0, bad);
 	EXPECT_EQ(0, umem_wait_child(pid));
 	EXPECT_EQ(UMEM_STATE_COMPLETE, stats_of(f->ctl).state);
+	/* umemctl stat on the file, through /proc as for an unlinked one. */
+	if (!access(UMEMCTL, X_OK)) {
+		char cmd[256];
+
+		snprintf(cmd, sizeof(cmd), UMEMCTL " stat /proc/%d/fd/%d > %s 2>&1",
+			 getpid(), f->ctl, err);
+		EXPECT_EQ(0, system(cmd));
+		EXPECT_TRUE(file_has(err, "64 pages of")) TH_LOG("umemctl stat FILE");
+		EXPECT_TRUE(file_has(err, "complete"));
+		snprintf(cmd, sizeof(cmd), UMEMCTL " stat %s > %s 2>&1", other, err);
+		EXPECT_NE(0, system(cmd));
+		EXPECT_TRUE(file_has(err, "no region yet"));
+	}
 	close(fd2);
 	/* --path on an empty file: no region yet, said so. */
 	pid = spawn_umemd(empty, err);
