@@ -238,6 +238,26 @@ TEST(detach__deadline_sigbus)
 	umem_fix_teardown(&f);
 }
 
+/*
+ * A missing page of a failed region faults as hardware poison, as a
+ * poisoned page does: SIGBUS with BUS_MCEERR_AR (KVM then stops the
+ * vCPU instead of re-faulting for ever); a supplied page stays readable.
+ */
+TEST(detach__failed_hwpoison)
+{
+	struct umem_fix f;
+
+	umem_fix_setup(_metadata, &f, NPAGES, 0, true);
+	ASSERT_EQ(0, umem_supply(&f, 1));
+	detach(&f);
+	ASSERT_EQ(UMEM_STATE_FAILED, state(_metadata, &f));
+	EXPECT_HWPOISON(f.map + 2 * f.psz, false);
+	EXPECT_HWPOISON(f.map + 3 * f.psz, true);
+	EXPECT_EQ(0, umem_access(f.map + f.psz, false).sig);
+	EXPECT_TRUE(umem_page_ok(&f, 1));
+	umem_fix_teardown(&f);
+}
+
 TEST(detach__zero_timeout)
 {
 	struct umem_fix f;
