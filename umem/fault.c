@@ -189,37 +189,32 @@ static vm_fault_t umem_fault(struct vm_fault *vmf)
 	 */
 	if (!umem_fault_may_wait(region, vmf->flags))
 		return VM_FAULT_SIGBUS;
-
-	state = umem_fault_sleep_state(vmf->flags);
-	if (vmf->flags & FAULT_FLAG_ALLOW_RETRY) {
-		/*
-		 * Sleep without the mmap lock, so munmap, mremap and other
-		 * faults go on; the fault is retried from the start.  The
-		 * VMA may be gone when we wake: hold its guest file, which
-		 * holds the region and our module.  Its last fput, if this
-		 * is it, runs later and from core code, never returning
-		 * into code an rmmod could have freed.
-		 */
-		file = get_file(vmf->vma->vm_file);
-		umem_release_fault_lock(vmf);
-		slept = umem_wait_page(region, pgoff, state, false);
-		umem_stats_account_wait(region, slept);
-		fput(file);
-		return VM_FAULT_RETRY;
-	}
+	/*
+	 * A caller that cannot retry (GUP without a lock to drop:
+	 * /proc/pid/mem, ptrace) would sleep holding the mmap lock, and stop
+	 * every mmap, munmap and mprotect of the process, and behind them
+	 * every other fault, however present its page, until this page came.
+	 * It fails at once instead (GUP returns -EFAULT; a read of
+	 * /proc/pid/mem, EIO), as a userfaultfd fault does; the page stays
+	 * requested, and the same access succeeds once it has arrived.
+	 */
+	if (!(vmf->flags & FAULT_FLAG_ALLOW_RETRY))
+		return VM_FAULT_SIGBUS;
 
 	/*
-	 * The caller cannot retry (GUP without a lock to drop: /proc/pid/mem,
-	 * ptrace): it sleeps holding the mmap lock, which stops every mmap,
-	 * munmap and mprotect of the process meanwhile.  So only while a
-	 * server is live: with none the page may be a deadline away, and
-	 * the fault fails at once (GUP returns -EFAULT).
+	 * Sleep without the mmap lock, so munmap, mremap and other faults go
+	 * on; the fault is retried from the start.  The VMA may be gone when
+	 * we wake: hold its guest file, which holds the region and our
+	 * module.  Its last fput, if this is it, runs later and from core
+	 * code, never returning into code an rmmod could have freed.
 	 */
-	slept = umem_wait_page(region, pgoff, state, true);
+	state = umem_fault_sleep_state(vmf->flags);
+	file = get_file(vmf->vma->vm_file);
+	umem_release_fault_lock(vmf);
+	slept = umem_wait_page(region, pgoff, state, false);
 	umem_stats_account_wait(region, slept);
-	if (!umem_page_present(region, pgoff))
-		return VM_FAULT_SIGBUS;
-	return umem_fault_present(region, vmf);
+	fput(file);
+	return VM_FAULT_RETRY;
 }
 
 /*
