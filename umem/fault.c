@@ -282,9 +282,13 @@ static int umem_mmap_setup(struct umem_region *region,
 	vma->vm_private_data = region;
 	/*
 	 * No huge pages: a PMD mapping would expose 511 neighbours that may
-	 * not be present.  No expanding mremap beyond what was validated.
+	 * not be present.  Not VM_DONTEXPAND: it is in VM_SPECIAL, and
+	 * mlock() silently skips VM_SPECIAL mappings (QEMU's mem-lock=on
+	 * would lock nothing).  A mapping grown by mremap() past the region
+	 * is harmless: the fault refuses offsets past the end, and the shmem
+	 * file is sealed to the region's size.
 	 */
-	umem_vm_flags_set(vma, VM_DONTEXPAND | VM_NOHUGEPAGE);
+	umem_vm_flags_set(vma, VM_NOHUGEPAGE);
 	umem_vma_open(vma);
 	return 0;
 }
