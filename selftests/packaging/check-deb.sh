@@ -180,7 +180,9 @@ clean_ok() {
 	purge || { cat "$out/purge.log"; return 1; }
 	! dpkg-query -W -f='${db:Status-Status}\n' umem-dkms umem-tools 2>/dev/null |
 		grep -qv '^not-installed$' &&
-	[ ! -e "/usr/src/umem-$version" ] && ! dkms status umem | grep -q . &&
+	# Only this version: a umem installed by hand is not ours to judge.
+	[ ! -e "/usr/src/umem-$version" ] &&
+	! dkms status "umem/$version" | grep -q . &&
 	! getent group umem
 }
 check purge clean_ok
