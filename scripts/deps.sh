@@ -16,6 +16,8 @@ pkgs=(
 	qemu-system-x86 busybox-static kmod cpio gzip xz-utils
 	# userspace: tools, selftests, the daemon
 	build-essential liburing-dev
+	# the wire protocol's page checksum (XXH3, header-only use)
+	libxxhash-dev
 	# building the debug kernel, and the style gates
 	bc bison flex libelf-dev libssl-dev perl sparse
 	# make bench: the scaling plot
