@@ -158,8 +158,8 @@ static void print_stats(int pid, int fd, const struct umem_stats *st)
 
 /*
  * Threads of @pid asleep in a umem fault now: their wchan is
- * umem_wait_page.  -1 if the kernel does not say (no kallsyms, or no
- * permission to look).
+ * umem_wait_page.  -1 if the tasks cannot be read.  Without ptrace
+ * access to @pid the kernel shows every wchan as "0": that counts 0.
  */
 static int blocked_threads(int pid)
 {
