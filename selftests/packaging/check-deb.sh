@@ -93,6 +93,18 @@ if dpkg-query -W umem-dkms umem-tools > /dev/null 2>&1; then
 	purge
 fi
 
+# Another umem version installed by hand (dkms install from /usr/src):
+# ours replaces its module file and removing ours deletes it, so put it
+# back at the end.
+others=$(dkms status umem 2>/dev/null | sed -n "s|^umem/\([^,]*\), \([^,]*\), [^:]*: installed.*|\1 \2|p" |
+	grep -v "^$version ")
+restore_others() {
+	local v k
+	echo "$others" | while read -r v k; do
+		[ -n "$v" ] && dkms install "umem/$v" -k "$k" > /dev/null 2>&1
+	done
+}
+
 echo "TAP version 13"
 check install apt -y install --no-install-recommends "$dkms_deb" "$tools_deb"
 cat "$out/check.log" > "$out/install.log"
@@ -186,5 +198,6 @@ clean_ok() {
 	! getent group umem
 }
 check purge clean_ok
+restore_others
 echo "1..$n"
 finish
