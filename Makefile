@@ -75,7 +75,7 @@ RUN_VM := selftests/runner/run-vm.sh --smp $(SMP) --mem $(MEM) \
 
 .PHONY: all check-kdir module tools selftests headers-check deps check check-vm \
 	check-runner check-runner-vm check-man man install-man install-dkms-src \
-	deb deb-deps check-deb demo demo-vm shell debug-kernel \
+	deb deb-deps check-deb check-bpftrace demo demo-vm shell debug-kernel \
 	check-debug check-debug-vm bench bench-vm fuzz fuzz-vm stress stress-vm style \
 	install clean distclean help
 
@@ -99,6 +99,8 @@ help:
 	@echo "make deb        the Debian packages umem-dkms and umem-tools in build/deb"
 	@echo "make check-deb  build and install the packages, boot the VM on the"
 	@echo "                DKMS-built module and packaged tools, purge them (root)"
+	@echo "make check-bpftrace  Documentation/umem.rst's bpftrace one-liner in the"
+	@echo "                VM (needs Debian's bpftrace: 200 MB of libraries)"
 	@echo "make install    install the module for the running kernel, the tools"
 	@echo "                and the man pages (PREFIX=/usr/local)"
 	@echo "make clean      remove build products; distclean also the debug kernel"
@@ -329,6 +331,10 @@ style: check-kdir $(BUILD)/linux/.stamp
 	@if grep -E 'warning:|error:' $(BUILD)/style-build.log; then \
 		echo "style: W=1 or sparse is not clean" >&2; exit 1; fi
 	@echo "style: clean"
+
+# bpftrace in the VM, with its libraries: heavy, so not part of check.
+check-bpftrace: module tools
+	selftests/tracing/check-bpftrace.sh --kernel $(KERNEL) --module $(MODULE)
 
 # ---- man pages -----------------------------------------------------------
 
