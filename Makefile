@@ -27,6 +27,12 @@ TEST_TIMEOUT ?= 300
 DEBUG_TEST_TIMEOUT ?= 900
 VM_TIMEOUT ?= 1200
 
+# The release: the module's MODULE_VERSION, the tools' --version, the
+# packages and dkms.conf all take it from here.
+VERSION := $(shell cat VERSION)
+PREFIX ?= /usr/local
+MANDIR ?= $(PREFIX)/share/man
+
 LINUX_SOURCE ?= /usr/src/linux-source-6.1.tar.xz
 BUILD := build
 CC ?= gcc
@@ -60,7 +66,7 @@ DEMO_MIB ?= 256
 MODULE := umem/umem.ko
 # Module sources (kbuild leaves a generated umem.mod.c beside them).
 MODULE_C := $(filter-out %.mod.c,$(wildcard umem/*.c)) $(wildcard umem/*.h)
-MODULE_SRCS := Kbuild umem/Kbuild $(MODULE_C) include/uapi/linux/umem.h
+MODULE_SRCS := VERSION Kbuild umem/Kbuild $(MODULE_C) include/uapi/linux/umem.h
 STYLE_FILES := $(MODULE_C) include/uapi/linux/umem.h
 
 RUN_VM := selftests/runner/run-vm.sh --smp $(SMP) --mem $(MEM) \
@@ -68,7 +74,8 @@ RUN_VM := selftests/runner/run-vm.sh --smp $(SMP) --mem $(MEM) \
 	$(if $(T),--filter '$(T)') $(if $(filter 1,$(VERBOSE)),--verbose)
 
 .PHONY: all check-kdir module tools selftests headers-check deps check check-vm \
-	check-runner check-runner-vm demo demo-vm shell debug-kernel \
+	check-runner check-runner-vm check-man man install-man install-dkms-src \
+	deb deb-deps check-deb check-bpftrace demo demo-vm shell debug-kernel \
 	check-debug check-debug-vm bench bench-vm fuzz fuzz-vm stress stress-vm style \
 	install clean distclean help
 
@@ -87,7 +94,15 @@ help:
 	@echo "                (default 30); FUZZ_SEED=0x... replays a seed"
 	@echo "make shell      boot the test VM to an interactive shell"
 	@echo "make style      checkpatch --strict, W=1 and sparse (C=2)"
-	@echo "make install    install the module for the running kernel"
+	@echo "make man        the man pages umemctl(8), umemd(8), umem(4) in build/man"
+	@echo "make check-man  man -l renders each man page without a warning"
+	@echo "make deb        the Debian packages umem-dkms and umem-tools in build/deb"
+	@echo "make check-deb  build and install the packages, boot the VM on the"
+	@echo "                DKMS-built module and packaged tools, purge them (root)"
+	@echo "make check-bpftrace  Documentation/umem.rst's bpftrace one-liner in the"
+	@echo "                VM (needs Debian's bpftrace: 200 MB of libraries)"
+	@echo "make install    install the module for the running kernel, the tools"
+	@echo "                and the man pages (PREFIX=/usr/local)"
 	@echo "make clean      remove build products; distclean also the debug kernel"
 
 # ---- build ---------------------------------------------------------------
@@ -162,7 +177,7 @@ deps:
 # check and demo first install what is missing, then re-enter make so that
 # KVER is computed against what is now installed.
 check: deps
-	$(MAKE) check-vm
+	@rc=0; $(MAKE) check-man || rc=1; $(MAKE) check-vm || rc=1; exit $$rc
 
 check-vm: all
 	$(RUN_VM) --name check --kernel $(KERNEL) --module $(MODULE) \
@@ -295,10 +310,18 @@ fuzz-vm: $(BUILD)/selftests/fuzz
 # ---- style ---------------------------------------------------------------
 
 STYLE_MOD := $(BUILD)/style-module
+# The TRACE_EVENT layout of every include/trace/events header: TP_*( at a
+# line's end, arguments indented by a tab.
+TRACE_H := umem/trace.h
+TRACE_H_IGNORE := OPEN_ENDED_LINE,PARENTHESIS_ALIGNMENT
 style: check-kdir $(BUILD)/linux/.stamp
 	@echo "checkpatch --strict: $(STYLE_FILES)"
 	@$(BUILD)/linux/scripts/checkpatch.pl --strict --no-tree --quiet \
-		--show-types -f $(STYLE_FILES) > $(BUILD)/checkpatch.log 2>&1; \
+		--show-types -f $(filter-out $(TRACE_H),$(STYLE_FILES)) \
+		> $(BUILD)/checkpatch.log 2>&1; \
+	$(BUILD)/linux/scripts/checkpatch.pl --strict --no-tree --quiet \
+		--show-types --ignore $(TRACE_H_IGNORE) -f $(TRACE_H) \
+		>> $(BUILD)/checkpatch.log 2>&1; \
 	if [ -s $(BUILD)/checkpatch.log ]; then cat $(BUILD)/checkpatch.log; \
 		echo "style: checkpatch is not clean" >&2; exit 1; fi
 	@$(call copy-module,$(STYLE_MOD))
@@ -309,11 +332,69 @@ style: check-kdir $(BUILD)/linux/.stamp
 		echo "style: W=1 or sparse is not clean" >&2; exit 1; fi
 	@echo "style: clean"
 
+# bpftrace in the VM, with its libraries: heavy, so not part of check.
+check-bpftrace: module tools
+	selftests/tracing/check-bpftrace.sh --kernel $(KERNEL) --module $(MODULE)
+
+# ---- man pages -----------------------------------------------------------
+
+MAN_PAGES := $(BUILD)/man/umemctl.8 $(BUILD)/man/umemd.8 $(BUILD)/man/umem.4
+
+man: $(MAN_PAGES)
+
+# rst2man stops at the first docutils warning: a page is clean or absent.
+$(BUILD)/man/%: Documentation/man/%.rst VERSION
+	@command -v rst2man > /dev/null || { echo "rst2man missing: run" \
+		"'make deps' as root (python3-docutils)" >&2; exit 1; }
+	@mkdir -p $(dir $@)
+	sed 's/@VERSION@/$(VERSION)/' $< | rst2man --halt=warning > $@.tmp
+	mv $@.tmp $@
+
+check-man: man
+	selftests/man/check-man.sh $(MAN_PAGES)
+
+install-man: man
+	install -d $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man4
+	install -m 644 $(BUILD)/man/umemctl.8 $(BUILD)/man/umemd.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 644 $(BUILD)/man/umem.4 $(DESTDIR)$(MANDIR)/man4/
+
+# ---- packages --------------------------------------------------------------
+
+# The module source as DKMS wants it, in /usr/src/umem-VERSION.
+DKMS_SRC := /usr/src/umem-$(VERSION)
+install-dkms-src:
+	install -d $(DESTDIR)$(DKMS_SRC)
+	cp --parents $(MODULE_SRCS) $(DESTDIR)$(DKMS_SRC)/
+	sed 's/#MODULE_VERSION#/$(VERSION)/' dkms.conf > $(DESTDIR)$(DKMS_SRC)/dkms.conf
+
+deb-deps:
+	@scripts/deps.sh --deb
+
+# dpkg-buildpackage runs in a copy of the tracked files, with a
+# debian/changelog written from VERSION: the tree stays clean and the
+# version has one source.
+DEB_DIR := $(BUILD)/deb
+DEB_SRC := $(DEB_DIR)/umem-$(VERSION)
+deb: deb-deps
+	rm -rf $(DEB_DIR) && mkdir -p $(DEB_SRC)
+	git ls-files -z --cached --others --exclude-standard | \
+		cpio --null -pdm --quiet $(DEB_SRC)
+	scripts/deb-changelog.sh $(VERSION) > $(DEB_SRC)/debian/changelog
+	cd $(DEB_SRC) && dpkg-buildpackage -us -uc -b
+	lintian $(if $(filter 0,$(shell id -u)),--allow-root) --fail-on error \
+		--display-info $(DEB_DIR)/umem_$(VERSION)_*.changes
+	@ls $(DEB_DIR)/*.deb
+
+check-deb: deb selftests
+	selftests/packaging/check-deb.sh --kver $(KVER) --kernel $(KERNEL) \
+		--smp $(SMP) --mem $(MEM) $(addprefix --vm-module ,$(VM_KOS)) $(DEB_DIR)
+
 # ---- install and clean -----------------------------------------------------
 
-install: module
+install: module tools install-man
 	$(MAKE) -C $(KDIR) M=$(CURDIR) modules_install
 	depmod -a $(KVER)
+	$(MAKE) -C tools/umemctl install PREFIX=$(PREFIX)
 
 clean:
 	-test -e "$(KDIR)/Makefile" && $(MAKE) -C $(KDIR) M=$(CURDIR) clean

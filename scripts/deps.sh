@@ -4,6 +4,8 @@
 # Install what a fresh Debian 12 machine lacks to build and test umem.
 # Idempotent: when everything is there it does nothing and says nothing.
 # Not root: prints the exact apt-get line and fails.
+#   --deb  also what `make deb` and its CI step need (Debian's packaging
+#          tools, lintian, dkms)
 set -eu
 
 pkgs=(
@@ -14,11 +16,21 @@ pkgs=(
 	qemu-system-x86 busybox-static kmod cpio gzip xz-utils
 	# userspace: tools, selftests, the daemon
 	build-essential liburing-dev
+	# the wire protocol's page checksum (XXH3, header-only use)
+	libxxhash-dev
 	# building the debug kernel, and the style gates
 	bc bison flex libelf-dev libssl-dev perl sparse
 	# make bench: the scaling plot
 	gnuplot-nox
+	# the man pages (rst2man) and their check (man -l)
+	python3-docutils man-db
 )
+if [ "${1:-}" = --deb ]; then
+	pkgs+=(dpkg-dev debhelper dh-dkms dkms fakeroot lintian)
+elif [ $# != 0 ]; then
+	echo "usage: $0 [--deb]" >&2
+	exit 2
+fi
 
 missing=()
 for p in "${pkgs[@]}"; do

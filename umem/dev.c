@@ -321,3 +321,4 @@ module_exit(umem_exit);
 MODULE_DESCRIPTION("User-process-backed memory for postcopy live migration");
 MODULE_AUTHOR("The umem developers");
 MODULE_LICENSE("GPL");
+MODULE_VERSION(UMEM_VERSION);

@@ -22,6 +22,7 @@
 
 #include "compat.h"
 #include "umem.h"
+#include "trace.h"
 
 static void umem_vma_open(struct vm_area_struct *vma)
 {
@@ -154,6 +155,7 @@ static vm_fault_t umem_fault(struct vm_fault *vmf)
 	/* The shmem file is sealed to the region size; stay defensive. */
 	if (pgoff >= region->nr_pages)
 		return VM_FAULT_SIGBUS;
+	trace_umem_fault(region, vmf);
 	if (likely(umem_page_present(region, pgoff)))
 		return umem_fault_present(region, vmf);
 

@@ -22,6 +22,7 @@
 #include <linux/uio.h>
 
 #include "umem.h"
+#include "trace.h"
 
 /**
  * umem_queue_request - queue a request for @pgoff unless one was queued
@@ -50,6 +51,7 @@ int umem_queue_request(struct umem_region *region, pgoff_t pgoff, u32 flags)
 		region->nr_requested++;
 		list_add_tail(&entry->node, &region->queue);
 		queued = true;
+		trace_umem_request_queued(region, &entry->req);
 	}
 	spin_unlock(&region->lock);
 
@@ -223,6 +225,7 @@ static ssize_t umem_server_read_iter(struct kiocb *iocb, struct iov_iter *to)
 				done = -EFAULT;
 			break;
 		}
+		trace_umem_request_read(region, &req);
 		kfree(entry);
 		done += sizeof(req);
 	}
@@ -335,6 +338,7 @@ static int umem_server_release(struct inode *inode, struct file *file)
 		}
 	}
 	spin_unlock(&region->lock);
+	trace_umem_detach(region, detached, failed);
 
 	if (detached)
 		mod_delayed_work(system_wq, &region->detach_work,
@@ -490,6 +494,7 @@ retry:
 			spare = NULL;
 		}
 		umem_adopt(region);
+		trace_umem_adopt(region);
 		stale = umem_redeliver_detach(region);
 	}
 	spin_unlock(&region->lock);

@@ -43,6 +43,7 @@
 #include <linux/slab.h>
 
 #include "umem.h"
+#include "trace.h"
 
 static unsigned long long max_region_bytes = 64ULL << 30;
 module_param(max_region_bytes, ullong, 0644);
@@ -171,6 +172,7 @@ static void umem_detach_timeout(struct work_struct *work)
 		failed = true;
 	}
 	spin_unlock(&region->lock);
+	trace_umem_deadline(region, failed);
 	if (failed)
 		umem_wake_all(region);
 }
@@ -467,6 +469,7 @@ u64 umem_wait_page(struct umem_region *region, pgoff_t pgoff,
 		schedule();
 	}
 	finish_wait(wqh, &w.wq);
+	trace_umem_wake(region, pgoff, start);
 	return start ? ktime_get_ns() - start : 0;
 }
 
@@ -587,6 +590,7 @@ void umem_mark_present(struct umem_region *region,
 			end = ranges[i].pgoff + ranges[i].count;
 			len = min(end - pos, budget);
 			umem_set_present(region, pos, len);
+			trace_umem_present(region, pos, len);
 			budget -= len;
 			pos += len;
 			if (pos == end && ++i < n)
@@ -691,6 +695,7 @@ int umem_poison(struct umem_region *region, const struct umem_range *range)
 	 * Supplied pages may be mapped already, or being mapped: unmap them,
 	 * so that the next access faults and gets SIGBUS.
 	 */
+	trace_umem_poison(region, range->pgoff, range->count);
 	umem_poison_sync(region, range->pgoff, end);
 	unmap_mapping_range(region->shmem->f_mapping,
 			    (loff_t)range->pgoff << PAGE_SHIFT,
@@ -714,5 +719,6 @@ int umem_complete(struct umem_region *region)
 	else
 		WRITE_ONCE(region->state, UMEM_STATE_COMPLETE);
 	spin_unlock(&region->lock);
+	trace_umem_complete(region, ret);
 	return ret;
 }

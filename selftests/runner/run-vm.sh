@@ -34,7 +34,8 @@ usage: $0 --kernel IMAGE [options]
   --out DIR            logs and initramfs go here (default build/vm)
   --name NAME          name of this run in messages (default tests)
   --verbose            copy the guest console to stdout
-  --show-tap           print the guest's TAP stream before the verdict
+  --show-tap           stream the guest's TAP while it runs (umemd's progress
+                       as a bar in place on a terminal), then the verdict
   --shell              boot to an interactive shell instead of running tests
 USAGE
 	exit 2
@@ -157,18 +158,51 @@ fi
 qemu+=(-serial chardev:con -chardev "file,id=tap,path=$results"
        -serial chardev:tap)
 
+# --show-tap: the guest's TAP as it arrives.  On a terminal, umemd's
+# progress lines ("umemd:  12.5% N/M pages, ...") become one bar redrawn
+# in place; piped, every line is printed as it is.
+stream_tap() {
+	local line tty=0 inplace=0 pct fill bar
+	[ -t 1 ] && tty=1
+	while IFS= read -r line; do
+		line=${line%$'\r'}
+		if [ $tty = 1 ] && [[ $line =~ ^umemd:\ +([0-9]+)\.[0-9]%\ (.*)$ ]]; then
+			pct=${BASH_REMATCH[1]}
+			fill=$(( pct * 40 / 100 ))
+			printf -v bar '%*s' $fill ''
+			printf -v bar '%s%*s' "${bar// /#}" $(( 40 - fill )) ''
+			printf '\r[%s] %s\033[K' "${bar// /.}" "${line#umemd: }"
+			inplace=1
+		else
+			[ $inplace = 1 ] && { echo; inplace=0; }
+			printf '%s\n' "$line"
+		fi
+	done
+	[ $inplace = 1 ] && echo
+}
+
 echo "run-vm: $name: booting $(basename "$kernel") (smp $smp, mem $mem, cpu $cpu) with$mods;$tnames"
 start=$(date +%s)
-timeout -k 10 "$vm_timeout" "${qemu[@]}" < /dev/null
-qrc=$?
+if [ "$show_tap" = 1 ]; then
+	: > "$results"
+	timeout -k 10 "$vm_timeout" "${qemu[@]}" < /dev/null &
+	qpid=$!
+	# A runner killed meanwhile takes its guest along.
+	trap 'kill $qpid 2> /dev/null' EXIT
+	# tail reads what is left once qemu has exited, then stops.
+	tail -n +1 -f --pid=$qpid "$results" | stream_tap
+	wait $qpid
+	qrc=$?
+	trap - EXIT
+else
+	timeout -k 10 "$vm_timeout" "${qemu[@]}" < /dev/null
+	qrc=$?
+fi
 echo "run-vm: $name: guest ran $(( $(date +%s) - start ))s (qemu exit $qrc); console: $console"
 
 # Turn the TAP stream into results.  Names of skipped tests are taken from
 # the harness's preceding "RUN" line, as its skip lines carry only a reason.
 touch "$results"
-if [ "$show_tap" = 1 ]; then
-	tr -d '\r' < "$results"
-fi
 report=$(tr -d '\r' < "$results" | awk -v qrc="$qrc" -v timeout="$vm_timeout" '
 function rec(verdict, what) {
 	print verdict " " what

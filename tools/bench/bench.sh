@@ -46,6 +46,8 @@ run_vm=("$top/selftests/runner/run-vm.sh" --kernel "$kernel" "${modules[@]}"
 	--file "$here/umem-bench")
 
 rc=0
+# The page checksum's throughput, on the host (old against new).
+"$here/csum-bench" > "$out/csum.txt" || rc=1
 "${run_vm[@]}" --name bench-latency --smp 1 --out "$out/vm-latency" \
 	--test "$out/bench-latency" > "$out/latency.log" 2>&1 || rc=1
 "${run_vm[@]}" --name bench-main --smp "$smp" --out "$out/vm-main" \
@@ -61,6 +63,7 @@ tap() {
 # The tables: the cases' own output, without the TAP framing.
 tap | sed -n -e '/^# # json /d' -e '/^# # dat /d' -e 's/^# \{0,1\}//p' |
 	grep -v -e '^umem-runner' -e '^ *$' > "$out/results.txt"
+grep -v '^# json ' "$out/csum.txt" >> "$out/results.txt"
 cat "$out/results.txt"
 
 if [ $rc != 0 ]; then
@@ -77,7 +80,8 @@ fi
 		"$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$([ $quick = 1 ] && echo true || echo false)"
 	printf ' "vm": {"latency_smp": 1, "main_smp": %s, "accel": "tcg", "host_cpus": %s},\n' \
 		"$smp" "$(nproc)"
-	tap | sed -n 's/^# # json //p' | sed -e 's/^/ /' -e '$!s/$/,/'
+	{ sed -n 's/^# json //p' "$out/csum.txt"; tap | sed -n 's/^# # json //p'; } |
+		sed -e 's/^/ /' -e '$!s/$/,/'
 	echo "}"
 } > "$out/results.json"
 

@@ -8,6 +8,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdbool.h>
@@ -15,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <time.h>
 #include <sys/syscall.h>
 #include <sys/vfs.h>
 #include <fcntl.h>
@@ -36,11 +38,17 @@ static const char stat_usage[] =
 "  FD          the control or server fd, or a umemfs file's fd (default:\n"
 "              the first umem fd of PID that has a region)\n"
 "  --watch MS  print again every MS milliseconds until the region is\n"
-"              complete, failed or gone\n";
+"              complete, failed or gone; on a terminal, a live view that\n"
+"              redraws in place: state, a bar of the pages present,\n"
+"              faults per second, threads of PID blocked in a fault now,\n"
+"              and the fault-wait histogram as a chart\n";
 
 static bool umem_path_is_umemfs(const char *path);
 static void print_stats(const char *who, const struct umem_stats *st);
 static int stats_of_file(const char *path, long watch);
+static void print_watch(const char *who, int pid, const struct umem_stats *st,
+			double rate, bool tty);
+static double now_s(void);
 
 /* Is /proc/PID/fd/FD a umem fd? */
 static bool is_umem_fd(int pid, int fd)
@@ -69,7 +77,9 @@ static bool umem_path_is_umemfs(const char *path)
 /* umemctl stat FILE: the stats through an fd of the file itself. */
 static int stats_of_file(const char *path, long watch)
 {
+	uint64_t last_faults = 0;
 	struct umem_stats st;
+	double last_t = 0;
 	int fd, ret;
 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -90,7 +100,16 @@ static int stats_of_file(const char *path, long watch)
 			close(fd);
 			return 1;
 		}
-		print_stats(path, &st);
+		if (watch) {
+			double t = now_s();
+
+			print_watch(path, -1, &st, last_t ? (st.faults - last_faults) /
+				    (t - last_t) : -1, isatty(STDOUT_FILENO));
+			last_t = t;
+			last_faults = st.faults;
+		} else {
+			print_stats(path, &st);
+		}
 		if (!watch || st.state == UMEM_STATE_COMPLETE ||
 		    st.state == UMEM_STATE_FAILED)
 			break;
@@ -202,6 +221,141 @@ static void print_stats(const char *who, const struct umem_stats *st)
 	fflush(stdout);
 }
 
+/*
+ * Threads of @pid asleep in a umem fault now: their wchan is
+ * umem_wait_page.  -1 if the tasks cannot be read.  Without ptrace
+ * access to @pid the kernel shows every wchan as "0": that counts 0.
+ */
+static int blocked_threads(int pid)
+{
+	char path[96], name[64];
+	struct dirent *de;
+	int n = 0, seen = 0;
+	ssize_t len;
+	DIR *d;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	d = opendir(path);
+	if (!d)
+		return -1;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%.16s/wchan", pid,
+			 de->d_name);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		len = read(fd, name, sizeof(name) - 1);
+		close(fd);
+		if (len <= 0)
+			continue;
+		name[len] = 0;
+		seen++;
+		if (!strcmp(name, "umem_wait_page"))
+			n++;
+	}
+	closedir(d);
+	return seen ? n : -1;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* The upper edge of bucket @i: "<512us", "<4.1ms", "<1.05s", ">=1074s". */
+static void bucket_label(char *buf, size_t len, int i)
+{
+	uint64_t us = 1ULL << i;
+
+	if (i == UMEM_HIST_BUCKETS - 1)
+		snprintf(buf, len, ">=%.0fs", us / 2e6);
+	else if (us < 1000)
+		snprintf(buf, len, "<%lluus", (unsigned long long)us);
+	else if (us < 1000000)
+		snprintf(buf, len, "<%.3gms", us / 1e3);
+	else
+		snprintf(buf, len, "<%.3gs", us / 1e6);
+}
+
+#define WATCH_BAR	40
+
+/*
+ * One screen of the live view.  @rate is the faults per second since the
+ * last screen, negative on the first.
+ */
+static void print_watch(const char *who, int pid, const struct umem_stats *st,
+			double rate, bool tty)
+{
+	uint64_t pages = st->page_size ? st->size / st->page_size : 0;
+	uint64_t max = 0;
+	int i, first = -1, last = -1, n;
+	int blocked = pid > 0 ? blocked_threads(pid) : -1;
+	char label[16];
+
+	if (tty)
+		fputs("\033[H\033[J", stdout);	/* home, clear to the end */
+	printf("umem region of %s: %.1f MiB, %s\n", who,
+	       st->size / 1048576.0, umem_state_name(st->state));
+	n = pages ? (int)(WATCH_BAR * st->pages_present / pages) : 0;
+	printf("  present  [%.*s%*s] %5.1f%%  %llu/%llu pages\n", n,
+	       "########################################", WATCH_BAR - n, "",
+	       pages ? 100.0 * st->pages_present / pages : 0.0,
+	       (unsigned long long)st->pages_present, (unsigned long long)pages);
+	if (rate < 0)
+		printf("  faults   -/s, %llu in all, %llu blocked\n",
+		       (unsigned long long)st->faults,
+		       (unsigned long long)st->faults_blocked);
+	else
+		printf("  faults   %.0f/s, %llu in all, %llu blocked\n", rate,
+		       (unsigned long long)st->faults,
+		       (unsigned long long)st->faults_blocked);
+	if (blocked < 0)
+		printf("  blocked  ? threads now (no pid or no wchan), %llu pages outstanding\n",
+		       (unsigned long long)st->pages_outstanding);
+	else
+		printf("  blocked  %d threads of pid %d now, %llu pages outstanding\n",
+		       blocked, pid, (unsigned long long)st->pages_outstanding);
+	printf("  server   %llu requested, %llu poisoned, %llu detaches, %llu redelivered\n",
+	       (unsigned long long)st->pages_requested,
+	       (unsigned long long)st->pages_poisoned,
+	       (unsigned long long)st->detaches,
+	       (unsigned long long)st->requests_redelivered);
+	for (i = 0; i < UMEM_HIST_BUCKETS; i++) {
+		if (!st->wait_hist[i])
+			continue;
+		if (first < 0)
+			first = i;
+		last = i;
+		if (st->wait_hist[i] > max)
+			max = st->wait_hist[i];
+	}
+	if (first < 0) {
+		printf("  fault wait: no fault has slept yet\n");
+	} else {
+		printf("  fault wait  p50 < %llu us, p99 < %llu us, max < %llu us\n",
+		       (unsigned long long)umem_wait_quantile_us(st, 0.5),
+		       (unsigned long long)umem_wait_quantile_us(st, 0.99),
+		       (unsigned long long)umem_wait_quantile_us(st, 1.0));
+		for (i = first; i <= last; i++) {
+			n = (int)((WATCH_BAR * st->wait_hist[i] + max - 1) / max);
+			bucket_label(label, sizeof(label), i);
+			printf("  %8s |%.*s%*s %llu\n", label, n,
+			       "########################################",
+			       WATCH_BAR - n, "",
+			       (unsigned long long)st->wait_hist[i]);
+		}
+	}
+	if (!tty)
+		printf("\n");
+	fflush(stdout);
+}
+
 int cmd_stat(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -209,8 +363,11 @@ int cmd_stat(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ }
 	};
+	bool tty = isatty(STDOUT_FILENO);
+	uint64_t last_faults = 0;
 	struct umem_stats st;
 	long watch = 0, pid, fd = -1;
+	double last_t = 0;
 	char *end, path[64];
 	struct dirent *de;
 	int opt, ret;
@@ -274,8 +431,18 @@ int cmd_stat(int argc, char **argv)
 				ret == -ENXIO ? "no region on this fd" : strerror(-ret));
 			return 1;
 		}
-		snprintf(path, sizeof(path), "pid %ld fd %ld", pid, fd);
-		print_stats(path, &st);
+		if (watch) {
+			double t = now_s();
+
+			snprintf(path, sizeof(path), "pid %ld fd %ld", pid, fd);
+			print_watch(path, pid, &st, last_t ? (st.faults - last_faults) /
+				    (t - last_t) : -1, tty);
+			last_t = t;
+			last_faults = st.faults;
+		} else {
+			snprintf(path, sizeof(path), "pid %ld fd %ld", pid, fd);
+			print_stats(path, &st);
+		}
 		if (!watch || st.state == UMEM_STATE_COMPLETE ||
 		    st.state == UMEM_STATE_FAILED)
 			return 0;

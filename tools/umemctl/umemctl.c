@@ -30,6 +30,7 @@ static int usage(FILE *f)
 		"                       print the stats of a live region\n"
 		"  mkimage FILE SPEC    write image SPEC (pattern:SIZE[:SEED]) to FILE,\n"
 		"                       e.g. a snapshot for umemd --snapshot\n"
+		"  --version            print the release of umemctl\n"
 		"The destination daemon is a program of its own: umemd --help.\n");
 	return f == stderr ? 2 : 0;
 }
@@ -109,6 +110,10 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||
 	    !strcmp(argv[1], "help"))
 		return usage(stdout);
+	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) {
+		printf("umemctl %s\n", UMEM_VERSION);
+		return 0;
+	}
 	if (!strcmp(argv[1], "info")) {
 		if (argc == 3 && (!strcmp(argv[2], "--help") || !strcmp(argv[2], "-h"))) {
 			printf("usage: umemctl info [DEVICE]\n"

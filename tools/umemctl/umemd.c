@@ -153,6 +153,7 @@ static const char umemd_usage[] =
 "  --nice N            run at this nice value (-20..19): a daemon every\n"
 "                      blocked vCPU waits on should outrank the vCPUs\n"
 "  --verbose           log connections\n"
+"  --version           print the release of umemd\n"
 "Exit status: 0 complete; 1 error; 2 bad input or refused by the source;\n"
 "3 the source was lost for good.\n";
 
@@ -1026,6 +1027,7 @@ int main(int argc, char **argv)
 		{ "nice", required_argument, NULL, 'N' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ }
 	};
 	const char *unix_path = NULL, *file_path = NULL, *path_match = NULL;
@@ -1041,7 +1043,7 @@ int main(int argc, char **argv)
 	D.connect_timeout_ns = 10000000000ULL;
 	D.progress = 1;
 	D.snap_fd = -1;
-	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "hV", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'f':
 			fd = strtol(optarg, &end, 10);
@@ -1085,6 +1087,7 @@ int main(int argc, char **argv)
 			break;
 		case 'v': D.verbose = true; break;
 		case 'h': fputs(umemd_usage, stdout); return 0;
+		case 'V': printf("umemd %s\n", UMEM_VERSION); return 0;
 		default: fputs(umemd_usage, stderr); return EXIT_CONFIG;
 		}
 	}

@@ -15,6 +15,9 @@
 
 #include "wire.h"
 
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
 #define GOLDEN	0x9e3779b97f4a7c15ULL
 
 static inline uint64_t mix64(uint64_t x)
@@ -27,26 +30,14 @@ static inline uint64_t mix64(uint64_t x)
 	return x;
 }
 
-/* Four independent lanes, so the multiplies overlap. */
+/*
+ * XXH3-64 (Debian's libxxhash-dev, inlined: the programs stay static and
+ * need no libxxhash at run time), seeded with the page offset, so that a
+ * page delivered at the wrong offset fails too.
+ */
 uint64_t wire_csum(const void *page, size_t len, uint64_t pgoff)
 {
-	const uint64_t *w = page;
-	uint64_t a = pgoff ^ GOLDEN, b = ~pgoff, c = len, d = GOLDEN * 3;
-	size_t i, n = len / 8;
-
-	for (i = 0; i + 4 <= n; i += 4) {
-		a = (a ^ w[i]) * GOLDEN;
-		b = (b ^ w[i + 1]) * GOLDEN;
-		c = (c ^ w[i + 2]) * GOLDEN;
-		d = (d ^ w[i + 3]) * GOLDEN;
-		a ^= a >> 31;
-		b ^= b >> 29;
-		c ^= c >> 27;
-		d ^= d >> 25;
-	}
-	for (; i < n; i++)
-		a = mix64(a ^ w[i]);
-	return mix64(a ^ mix64(b ^ mix64(c ^ mix64(d))));
+	return XXH3_64bits_withSeed(page, len, pgoff);
 }
 
 uint64_t image_pattern_word(uint64_t seed, uint64_t pgoff, uint64_t i)

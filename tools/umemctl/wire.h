@@ -22,7 +22,8 @@
 #endif
 
 #define WIRE_MAGIC	0x554d454dU	/* "UMEM" */
-#define WIRE_VERSION	1
+/* 2: the page checksum is XXH3-64 seeded with pgoff (1: a home-made hash) */
+#define WIRE_VERSION	2
 
 /* Channels, as in QEMU's postcopy preempt. */
 #define WIRE_URGENT	1	/* requests in, those pages out at once */
@@ -72,7 +73,7 @@ struct wire_msg {
 /* How often the source speaks on an idle channel, in ms. */
 #define WIRE_PING_MS	250
 
-/* The checksum of one page (not cryptographic: it catches corruption). */
+/* The checksum of one page: XXH3-64 seeded with @pgoff (not cryptographic). */
 uint64_t wire_csum(const void *page, size_t len, uint64_t pgoff);
 
 /*
