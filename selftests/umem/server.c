@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <time.h>
 #include <sys/epoll.h>
+#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <liburing.h>
 
@@ -93,6 +94,11 @@ TEST_F(server, serve__flags)
 	EXPECT_FALSE(fcntl(sv.server_fd, F_GETFD) & FD_CLOEXEC);
 	EXPECT_FALSE(fcntl(sv.shmem_fd, F_GETFD) & FD_CLOEXEC);
 	EXPECT_TRUE(fcntl(sv.server_fd, F_GETFL) & O_NONBLOCK);
+	/*
+	 * NONBLOCK is the server fd's only: on the shmem fd it would make
+	 * io_uring try its writes IOCB_NOWAIT, which shmem refuses.
+	 */
+	EXPECT_FALSE(fcntl(sv.shmem_fd, F_GETFL) & O_NONBLOCK);
 	EXPECT_EQ(-1, read(sv.server_fd, &req, sizeof(req)));
 	EXPECT_EQ(EAGAIN, errno);
 	close(sv.shmem_fd);
@@ -827,6 +833,31 @@ TEST(shmem_fd__above_2g)
 	ASSERT_EQ(0, umem_supply(&f, f.pages - 1));
 	EXPECT_TRUE(umem_page_ok(&f, f.pages - 1));
 	umem_fix_teardown(&f);
+}
+
+/*
+ * copy_file_range() into the shmem fd from a file of another filesystem
+ * (a memfd, any tmpfs file) fails with EXDEV: the shmem file lives on
+ * umem's own tmpfs instance.  sendfile() and splice() do not care.
+ */
+TEST_F(server, shmem__copy_file_range_exdev)
+{
+	int mfd = memfd_create("umem-src", MFD_CLOEXEC);
+	loff_t in = 0, out = 0;
+	char buf[64] = "copied";
+
+	ASSERT_LE(0, mfd);
+	ASSERT_EQ(sizeof(buf), pwrite(mfd, buf, sizeof(buf), 0));
+	EXPECT_EQ(-1, copy_file_range(mfd, &in, self->f.shm, &out,
+				      sizeof(buf), 0));
+	EXPECT_EQ(EXDEV, errno);
+	in = 0;
+	EXPECT_EQ(0, lseek(self->f.shm, 0, SEEK_SET));
+	EXPECT_EQ(sizeof(buf), sendfile(self->f.shm, mfd, &in, sizeof(buf)));
+	memset(buf, 0, sizeof(buf));
+	EXPECT_EQ(sizeof(buf), pread(self->f.shm, buf, sizeof(buf), 0));
+	EXPECT_STREQ("copied", buf);
+	close(mfd);
 }
 
 TEST_F(server, bitmap__bad_args)
