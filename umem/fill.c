@@ -180,6 +180,16 @@ static int umem_fill_mmap(struct file *file, struct vm_area_struct *vma)
 	/* Every mmap stores the same pointer, before its VMA can fault. */
 	WRITE_ONCE(umem_shmem_vm_ops, vma->vm_ops);
 	vma->vm_ops = &umem_fill_vm_ops;
+	/*
+	 * No huge pages, ever: MADV_COLLAPSE (or khugepaged) would fill the
+	 * holes of a 2 MiB range with zeroed pages in one huge folio of the
+	 * cache the guest maps too, whatever our huge=never mount says.
+	 * VM_NOHUGEPAGE alone is not a refusal: MADV_HUGEPAGE clears it.
+	 * VM_DONTEXPAND (in VM_NO_KHUGEPAGED) no madvise clears; it also
+	 * refuses a growing mremap, which the sealed file could not back,
+	 * and makes mlock() skip the mapping.
+	 */
+	umem_vm_flags_set(vma, VM_NOHUGEPAGE | VM_DONTEXPAND);
 	return 0;
 }
 

@@ -122,7 +122,8 @@ struct umem_init {
  *		pages it allocates are charged to the memory cgroup of the
  *		task that made the region (UMEM_IOC_INIT), not the server's.
  *		Sealed to the region's size (F_SEAL_GROW | F_SEAL_SHRINK:
- *		growing or shrinking it fails with EPERM).
+ *		growing or shrinking it fails with EPERM).  Its mappings
+ *		never hold huge pages (MADV_COLLAPSE fails with EINVAL).
  *		copy_file_range() into it from another filesystem's file
  *		fails with EXDEV: use sendfile() or splice().
  * @reserved:	(in) must be zero.
