@@ -307,52 +307,6 @@ TEST_F(mmap, mmap__mbind_reaches_shmem)
 	munmap(d, len);
 }
 
-#ifndef MADV_COLLAPSE
-#define MADV_COLLAPSE	25
-#endif
-
-#define HUGE_SZ		(2UL << 20)
-
-/*
- * Guest RAM refuses huge pages for good, even after MADV_HUGEPAGE (which
- * QEMU does on guest RAM): MADV_COLLAPSE would fill its holes with zeroed
- * pages and map them, bypassing umem's fault.
- */
-TEST(mmap__collapse_refused)
-{
-	struct umem_range range = { .pgoff = 0, .count = 1 };
-	struct umem_serve sv = { .flags = UMEM_SERVE_CLOEXEC };
-	struct umem_region r;
-	char *p, *a;
-
-	ASSERT_EQ(0, umem_create(&r, 2 * HUGE_SZ, 10000))
-		TH_LOG("%s", umem_strerror());
-	if (r.page_size != 4096)
-		SKIP(close(r.ctl); return, "4 KiB pages only");
-	p = mmap(NULL, 2 * HUGE_SZ, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS,
-		 -1, 0);
-	ASSERT_NE(MAP_FAILED, p);
-	a = (char *)(((uintptr_t)p + HUGE_SZ - 1) & ~(HUGE_SZ - 1));
-	ASSERT_EQ(a, mmap(a, HUGE_SZ, PROT_READ | PROT_WRITE,
-			  MAP_SHARED | MAP_FIXED, r.ctl, 0));
-	/* Present and mapped: a page table under the range. */
-	ASSERT_EQ(0, ioctl(r.ctl, UMEM_IOC_SERVE, &sv));
-	ASSERT_EQ(0, pwrite(sv.shmem_fd, "x", 1, 0) == 1 ? 0 : -1);
-	ASSERT_EQ(0, write(sv.server_fd, &range, sizeof(range)) ==
-		     sizeof(range) ? 0 : -1);
-	EXPECT_EQ('x', *(volatile char *)a);
-	ASSERT_EQ(0, madvise(a, HUGE_SZ, MADV_HUGEPAGE));
-	EXPECT_EQ(-1, madvise(a, HUGE_SZ, MADV_COLLAPSE))
-		TH_LOG("guest RAM collapsed into a huge page");
-	EXPECT_EQ(EINVAL, errno);
-	/* No hole of the range became a page. */
-	EXPECT_EQ(4096, lseek(sv.shmem_fd, 0, SEEK_HOLE));
-	munmap(p, 2 * HUGE_SZ);
-	close(sv.server_fd);
-	close(sv.shmem_fd);
-	close(r.ctl);
-}
-
 /*
  * Guest RAM is not a shmem VMA to the kernel (vma_is_shmem() looks for
  * shmem's own vm_operations, and umem's fault handler is not shmem's):
