@@ -12,6 +12,7 @@
 
 #include <linux/build_bug.h>
 #include <linux/fs.h>
+#include <linux/lockdep.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
 #include <linux/seq_file.h>
@@ -85,9 +86,26 @@ static int umem_release(struct inode *inode, struct file *file)
 	return 0;
 }
 
+/* Would a handshake with @api, or the one made already, conflict?  Locked. */
+static bool umem_api_conflicts(struct umem_ctl *ctl, const struct umem_api *api)
+{
+	lockdep_assert_held(&ctl->lock);
+	return ctl->api && (ctl->api != api->api ||
+			    ctl->features != api->features);
+}
+
+/*
+ * A failed handshake changes nothing: the answer is copied out first,
+ * without ctl->lock (the argument may fault, even on a umem mapping),
+ * and the handshake recorded only once that succeeded.  The answer does
+ * not depend on the fd's state, so a concurrent handshake on the same fd
+ * can only make the second one fail with EBUSY, never change it.  In
+ * version 1 only one (api, features) pair is valid, so EBUSY cannot
+ * occur; it is there for later versions.
+ */
 static long umem_ioctl_api(struct umem_ctl *ctl, void __user *argp)
 {
-	struct umem_api api;
+	struct umem_api api, out;
 	long ret = 0;
 
 	if (copy_from_user(&api, argp, sizeof(api)))
@@ -98,22 +116,29 @@ static long umem_ioctl_api(struct umem_ctl *ctl, void __user *argp)
 		return -EINVAL;
 
 	mutex_lock(&ctl->lock);
-	if (!ctl->api) {
-		ctl->api = api.api;
-		ctl->features = api.features;
-	} else if (ctl->api != api.api || ctl->features != api.features) {
+	if (umem_api_conflicts(ctl, &api))
 		ret = -EBUSY;
-	}
 	mutex_unlock(&ctl->lock);
 	if (ret)
 		return ret;
 
-	api.api = UMEM_API_VERSION;
-	api.page_size = PAGE_SIZE;
-	api.features = UMEM_FEATURES_ALL;
-	if (copy_to_user(argp, &api, sizeof(api)))
+	memset(&out, 0, sizeof(out));
+	out.api = UMEM_API_VERSION;
+	out.page_size = PAGE_SIZE;
+	out.features = UMEM_FEATURES_ALL;
+	if (copy_to_user(argp, &out, sizeof(out)))
 		return -EFAULT;
-	return 0;
+
+	mutex_lock(&ctl->lock);
+	if (umem_api_conflicts(ctl, &api)) {
+		ret = -EBUSY;
+	} else if (!ctl->api) {
+		/* fdinfo reads it without the lock. */
+		WRITE_ONCE(ctl->features, api.features);
+		WRITE_ONCE(ctl->api, api.api);
+	}
+	mutex_unlock(&ctl->lock);
+	return ret;
 }
 
 /**

@@ -12,6 +12,7 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/err.h>
 #include <linux/fcntl.h>
 #include <linux/file.h>
 #include <linux/fs.h>
@@ -78,6 +79,46 @@ static vm_fault_t umem_fault_refuse(struct vm_fault *vmf, vm_fault_t ret)
 	return ret;
 }
 
+/*
+ * shmem found a huge folio: MADV_COLLAPSE through a plain shmem mapping
+ * of the inode (a daemon's reopen of /proc/pid/fd, map_files), or
+ * shmem_enabled=force.  Split it, so that the retried fault maps this
+ * page alone.  split_huge_page() is not exported; a truncation of no
+ * bytes at byte 1 of the page (at byte 0 of page 0, lend -1 would mean
+ * "to the end") zeroes nothing and splits the folio holding it, as a hole
+ * punch into the folio does.  The folio is marked dirty first, as shmem's
+ * own punch does: a clean folio that failed to split would be dropped,
+ * contents and all.  Our reference goes first: a split needs the caller's
+ * to be the only one.  Only folio locks (not held here) and the rmap
+ * locks are taken, which nest inside the mmap lock.
+ *
+ * Return: VM_FAULT_NOPAGE once split (the access faults again), or
+ * VM_FAULT_SIGBUS if it stayed huge (pinned): nothing is exposed.
+ */
+static vm_fault_t umem_fault_split(struct vm_fault *vmf)
+{
+	struct address_space *mapping = vmf->vma->vm_file->f_mapping;
+	loff_t pos = ((loff_t)vmf->pgoff << PAGE_SHIFT) + 1;
+	struct folio *folio;
+	bool huge = false;
+
+	set_page_dirty(vmf->page);
+	unlock_page(vmf->page);
+	put_page(vmf->page);
+	vmf->page = NULL;
+	truncate_inode_pages_range(mapping, pos, pos - 1);
+	/* NULL when not cached; 6.3 and later return an ERR_PTR. */
+	folio = __filemap_get_folio(mapping, vmf->pgoff, 0, 0);
+	if (!IS_ERR_OR_NULL(folio)) {
+		huge = folio_test_large(folio);
+		folio_put(folio);
+	}
+	if (!huge)
+		return VM_FAULT_NOPAGE;
+	pr_warn_once("cannot split a huge page in a region: SIGBUS\n");
+	return VM_FAULT_SIGBUS;
+}
+
 static vm_fault_t umem_fault_present(struct umem_region *region,
 				     struct vm_fault *vmf)
 {
@@ -99,14 +140,12 @@ static vm_fault_t umem_fault_present(struct umem_region *region,
 		ret |= VM_FAULT_LOCKED;
 	}
 	/*
-	 * Our tmpfs is huge=never, but shmem_enabled=force overrides that.
-	 * A huge folio could be PMD-mapped with neighbours that were never
-	 * supplied: refuse it rather than expose them.
+	 * Our tmpfs is huge=never, but a huge folio can still appear: see
+	 * umem_fault_split().  It could be PMD-mapped with neighbours that
+	 * were never supplied: split it rather than expose them.
 	 */
-	if (unlikely(PageTransCompound(vmf->page))) {
-		pr_warn_once("huge page in a region (shmem_enabled=force?): SIGBUS\n");
-		return umem_fault_refuse(vmf, VM_FAULT_SIGBUS);
-	}
+	if (unlikely(PageTransCompound(vmf->page)))
+		return umem_fault_split(vmf);
 	/*
 	 * A poison of a supplied page may have come since the check above.
 	 * Check again with the page locked (the PTE goes in before it is

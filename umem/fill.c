@@ -104,8 +104,44 @@ static int umem_fill_fsync(struct file *file, loff_t start, loff_t end,
 }
 
 /*
+ * shmem's own fault waits while a hole punch runs over its page (the
+ * punch hangs its range on i_private), so that faults cannot refill a
+ * range as fast as the punch empties it.  Ours allocates before shmem's
+ * fault looks, so it waits first, for any fallocate of the inode in
+ * progress (each holds i_rwsem throughout), with the mmap lock dropped:
+ * i_rwsem nests outside it.  A fault that cannot drop it goes on, as
+ * shmem's would without the wait.
+ *
+ * Return: true if it waited (the fault must return VM_FAULT_RETRY).
+ */
+static bool umem_fill_falloc_wait(struct vm_fault *vmf)
+{
+	struct file *file = vmf->vma->vm_file;
+	struct inode *inode = file_inode(file);
+
+	if (likely(!READ_ONCE(inode->i_private)))
+		return false;
+	if (!(vmf->flags & FAULT_FLAG_ALLOW_RETRY) ||
+	    (vmf->flags & FAULT_FLAG_RETRY_NOWAIT))
+		return false;
+	/* The VMA may go once the lock is dropped: hold its file. */
+	get_file(file);
+	umem_release_fault_lock(vmf);
+	if (!down_read_killable(&inode->i_rwsem))
+		up_read(&inode->i_rwsem);
+	fput(file);
+	return true;
+}
+
+/*
  * Bring the page into the cache charged to the region's memcg, then let
  * shmem map it.  For a page already there this only looks it up.
+ *
+ * A charge the region's memcg cannot make, after reclaim and its OOM
+ * killer found nothing to kill, fails the fill: SIGBUS (a kernel copy
+ * into the mapping gets EFAULT), as a pwrite() gets ENOMEM.  VM_FAULT_OOM
+ * would not: the page-fault handler retries it at once, for ever, since
+ * no memcg OOM of the faulting task is pending to resolve it.
  */
 static vm_fault_t umem_fill_fault(struct vm_fault *vmf)
 {
@@ -114,12 +150,14 @@ static vm_fault_t umem_fill_fault(struct vm_fault *vmf)
 	struct mem_cgroup *old;
 	struct page *page;
 
+	if (umem_fill_falloc_wait(vmf))
+		return VM_FAULT_RETRY;
 	old = set_active_memcg(umem_fill_memcg(file));
 	page = shmem_read_mapping_page_gfp(mapping, vmf->pgoff,
 					   mapping_gfp_mask(mapping));
 	set_active_memcg(old);
 	if (IS_ERR(page))
-		return vmf_error(PTR_ERR(page));
+		return VM_FAULT_SIGBUS;
 	put_page(page);
 	return READ_ONCE(umem_shmem_vm_ops)->fault(vmf);
 }
@@ -142,6 +180,16 @@ static int umem_fill_mmap(struct file *file, struct vm_area_struct *vma)
 	/* Every mmap stores the same pointer, before its VMA can fault. */
 	WRITE_ONCE(umem_shmem_vm_ops, vma->vm_ops);
 	vma->vm_ops = &umem_fill_vm_ops;
+	/*
+	 * No huge pages, ever: MADV_COLLAPSE (or khugepaged) would fill the
+	 * holes of a 2 MiB range with zeroed pages in one huge folio of the
+	 * cache the guest maps too, whatever our huge=never mount says.
+	 * VM_NOHUGEPAGE alone is not a refusal: MADV_HUGEPAGE clears it.
+	 * VM_DONTEXPAND (in VM_NO_KHUGEPAGED) no madvise clears; it also
+	 * refuses a growing mremap, which the sealed file could not back,
+	 * and makes mlock() skip the mapping.
+	 */
+	umem_vm_flags_set(vma, VM_NOHUGEPAGE | VM_DONTEXPAND);
 	return 0;
 }
 

@@ -70,6 +70,11 @@ int __init umem_region_init(void)
 	if (!type)
 		return -ENODEV;
 	umem_mnt = vfs_kern_mount(type, SB_KERNMOUNT, type->name, opts);
+	/*
+	 * The mount took its own reference on the type: drop get_fs_type()'s.
+	 * put_filesystem() is not exported; it is this.
+	 */
+	module_put(type->owner);
 	if (IS_ERR(umem_mnt))
 		return PTR_ERR(umem_mnt);
 	return 0;
@@ -527,10 +532,12 @@ static void umem_set_present(struct umem_region *region, pgoff_t start,
 {
 	if (region->nr_present == region->nr_pages)
 		return;
-	region->nr_present += umem_bits_set(region->present, start, nr);
+	/* Some readers go without the lock (READ_ONCE): store once. */
+	WRITE_ONCE(region->nr_present, region->nr_present +
+		   umem_bits_set(region->present, start, nr));
 	if (region->nr_redeliver)
-		region->nr_redeliver -= umem_bits_clear(region->redeliver,
-							start, nr);
+		WRITE_ONCE(region->nr_redeliver, region->nr_redeliver -
+			   umem_bits_clear(region->redeliver, start, nr));
 }
 
 /*
@@ -677,7 +684,8 @@ int umem_poison(struct umem_region *region, const struct umem_range *range)
 			smp_store_release(&region->poisoned, bits);
 			bits = NULL;
 		}
-		region->nr_poisoned += umem_bits_set(region->poisoned, pos, len);
+		WRITE_ONCE(region->nr_poisoned, region->nr_poisoned +
+			   umem_bits_set(region->poisoned, pos, len));
 		/* Poisoned before present: pairs with umem_page_present(). */
 		smp_wmb();
 		umem_set_present(region, pos, len);

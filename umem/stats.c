@@ -163,6 +163,7 @@ void umem_show_fdinfo(struct umem_region *region, struct seq_file *m)
 	umem_stats_fill(region, &st);
 	seq_printf(m, "umem-state:\t%s\n", umem_state_names[st.state]);
 	seq_printf(m, "umem-size:\t%llu\n", st.size);
+	seq_printf(m, "umem-page-size:\t%u\n", st.page_size);
 	seq_printf(m, "umem-pages-present:\t%llu\n", st.pages_present);
 	seq_printf(m, "umem-pages-requested:\t%llu\n", st.pages_requested);
 	seq_printf(m, "umem-pages-outstanding:\t%llu\n", st.pages_outstanding);

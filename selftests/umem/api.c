@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
@@ -102,6 +103,84 @@ TEST_F(api, handshake__bad_address)
 {
 	EXPECT_EQ(-1, ioctl(self->fd, UMEM_IOC_API, umem_bad_addr()));
 	EXPECT_EQ(EFAULT, errno);
+}
+
+/*
+ * An argument the module can read but not write back: the handshake fails
+ * with EFAULT and, like every failed ioctl, changes nothing: the fd still
+ * has no handshake, so UMEM_IOC_INIT fails with ENXIO.
+ */
+TEST_F(api, handshake__readonly_argument)
+{
+	struct umem_init init = { .size = 1 << 20, .detach_timeout_ms = 1000 };
+	long psz = sysconf(_SC_PAGESIZE);
+	struct umem_api *ro;
+
+	ro = mmap(NULL, psz, PROT_READ | PROT_WRITE,
+		  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, ro);
+	*ro = self->req;
+	ASSERT_EQ(0, mprotect(ro, psz, PROT_READ));
+
+	EXPECT_EQ(-1, ioctl(self->fd, UMEM_IOC_API, ro));
+	EXPECT_EQ(EFAULT, errno);
+	EXPECT_EQ(-1, ioctl(self->fd, UMEM_IOC_INIT, &init))
+		TH_LOG("a failed handshake was recorded");
+	EXPECT_EQ(ENXIO, errno);
+
+	/* The fd is as new: a good handshake, then init, work. */
+	ASSERT_EQ(0, ioctl(self->fd, UMEM_IOC_API, &self->req));
+	EXPECT_EQ(0, ioctl(self->fd, UMEM_IOC_INIT, &init));
+	munmap(ro, psz);
+}
+
+/*
+ * Version 1 has one valid version and no optional feature: a repeated
+ * handshake is either the same one (success) or invalid (EINVAL), and
+ * EBUSY, kept for later versions, cannot occur.
+ */
+TEST_F(api, handshake__repeat_no_ebusy)
+{
+	struct umem_api again;
+
+	ASSERT_EQ(0, ioctl(self->fd, UMEM_IOC_API, &self->req));
+	again = self->req;
+	again.api = UMEM_API_VERSION + 1;
+	EXPECT_EQ(-1, ioctl(self->fd, UMEM_IOC_API, &again));
+	EXPECT_EQ(EINVAL, errno);
+	again = self->req;
+	again.features = 1;
+	EXPECT_EQ(-1, ioctl(self->fd, UMEM_IOC_API, &again));
+	EXPECT_EQ(EINVAL, errno);
+	again = self->req;
+	EXPECT_EQ(0, ioctl(self->fd, UMEM_IOC_API, &again));
+}
+
+/*
+ * A control fd opened read-only can make the handshake and nothing else
+ * of use: it can never hold a region (UMEM_IOC_INIT fails with EBADF,
+ * and a region belongs to the fd that made it), so stats and mmap on it
+ * fail with ENXIO, and so does UMEM_IOC_SERVE's region check after EBADF.
+ */
+TEST_F(api, open__readonly)
+{
+	struct umem_init init = { .size = 1 << 20, .detach_timeout_ms = 1000 };
+	long psz = sysconf(_SC_PAGESIZE);
+	struct umem_serve sv = { 0 };
+	struct umem_stats st;
+	int ro = open("/dev/umem", O_RDONLY | O_CLOEXEC);
+
+	ASSERT_LE(0, ro);
+	EXPECT_EQ(0, ioctl(ro, UMEM_IOC_API, &self->req));
+	EXPECT_EQ(-1, ioctl(ro, UMEM_IOC_INIT, &init));
+	EXPECT_EQ(EBADF, errno);
+	EXPECT_EQ(-1, ioctl(ro, UMEM_IOC_SERVE, &sv));
+	EXPECT_EQ(EBADF, errno);
+	EXPECT_EQ(-1, ioctl(ro, UMEM_IOC_STATS, &st));
+	EXPECT_EQ(ENXIO, errno);
+	EXPECT_EQ(MAP_FAILED, mmap(NULL, psz, PROT_READ, MAP_SHARED, ro, 0));
+	EXPECT_EQ(ENXIO, errno);
+	close(ro);
 }
 
 /* Each open() is independent: a handshake on one fd binds no other. */

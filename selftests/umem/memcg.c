@@ -849,6 +849,97 @@ TEST_F_TIMEOUT(memcg, memcg__vmm_limit_below_region, 120)
 	close(sock[1]);
 }
 
+/* Store into pages [from, from + n) of a new mapping of @shm; exit 0. */
+static void __attribute__((noreturn)) store_pages(int shm, uint64_t from,
+						  uint64_t n)
+{
+	char *map = mmap(NULL, (from + n) * 4096, PROT_READ | PROT_WRITE,
+			 MAP_SHARED, shm, 0);
+	uint64_t p;
+
+	if (map == MAP_FAILED)
+		_exit(2);
+	/* Before the fix the first store spun in its fault until this. */
+	alarm(5);
+	for (p = from; p < from + n; p++)
+		*(volatile char *)(map + p * 4096) = 1;
+	_exit(0);
+}
+
+/*
+ * The VMM's cgroup is full and its OOM killer finds nothing to kill (the
+ * VMM is OOM_SCORE_ADJ_MIN): a store into the daemon's mapping fails the
+ * fill with SIGBUS, as pwrite() fails with ENOMEM.  Before, its fault
+ * returned VM_FAULT_OOM, which the page-fault handler retried at once,
+ * for ever ("Huh VM_FAULT_OOM leaked out"): here, until SIGALRM.
+ */
+TEST_F_TIMEOUT(memcg, memcg__fill_fault_enomem, 120)
+{
+	struct umem_region r;
+	struct umem_serve sv;
+	uint64_t buf[512], p;
+	int sock[2], ctl, err = 0, ret;
+	pid_t vmm, store;
+	char *map;
+	ssize_t n;
+
+	ASSERT_EQ(0, cg_write_ll(CG_VMM, "memory.max", 8 * MIB));
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sock));
+	vmm = fork();
+	ASSERT_LE(0, vmm);
+	if (vmm == 0) {
+		int adj = open("/proc/self/oom_score_adj", O_WRONLY);
+
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (adj < 0 || write(adj, "-1000", 5) != 5)
+			_exit(3);
+		close(adj);
+		if (cg_enter(CG_VMM) || umem_create(&r, 32 * MIB, 60000) ||
+		    umem_map(&r, 0, r.size, PROT_READ | PROT_WRITE,
+			     (void **)&map) ||
+		    umem_send_fd(sock[0], r.ctl))
+			_exit(2);
+		/* A vCPU waiting for the last page, until the test ends. */
+		_exit(*(volatile char *)(map + r.size - 1));
+	}
+	ctl = umem_recv_fd(sock[1]);
+	ASSERT_LE(0, ctl);
+	self->f.ctl = ctl;
+	ASSERT_EQ(0, serve_fd(ctl, &sv));
+	self->f.srv = sv.server_fd;
+	self->f.shm = sv.shmem_fd;
+
+	OOM_EXPECTED();
+	for (p = 0; p < (32 * MIB) / 4096; p++) {
+		pattern_page(buf, 4096, p);
+		n = pwrite(sv.shmem_fd, buf, 4096, p * 4096);
+		if (n != 4096) {
+			err = n < 0 ? errno : EIO;
+			break;
+		}
+	}
+	EXPECT_EQ(ENOMEM, err);
+	store = fork();
+	ASSERT_LE(0, store);
+	/*
+	 * Enough pages to use up any margin left (per-CPU charge stock): the
+	 * store that finds none must fail.
+	 */
+	if (store == 0)
+		store_pages(sv.shmem_fd, p, 512);
+	ret = umem_wait_child(store);
+	OOM_DONE();
+	ksft_print_msg("VMM cgroup full at %llu KiB, nothing to kill: pwrite %s, store %s\n",
+		       (unsigned long long)p * 4, strerror(err),
+		       ret > 128 ? strsignal(ret - 128) : "went through");
+	EXPECT_EQ(128 + SIGBUS, ret);
+	EXPECT_EQ(0, cg_key(CG_VMM, "memory.events", "oom_kill"));
+	kill(vmm, SIGKILL);
+	EXPECT_EQ(128 + SIGKILL, umem_wait_child(vmm));
+	close(sock[0]);
+	close(sock[1]);
+}
+
 /* ---- a migration under limits ------------------------------------------ */
 
 #define MIG_PAGES	8192	/* 32 MiB */

@@ -5,7 +5,9 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <sys/syscall.h>
+#include <linux/io_uring.h>
 #include <linux/mempolicy.h>
+#include <linux/userfaultfd.h>
 
 #include "kselftest_harness.h"
 #include "umem_test.h"
@@ -303,6 +305,46 @@ TEST_F(mmap, mmap__mbind_reaches_shmem)
 			     d + 3 * self->f.psz, MPOL_F_ADDR));
 	EXPECT_EQ(MPOL_BIND, mode);
 	munmap(d, len);
+}
+
+/*
+ * Guest RAM is not a shmem VMA to the kernel (vma_is_shmem() looks for
+ * shmem's own vm_operations, and umem's fault handler is not shmem's):
+ * io_uring refuses it as fixed buffers (EOPNOTSUPP), userfaultfd refuses
+ * to register it in any mode (EINVAL).  Documented, pinned here.
+ */
+TEST_F(mmap, mmap__not_shmem_vma)
+{
+	struct uffdio_api api = { .api = UFFD_API };
+	struct uffdio_register reg = { 0 };
+	struct io_uring_params up = { 0 };
+	struct iovec iov;
+	int ring, uffd;
+
+	/* Present pages: pinning a missing one would wait for it. */
+	ASSERT_EQ(sizeof(struct umem_range), umem_mark(&self->f, 0, NPAGES));
+	ring = syscall(__NR_io_uring_setup, 4, &up);
+	ASSERT_LE(0, ring);
+	iov.iov_base = self->f.map;
+	iov.iov_len = NPAGES * self->f.psz;
+	EXPECT_EQ(-1, syscall(__NR_io_uring_register, ring,
+			      IORING_REGISTER_BUFFERS, &iov, 1));
+	EXPECT_EQ(EOPNOTSUPP, errno);
+	close(ring);
+
+	uffd = syscall(__NR_userfaultfd, O_CLOEXEC);
+	if (uffd < 0)
+		SKIP(return, "userfaultfd: %s", strerror(errno));
+	ASSERT_EQ(0, ioctl(uffd, UFFDIO_API, &api));
+	reg.range.start = (uintptr_t)self->f.map;
+	reg.range.len = NPAGES * self->f.psz;
+	reg.mode = UFFDIO_REGISTER_MODE_MISSING;
+	EXPECT_EQ(-1, ioctl(uffd, UFFDIO_REGISTER, &reg));
+	EXPECT_EQ(EINVAL, errno);
+	reg.mode = UFFDIO_REGISTER_MODE_WP;
+	EXPECT_EQ(-1, ioctl(uffd, UFFDIO_REGISTER, &reg));
+	EXPECT_EQ(EINVAL, errno);
+	close(uffd);
 }
 
 TEST_HARNESS_MAIN

@@ -103,4 +103,49 @@ TEST_F(stats, stats__fdinfo)
 	EXPECT_TRUE(fdinfo_has(self->f.srv, "umem-wait-hist-log2us:"));
 }
 
+/*
+ * Every key Documentation/umem.rst lists for fdinfo, in its order, and
+ * no other umem- key: the control fd and the server fd show the same.
+ */
+TEST_F(stats, stats__fdinfo_keys)
+{
+	static const char * const keys[] = {
+		"umem-api", "umem-state", "umem-size", "umem-page-size",
+		"umem-pages-present", "umem-pages-requested",
+		"umem-pages-outstanding", "umem-pages-poisoned", "umem-faults",
+		"umem-faults-blocked", "umem-requests-redelivered",
+		"umem-detaches", "umem-blocked-ns", "umem-wait-hist-log2us",
+	};
+	char path[64], line[512], want[64];
+	int fds[2] = { self->f.ctl, self->f.srv };
+	size_t k, first;
+	unsigned int i;
+	FILE *f;
+
+	snprintf(want, sizeof(want), "umem-page-size:\t%u\n", self->f.psz);
+	EXPECT_TRUE(fdinfo_has(self->f.ctl, want));
+	for (i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fds[i]);
+		f = fopen(path, "r");
+		ASSERT_NE(NULL, f);
+		/* The server fd has no handshake of its own: no umem-api. */
+		first = k = i ? 1 : 0;
+		while (fgets(line, sizeof(line), f)) {
+			if (strncmp(line, "umem-", 5))
+				continue;
+			ASSERT_GT(ARRAY_SIZE(keys), k)
+				TH_LOG("fd %d: undocumented %s", fds[i], line);
+			EXPECT_EQ(0, strncmp(line, keys[k], strlen(keys[k])))
+				TH_LOG("fd %d: %s where %s was expected",
+				       fds[i], line, keys[k]);
+			EXPECT_EQ(':', line[strlen(keys[k])]);
+			k++;
+		}
+		fclose(f);
+		EXPECT_EQ(ARRAY_SIZE(keys), k)
+			TH_LOG("fd %d: %zu keys of %zu", fds[i], k - first,
+			       ARRAY_SIZE(keys) - first);
+	}
+}
+
 TEST_HARNESS_MAIN

@@ -51,9 +51,12 @@ struct umem_api {
 /*
  * UMEM_IOC_API: must be the first ioctl on a control fd.
  *
- * Errors: EFAULT (bad argument address), EINVAL (unknown version, unknown
- * feature bit, non-zero reserved field), EBUSY (the handshake was already
- * made on this fd with a different version or feature set).
+ * Errors: EFAULT (the argument cannot be read, or the answer cannot be
+ * written back), EINVAL (unknown version, unknown feature bit, non-zero
+ * reserved field), EBUSY (the handshake was already made on this fd with
+ * a different version or feature set: cannot occur in version 1, which
+ * has one version and no optional feature).  A failed handshake is not
+ * recorded: the fd stays as it was.
  */
 #define UMEM_IOC_API		_IOWR(UMEM_IOC_MAGIC, 0x00, struct umem_api)
 
@@ -109,15 +112,21 @@ struct umem_init {
 
 /**
  * struct umem_serve - become the region's server
- * @flags:	(in) UMEM_SERVE_CLOEXEC, UMEM_SERVE_NONBLOCK; others fail
- *		with EINVAL.  They apply to both new fds.
+ * @flags:	(in) UMEM_SERVE_CLOEXEC (both new fds close on exec),
+ *		UMEM_SERVE_NONBLOCK (the server fd is O_NONBLOCK; the shmem
+ *		fd never is: a regular file's read and write do not wait
+ *		for data, so the flag would mean nothing there); others fail
+ *		with EINVAL.
  * @server_fd:	(out) the server fd: read() requests, write() ranges.
  * @shmem_fd:	(out) an fd of the region's shmem file, where the server
  *		puts page contents (pwrite(), or mmap() it MAP_SHARED).  The
  *		pages it allocates are charged to the memory cgroup of the
  *		task that made the region (UMEM_IOC_INIT), not the server's.
  *		Sealed to the region's size (F_SEAL_GROW | F_SEAL_SHRINK:
- *		growing or shrinking it fails with EPERM).
+ *		growing or shrinking it fails with EPERM).  Its mappings
+ *		never hold huge pages (MADV_COLLAPSE fails with EINVAL).
+ *		copy_file_range() into it from another filesystem's file
+ *		fails with EXDEV: use sendfile() or splice().
  * @reserved:	(in) must be zero.
  */
 struct umem_serve {
