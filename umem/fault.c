@@ -173,8 +173,7 @@ static vm_fault_t umem_fault(struct vm_fault *vmf)
 		flags |= UMEM_REQ_KERNEL;
 	if (vmf->flags & FAULT_FLAG_RETRY_NOWAIT)
 		flags |= UMEM_REQ_ASYNC;
-	if (umem_queue_request(region, pgoff, flags))
-		return VM_FAULT_OOM;
+	umem_queue_request(region, pgoff, flags);
 
 	/*
 	 * KVM's first lookup, or an async page fault: the request is a

@@ -12,11 +12,14 @@
  * Page state lives in bitmaps, written under region->lock:
  *   present	supplied (or poisoned); set once, never cleared
  *   requested	queued to a server once; dedups concurrent faults
+ *   pending	requested, not present, and read by no server yet: what
+ *		read() returns next.  Cleared as pages become present
  *   poisoned	will never arrive: faults get SIGBUS.  Allocated at the
  *		first poison, so most regions never have it
  *   redeliver	outstanding when a new server adopted the region.  Exists
  *		only while such requests wait to be handed again
- * so a region costs 2 bits per page in the steady state.
+ * so a region costs 3 bits per page in the steady state, and a ring of
+ * UMEM_RING_SIZE recent requests (see queue.c).
  *
  * A write() may mark 4096 ranges of a whole region each, and a poison may
  * cover a whole region: the bits are set a word at a time, in steps of
@@ -180,6 +183,7 @@ static void umem_region_free_bitmaps(struct umem_region *region)
 	kvfree(region->present);
 	kvfree(region->requested);
 	kvfree(region->poisoned);
+	kvfree(region->pending);
 	kvfree(region->redeliver);
 }
 
@@ -228,9 +232,14 @@ struct umem_region *umem_region_create(const struct umem_init *init)
 	/* poisoned and redeliver come later, if ever: see umem_poison(). */
 	region->present = umem_bitmap_alloc(nr_pages);
 	region->requested = umem_bitmap_alloc(nr_pages);
+	region->pending = umem_bitmap_alloc(nr_pages);
+	/* The fault path allocates nothing: its requests go here. */
+	region->ring = kvcalloc(UMEM_RING_SIZE, sizeof(*region->ring),
+				GFP_KERNEL_ACCOUNT);
 	region->stats.pcpu = alloc_percpu_gfp(struct umem_fault_counters,
 					      GFP_KERNEL_ACCOUNT);
-	if (!region->present || !region->requested || !region->stats.pcpu)
+	if (!region->present || !region->requested || !region->pending ||
+	    !region->ring || !region->stats.pcpu)
 		goto err_free;
 	/*
 	 * VM_NORESERVE: a region is sparse until the daemon fills it, so
@@ -272,7 +281,6 @@ struct umem_region *umem_region_create(const struct umem_init *init)
 	/* The VMM pays for the guest's RAM, whoever supplies it. */
 	region->memcg = get_mem_cgroup_from_mm(current->mm);
 	spin_lock_init(&region->lock);
-	INIT_LIST_HEAD(&region->queue);
 	region->state = UMEM_STATE_UNSERVED;
 	mutex_init(&region->read_lock);
 	init_waitqueue_head(&region->server_wq);
@@ -288,6 +296,7 @@ struct umem_region *umem_region_create(const struct umem_init *init)
 
 err_free:
 	free_percpu(region->stats.pcpu);
+	kvfree(region->ring);
 	umem_region_free_bitmaps(region);
 	kfree(region);
 err_slot:
@@ -301,11 +310,11 @@ static void umem_region_release(struct kref *ref)
 
 	/* No server and no waiter is left; a pending deadline has no work. */
 	cancel_delayed_work_sync(&region->detach_work);
-	umem_queue_free(region);
 	fput(region->shmem);
 	mem_cgroup_put(region->memcg);
 	mutex_destroy(&region->read_lock);
 	free_percpu(region->stats.pcpu);
+	kvfree(region->ring);
 	umem_region_free_bitmaps(region);
 	kfree(region);
 	umem_region_slot_put();
@@ -471,19 +480,11 @@ u64 umem_wait_page(struct umem_region *region, pgoff_t pgoff,
 }
 
 /*
- * Most pages one hold of region->lock sets or clears bits for: 1024
- * words of each bitmap touched, some microseconds.
+ * Set bits [@start, @start + @nr) of @map, @nr >= 1, a word at a time,
+ * under region->lock.  Lockless readers test bits of @map: a word that
+ * changes is stored once, whole.  Returns how many bits changed.
  */
-#define UMEM_STEP_PAGES		((pgoff_t)SZ_64K)
-
-/*
- * Set (@set) or clear bits [@start, @start + @nr) of @map, @nr >= 1, a
- * word at a time, under region->lock.  Lockless readers test bits of
- * @map: a word that changes is stored once, whole.  Returns how many bits
- * changed.
- */
-static pgoff_t umem_bits_update(unsigned long *map, pgoff_t start,
-				pgoff_t nr, bool set)
+static pgoff_t umem_bits_set(unsigned long *map, pgoff_t start, pgoff_t nr)
 {
 	pgoff_t w = BIT_WORD(start), last = BIT_WORD(start + nr - 1);
 	unsigned long mask = BITMAP_FIRST_WORD_MASK(start);
@@ -494,40 +495,61 @@ static pgoff_t umem_bits_update(unsigned long *map, pgoff_t start,
 		if (w == last)
 			mask &= BITMAP_LAST_WORD_MASK(start + nr);
 		old = map[w];
-		diff = (set ? ~old : old) & mask;
+		diff = ~old & mask;
 		if (diff) {
 			changed += hweight_long(diff);
-			WRITE_ONCE(map[w], old ^ diff);
+			WRITE_ONCE(map[w], old | diff);
 		}
 		if (w == last)
 			return changed;
 	}
 }
 
-static pgoff_t umem_bits_set(unsigned long *map, pgoff_t start, pgoff_t nr)
-{
-	return umem_bits_update(map, start, nr, true);
-}
-
-static pgoff_t umem_bits_clear(unsigned long *map, pgoff_t start, pgoff_t nr)
-{
-	return umem_bits_update(map, start, nr, false);
-}
-
 /*
- * Mark [@start, @start + @nr) present, under region->lock, after the
- * barrier that orders what must be seen first (page contents, poisoned
- * bits).  A present page is never to be delivered again.
+ * Mark [@start, @start + @nr) present, @nr <= UMEM_STEP_PAGES, under
+ * region->lock, after the barrier that orders what must be seen first
+ * (page contents, poisoned bits).  A present page is never to be
+ * delivered: its pending and redeliver bits go, and the counters follow
+ * word by word, so nothing needs a whole-region pass later.
  */
 static void umem_set_present(struct umem_region *region, pgoff_t start,
 			     pgoff_t nr)
 {
+	pgoff_t w = BIT_WORD(start), last = BIT_WORD(start + nr - 1);
+	unsigned long mask = BITMAP_FIRST_WORD_MASK(start);
+	unsigned long new, bits;
+
 	if (region->nr_present == region->nr_pages)
 		return;
-	region->nr_present += umem_bits_set(region->present, start, nr);
-	if (region->nr_redeliver)
-		region->nr_redeliver -= umem_bits_clear(region->redeliver,
-							start, nr);
+	for (;; w++, mask = ~0UL) {
+		if (w == last)
+			mask &= BITMAP_LAST_WORD_MASK(start + nr);
+		new = ~region->present[w] & mask;
+		if (new) {
+			WRITE_ONCE(region->present[w], region->present[w] | new);
+			WRITE_ONCE(region->nr_present,
+				   region->nr_present + hweight_long(new));
+			WRITE_ONCE(region->nr_outstanding,
+				   region->nr_outstanding -
+				   hweight_long(new & region->requested[w]));
+			bits = region->pending[w] & new;
+			if (bits) {
+				region->pending[w] &= ~bits;
+				WRITE_ONCE(region->nr_pending,
+					   region->nr_pending -
+					   hweight_long(bits));
+			}
+			bits = region->redeliver ? region->redeliver[w] & new : 0;
+			if (bits) {
+				region->redeliver[w] &= ~bits;
+				WRITE_ONCE(region->nr_redeliver,
+					   region->nr_redeliver -
+					   hweight_long(bits));
+			}
+		}
+		if (w == last)
+			return;
+	}
 }
 
 /*
