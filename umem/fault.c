@@ -199,6 +199,9 @@ static vm_fault_t umem_fault(struct vm_fault *vmf)
 	 */
 	if (!(vmf->flags & FAULT_FLAG_ALLOW_RETRY))
 		return VM_FAULT_SIGBUS;
+	/* KVM's async worker waited its bound on the first try: fail. */
+	if ((vmf->flags & FAULT_FLAG_TRIED) && umem_wait_gave_up(region, pgoff))
+		return VM_FAULT_SIGBUS;
 
 	/*
 	 * Sleep without the mmap lock, so munmap, mremap and other faults go

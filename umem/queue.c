@@ -111,11 +111,11 @@ unsigned long *umem_redeliver_detach(struct umem_region *region)
 	return bits;
 }
 
-/* Is a request waiting to be read? */
+/* Is a request waiting to be read, or will read() return 0 at once? */
 static bool umem_queue_ready(struct umem_region *region)
 {
 	return READ_ONCE(region->nr_pending) ||
-	       READ_ONCE(region->nr_redeliver);
+	       READ_ONCE(region->nr_redeliver) || READ_ONCE(region->hup);
 }
 
 /* Where umem_queue_peek() found the next request. */
@@ -239,7 +239,8 @@ static void umem_queue_commit(struct umem_region *region,
 /*
  * read(): whole records.  Each is found and taken under region->lock in
  * a bounded step (a scan of a large bitmap takes many steps, the lock
- * dropped between them); none is taken until it was copied out.
+ * dropped between them); none is taken until it was copied out.  Once
+ * the region is hung up (see umem_region_put()) it returns 0.
  */
 static ssize_t umem_server_read_iter(struct kiocb *iocb, struct iov_iter *to)
 {
@@ -264,14 +265,15 @@ static ssize_t umem_server_read_iter(struct kiocb *iocb, struct iov_iter *to)
 
 	while (iov_iter_count(to) >= sizeof(req)) {
 		spin_lock(&region->lock);
-		src = umem_queue_peek(region, &req);
+		src = region->hup ? UMEM_SRC_NONE :
+				    umem_queue_peek(region, &req);
 		spin_unlock(&region->lock);
 		if (src == UMEM_SRC_AGAIN) {
 			cond_resched();
 			continue;
 		}
 		if (src == UMEM_SRC_NONE) {
-			if (done)
+			if (done || READ_ONCE(region->hup))
 				break;
 			if (nowait) {
 				done = -EAGAIN;
@@ -354,10 +356,13 @@ static __poll_t umem_server_poll(struct file *file, poll_table *wait)
 	poll_wait(file, &region->server_wq, wait);
 	/*
 	 * Exact: each pending or redeliver bit is a request read() would
-	 * return now (a page becoming present clears its bit).
+	 * return now (a page becoming present clears its bit).  Hung up,
+	 * read() returns 0 at once: readable too.
 	 */
 	spin_lock(&region->lock);
-	if (region->nr_pending || region->nr_redeliver)
+	if (region->hup)
+		mask |= EPOLLHUP | EPOLLIN | EPOLLRDNORM;
+	else if (region->nr_pending || region->nr_redeliver)
 		mask |= EPOLLIN | EPOLLRDNORM;
 	spin_unlock(&region->lock);
 	return mask;

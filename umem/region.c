@@ -40,7 +40,9 @@
 #include <linux/pagemap.h>
 #include <linux/pagevec.h>
 #include <linux/percpu.h>
+#include <linux/poll.h>
 #include <linux/module.h>
+#include <linux/sched.h>
 #include <linux/shmem_fs.h>
 #include <linux/sizes.h>
 #include <linux/slab.h>
@@ -354,9 +356,38 @@ void umem_region_get(struct umem_region *region)
 	kref_get(&region->ref);
 }
 
+/**
+ * umem_region_put - drop a reference to @region
+ * @region: the region
+ *
+ * Also where the region hangs up: when the control file is gone and the
+ * live server is about to hold the last reference (this put drops the
+ * one before), no mapping, guest file or fd other than the server's is
+ * left, and none can come (mmap and UMEM_IOC_SERVE need the control
+ * file).  No one can fault on the region again: the server's poll
+ * reports EPOLLHUP and its read() returns 0.  Every put is counted under
+ * region->lock, so two concurrent puts cannot both miss it; a get only
+ * comes from a holder, and at that point the server is the only other.
+ */
 void umem_region_put(struct umem_region *region)
 {
-	kref_put(&region->ref, umem_region_release);
+	bool last;
+
+	spin_lock(&region->lock);
+	if (!region->hup && region->ctl_gone && region->server &&
+	    kref_read(&region->ref) == 2) {
+		WRITE_ONCE(region->hup, true);
+		spin_unlock(&region->lock);
+		/* Our reference keeps the region for the wake-up. */
+		wake_up_interruptible_poll(&region->server_wq,
+					   EPOLLHUP | EPOLLIN | EPOLLRDNORM);
+		kref_put(&region->ref, umem_region_release);
+		return;
+	}
+	last = refcount_dec_and_test(&region->ref.refcount);
+	spin_unlock(&region->lock);
+	if (last)
+		umem_region_release(&region->ref);
 }
 
 /**
@@ -440,6 +471,23 @@ static bool umem_page_settled(struct umem_region *region, pgoff_t pgoff)
 	       READ_ONCE(region->state) == UMEM_STATE_FAILED;
 }
 
+/*
+ * The longest a kernel thread faulting on another process's memory (no
+ * mm of its own: KVM's asynchronous page fault worker, which GUPs the
+ * VMM's mm) sleeps in one fault.  Such a thread takes no signal, and it
+ * holds the VMM's mm and KVM instance (kvm_destroy_vm() waits for it):
+ * unbounded, a VMM dying with a page missing would stay half alive until
+ * the page came.  Bounded, the fault fails (umem_wait_gave_up()); KVM
+ * then tells the guest the page is ready, and the guest's next touch
+ * faults again, at most once per this interval: no spin.
+ */
+#define UMEM_REMOTE_KTHREAD_WAIT_MS	2000
+
+static bool umem_remote_kthread(void)
+{
+	return (current->flags & PF_KTHREAD) && !current->mm;
+}
+
 /**
  * umem_wait_page - sleep until @pgoff is settled or a signal stops us
  * @region: the region
@@ -450,6 +498,8 @@ static bool umem_page_settled(struct umem_region *region, pgoff_t pgoff)
  *
  * The waiter is queued before it checks the page, and the waker sets the
  * page (or the state) before it checks the queue, so no wake-up is lost.
+ * A kernel thread without an mm of its own sleeps at most
+ * UMEM_REMOTE_KTHREAD_WAIT_MS.
  *
  * Return: the time slept, in ns (0 if the page was already settled).
  */
@@ -458,6 +508,9 @@ u64 umem_wait_page(struct umem_region *region, pgoff_t pgoff,
 {
 	wait_queue_head_t *wqh = umem_wq(region, pgoff);
 	struct umem_waiter w = { .pgoff = pgoff };
+	unsigned long deadline = 0;
+	bool bounded = umem_remote_kthread();
+	long left;
 	u64 start = 0;
 
 	init_waitqueue_func_entry(&w.wq, umem_wake_fn);
@@ -471,12 +524,40 @@ u64 umem_wait_page(struct umem_region *region, pgoff_t pgoff,
 		if (served_only &&
 		    READ_ONCE(region->state) != UMEM_STATE_SERVED)
 			break;
-		if (!start)
+		if (!start) {
 			start = ktime_get_ns();
-		schedule();
+			deadline = jiffies +
+				   msecs_to_jiffies(UMEM_REMOTE_KTHREAD_WAIT_MS);
+		}
+		if (!bounded) {
+			schedule();
+			continue;
+		}
+		left = (long)(deadline - jiffies);
+		if (left <= 0)
+			break;
+		schedule_timeout(left);
 	}
 	finish_wait(wqh, &w.wq);
 	return start ? ktime_get_ns() - start : 0;
+}
+
+/**
+ * umem_wait_gave_up - must this fault fail rather than wait again?
+ * @region: the region
+ * @pgoff: the missing page
+ *
+ * For the retry (FAULT_FLAG_TRIED) of a fault that slept without the
+ * mmap lock and returned VM_FAULT_RETRY: a GUP that can retry retries
+ * for ever, so a kernel thread whose bounded wait ended with the page
+ * still missing fails its retry (with the lock held, as an error must
+ * be returned) instead of waiting again.
+ *
+ * Return: true if the caller is such a thread and the page is not settled.
+ */
+bool umem_wait_gave_up(struct umem_region *region, pgoff_t pgoff)
+{
+	return umem_remote_kthread() && !umem_page_settled(region, pgoff);
 }
 
 /*

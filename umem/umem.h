@@ -105,6 +105,9 @@ struct umem_counters {
  * @server:		the live server file, or NULL
  * @state:		UMEM_STATE_*
  * @ctl_gone:		the control file is closed: no server can come any more
+ * @hup:		the control file is closed and the live server holds
+ *			the last reference: no one can fault on the region
+ *			again (set once)
  * @read_lock:		serialises readers of the server fd
  * @server_wq:		readers and pollers of the server fd
  * @detach_work:	fails the region when the detach deadline passes
@@ -140,6 +143,7 @@ struct umem_region {
 	struct file *server;
 	int state;
 	bool ctl_gone;
+	bool hup;
 
 	struct mutex read_lock;		/* one reader at a time */
 	wait_queue_head_t server_wq;
@@ -228,6 +232,7 @@ void umem_wake_range(struct umem_region *region, pgoff_t start, pgoff_t end);
 void umem_wake_all(struct umem_region *region);
 u64 umem_wait_page(struct umem_region *region, pgoff_t pgoff,
 		   unsigned int state, bool served_only);
+bool umem_wait_gave_up(struct umem_region *region, pgoff_t pgoff);
 
 /* fault.c */
 extern const struct vm_operations_struct *umem_shmem_vm_ops;

@@ -974,6 +974,79 @@ TEST(read__poll_exact)
 	close(zero);
 }
 
+struct hup_reader {
+	int fd;
+	ssize_t ret;
+	int err;
+};
+
+static void *hup_read(void *arg)
+{
+	struct hup_reader *r = arg;
+	struct umem_request req;
+
+	r->ret = read(r->fd, &req, sizeof(req));
+	r->err = errno;
+	return NULL;
+}
+
+/*
+ * Closing the control file while a server is live (issue 15, item 8):
+ * once no mapping is left either, no one can fault on the region again,
+ * and the server hears of it: POLLHUP, and read() returns 0, waking a
+ * blocked reader.  Not before: a mapping may still fault.
+ */
+TEST(hup__control_closed_unmapped)
+{
+	struct pollfd p = { .events = POLLIN };
+	struct hup_reader r = { .ret = -2 };
+	struct umem_request req;
+	struct umem_fix f;
+	struct timespec ts;
+	pthread_t t;
+	int zero = open("/dev/zero", O_RDONLY | O_CLOEXEC);
+
+	ASSERT_LE(0, zero);
+	umem_fix_setup_flags(_metadata, &f, NPAGES, 10000, true,
+			     UMEM_INIT_KERNEL_EFAULT);
+	p.fd = r.fd = f.srv;
+	ASSERT_EQ(EFAULT, queue_by_efault(zero, &f, 2));
+	close(f.ctl);
+	f.ctl = -1;
+	/* The mapping can still fault: served as ever. */
+	ASSERT_EQ(1, poll(&p, 1, 0));
+	EXPECT_EQ(POLLIN, p.revents);
+	ASSERT_EQ(sizeof(req), read(f.srv, &req, sizeof(req)));
+	EXPECT_EQ(2, req.pgoff);
+	ASSERT_EQ(0, umem_supply(&f, 2));
+	EXPECT_EQ(0, poll(&p, 1, 0));
+	EXPECT_EQ(0, ((volatile char *)f.map)[2 * f.psz]);
+	/* A queued request does not stop the hang-up from being reported. */
+	ASSERT_EQ(EFAULT, queue_by_efault(zero, &f, 7));
+
+	ASSERT_EQ(EFAULT, queue_by_efault(zero, &f, 8));
+	ASSERT_EQ(sizeof(req), read(f.srv, &req, sizeof(req)));
+	ASSERT_EQ(sizeof(req), read(f.srv, &req, sizeof(req)));
+	/* Nothing queued: a reader blocks, until the last mapping goes. */
+	ASSERT_EQ(0, pthread_create(&t, NULL, hup_read, &r));
+	usleep(200000);
+	EXPECT_EQ(-2, r.ret);
+	ASSERT_EQ(0, munmap(f.map, f.pages * f.psz));
+	f.map = NULL;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += 10;
+	ASSERT_EQ(0, pthread_timedjoin_np(t, NULL, &ts))
+		TH_LOG("the blocked reader was not woken");
+	EXPECT_EQ(0, r.ret) TH_LOG("read: %zd (%s)", r.ret, strerror(r.err));
+	ASSERT_EQ(1, poll(&p, 1, 0));
+	EXPECT_EQ(POLLHUP | POLLIN, p.revents);
+	EXPECT_EQ(0, read(f.srv, &req, sizeof(req)));
+	/* The server may still do its work; it changes nothing. */
+	EXPECT_EQ(sizeof(struct umem_range), umem_mark(&f, 0, 1));
+	umem_fix_teardown(&f);
+	close(zero);
+}
+
 /* SUnreclaim of /proc/meminfo, in KiB: where kmalloc'ed requests go. */
 static long sunreclaim_kib(void)
 {

@@ -177,7 +177,9 @@ struct umem_serve {
  * it was read is not returned.  The 512 most recent requests not read
  * yet are kept whole and come first, oldest first; then those that did
  * not fit (UMEM_REQ_OVERFLOW), then those to deliver again
- * (UMEM_REQ_REDELIVERED), both in page order.
+ * (UMEM_REQ_REDELIVERED), both in page order.  read() returns 0 once the
+ * region is hung up (poll reports POLLHUP): its control file is closed
+ * and the server holds its last reference, so no one can fault on it.
  */
 struct umem_request {
 	__u64 pgoff;
