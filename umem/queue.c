@@ -239,7 +239,8 @@ static void umem_queue_commit(struct umem_region *region,
 /*
  * read(): whole records.  Each is found and taken under region->lock in
  * a bounded step (a scan of a large bitmap takes many steps, the lock
- * dropped between them); none is taken until it was copied out.  Once
+ * dropped between them); none is taken until it was copied out, in the
+ * same hold of the lock that finds the next.  Once
  * the region is hung up (see umem_region_put()) it returns 0.
  */
 static ssize_t umem_server_read_iter(struct kiocb *iocb, struct iov_iter *to)
@@ -250,6 +251,7 @@ static ssize_t umem_server_read_iter(struct kiocb *iocb, struct iov_iter *to)
 	unsigned long *stale = NULL;
 	struct umem_request req;
 	enum umem_source src;
+	bool copied = false;
 	ssize_t done = 0;
 	int ret;
 
@@ -263,17 +265,32 @@ static ssize_t umem_server_read_iter(struct kiocb *iocb, struct iov_iter *to)
 		return -ERESTARTSYS;
 	}
 
-	while (iov_iter_count(to) >= sizeof(req)) {
+	for (;;) {
+		/* One hold takes the record copied last and finds the next. */
 		spin_lock(&region->lock);
-		src = region->hup ? UMEM_SRC_NONE :
-				    umem_queue_peek(region, &req);
+		if (copied) {
+			umem_queue_commit(region, src, &req);
+			if (src == UMEM_SRC_REDELIVER)
+				stale = umem_redeliver_detach(region);
+			done += sizeof(req);
+			copied = false;
+		}
+		if (iov_iter_count(to) < sizeof(req))
+			src = UMEM_SRC_NONE;
+		else if (region->hup)
+			src = UMEM_SRC_NONE;
+		else
+			src = umem_queue_peek(region, &req);
 		spin_unlock(&region->lock);
+		kvfree(stale);
+		stale = NULL;
 		if (src == UMEM_SRC_AGAIN) {
 			cond_resched();
 			continue;
 		}
 		if (src == UMEM_SRC_NONE) {
-			if (done || READ_ONCE(region->hup))
+			if (done || READ_ONCE(region->hup) ||
+			    iov_iter_count(to) < sizeof(req))
 				break;
 			if (nowait) {
 				done = -EAGAIN;
@@ -294,14 +311,7 @@ static ssize_t umem_server_read_iter(struct kiocb *iocb, struct iov_iter *to)
 				done = -EFAULT;
 			break;
 		}
-		spin_lock(&region->lock);
-		umem_queue_commit(region, src, &req);
-		if (src == UMEM_SRC_REDELIVER)
-			stale = umem_redeliver_detach(region);
-		spin_unlock(&region->lock);
-		kvfree(stale);
-		stale = NULL;
-		done += sizeof(req);
+		copied = true;
 	}
 	mutex_unlock(&region->read_lock);
 	return done;
