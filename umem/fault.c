@@ -214,13 +214,12 @@ static vm_fault_t umem_fault(struct vm_fault *vmf)
 		flags |= UMEM_REQ_KERNEL;
 	if (vmf->flags & FAULT_FLAG_RETRY_NOWAIT)
 		flags |= UMEM_REQ_ASYNC;
-	if (umem_queue_request(region, pgoff, flags))
-		return VM_FAULT_OOM;
+	umem_queue_request(region, pgoff, flags);
 
 	/*
-	 * KVM's first lookup, or an async page fault: the request is a
-	 * prefetch; do not wait.  KVM then waits in its async page-fault
-	 * worker, or faults again without FAULT_FLAG_RETRY_NOWAIT.
+	 * KVM's first lookup (FOLL_NOWAIT) of every vCPU fault: queue the
+	 * request, but do not wait here.  KVM then waits in its async
+	 * page-fault worker, or faults again without FAULT_FLAG_RETRY_NOWAIT.
 	 */
 	if (vmf->flags & FAULT_FLAG_RETRY_NOWAIT)
 		return VM_FAULT_RETRY;
@@ -240,6 +239,9 @@ static vm_fault_t umem_fault(struct vm_fault *vmf)
 	 * requested, and the same access succeeds once it has arrived.
 	 */
 	if (!(vmf->flags & FAULT_FLAG_ALLOW_RETRY))
+		return VM_FAULT_SIGBUS;
+	/* KVM's async worker waited its bound on the first try: fail. */
+	if ((vmf->flags & FAULT_FLAG_TRIED) && umem_wait_gave_up(region, pgoff))
 		return VM_FAULT_SIGBUS;
 
 	/*

@@ -3,11 +3,17 @@
  * umem: the request queue and the server fd.
  *
  * A fault on a missing page queues one request (the requested bit
- * dedups concurrent faults) and wakes the server's readers.  The server
- * read()s whole records, write()s ranges to mark present, and may poison
- * ranges or declare the region complete.  Closing the server detaches the
- * region: waiters stay parked, and the next server re-adopts the region
- * and is handed every request still outstanding.
+ * dedups concurrent faults) and wakes the server's readers.  The queue
+ * allocates nothing: a request is a bit in the pending bitmap (cleared
+ * when the page becomes present or the request is read), plus an entry
+ * with its flags and tid in a fixed ring while there is room.  So the
+ * memory is bounded by the region's size, POLLIN is exactly "a pending
+ * or redeliver bit is set", and no step holds region->lock for more than
+ * a ring entry or UMEM_STEP_PAGES bits.  The server read()s whole
+ * records, write()s ranges to mark present, and may poison ranges or
+ * declare the region complete.  Closing the server detaches the region:
+ * waiters stay parked, and the next server re-adopts the region and is
+ * handed every request still outstanding.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -24,51 +30,67 @@
 #include "umem.h"
 #include "trace.h"
 
+/*
+ * Push a request on the ring, under region->lock, if there is room: a
+ * full ring first drops its stale head entries (pages present or read
+ * meanwhile), each once.  Return false if it stays full.
+ */
+static bool umem_ring_push(struct umem_region *region,
+			   const struct umem_request *req)
+{
+	struct umem_request *head;
+
+	while (region->ring_len == UMEM_RING_SIZE) {
+		head = &region->ring[region->ring_head];
+		if (test_bit(head->pgoff, region->pending))
+			return false;
+		region->ring_head = (region->ring_head + 1) % UMEM_RING_SIZE;
+		region->ring_len--;
+	}
+	region->ring[(region->ring_head + region->ring_len) % UMEM_RING_SIZE] =
+		*req;
+	region->ring_len++;
+	return true;
+}
+
 /**
  * umem_queue_request - queue a request for @pgoff unless one was queued
  * @region: the region
  * @pgoff: the missing page
  * @flags: UMEM_REQ_* flags of the fault
  *
- * Return: 0, or -ENOMEM.
+ * Allocates nothing: the request is a bit in the pending bitmap, and its
+ * flags and tid go in the ring of recent faults if there is room.  A page
+ * found present under the lock is not requested.
  */
-int umem_queue_request(struct umem_region *region, pgoff_t pgoff, u32 flags)
+void umem_queue_request(struct umem_region *region, pgoff_t pgoff, u32 flags)
 {
-	struct umem_req_entry *entry;
+	struct umem_request req = {
+		.pgoff = pgoff,
+		.flags = flags,
+		.tid = task_pid_vnr(current),
+	};
 	bool queued = false;
 
 	if (test_bit(pgoff, region->requested))
-		return 0;
-	entry = kmalloc(sizeof(*entry), GFP_KERNEL_ACCOUNT);
-	if (!entry)
-		return -ENOMEM;
-	entry->req.pgoff = pgoff;
-	entry->req.flags = flags;
-	entry->req.tid = task_pid_vnr(current);
-
+		return;
 	spin_lock(&region->lock);
-	if (!__test_and_set_bit(pgoff, region->requested)) {
-		region->nr_requested++;
-		list_add_tail(&entry->node, &region->queue);
+	if (!test_bit(pgoff, region->requested) &&
+	    !test_bit(pgoff, region->present)) {
+		/* Lockless readers test it: one store of the word. */
+		set_bit(pgoff, region->requested);
+		WRITE_ONCE(region->nr_requested, region->nr_requested + 1);
+		region->nr_outstanding++;
+		__set_bit(pgoff, region->pending);
+		WRITE_ONCE(region->nr_pending, region->nr_pending + 1);
+		umem_ring_push(region, &req);
 		queued = true;
-		trace_umem_request_queued(region, &entry->req);
+		trace_umem_request_queued(region, &req);
 	}
 	spin_unlock(&region->lock);
 
 	if (queued)
 		wake_up_interruptible_poll(&region->server_wq, EPOLLIN);
-	else
-		kfree(entry);
-	return 0;
-}
-
-void umem_queue_free(struct umem_region *region)
-{
-	struct umem_req_entry *entry, *next;
-
-	list_for_each_entry_safe(entry, next, &region->queue, node)
-		kfree(entry);
-	INIT_LIST_HEAD(&region->queue);
 }
 
 /**
@@ -76,9 +98,7 @@ void umem_queue_free(struct umem_region *region)
  * @region: the region, its lock held
  *
  * The bitmap is needed only while requests wait to be delivered again.
- * A reader that took the last of them keeps it (redeliver_held) until it
- * knows it will not put the request back.  kvfree() may sleep: the caller
- * frees the bitmap after unlocking.
+ * kvfree() may sleep: the caller frees the bitmap after unlocking.
  *
  * Return: the bitmap to kvfree(), or NULL.
  */
@@ -87,100 +107,153 @@ unsigned long *umem_redeliver_detach(struct umem_region *region)
 	unsigned long *bits = region->redeliver;
 
 	lockdep_assert_held(&region->lock);
-	if (!bits || region->nr_redeliver || region->redeliver_held)
+	if (!bits || region->nr_redeliver)
 		return NULL;
 	region->redeliver = NULL;
 	return bits;
 }
 
+/* Is a request waiting to be read, or will read() return 0 at once? */
 static bool umem_queue_ready(struct umem_region *region)
 {
-	return !list_empty(&region->queue) || region->nr_redeliver;
+	return READ_ONCE(region->nr_pending) ||
+	       READ_ONCE(region->nr_redeliver) || READ_ONCE(region->hup);
+}
+
+/* Where umem_queue_peek() found the next request. */
+enum umem_source {
+	UMEM_SRC_NONE,		/* nothing to read */
+	UMEM_SRC_AGAIN,		/* a scan step found nothing: call again */
+	UMEM_SRC_RING,
+	UMEM_SRC_PENDING,
+	UMEM_SRC_REDELIVER,
+};
+
+/*
+ * One bounded step of a scan of @bits from *@next for a set bit, under
+ * region->lock.  Return the page, or nr_pages if this step found none
+ * (and *@next moved on, wrapping).
+ */
+static pgoff_t umem_scan_step(struct umem_region *region,
+			      const unsigned long *bits, pgoff_t *next)
+{
+	pgoff_t from = *next < region->nr_pages ? *next : 0;
+	pgoff_t end = min(region->nr_pages, from + UMEM_STEP_PAGES);
+	pgoff_t p = find_next_bit(bits, end, from);
+
+	if (p < end)
+		return p;
+	*next = end == region->nr_pages ? 0 : end;
+	return region->nr_pages;
 }
 
 /*
- * Take the next request for the server, under region->lock.  Requests for
- * pages that arrived meanwhile are dropped.  Return false when none is
- * left.  A request taken from @redeliver keeps the bitmap until the
- * reader calls umem_queue_release_held().
+ * Find the next request for the server, under region->lock, without
+ * taking it: the caller copies it out, then umem_queue_commit()s it, so
+ * a failed copy needs no undo.  The ring goes first (its stale entries
+ * are dropped as they are met), then requests that did not fit in it,
+ * then those to deliver again.  Only one reader runs (read_lock), and
+ * faults only add to the ring's tail, pending bits and a page's single
+ * ring entry; present pages only clear bits: what was found stays the
+ * first candidate until the commit, or stops being needed.
  */
-static bool umem_queue_pop(struct umem_region *region, struct umem_request *req,
-			   struct umem_req_entry **entryp)
+static enum umem_source umem_queue_peek(struct umem_region *region,
+					struct umem_request *req)
 {
-	struct umem_req_entry *entry;
+	struct umem_request *head;
 	pgoff_t p;
 
-	while (!list_empty(&region->queue)) {
-		entry = list_first_entry(&region->queue, struct umem_req_entry,
-					 node);
-		list_del(&entry->node);
-		if (test_bit(entry->req.pgoff, region->present)) {
-			kfree(entry);
-			continue;
+	lockdep_assert_held(&region->lock);
+	while (region->ring_len) {
+		head = &region->ring[region->ring_head];
+		if (test_bit(head->pgoff, region->pending)) {
+			*req = *head;
+			return UMEM_SRC_RING;
 		}
-		*req = entry->req;
-		*entryp = entry;
-		return true;
+		region->ring_head = (region->ring_head + 1) % UMEM_RING_SIZE;
+		region->ring_len--;
+	}
+	if (region->nr_pending) {
+		p = umem_scan_step(region, region->pending,
+				   &region->pending_next);
+		if (p == region->nr_pages)
+			return UMEM_SRC_AGAIN;
+		req->pgoff = p;
+		req->flags = UMEM_REQ_OVERFLOW;
+		req->tid = 0;
+		return UMEM_SRC_PENDING;
 	}
 	if (region->nr_redeliver) {
-		p = find_next_bit(region->redeliver, region->nr_pages,
-				  region->redeliver_next);
-		if (p >= region->nr_pages)
-			p = find_first_bit(region->redeliver, region->nr_pages);
-		if (WARN_ON_ONCE(p >= region->nr_pages)) {
-			region->nr_redeliver = 0;
-			return false;
-		}
-		__clear_bit(p, region->redeliver);
-		region->nr_redeliver--;
-		region->redeliver_next = p + 1;
-		region->redeliver_held = true;
+		p = umem_scan_step(region, region->redeliver,
+				   &region->redeliver_next);
+		if (p == region->nr_pages)
+			return UMEM_SRC_AGAIN;
 		req->pgoff = p;
 		req->flags = UMEM_REQ_REDELIVERED;
 		req->tid = 0;
-		*entryp = NULL;
-		atomic64_inc(&region->stats.redelivered);
-		return true;
+		return UMEM_SRC_REDELIVER;
 	}
-	return false;
+	return UMEM_SRC_NONE;
 }
 
-/* Put back a request that could not be copied out: it goes first again. */
-static void umem_queue_unpop(struct umem_region *region,
-			     const struct umem_request *req,
-			     struct umem_req_entry *entry)
+/*
+ * The request umem_queue_peek() found was copied out: take it, under
+ * region->lock.  Its bit may be gone already (the page became present
+ * during the copy): then there is nothing to take.
+ */
+static void umem_queue_commit(struct umem_region *region,
+			      enum umem_source src,
+			      const struct umem_request *req)
 {
-	if (entry) {
-		list_add(&entry->node, &region->queue);
-		return;
+	struct umem_request *head = &region->ring[region->ring_head];
+	pgoff_t p = req->pgoff;
+
+	lockdep_assert_held(&region->lock);
+	switch (src) {
+	case UMEM_SRC_RING:
+		/* A fault may have dropped it, stale, from a full ring. */
+		if (region->ring_len && head->pgoff == p) {
+			region->ring_head = (region->ring_head + 1) %
+					    UMEM_RING_SIZE;
+			region->ring_len--;
+		}
+		fallthrough;
+	case UMEM_SRC_PENDING:
+		if (__test_and_clear_bit(p, region->pending))
+			WRITE_ONCE(region->nr_pending, region->nr_pending - 1);
+		if (src == UMEM_SRC_PENDING)
+			region->pending_next = p + 1;
+		break;
+	case UMEM_SRC_REDELIVER:
+		if (region->redeliver &&
+		    __test_and_clear_bit(p, region->redeliver)) {
+			WRITE_ONCE(region->nr_redeliver,
+				   region->nr_redeliver - 1);
+			atomic64_inc(&region->stats.redelivered);
+		}
+		region->redeliver_next = p + 1;
+		break;
+	default:
+		WARN_ON_ONCE(1);
 	}
-	/* Still there: umem_queue_pop() set redeliver_held. */
-	__set_bit(req->pgoff, region->redeliver);
-	region->nr_redeliver++;
-	region->redeliver_next = req->pgoff;
-	atomic64_dec(&region->stats.redelivered);
 }
 
-/* The reader is done with what it took from @redeliver: free it if empty. */
-static void umem_queue_release_held(struct umem_region *region)
-{
-	unsigned long *stale;
-
-	spin_lock(&region->lock);
-	region->redeliver_held = false;
-	stale = umem_redeliver_detach(region);
-	spin_unlock(&region->lock);
-	kvfree(stale);
-}
-
+/*
+ * read(): whole records.  Each is found and taken under region->lock in
+ * a bounded step (a scan of a large bitmap takes many steps, the lock
+ * dropped between them); none is taken until it was copied out, in the
+ * same hold of the lock that finds the next.  Once
+ * the region is hung up (see umem_region_put()) it returns 0.
+ */
 static ssize_t umem_server_read_iter(struct kiocb *iocb, struct iov_iter *to)
 {
 	struct umem_region *region = iocb->ki_filp->private_data;
 	bool nowait = (iocb->ki_flags & IOCB_NOWAIT) ||
 		      (iocb->ki_filp->f_flags & O_NONBLOCK);
-	struct umem_req_entry *entry;
+	unsigned long *stale = NULL;
 	struct umem_request req;
-	bool held = false;
+	enum umem_source src;
+	bool copied = false;
 	ssize_t done = 0;
 	int ret;
 
@@ -194,43 +267,55 @@ static ssize_t umem_server_read_iter(struct kiocb *iocb, struct iov_iter *to)
 		return -ERESTARTSYS;
 	}
 
-	while (iov_iter_count(to) >= sizeof(req)) {
+	for (;;) {
+		/* One hold takes the record copied last and finds the next. */
 		spin_lock(&region->lock);
-		if (!umem_queue_pop(region, &req, &entry)) {
-			spin_unlock(&region->lock);
-			if (done)
+		if (copied) {
+			umem_queue_commit(region, src, &req);
+			if (src == UMEM_SRC_REDELIVER)
+				stale = umem_redeliver_detach(region);
+			done += sizeof(req);
+			copied = false;
+		}
+		if (iov_iter_count(to) < sizeof(req))
+			src = UMEM_SRC_NONE;
+		else if (region->hup)
+			src = UMEM_SRC_NONE;
+		else
+			src = umem_queue_peek(region, &req);
+		spin_unlock(&region->lock);
+		kvfree(stale);
+		stale = NULL;
+		if (src == UMEM_SRC_AGAIN) {
+			cond_resched();
+			continue;
+		}
+		if (src == UMEM_SRC_NONE) {
+			if (done || READ_ONCE(region->hup) ||
+			    iov_iter_count(to) < sizeof(req))
 				break;
 			if (nowait) {
 				done = -EAGAIN;
 				break;
 			}
 			ret = wait_event_interruptible(region->server_wq,
-						       READ_ONCE(region->nr_redeliver) ||
-						       !list_empty_careful(&region->queue));
+						       umem_queue_ready(region));
 			if (ret) {
 				done = ret;
 				break;
 			}
 			continue;
 		}
-		spin_unlock(&region->lock);
-		if (!entry)
-			held = true;
 
 		if (copy_to_iter(&req, sizeof(req), to) != sizeof(req)) {
-			spin_lock(&region->lock);
-			umem_queue_unpop(region, &req, entry);
-			spin_unlock(&region->lock);
+			/* Nothing was taken: the request stays first. */
 			if (!done)
 				done = -EFAULT;
 			break;
 		}
 		trace_umem_request_read(region, &req);
-		kfree(entry);
-		done += sizeof(req);
+		copied = true;
 	}
-	if (held)
-		umem_queue_release_held(region);
 	mutex_unlock(&region->read_lock);
 	return done;
 }
@@ -282,8 +367,15 @@ static __poll_t umem_server_poll(struct file *file, poll_table *wait)
 	__poll_t mask = EPOLLOUT | EPOLLWRNORM;
 
 	poll_wait(file, &region->server_wq, wait);
+	/*
+	 * Exact: each pending or redeliver bit is a request read() would
+	 * return now (a page becoming present clears its bit).  Hung up,
+	 * read() returns 0 at once: readable too.
+	 */
 	spin_lock(&region->lock);
-	if (umem_queue_ready(region))
+	if (region->hup)
+		mask |= EPOLLHUP | EPOLLIN | EPOLLRDNORM;
+	else if (region->nr_pending || region->nr_redeliver)
 		mask |= EPOLLIN | EPOLLRDNORM;
 	spin_unlock(&region->lock);
 	return mask;
@@ -344,9 +436,8 @@ static int umem_server_release(struct inode *inode, struct file *file)
 		mod_delayed_work(system_wq, &region->detach_work,
 				 msecs_to_jiffies(region->detach_timeout_ms));
 	/*
-	 * Failed: every waiter gets SIGBUS.  Detached: faults sleeping with
-	 * the mmap lock held give up without a server (see umem_fault()),
-	 * the others sleep on.
+	 * Failed: every waiter wakes to fault as hardware poison.  Detached:
+	 * the waiters re-check the state and sleep on.
 	 */
 	if (failed || detached)
 		umem_wake_all(region);
@@ -372,39 +463,58 @@ static const struct file_operations umem_server_fops = {
 };
 
 /*
- * May a request read by an earlier server be outstanding?  Only if a
- * server ever ran, a page was requested and a page is missing.  Cheap and
- * conservative; read without the lock to decide whether to allocate the
- * redeliver bitmap, then again under it.
+ * May a request read by an earlier server be outstanding, not present?
+ * Every outstanding page is pending (never read), or was read.  Read
+ * without the lock to decide whether to allocate the redeliver bitmap,
+ * then again under it.
  */
 static bool umem_may_redeliver(struct umem_region *region)
 {
-	return READ_ONCE(region->state) != UMEM_STATE_UNSERVED &&
-	       READ_ONCE(region->nr_requested) &&
-	       READ_ONCE(region->nr_present) != region->nr_pages;
+	return READ_ONCE(region->nr_outstanding) !=
+	       READ_ONCE(region->nr_pending);
 }
 
 /*
- * Adopt the region, under region->lock: every request outstanding and not
- * in the queue was read by a previous server; deliver it again.  The
- * caller provided the redeliver bitmap if umem_may_redeliver(), or kept
- * the one an earlier adoption left; without one, nothing is outstanding.
+ * Adopt the region: every request outstanding and not pending was read
+ * by a previous server; deliver it again.  Runs after the new server
+ * claimed the region and before its fd exists, so no one reads, marks
+ * present or poisons meanwhile; faults may queue requests (pending
+ * bits), which the new server gets as they are.  In steps of
+ * UMEM_STEP_PAGES pages per hold of region->lock: each step rewrites its
+ * words of @redeliver (a bitmap kept from an earlier adoption included)
+ * and keeps nr_redeliver its weight.
  */
 static void umem_adopt(struct umem_region *region)
 {
-	struct umem_req_entry *entry;
+	pgoff_t pos, w, last, nr = region->nr_pages;
+	unsigned long old, new, *stale;
+	long delta;
 
-	region->redeliver_next = 0;
-	if (!region->redeliver) {
-		region->nr_redeliver = 0;
-		return;
+	for (pos = 0; pos < nr; pos += UMEM_STEP_PAGES) {
+		last = BIT_WORD(min(pos + UMEM_STEP_PAGES, nr) - 1);
+		delta = 0;
+		spin_lock(&region->lock);
+		/* Only a reader or a write frees it, and none can run yet. */
+		if (WARN_ON_ONCE(!region->redeliver)) {
+			spin_unlock(&region->lock);
+			return;
+		}
+		/* UMEM_STEP_PAGES is a multiple of BITS_PER_LONG. */
+		for (w = BIT_WORD(pos); w <= last; w++) {
+			old = region->redeliver[w];
+			new = region->requested[w] & ~region->present[w] &
+			      ~region->pending[w];
+			region->redeliver[w] = new;
+			delta += (long)hweight_long(new) - hweight_long(old);
+		}
+		WRITE_ONCE(region->nr_redeliver, region->nr_redeliver + delta);
+		spin_unlock(&region->lock);
+		cond_resched();
 	}
-	bitmap_andnot(region->redeliver, region->requested, region->present,
-		      region->nr_pages);
-	list_for_each_entry(entry, &region->queue, node)
-		__clear_bit(entry->req.pgoff, region->redeliver);
-	region->nr_redeliver = bitmap_weight(region->redeliver,
-					     region->nr_pages);
+	spin_lock(&region->lock);
+	stale = umem_redeliver_detach(region);
+	spin_unlock(&region->lock);
+	kvfree(stale);
 }
 
 /**
@@ -416,11 +526,11 @@ static void umem_adopt(struct umem_region *region)
  */
 long umem_serve(struct umem_region *region, void __user *argp)
 {
-	unsigned long *spare = NULL, *stale = NULL;
+	unsigned long *spare = NULL;
 	struct umem_serve serve;
 	struct file *server, *shm;
 	int sfd, mfd, fdflags, ret;
-	bool need;
+	bool need, adopt = false;
 
 	if (copy_from_user(&serve, argp, sizeof(serve)))
 		return -EFAULT;
@@ -460,9 +570,9 @@ long umem_serve(struct umem_region *region, void __user *argp)
 
 	/*
 	 * The redeliver bitmap is allocated here, outside the lock, only if
-	 * a request may be outstanding; umem_adopt() frees it again at once
-	 * if none is.  Checked again under the lock: if a request may be
-	 * outstanding now, allocate and retry.
+	 * a request read by an earlier server may be outstanding;
+	 * umem_adopt() frees it again if none is.  Checked again under the
+	 * lock: if one may be outstanding now, allocate and retry.
 	 */
 	need = umem_may_redeliver(region) && !READ_ONCE(region->redeliver);
 retry:
@@ -489,19 +599,20 @@ retry:
 		region->server = server;
 		if (region->state != UMEM_STATE_COMPLETE)
 			WRITE_ONCE(region->state, UMEM_STATE_SERVED);
-		if (!region->redeliver) {
+		if (!region->redeliver && umem_may_redeliver(region)) {
 			region->redeliver = spare;
 			spare = NULL;
 		}
-		umem_adopt(region);
-		trace_umem_adopt(region);
-		stale = umem_redeliver_detach(region);
+		region->redeliver_next = 0;
+		adopt = region->redeliver;
 	}
 	spin_unlock(&region->lock);
-	kvfree(stale);
 	kvfree(spare);
 	if (ret)
 		goto err_file;
+	if (adopt)
+		umem_adopt(region);
+	trace_umem_adopt(region);
 
 	wake_up_interruptible_poll(&region->server_wq, EPOLLIN);
 	fd_install(sfd, server);

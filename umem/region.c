@@ -12,11 +12,14 @@
  * Page state lives in bitmaps, written under region->lock:
  *   present	supplied (or poisoned); set once, never cleared
  *   requested	queued to a server once; dedups concurrent faults
+ *   pending	requested, not present, and read by no server yet: what
+ *		read() returns next.  Cleared as pages become present
  *   poisoned	will never arrive: faults get SIGBUS.  Allocated at the
  *		first poison, so most regions never have it
  *   redeliver	outstanding when a new server adopted the region.  Exists
  *		only while such requests wait to be handed again
- * so a region costs 2 bits per page in the steady state.
+ * so a region costs 3 bits per page in the steady state, and a ring of
+ * UMEM_RING_SIZE recent requests (see queue.c).
  *
  * A write() may mark 4096 ranges of a whole region each, and a poison may
  * cover a whole region: the bits are set a word at a time, in steps of
@@ -37,7 +40,9 @@
 #include <linux/pagemap.h>
 #include <linux/pagevec.h>
 #include <linux/percpu.h>
+#include <linux/poll.h>
 #include <linux/module.h>
+#include <linux/sched.h>
 #include <linux/shmem_fs.h>
 #include <linux/sizes.h>
 #include <linux/slab.h>
@@ -187,6 +192,7 @@ static void umem_region_free_bitmaps(struct umem_region *region)
 	kvfree(region->present);
 	kvfree(region->requested);
 	kvfree(region->poisoned);
+	kvfree(region->pending);
 	kvfree(region->redeliver);
 }
 
@@ -235,9 +241,14 @@ struct umem_region *umem_region_create(const struct umem_init *init)
 	/* poisoned and redeliver come later, if ever: see umem_poison(). */
 	region->present = umem_bitmap_alloc(nr_pages);
 	region->requested = umem_bitmap_alloc(nr_pages);
+	region->pending = umem_bitmap_alloc(nr_pages);
+	/* The fault path allocates nothing: its requests go here. */
+	region->ring = kvcalloc(UMEM_RING_SIZE, sizeof(*region->ring),
+				GFP_KERNEL_ACCOUNT);
 	region->stats.pcpu = alloc_percpu_gfp(struct umem_fault_counters,
 					      GFP_KERNEL_ACCOUNT);
-	if (!region->present || !region->requested || !region->stats.pcpu)
+	if (!region->present || !region->requested || !region->pending ||
+	    !region->ring || !region->stats.pcpu)
 		goto err_free;
 	/*
 	 * VM_NORESERVE: a region is sparse until the daemon fills it, so
@@ -279,7 +290,6 @@ struct umem_region *umem_region_create(const struct umem_init *init)
 	/* The VMM pays for the guest's RAM, whoever supplies it. */
 	region->memcg = get_mem_cgroup_from_mm(current->mm);
 	spin_lock_init(&region->lock);
-	INIT_LIST_HEAD(&region->queue);
 	region->state = UMEM_STATE_UNSERVED;
 	mutex_init(&region->read_lock);
 	init_waitqueue_head(&region->server_wq);
@@ -295,6 +305,7 @@ struct umem_region *umem_region_create(const struct umem_init *init)
 
 err_free:
 	free_percpu(region->stats.pcpu);
+	kvfree(region->ring);
 	umem_region_free_bitmaps(region);
 	kfree(region);
 err_slot:
@@ -308,11 +319,11 @@ static void umem_region_release(struct kref *ref)
 
 	/* No server and no waiter is left; a pending deadline has no work. */
 	cancel_delayed_work_sync(&region->detach_work);
-	umem_queue_free(region);
 	fput(region->shmem);
 	mem_cgroup_put(region->memcg);
 	mutex_destroy(&region->read_lock);
 	free_percpu(region->stats.pcpu);
+	kvfree(region->ring);
 	umem_region_free_bitmaps(region);
 	kfree(region);
 	umem_region_slot_put();
@@ -352,9 +363,38 @@ void umem_region_get(struct umem_region *region)
 	kref_get(&region->ref);
 }
 
+/**
+ * umem_region_put - drop a reference to @region
+ * @region: the region
+ *
+ * Also where the region hangs up: when the control file is gone and the
+ * live server is about to hold the last reference (this put drops the
+ * one before), no mapping, guest file or fd other than the server's is
+ * left, and none can come (mmap and UMEM_IOC_SERVE need the control
+ * file).  No one can fault on the region again: the server's poll
+ * reports EPOLLHUP and its read() returns 0.  Every put is counted under
+ * region->lock, so two concurrent puts cannot both miss it; a get only
+ * comes from a holder, and at that point the server is the only other.
+ */
 void umem_region_put(struct umem_region *region)
 {
-	kref_put(&region->ref, umem_region_release);
+	bool last;
+
+	spin_lock(&region->lock);
+	if (!region->hup && region->ctl_gone && region->server &&
+	    kref_read(&region->ref) == 2) {
+		WRITE_ONCE(region->hup, true);
+		spin_unlock(&region->lock);
+		/* Our reference keeps the region for the wake-up. */
+		wake_up_interruptible_poll(&region->server_wq,
+					   EPOLLHUP | EPOLLIN | EPOLLRDNORM);
+		kref_put(&region->ref, umem_region_release);
+		return;
+	}
+	last = refcount_dec_and_test(&region->ref.refcount);
+	spin_unlock(&region->lock);
+	if (last)
+		umem_region_release(&region->ref);
 }
 
 /**
@@ -438,6 +478,23 @@ static bool umem_page_settled(struct umem_region *region, pgoff_t pgoff)
 	       READ_ONCE(region->state) == UMEM_STATE_FAILED;
 }
 
+/*
+ * The longest a kernel thread faulting on another process's memory (no
+ * mm of its own: KVM's asynchronous page fault worker, which GUPs the
+ * VMM's mm) sleeps in one fault.  Such a thread takes no signal, and it
+ * holds the VMM's mm and KVM instance (kvm_destroy_vm() waits for it):
+ * unbounded, a VMM dying with a page missing would stay half alive until
+ * the page came.  Bounded, the fault fails (umem_wait_gave_up()); KVM
+ * then tells the guest the page is ready, and the guest's next touch
+ * faults again, at most once per this interval: no spin.
+ */
+#define UMEM_REMOTE_KTHREAD_WAIT_MS	2000
+
+static bool umem_remote_kthread(void)
+{
+	return (current->flags & PF_KTHREAD) && !current->mm;
+}
+
 /**
  * umem_wait_page - sleep until @pgoff is settled or a signal stops us
  * @region: the region
@@ -448,6 +505,8 @@ static bool umem_page_settled(struct umem_region *region, pgoff_t pgoff)
  *
  * The waiter is queued before it checks the page, and the waker sets the
  * page (or the state) before it checks the queue, so no wake-up is lost.
+ * A kernel thread without an mm of its own sleeps at most
+ * UMEM_REMOTE_KTHREAD_WAIT_MS.
  *
  * Return: the time slept, in ns (0 if the page was already settled).
  */
@@ -456,6 +515,9 @@ u64 umem_wait_page(struct umem_region *region, pgoff_t pgoff,
 {
 	wait_queue_head_t *wqh = umem_wq(region, pgoff);
 	struct umem_waiter w = { .pgoff = pgoff };
+	unsigned long deadline = 0;
+	bool bounded = umem_remote_kthread();
+	long left;
 	u64 start = 0;
 
 	init_waitqueue_func_entry(&w.wq, umem_wake_fn);
@@ -469,29 +531,49 @@ u64 umem_wait_page(struct umem_region *region, pgoff_t pgoff,
 		if (served_only &&
 		    READ_ONCE(region->state) != UMEM_STATE_SERVED)
 			break;
-		if (!start)
+		if (!start) {
 			start = ktime_get_ns();
-		schedule();
+			deadline = jiffies +
+				   msecs_to_jiffies(UMEM_REMOTE_KTHREAD_WAIT_MS);
+		}
+		if (!bounded) {
+			schedule();
+			continue;
+		}
+		left = (long)(deadline - jiffies);
+		if (left <= 0)
+			break;
+		schedule_timeout(left);
 	}
 	finish_wait(wqh, &w.wq);
 	trace_umem_wake(region, pgoff, start);
 	return start ? ktime_get_ns() - start : 0;
 }
 
-/*
- * Most pages one hold of region->lock sets or clears bits for: 1024
- * words of each bitmap touched, some microseconds.
+/**
+ * umem_wait_gave_up - must this fault fail rather than wait again?
+ * @region: the region
+ * @pgoff: the missing page
+ *
+ * For the retry (FAULT_FLAG_TRIED) of a fault that slept without the
+ * mmap lock and returned VM_FAULT_RETRY: a GUP that can retry retries
+ * for ever, so a kernel thread whose bounded wait ended with the page
+ * still missing fails its retry (with the lock held, as an error must
+ * be returned) instead of waiting again.
+ *
+ * Return: true if the caller is such a thread and the page is not settled.
  */
-#define UMEM_STEP_PAGES		((pgoff_t)SZ_64K)
+bool umem_wait_gave_up(struct umem_region *region, pgoff_t pgoff)
+{
+	return umem_remote_kthread() && !umem_page_settled(region, pgoff);
+}
 
 /*
- * Set (@set) or clear bits [@start, @start + @nr) of @map, @nr >= 1, a
- * word at a time, under region->lock.  Lockless readers test bits of
- * @map: a word that changes is stored once, whole.  Returns how many bits
- * changed.
+ * Set bits [@start, @start + @nr) of @map, @nr >= 1, a word at a time,
+ * under region->lock.  Lockless readers test bits of @map: a word that
+ * changes is stored once, whole.  Returns how many bits changed.
  */
-static pgoff_t umem_bits_update(unsigned long *map, pgoff_t start,
-				pgoff_t nr, bool set)
+static pgoff_t umem_bits_set(unsigned long *map, pgoff_t start, pgoff_t nr)
 {
 	pgoff_t w = BIT_WORD(start), last = BIT_WORD(start + nr - 1);
 	unsigned long mask = BITMAP_FIRST_WORD_MASK(start);
@@ -502,42 +584,61 @@ static pgoff_t umem_bits_update(unsigned long *map, pgoff_t start,
 		if (w == last)
 			mask &= BITMAP_LAST_WORD_MASK(start + nr);
 		old = map[w];
-		diff = (set ? ~old : old) & mask;
+		diff = ~old & mask;
 		if (diff) {
 			changed += hweight_long(diff);
-			WRITE_ONCE(map[w], old ^ diff);
+			WRITE_ONCE(map[w], old | diff);
 		}
 		if (w == last)
 			return changed;
 	}
 }
 
-static pgoff_t umem_bits_set(unsigned long *map, pgoff_t start, pgoff_t nr)
-{
-	return umem_bits_update(map, start, nr, true);
-}
-
-static pgoff_t umem_bits_clear(unsigned long *map, pgoff_t start, pgoff_t nr)
-{
-	return umem_bits_update(map, start, nr, false);
-}
-
 /*
- * Mark [@start, @start + @nr) present, under region->lock, after the
- * barrier that orders what must be seen first (page contents, poisoned
- * bits).  A present page is never to be delivered again.
+ * Mark [@start, @start + @nr) present, @nr <= UMEM_STEP_PAGES, under
+ * region->lock, after the barrier that orders what must be seen first
+ * (page contents, poisoned bits).  A present page is never to be
+ * delivered: its pending and redeliver bits go, and the counters follow
+ * word by word, so nothing needs a whole-region pass later.
  */
 static void umem_set_present(struct umem_region *region, pgoff_t start,
 			     pgoff_t nr)
 {
+	pgoff_t w = BIT_WORD(start), last = BIT_WORD(start + nr - 1);
+	unsigned long mask = BITMAP_FIRST_WORD_MASK(start);
+	unsigned long new, bits;
+
 	if (region->nr_present == region->nr_pages)
 		return;
-	/* Some readers go without the lock (READ_ONCE): store once. */
-	WRITE_ONCE(region->nr_present, region->nr_present +
-		   umem_bits_set(region->present, start, nr));
-	if (region->nr_redeliver)
-		WRITE_ONCE(region->nr_redeliver, region->nr_redeliver -
-			   umem_bits_clear(region->redeliver, start, nr));
+	for (;; w++, mask = ~0UL) {
+		if (w == last)
+			mask &= BITMAP_LAST_WORD_MASK(start + nr);
+		new = ~region->present[w] & mask;
+		if (new) {
+			WRITE_ONCE(region->present[w], region->present[w] | new);
+			WRITE_ONCE(region->nr_present,
+				   region->nr_present + hweight_long(new));
+			WRITE_ONCE(region->nr_outstanding,
+				   region->nr_outstanding -
+				   hweight_long(new & region->requested[w]));
+			bits = region->pending[w] & new;
+			if (bits) {
+				region->pending[w] &= ~bits;
+				WRITE_ONCE(region->nr_pending,
+					   region->nr_pending -
+					   hweight_long(bits));
+			}
+			bits = region->redeliver ? region->redeliver[w] & new : 0;
+			if (bits) {
+				region->redeliver[w] &= ~bits;
+				WRITE_ONCE(region->nr_redeliver,
+					   region->nr_redeliver -
+					   hweight_long(bits));
+			}
+		}
+		if (w == last)
+			return;
+	}
 }
 
 /*

@@ -55,10 +55,8 @@ void umem_stats_fill(struct umem_region *region, struct umem_stats *st)
 	st->pages_present = region->nr_present;
 	st->pages_requested = region->nr_requested;
 	st->pages_poisoned = region->nr_poisoned;
-	/* Outstanding: requested and not present yet. */
-	st->pages_outstanding = region->nr_requested -
-		bitmap_weight_and(region->requested, region->present,
-				  region->nr_pages);
+	/* Requested and not present yet: kept as pages change. */
+	st->pages_outstanding = region->nr_outstanding;
 	spin_unlock(&region->lock);
 	umem_stats_sum(region, st);
 	st->requests_redelivered = atomic64_read(&region->stats.redelivered);

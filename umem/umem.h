@@ -11,6 +11,7 @@
 #include <linux/list.h>
 #include <linux/mm_types.h>
 #include <linux/mutex.h>
+#include <linux/sizes.h>
 #include <linux/spinlock.h>
 #include <linux/types.h>
 #include <linux/wait.h>
@@ -25,15 +26,13 @@ struct seq_file;
 #define UMEM_WQ_BITS	6
 #define UMEM_NR_WQ	BIT(UMEM_WQ_BITS)
 
-/**
- * struct umem_req_entry - a request queued for the server, not yet read
- * @node:	in umem_region.queue
- * @req:	the record read() returns
+/*
+ * Requests of recent faults kept whole (flags and tid) until read: a
+ * fixed ring allocated with the region (8 KiB).  A request made while it
+ * is full stays in the pending bitmap only, and is read as
+ * UMEM_REQ_OVERFLOW.
  */
-struct umem_req_entry {
-	struct list_head node;
-	struct umem_request req;
-};
+#define UMEM_RING_SIZE	512
 
 /**
  * struct umem_fault_counters - per-CPU counters of the fault path
@@ -84,20 +83,31 @@ struct umem_counters {
  * @poisoned:		pages that will never arrive (also set in @present);
  *			NULL until the first poison, then set once: read it
  *			locklessly with umem_poisoned()
+ * @pending:		pages requested and not read by any server yet, nor
+ *			present: one bit per page, allocated with the region
  * @redeliver:		outstanding pages to deliver again to a new server;
  *			allocated by umem_serve() when a re-adopt may need it,
  *			freed once empty, NULL otherwise
- * @queue:		requests not yet read by the server
+ * @ring:		the requests of recent faults, UMEM_RING_SIZE of them
+ *			from @ring_head on; an entry whose @pending bit is
+ *			clear is stale and skipped.  A page is in it at most
+ *			once, ever (its @requested bit is set once)
+ * @ring_head:		index of the oldest entry
+ * @ring_len:		entries in use
  * @nr_present:		weight of @present
  * @nr_requested:	weight of @requested
+ * @nr_outstanding:	weight of @requested and not @present
  * @nr_poisoned:	weight of @poisoned
+ * @nr_pending:		weight of @pending
  * @nr_redeliver:	weight of @redeliver, 0 while it is NULL
+ * @pending_next:	where the next scan of @pending starts
  * @redeliver_next:	where the next scan of @redeliver starts
- * @redeliver_held:	a reader took a request from @redeliver and may put
- *			it back: keep @redeliver, even empty
  * @server:		the live server file, or NULL
  * @state:		UMEM_STATE_*
  * @ctl_gone:		the control file is closed: no server can come any more
+ * @hup:		the control file is closed and the live server holds
+ *			the last reference: no one can fault on the region
+ *			again (set once)
  * @read_lock:		serialises readers of the server fd
  * @server_wq:		readers and pollers of the server fd
  * @detach_work:	fails the region when the detach deadline passes
@@ -117,17 +127,23 @@ struct umem_region {
 	unsigned long *present;
 	unsigned long *requested;
 	unsigned long *poisoned;
+	unsigned long *pending;
 	unsigned long *redeliver;
-	struct list_head queue;
+	struct umem_request *ring;
+	unsigned int ring_head;
+	unsigned int ring_len;
 	pgoff_t nr_present;
 	pgoff_t nr_requested;
+	pgoff_t nr_outstanding;
 	pgoff_t nr_poisoned;
+	pgoff_t nr_pending;
 	pgoff_t nr_redeliver;
+	pgoff_t pending_next;
 	pgoff_t redeliver_next;
-	bool redeliver_held;
 	struct file *server;
 	int state;
 	bool ctl_gone;
+	bool hup;
 
 	struct mutex read_lock;		/* one reader at a time */
 	wait_queue_head_t server_wq;
@@ -188,6 +204,12 @@ static inline const unsigned long *umem_poisoned(struct umem_region *region)
 	return smp_load_acquire(&region->poisoned);
 }
 
+/*
+ * Most pages one hold of region->lock sets, clears or scans bits for:
+ * 1024 words of each bitmap touched, some microseconds.
+ */
+#define UMEM_STEP_PAGES		((pgoff_t)SZ_64K)
+
 /* Largest region, in pages: the bitmap helpers take unsigned int sizes. */
 #define UMEM_MAX_PAGES	((pgoff_t)INT_MAX)
 
@@ -226,6 +248,7 @@ void umem_wake_range(struct umem_region *region, pgoff_t start, pgoff_t end);
 void umem_wake_all(struct umem_region *region);
 u64 umem_wait_page(struct umem_region *region, pgoff_t pgoff,
 		   unsigned int state, bool served_only);
+bool umem_wait_gave_up(struct umem_region *region, pgoff_t pgoff);
 
 /* fault.c */
 extern const struct vm_operations_struct *umem_shmem_vm_ops;
@@ -240,8 +263,7 @@ struct mempolicy *umem_get_policy(struct vm_area_struct *vma,
 struct file *umem_fill_open(struct umem_region *region);
 
 /* queue.c */
-int umem_queue_request(struct umem_region *region, pgoff_t pgoff, u32 flags);
-void umem_queue_free(struct umem_region *region);
+void umem_queue_request(struct umem_region *region, pgoff_t pgoff, u32 flags);
 unsigned long *umem_redeliver_detach(struct umem_region *region);
 long umem_serve(struct umem_region *region, void __user *argp);
 

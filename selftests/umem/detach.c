@@ -526,4 +526,78 @@ TEST(detach__nonretry_no_stall)
 	umem_fix_teardown(&f);
 }
 
+struct copy_reader {
+	int fd;
+	void *buf;
+	ssize_t ret;
+	int err;
+};
+
+static void *copy_read(void *arg)
+{
+	struct copy_reader *r = arg;
+
+	r->ret = read(r->fd, r->buf, sizeof(struct umem_request));
+	r->err = errno;
+	return NULL;
+}
+
+/*
+ * A redelivered request whose copy-out fails, and whose page is marked
+ * present while the copy is under way, is gone (issue 15, item 6): it is
+ * not put back and delivered again to overwrite what the guest wrote.
+ * The read() copies into a second region's missing page, so the copy
+ * sleeps there until that region fails, making it fail.
+ */
+TEST(detach__redeliver_present_during_copy)
+{
+	struct copy_reader r = { .ret = -2 };
+	struct umem_request req;
+	struct umem_stats st;
+	struct umem_fix f, b;
+	pthread_t t;
+	pid_t a;
+	int i;
+
+	umem_fix_setup(_metadata, &f, NPAGES, 60000, true);
+	umem_fix_setup(_metadata, &b, NPAGES, 60000, false);
+	a = umem_fork_reader(&f, 5);
+	ASSERT_EQ(sizeof(req), umem_read_req(&f, &req));
+	EXPECT_EQ(5, req.pgoff);
+	detach(&f);
+	ASSERT_EQ(0, serve(_metadata, &f));
+	ASSERT_EQ(0, fcntl(f.srv, F_SETFL, O_NONBLOCK));
+
+	/* The reader takes page 5's record and copies it into b's page 3. */
+	r.fd = f.srv;
+	r.buf = b.map + 3 * b.psz;
+	ASSERT_EQ(0, pthread_create(&t, NULL, copy_read, &r));
+	for (i = 0; i < 1000; i++) {
+		ASSERT_EQ(0, ioctl(b.ctl, UMEM_IOC_STATS, &st));
+		if (st.pages_requested)
+			break;
+		usleep(10000);
+	}
+	ASSERT_EQ(1, st.pages_requested) TH_LOG("the copy never faulted");
+	/* Page 5 arrives meanwhile, and the guest writes to it. */
+	ASSERT_EQ(0, umem_supply(&f, 5));
+	EXPECT_EQ(0, umem_wait_child(a));
+	/* b fails (its control file closes): the copy fails. */
+	close(b.ctl);
+	b.ctl = -1;
+	pthread_join(t, NULL);
+	EXPECT_EQ(-1, r.ret);
+	EXPECT_EQ(EFAULT, r.err);
+	/* Nothing is left to deliver. */
+	EXPECT_EQ(-1, read(f.srv, &req, sizeof(req)))
+		TH_LOG("delivered page %llu flags %#x",
+		       (unsigned long long)req.pgoff, req.flags);
+	EXPECT_EQ(EAGAIN, errno);
+	ASSERT_EQ(0, ioctl(f.ctl, UMEM_IOC_STATS, &st));
+	EXPECT_EQ(0, st.requests_redelivered);
+	EXPECT_EQ(0, st.pages_outstanding);
+	umem_fix_teardown(&b);
+	umem_fix_teardown(&f);
+}
+
 TEST_HARNESS_MAIN

@@ -4,6 +4,7 @@
  * thousand waiters outlive their server and are served by the next one;
  * a core dump of a process with a blocked thread does not hang.
  */
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
+#include <linux/kvm.h>
 
 #include "kselftest_harness.h"
 #include "umem_test.h"
@@ -485,6 +487,136 @@ TEST_F_TIMEOUT(lifecycle, module__unload_refused_while_alive, 120)
 	ASSERT_EQ(0, umem_supply(&f, 4));
 	EXPECT_EQ(0, umem_wait_child(pid));
 	umem_fix_teardown(&f);
+}
+
+/*
+ * A minimal VMM: one vCPU in real mode, with interrupts enabled and an
+ * in-kernel LAPIC so that KVM may take an asynchronous page fault, reads
+ * guest page 0x10 (page 0 of the region) then exits with an OUT.
+ * Returns only if something failed; exits 0 if the read completed.
+ */
+static void kvm_reader(const struct umem_region *r)
+{
+	static const unsigned char code[] = {
+		0xfb,			/* sti */
+		0xb8, 0x00, 0x10,	/* mov ax, 0x1000 */
+		0x8e, 0xd8,		/* mov ds, ax */
+		0xa0, 0x00, 0x00,	/* mov al, [0] */
+		0xe6, 0x10,		/* out 0x10, al */
+		0xf4,			/* hlt */
+	};
+	struct kvm_userspace_memory_region slot = { 0 };
+	struct kvm_sregs sregs;
+	struct kvm_regs regs = { .rflags = 2 };
+	struct kvm_run *run;
+	void *mem, *guest;
+	int kvm, vm, cpu, sz;
+
+	kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	vm = kvm < 0 ? -1 : ioctl(kvm, KVM_CREATE_VM, 0);
+	if (vm < 0 || ioctl(vm, KVM_CREATE_IRQCHIP, 0))
+		_exit(10);
+	mem = mmap(NULL, 0x10000, PROT_READ | PROT_WRITE,
+		   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (mem == MAP_FAILED ||
+	    umem_map(r, 0, r->page_size, PROT_READ | PROT_WRITE, &guest))
+		_exit(11);
+	memcpy(mem, code, sizeof(code));
+	slot.memory_size = 0x10000;
+	slot.userspace_addr = (uintptr_t)mem;
+	if (ioctl(vm, KVM_SET_USER_MEMORY_REGION, &slot))
+		_exit(12);
+	slot.slot = 1;
+	slot.guest_phys_addr = 0x10000;
+	slot.memory_size = r->page_size;
+	slot.userspace_addr = (uintptr_t)guest;
+	if (ioctl(vm, KVM_SET_USER_MEMORY_REGION, &slot))
+		_exit(13);
+	cpu = ioctl(vm, KVM_CREATE_VCPU, 0);
+	sz = ioctl(kvm, KVM_GET_VCPU_MMAP_SIZE, 0);
+	if (cpu < 0 || sz <= 0)
+		_exit(14);
+	run = mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_SHARED, cpu, 0);
+	if (run == MAP_FAILED || ioctl(cpu, KVM_GET_SREGS, &sregs))
+		_exit(15);
+	sregs.cs.base = sregs.cs.selector = 0;
+	if (ioctl(cpu, KVM_SET_SREGS, &sregs) || ioctl(cpu, KVM_SET_REGS, &regs))
+		_exit(16);
+	if (ioctl(cpu, KVM_RUN, 0))
+		_exit(17);
+	_exit(run->exit_reason == KVM_EXIT_IO ? 0 : 18);
+}
+
+/*
+ * A VMM killed while KVM's asynchronous page fault worker (a kernel
+ * thread) waits in a umem fault for it (issue 15, item 8): the worker
+ * gives up within its bound (2 s), so the VMM's mm, its mappings and its KVM
+ * instance go, and the server hears that the region has no user left
+ * (POLLHUP), though the page never came.
+ */
+TEST(lifecycle__kvm_async_worker_dead_vmm)
+{
+	struct umem_range rg = { .pgoff = 0, .count = 1 };
+	struct pollfd p = { .events = POLLIN };
+	struct umem_request req;
+	struct umem_region r;
+	struct umem_server s;
+	uint64_t t0, waited;
+	int status, ret;
+	pid_t vmm;
+
+	if (access("/dev/kvm", R_OK | W_OK))
+		SKIP(return, "no /dev/kvm");
+	ASSERT_EQ(0, umem_create(&r, 16 * 4096, 60000))
+		TH_LOG("%s", umem_strerror());
+	ASSERT_EQ(0, umem_serve(&r, UMEM_SERVE_CLOEXEC, &s))
+		TH_LOG("%s", umem_strerror());
+	vmm = fork();
+	ASSERT_LE(0, vmm);
+	if (!vmm) {
+		close(s.fd);
+		close(s.shmem_fd);
+		kvm_reader(&r);
+	}
+	/* The VMM holds the only control fd. */
+	close(r.ctl);
+	p.fd = s.fd;
+	ret = poll(&p, 1, 20000);
+	if (ret == 1 && (p.revents & POLLHUP)) {
+		waitpid(vmm, &status, 0);
+		TH_LOG("the VMM failed to start: %d", WEXITSTATUS(status));
+		ASSERT_TRUE(false);
+	}
+	ASSERT_EQ(1, ret);
+	ASSERT_EQ(sizeof(req), read(s.fd, &req, sizeof(req)));
+	EXPECT_EQ(0, req.pgoff);
+	if (!(req.flags & UMEM_REQ_ASYNC)) {
+		kill(vmm, SIGKILL);
+		waitpid(vmm, NULL, 0);
+		SKIP(return, "KVM took no asynchronous page fault (flags %#x)",
+		     req.flags);
+	}
+	/* Let the worker reach its wait, then kill the VMM. */
+	ASSERT_EQ(0, fcntl(s.fd, F_SETFL, O_NONBLOCK));
+	usleep(300000);
+	ASSERT_EQ(0, kill(vmm, SIGKILL));
+	t0 = umem_now_ms();
+	for (;;) {
+		ret = poll(&p, 1, 100);
+		if ((ret == 1 && (p.revents & POLLHUP)) ||
+		    umem_now_ms() - t0 > 10000)
+			break;
+	}
+	waited = umem_now_ms() - t0;
+	TH_LOG("POLLHUP %llu ms after the VMM was killed",
+	       (unsigned long long)waited);
+	EXPECT_TRUE(ret == 1 && (p.revents & POLLHUP));
+	EXPECT_EQ(0, read(s.fd, &req, sizeof(req)));
+	/* Without the bound, only the page frees the worker, and the VMM. */
+	EXPECT_EQ(sizeof(rg), write(s.fd, &rg, sizeof(rg)));
+	ASSERT_EQ(vmm, waitpid(vmm, &status, 0));
+	EXPECT_TRUE(WIFSIGNALED(status));
+	umem_server_close(&s);
 }
 
 TEST_HARNESS_MAIN

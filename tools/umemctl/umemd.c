@@ -41,6 +41,7 @@
 
 #define EXIT_CONFIG	2	/* bad input: do not restart */
 #define EXIT_SOURCE	3	/* the source is gone: do not restart */
+#define EXIT_HUP	4	/* no one can use the region any more */
 
 #define MAX_RETRIES	3	/* resends of a page with a bad checksum */
 #define NR_REQ		256	/* requests read at once */
@@ -830,6 +831,12 @@ static void req_done(int res)
 	}
 	if (res < 0)
 		die("reading requests: %s", strerror(-res));
+	/*
+	 * Hung up: the control file is closed and nothing maps the region
+	 * (the VMM is gone); no fault can come, nothing is worth sending.
+	 */
+	if (res == 0)
+		die_code(EXIT_HUP, "the region has no user left (the VMM is gone)");
 	n = res / sizeof(struct umem_request);
 	for (i = 0; i < n; i++) {
 		uint64_t p = D.reqbuf[i].pgoff;
@@ -930,6 +937,12 @@ static void adopt(int fd)
 		usleep(20000);
 	if (ret)
 		die_code(ret == -EIO ? EXIT_SOURCE : 1, "%s", umem_strerror());
+	/*
+	 * The control fd is the VMM's: holding it would keep the region
+	 * from hanging up when the VMM dies (see read() returning 0).
+	 */
+	close(D.reg.ctl);
+	D.reg.ctl = -1;
 	D.psz = D.reg.page_size;
 	D.pages = D.reg.pages;
 	words = (D.pages + 63) / 64;

@@ -167,19 +167,32 @@ struct umem_serve {
  *			it as urgently as any other request.
  * UMEM_REQ_REDELIVERED	outstanding when this server adopted the region
  *			(read by a previous server); tid is 0
+ * UMEM_REQ_OVERFLOW	made while more than 512 requests waited to be
+ *			read: the fault's flags and tid were not kept
+ *			(tid is 0, no other flag is set)
+ * A server must ignore flags it does not know.
  */
 #define UMEM_REQ_WRITE		(1U << 0)
 #define UMEM_REQ_KERNEL		(1U << 1)
 #define UMEM_REQ_ASYNC		(1U << 2)
 #define UMEM_REQ_REDELIVERED	(1U << 3)
+#define UMEM_REQ_OVERFLOW	(1U << 4)
 
 /**
  * struct umem_request - one page request, as read() from the server fd
  * @pgoff:	(out) the page, in pages from the start of the region.
  * @flags:	(out) UMEM_REQ_* flags.
- * @tid:	(out) the faulting thread's id in its own pid namespace, or 0.
+ * @tid:	(out) the faulting thread's id in its own pid namespace, or 0
+ *		(UMEM_REQ_REDELIVERED, UMEM_REQ_OVERFLOW).
  *
- * Each missing page is requested once, however many threads fault on it.
+ * Each missing page is requested once, however many threads fault on it,
+ * and read once per server: a request whose page became present before
+ * it was read is not returned.  The 512 most recent requests not read
+ * yet are kept whole and come first, oldest first; then those that did
+ * not fit (UMEM_REQ_OVERFLOW), then those to deliver again
+ * (UMEM_REQ_REDELIVERED), both in page order.  read() returns 0 once the
+ * region is hung up (poll reports POLLHUP): its control file is closed
+ * and the server holds its last reference, so no one can fault on it.
  */
 struct umem_request {
 	__u64 pgoff;
