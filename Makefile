@@ -3,7 +3,8 @@
 # umem: top-level build.  `make help` lists the targets.
 #
 # Knobs (all optional):
-#   KVER=      kernel release to build for and boot (default: scripts/kver.sh)
+#   KVER=      kernel release to build for and boot (default: scripts/kver.sh);
+#              make check-6.12, check-rt, check-6.12-rt pick Debian's others
 #   KDIR=      kernel build tree (default /lib/modules/$(KVER)/build)
 #   KERNEL=    kernel image the test VM boots (default /boot/vmlinuz-$(KVER))
 #   SMP= MEM=  test VM vCPUs and memory (default 2 and 2G)
@@ -13,8 +14,9 @@
 #   DEBUG_TEST_TIMEOUT=        per-binary timeout on the debug kernel
 #   FUZZ_MINUTES= FUZZ_SEED=   make fuzz: duration (default 30), first seed
 
+DEFAULT_KVER := $(shell scripts/kver.sh)
 ifeq ($(origin KVER),undefined)
-KVER := $(shell scripts/kver.sh)
+KVER := $(DEFAULT_KVER)
 endif
 KDIR ?= /lib/modules/$(KVER)/build
 KERNEL ?= /boot/vmlinuz-$(KVER)
@@ -48,19 +50,28 @@ LIBUMEM := tools/umemctl/libumem.a
 # The postcopy tests and the demo: scripts run in the VM, with the tools.
 POSTCOPY := $(BUILD)/postcopy/postcopy
 POSTCOPY_FILES := --file $(UMEMCTL) --file $(UMEMD) --file selftests/postcopy/netns.sh
+# A module of the kernel's own: $(call kmod,PATH) is PATH.ko, or Debian
+# 6.12's PATH.ko.xz (the runner decompresses it), or nothing.
+kmod = $(firstword $(wildcard $(addprefix /lib/modules/$(KVER)/kernel/$(1),.ko .ko.xz)))
 # veth is a module in Debian's kernel (built in, in the debug kernel).
-VETH_KO = $(firstword $(wildcard /lib/modules/$(KVER)/kernel/drivers/net/veth.ko))
+VETH_KO = $(call kmod,drivers/net/veth)
 # Nested KVM in the test VM (--cpu max exposes SVM): kvm-amd and what it
 # needs, in load order.  Built in on the debug kernel.
 KVM_KOS = $(foreach m,virt/lib/irqbypass drivers/crypto/ccp/ccp arch/x86/kvm/kvm \
-	arch/x86/kvm/kvm-amd,$(wildcard /lib/modules/$(KVER)/kernel/$(m).ko))
+	arch/x86/kvm/kvm-amd,$(call kmod,$(m)))
 # Modules of the kernel's own that the VM loads after umem.ko.
 VM_KOS = $(VETH_KO) $(KVM_KOS)
 DEMO_MIB ?= 256
-MODULE := umem/umem.ko
 # Module sources (kbuild leaves a generated umem.mod.c beside them).
 MODULE_C := $(filter-out %.mod.c,$(wildcard umem/*.c)) $(wildcard umem/*.h)
 MODULE_SRCS := Kbuild umem/Kbuild $(MODULE_C) include/uapi/linux/umem.h
+# The module for the default kernel builds in the tree; for any other
+# (KVER=, make check-6.12) in a copy of its own, build/kmod/<release>, so
+# kernels never mix objects and switching back rebuilds nothing.
+KMOD := $(if $(filter-out $(DEFAULT_KVER),$(KVER)),$(BUILD)/kmod/$(KVER))
+MODULE := $(if $(KMOD),$(KMOD)/)umem/umem.ko
+# Where check-vm's results go: build/vm/check, or check-<release>.
+CHECK_OUT := $(BUILD)/vm/check$(if $(KMOD),-$(KVER))
 STYLE_FILES := $(MODULE_C) include/uapi/linux/umem.h
 
 RUN_VM := selftests/runner/run-vm.sh --smp $(SMP) --mem $(MEM) \
@@ -68,6 +79,7 @@ RUN_VM := selftests/runner/run-vm.sh --smp $(SMP) --mem $(MEM) \
 	$(if $(T),--filter '$(T)') $(if $(filter 1,$(VERBOSE)),--verbose)
 
 .PHONY: all check-kdir module tools selftests headers-check deps check check-vm \
+	check-6.12 check-rt check-6.12-rt dkms-install check-dkms \
 	check-runner check-runner-vm demo demo-vm shell debug-kernel \
 	check-debug check-debug-vm bench bench-vm fuzz fuzz-vm stress stress-vm style \
 	install clean distclean help
@@ -77,6 +89,8 @@ all: module tools selftests
 help:
 	@echo "make            build the module, umemctl and the selftests"
 	@echo "make check      install deps, build, run the selftests in a VM"
+	@echo "make check-6.12 check-rt check-6.12-rt"
+	@echo "                the same on 6.12, 6.1 PREEMPT_RT, 6.12 PREEMPT_RT"
 	@echo "make demo       install deps, build, run the main job in a VM"
 	@echo "make bench      umem against userfaultfd in the VM: build/bench/results.json"
 	@echo "make stress     the bounce stress test to STRESS_FAULTS (10^6) faults in the VM"
@@ -88,6 +102,8 @@ help:
 	@echo "make shell      boot the test VM to an interactive shell"
 	@echo "make style      checkpatch --strict, W=1 and sparse (C=2)"
 	@echo "make install    install the module for the running kernel"
+	@echo "make dkms-install  the module under DKMS (rebuilt for each new kernel)"
+	@echo "make check-dkms    dkms builds the tree for 6.1's and 6.12's headers"
 	@echo "make clean      remove build products; distclean also the debug kernel"
 
 # ---- build ---------------------------------------------------------------
@@ -98,7 +114,10 @@ check-kdir:
 		     "or set KDIR=/path/to/kernel/build" >&2; exit 1; }
 
 module: check-kdir
-	$(MAKE) -C $(KDIR) M=$(CURDIR) modules
+ifneq ($(KMOD),)
+	@mkdir -p $(KMOD) && cp -p --parents $(MODULE_SRCS) $(KMOD)/
+endif
+	$(MAKE) -C $(KDIR) M=$(CURDIR)$(if $(KMOD),/$(KMOD)) modules
 
 tools:
 	$(MAKE) -C tools/umemctl
@@ -167,7 +186,14 @@ check: deps
 check-vm: all
 	$(RUN_VM) --name check --kernel $(KERNEL) --module $(MODULE) \
 		$(addprefix --module ,$(VM_KOS)) $(POSTCOPY_FILES) \
-		--out $(BUILD)/vm/check $(addprefix --test ,$(SELFTESTS) $(POSTCOPY))
+		--out $(CHECK_OUT) $(addprefix --test ,$(SELFTESTS) $(POSTCOPY))
+
+# The same suite on Debian's other kernels (make deps installs them):
+# check-6.12 the 6.12 LTS, check-rt 6.1 with PREEMPT_RT, check-6.12-rt.
+# scripts/kver.sh maps each name to the release installed.
+check-6.12 check-rt check-6.12-rt: deps
+	@k=$$(scripts/kver.sh $(patsubst check-%,%,$@)) && \
+		$(MAKE) check-vm KVER=$$k
 
 demo: deps
 	$(MAKE) demo-vm
@@ -295,19 +321,49 @@ fuzz-vm: $(BUILD)/selftests/fuzz
 # ---- style ---------------------------------------------------------------
 
 STYLE_MOD := $(BUILD)/style-module
+# The kernel trees style builds against: KVER's, and 6.12's when
+# installed; only KDIR when that is given.
+STYLE_KVERS = $(sort $(KVER) $(shell scripts/kver.sh 6.12 2>/dev/null))
+STYLE_KDIRS ?= $(if $(filter command line environment,$(origin KDIR)),$(KDIR), \
+	$(foreach k,$(STYLE_KVERS),/lib/modules/$(k)/build))
 style: check-kdir $(BUILD)/linux/.stamp
 	@echo "checkpatch --strict: $(STYLE_FILES)"
 	@$(BUILD)/linux/scripts/checkpatch.pl --strict --no-tree --quiet \
 		--show-types -f $(STYLE_FILES) > $(BUILD)/checkpatch.log 2>&1; \
 	if [ -s $(BUILD)/checkpatch.log ]; then cat $(BUILD)/checkpatch.log; \
 		echo "style: checkpatch is not clean" >&2; exit 1; fi
-	@$(call copy-module,$(STYLE_MOD))
-	@echo "W=1 C=2 (sparse) build"
-	@$(MAKE) -s -C $(KDIR) M=$(CURDIR)/$(STYLE_MOD) W=1 C=2 modules \
-		> $(BUILD)/style-build.log 2>&1 || { cat $(BUILD)/style-build.log; exit 1; }
-	@if grep -E 'warning:|error:' $(BUILD)/style-build.log; then \
-		echo "style: W=1 or sparse is not clean" >&2; exit 1; fi
+	@n=0; for kd in $(STYLE_KDIRS); do \
+		n=$$((n + 1)); \
+		echo "W=1 C=2 (sparse) build against $$kd"; \
+		d=$(STYLE_MOD)/$$n log=$(BUILD)/style-build-$$n.log; \
+		rm -rf $$d && mkdir -p $$d && cp --parents $(MODULE_SRCS) $$d/ && \
+		$(MAKE) -s -C $$kd M=$(CURDIR)/$$d W=1 C=2 modules \
+			> $$log 2>&1 || { cat $$log; exit 1; }; \
+		if grep -E 'warning:|error:' $$log; then \
+			echo "style: W=1 or sparse is not clean against $$kd" >&2; exit 1; fi; \
+	done
 	@echo "style: clean"
+
+# ---- DKMS ----------------------------------------------------------------
+
+# dkms-install: the module under DKMS, which rebuilds it for every kernel
+# installed later (AUTOINSTALL); as root.  A version already added is
+# removed first, so this also updates it.
+DKMS_VERSION := $(shell sed -n 's/^PACKAGE_VERSION="\(.*\)"$$/\1/p' dkms.conf)
+DKMS_SRC := /usr/src/umem-$(DKMS_VERSION)
+dkms-install: check-kdir
+	@command -v dkms > /dev/null || { echo "no dkms: apt-get install dkms" >&2; exit 1; }
+	-dkms remove -m umem -v $(DKMS_VERSION) --all > /dev/null 2>&1
+	rm -rf $(DKMS_SRC) && mkdir -p $(DKMS_SRC)
+	cp --parents $(MODULE_SRCS) dkms.conf $(DKMS_SRC)/
+	dkms add -m umem -v $(DKMS_VERSION)
+	dkms install -m umem -v $(DKMS_VERSION) -k $(KVER)
+
+# check-dkms: Debian's dkms builds this tree, in a private DKMS tree, for
+# the headers of every kernel in DKMS_KERNELS (names as in make deps).
+DKMS_KERNELS ?= 6.1 6.12
+check-dkms: deps
+	scripts/check-dkms.sh $(BUILD)/dkms $(MODULE_SRCS) -- $(DKMS_KERNELS)
 
 # ---- install and clean -----------------------------------------------------
 
