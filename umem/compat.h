@@ -4,7 +4,7 @@
  * another kernel touches this file only.  Built and tested on 6.1
  * (Debian 12) and 6.12 (the LTS in bookworm-backports), both also with
  * PREEMPT_RT.  Each wrapper says which kernel changed what; nothing else
- * in umem/ tests LINUX_VERSION_CODE.
+ * in umem/ tests the kernel version.
  *
  * What changed between them without a compiler noticing, and why umem
  * needs no code for it (each is exercised by the selftests on both):
@@ -30,15 +30,24 @@
 #ifndef _UMEM_COMPAT_H
 #define _UMEM_COMPAT_H
 
+#include <linux/fs.h>
 #include <linux/memcontrol.h>
 #include <linux/mm.h>
+#include <linux/uio.h>
 #include <linux/version.h>
+
+/*
+ * True on kernel @major.@minor and later: the one place umem reads
+ * LINUX_VERSION_CODE (make style lets checkpatch pass it here only).
+ */
+#define UMEM_KERNEL_SINCE(major, minor) \
+	(KERNEL_VERSION(major, minor, 0) <= LINUX_VERSION_CODE)
 
 /* 6.3 made vm_flags read-only: writers use vm_flags_set(). */
 static inline void umem_vm_flags_set(struct vm_area_struct *vma,
 				     unsigned long flags)
 {
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 3, 0)
+#if UMEM_KERNEL_SINCE(6, 3)
 	vm_flags_set(vma, flags);
 #else
 	vma->vm_flags |= flags;
@@ -61,7 +70,7 @@ static inline void umem_vm_flags_set(struct vm_area_struct *vma,
  */
 static inline void umem_release_fault_lock(struct vm_fault *vmf)
 {
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 6, 0)
+#if UMEM_KERNEL_SINCE(6, 6)
 	release_fault_lock(vmf);
 #else
 	mmap_read_unlock(vmf->vma->vm_mm);
@@ -82,6 +91,28 @@ static inline struct mem_cgroup *umem_memcg_get(struct mem_cgroup *memcg)
 	return memcg;
 }
 
+/*
+ * A write to the shmem fd that crosses the region's end must stop there,
+ * a short write (Documentation/umem.rst), not fail: the file is sealed
+ * with F_SEAL_GROW, and shmem_write_begin() refuses any chunk that would
+ * grow it.  6.1's generic_perform_write() went a page at a time, so only
+ * the page past the end was refused.  By 6.12 every shmem inode takes
+ * large folios (shmem_get_inode() calls mapping_set_large_folios()) and
+ * generic_perform_write() goes in chunks of mapping_max_folio_size(), 2
+ * MiB: the chunk across the end is refused whole, and a write inside one
+ * chunk fails with EPERM, writing nothing.  So cut the write at the end
+ * before shmem sees it, on every kernel (on 6.1 that changes nothing).
+ * The size cannot change under us: the file is sealed against shrinking
+ * too.  An O_APPEND write starts at the end and is refused, as ever.
+ */
+static inline void umem_write_clamp(struct kiocb *iocb, struct iov_iter *from)
+{
+	loff_t size = i_size_read(file_inode(iocb->ki_filp));
+
+	if (!(iocb->ki_flags & IOCB_APPEND) && iocb->ki_pos < size)
+		iov_iter_truncate(from, size - iocb->ki_pos);
+}
+
 #ifdef CONFIG_NUMA
 /* shmem's vm_operations, which umem's wrap (fault.c). */
 extern const struct vm_operations_struct *umem_shmem_vm_ops;
@@ -92,7 +123,7 @@ extern const struct vm_operations_struct *umem_shmem_vm_ops;
  * interleave index (pgoff_t *ilx) the policy's caller uses for
  * MPOL_INTERLEAVE, which shmem fills from the file offset.
  */
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 7, 0)
+#if UMEM_KERNEL_SINCE(6, 7)
 static inline struct mempolicy *umem_get_policy(struct vm_area_struct *vma,
 						unsigned long addr,
 						pgoff_t *ilx)
