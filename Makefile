@@ -326,12 +326,29 @@ STYLE_MOD := $(BUILD)/style-module
 STYLE_KVERS = $(sort $(KVER) $(shell scripts/kver.sh 6.12 2>/dev/null))
 STYLE_KDIRS ?= $(if $(filter command line environment,$(origin KDIR)),$(KDIR), \
 	$(foreach k,$(STYLE_KVERS),/lib/modules/$(k)/build))
-style: check-kdir $(BUILD)/linux/.stamp
-	@echo "checkpatch --strict: $(STYLE_FILES)"
-	@$(BUILD)/linux/scripts/checkpatch.pl --strict --no-tree --quiet \
-		--show-types -f $(STYLE_FILES) > $(BUILD)/checkpatch.log 2>&1; \
-	if [ -s $(BUILD)/checkpatch.log ]; then cat $(BUILD)/checkpatch.log; \
-		echo "style: checkpatch is not clean" >&2; exit 1; fi
+# checkpatch of 6.1 and, when linux-source-6.12 is installed, of 6.12.
+# compat.h alone may read LINUX_VERSION_CODE (one macro, UMEM_KERNEL_SINCE).
+LINUX_SOURCE_6_12 ?= /usr/src/linux-source-6.12.tar.xz
+CHECKPATCH_6_12 := $(if $(wildcard $(LINUX_SOURCE_6_12)),$(BUILD)/linux-6.12/.stamp)
+$(BUILD)/linux-6.12/.stamp:
+	rm -rf $(BUILD)/linux-6.12 && mkdir -p $(BUILD)/linux-6.12
+	tar -xf $(LINUX_SOURCE_6_12) -C $(BUILD)/linux-6.12 --strip-components=1 \
+		linux-source-6.12/scripts/checkpatch.pl \
+		linux-source-6.12/scripts/spelling.txt \
+		linux-source-6.12/scripts/const_structs.checkpatch
+	touch $@
+CHECKPATCH_OPTS := --strict --no-tree --quiet --show-types
+style: check-kdir $(BUILD)/linux/.stamp $(CHECKPATCH_6_12)
+	@for cp in $(BUILD)/linux $(dir $(CHECKPATCH_6_12)); do \
+		echo "checkpatch --strict ($$cp): $(STYLE_FILES)"; \
+		{ $$cp/scripts/checkpatch.pl $(CHECKPATCH_OPTS) \
+			-f $(filter-out umem/compat.h,$(STYLE_FILES)); \
+		  $$cp/scripts/checkpatch.pl $(CHECKPATCH_OPTS) \
+			--ignore LINUX_VERSION_CODE -f umem/compat.h; \
+		} > $(BUILD)/checkpatch.log 2>&1; \
+		if [ -s $(BUILD)/checkpatch.log ]; then cat $(BUILD)/checkpatch.log; \
+			echo "style: checkpatch is not clean" >&2; exit 1; fi; \
+	done
 	@n=0; for kd in $(STYLE_KDIRS); do \
 		n=$$((n + 1)); \
 		echo "W=1 C=2 (sparse) build against $$kd"; \
