@@ -27,12 +27,18 @@ command -v dkms > /dev/null || {
 	echo "check-dkms: no dkms: run 'make deps' as root" >&2
 	exit 1
 }
+# The version: a VERSION file's, when dkms.conf is a template for it
+# (PACKAGE_VERSION="#MODULE_VERSION#"), else dkms.conf's own.
 ver=$(sed -n 's/^PACKAGE_VERSION="\(.*\)"$/\1/p' dkms.conf)
-[ -n "$ver" ] || { echo "check-dkms: no PACKAGE_VERSION in dkms.conf" >&2; exit 1; }
+case "$ver" in
+\#*) ver=$(cat VERSION 2>/dev/null) ;;
+esac
+[ -n "$ver" ] || { echo "check-dkms: no version in dkms.conf or VERSION" >&2; exit 1; }
 
 rm -rf "$out" && mkdir -p "$out/src/umem-$ver" "$out/tree" || exit 1
 out=$(cd "$out" && pwd)
-cp --parents "${files[@]}" dkms.conf "$out/src/umem-$ver/" || exit 1
+cp --parents "${files[@]}" "$out/src/umem-$ver/" || exit 1
+sed "s/#MODULE_VERSION#/$ver/" dkms.conf > "$out/src/umem-$ver/dkms.conf" || exit 1
 dk=(--sourcetree "$out/src" --dkmstree "$out/tree")
 
 passed=0 failed=0
