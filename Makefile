@@ -56,9 +56,12 @@ kmod = $(firstword $(wildcard $(addprefix /lib/modules/$(KVER)/kernel/$(1),.ko .
 # veth is a module in Debian's kernel (built in, in the debug kernel).
 VETH_KO = $(call kmod,drivers/net/veth)
 # Nested KVM in the test VM (--cpu max exposes SVM): kvm-amd and what it
-# needs, in load order.  Built in on the debug kernel.
-KVM_KOS = $(foreach m,virt/lib/irqbypass drivers/crypto/ccp/ccp arch/x86/kvm/kvm \
-	arch/x86/kvm/kvm-amd,$(call kmod,$(m)))
+# needs, in load order.  Built in on the debug kernel.  Not on PREEMPT_RT:
+# KVM refuses to load there without a constant TSC ("RT requires
+# X86_FEATURE_CONSTANT_TSC", EOPNOTSUPP), which TCG cannot offer (no
+# invtsc), so an -rt kernel's VM has no /dev/kvm.
+KVM_KOS = $(if $(findstring -rt-,$(KVER)),,$(foreach m,virt/lib/irqbypass \
+	drivers/crypto/ccp/ccp arch/x86/kvm/kvm arch/x86/kvm/kvm-amd,$(call kmod,$(m))))
 # Modules of the kernel's own that the VM loads after umem.ko.
 VM_KOS = $(VETH_KO) $(KVM_KOS)
 DEMO_MIB ?= 256
