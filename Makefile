@@ -82,7 +82,7 @@ RUN_VM := selftests/runner/run-vm.sh --smp $(SMP) --mem $(MEM) \
 	$(if $(T),--filter '$(T)') $(if $(filter 1,$(VERBOSE)),--verbose)
 
 .PHONY: all check-kdir module tools selftests headers-check deps check check-vm \
-	check-6.12 check-rt check-6.12-rt dkms-install check-dkms \
+	check-6.12 check-rt check-6.12-rt dkms-install check-dkms check-debug-6.12 \
 	check-runner check-runner-vm demo demo-vm shell debug-kernel \
 	check-debug check-debug-vm bench bench-vm fuzz fuzz-vm stress stress-vm style \
 	install clean distclean help
@@ -100,6 +100,7 @@ help:
 	@echo "make check-runner  prove the VM runner fails on a failing test, a hang and a WARN"
 	@echo "make debug-kernel  build (or reuse) the KASAN/lockdep/kmemleak kernel"
 	@echo "make check-debug   the selftests on the debug kernel, panic_on_warn=1"
+	@echo "make check-debug-6.12  the same on a 6.12 debug kernel"
 	@echo "make fuzz       the random-operation fuzzer on the debug kernel for FUZZ_MINUTES"
 	@echo "                (default 30); FUZZ_SEED=0x... replays a seed"
 	@echo "make shell      boot the test VM to an interactive shell"
@@ -277,22 +278,32 @@ check-runner-vm: all $(BUILD)/runner/fail_test $(BUILD)/runner/hang_test
 
 # ---- debug kernel --------------------------------------------------------
 
+# The debug kernel is built from DEBUG_SOURCE, a kernel source tarball
+# (default: the script's, linux-source-6.1); check-debug-6.12 uses 6.12's.
+DEBUG_SOURCE ?=
+DEBUG_NAME ?=
+DEBUG_KERNEL_SH = selftests/runner/debug-kernel.sh $(if $(DEBUG_SOURCE),--source $(DEBUG_SOURCE))
+
 debug-kernel: deps
-	selftests/runner/debug-kernel.sh
+	$(DEBUG_KERNEL_SH)
 
 check-debug: deps
 	$(MAKE) check-debug-vm
 
-DEBUG_MOD := $(BUILD)/debug-module
+# The same on a 6.12 debug kernel (same fragment); outside .ci/run.
+check-debug-6.12: deps
+	$(MAKE) check-debug-vm DEBUG_SOURCE=$(LINUX_SOURCE_6_12) DEBUG_NAME=-6.12
+
+DEBUG_MOD = $(BUILD)/debug-module$(DEBUG_NAME)
 check-debug-vm: selftests
-	selftests/runner/debug-kernel.sh > /dev/null
+	$(DEBUG_KERNEL_SH) > /dev/null
 	$(call copy-module,$(DEBUG_MOD))
-	$(MAKE) -C $$(selftests/runner/debug-kernel.sh --dir) M=$(CURDIR)/$(DEBUG_MOD) modules
-	$(RUN_VM) --name check-debug --test-timeout $(DEBUG_TEST_TIMEOUT) \
-		--kernel $$(selftests/runner/debug-kernel.sh --dir)/arch/x86/boot/bzImage \
+	$(MAKE) -C $$($(DEBUG_KERNEL_SH) --dir) M=$(CURDIR)/$(DEBUG_MOD) modules
+	$(RUN_VM) --name check-debug$(DEBUG_NAME) --test-timeout $(DEBUG_TEST_TIMEOUT) \
+		--kernel $$($(DEBUG_KERNEL_SH) --dir)/arch/x86/boot/bzImage \
 		--append "panic_on_warn=1" --module $(DEBUG_MOD)/umem/umem.ko \
 		$(POSTCOPY_FILES) \
-		--out $(BUILD)/vm/check-debug $(addprefix --test ,$(SELFTESTS) $(POSTCOPY))
+		--out $(BUILD)/vm/check-debug$(DEBUG_NAME) $(addprefix --test ,$(SELFTESTS) $(POSTCOPY))
 
 # ---- fuzzer --------------------------------------------------------------
 
@@ -307,16 +318,16 @@ fuzz: deps
 	$(MAKE) fuzz-vm
 
 fuzz-vm: $(BUILD)/selftests/fuzz
-	selftests/runner/debug-kernel.sh > /dev/null
+	$(DEBUG_KERNEL_SH) > /dev/null
 	$(call copy-module,$(DEBUG_MOD))
-	$(MAKE) -C $$(selftests/runner/debug-kernel.sh --dir) M=$(CURDIR)/$(DEBUG_MOD) modules
+	$(MAKE) -C $$($(DEBUG_KERNEL_SH) --dir) M=$(CURDIR)/$(DEBUG_MOD) modules
 	@mkdir -p $(BUILD)/fuzz
 	printf '#!/bin/sh\nexec /tests/fuzz --seconds %s %s\n' '$(FUZZ_SECS)' \
 		'$(if $(FUZZ_SEED),--seed $(FUZZ_SEED),--random)' > $(BUILD)/fuzz/fuzz-long
 	chmod 755 $(BUILD)/fuzz/fuzz-long
 	$(RUN_VM) --name fuzz --test-timeout $$(( $(FUZZ_SECS) + 300 )) \
 		--timeout $$(( $(FUZZ_SECS) + 900 )) \
-		--kernel $$(selftests/runner/debug-kernel.sh --dir)/arch/x86/boot/bzImage \
+		--kernel $$($(DEBUG_KERNEL_SH) --dir)/arch/x86/boot/bzImage \
 		--append "panic_on_warn=1" --module $(DEBUG_MOD)/umem/umem.ko \
 		--file $(BUILD)/selftests/fuzz --out $(BUILD)/vm/fuzz \
 		--show-tap --test $(BUILD)/fuzz/fuzz-long
@@ -388,7 +399,7 @@ check-dkms: deps
 # ---- install and clean -----------------------------------------------------
 
 install: module
-	$(MAKE) -C $(KDIR) M=$(CURDIR) modules_install
+	$(MAKE) -C $(KDIR) M=$(CURDIR)$(if $(KMOD),/$(KMOD)) modules_install
 	depmod -a $(KVER)
 
 clean:
