@@ -5,6 +5,7 @@
  */
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdio.h>
@@ -373,7 +374,17 @@ static void *race_faulter(void *arg)
 	while (!__atomic_load_n(&r->stop, __ATOMIC_RELAXED)) {
 		p = __atomic_load_n(&r->cur, __ATOMIC_RELAXED);
 		madvise(r->map + p * 4096, 4096, MADV_DONTNEED);
-		race_read(r->map + p * 4096);
+		if (race_read(r->map + p * 4096))
+			continue;
+		/*
+		 * Poisoned already: the race for this page is over.  Wait for
+		 * the next one rather than flood the kernel log, where each
+		 * poison fault leaves an "MCE: Killing" line that the serial
+		 * console prints slowly.
+		 */
+		while (__atomic_load_n(&r->cur, __ATOMIC_RELAXED) == p &&
+		       !__atomic_load_n(&r->stop, __ATOMIC_RELAXED))
+			sched_yield();
 	}
 	return NULL;
 }

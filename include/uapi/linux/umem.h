@@ -150,8 +150,12 @@ struct umem_serve {
  * UMEM_REQ_WRITE	the fault was a write
  * UMEM_REQ_KERNEL	the kernel faulted on the process's behalf (GUP,
  *			uaccess such as read(2) into the mapping)
- * UMEM_REQ_ASYNC	a prefetch: the faulting context did not wait
- *			(FAULT_FLAG_RETRY_NOWAIT, KVM async page faults)
+ * UMEM_REQ_ASYNC	the fault that made the request did not wait
+ *			(FAULT_FLAG_RETRY_NOWAIT): KVM's first lookup of
+ *			every vCPU fault.  Not a mere prefetch: the vCPU
+ *			then waits for the page in KVM's async page-fault
+ *			worker or in a second, waiting lookup, so serve
+ *			it as urgently as any other request.
  * UMEM_REQ_REDELIVERED	outstanding when this server adopted the region
  *			(read by a previous server); tid is 0
  */
