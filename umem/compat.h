@@ -22,7 +22,7 @@
  *    still not exported: see umem_memcg_get().
  *  - mmap: call_mmap() and vma_set_file() keep their 6.1 meaning in
  *    6.12.  6.12's mmap_region() retries a merge when ->mmap changed
- *    vm_flags (we set VM_DONTEXPAND | VM_NOHUGEPAGE): it compares the
+ *    vm_flags (we set VM_NOHUGEPAGE): it compares the
  *    neighbour's vm_file with the file being mapped, the control fd,
  *    while ours carry a guest file of their own, so it never merges.
  *  - fault retry: see umem_release_fault_lock().
