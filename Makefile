@@ -3,7 +3,8 @@
 # umem: top-level build.  `make help` lists the targets.
 #
 # Knobs (all optional):
-#   KVER=      kernel release to build for and boot (default: scripts/kver.sh)
+#   KVER=      kernel release to build for and boot (default: scripts/kver.sh);
+#              make check-6.12, check-rt, check-6.12-rt pick Debian's others
 #   KDIR=      kernel build tree (default /lib/modules/$(KVER)/build)
 #   KERNEL=    kernel image the test VM boots (default /boot/vmlinuz-$(KVER))
 #   SMP= MEM=  test VM vCPUs and memory (default 2 and 2G)
@@ -13,8 +14,9 @@
 #   DEBUG_TEST_TIMEOUT=        per-binary timeout on the debug kernel
 #   FUZZ_MINUTES= FUZZ_SEED=   make fuzz: duration (default 30), first seed
 
+DEFAULT_KVER := $(shell scripts/kver.sh)
 ifeq ($(origin KVER),undefined)
-KVER := $(shell scripts/kver.sh)
+KVER := $(DEFAULT_KVER)
 endif
 KDIR ?= /lib/modules/$(KVER)/build
 KERNEL ?= /boot/vmlinuz-$(KVER)
@@ -54,19 +56,31 @@ LIBUMEM := tools/umemctl/libumem.a
 # The postcopy tests and the demo: scripts run in the VM, with the tools.
 POSTCOPY := $(BUILD)/postcopy/postcopy
 POSTCOPY_FILES := --file $(UMEMCTL) --file $(UMEMD) --file selftests/postcopy/netns.sh
+# A module of the kernel's own: $(call kmod,PATH) is PATH.ko, or Debian
+# 6.12's PATH.ko.xz (the runner decompresses it), or nothing.
+kmod = $(firstword $(wildcard $(addprefix /lib/modules/$(KVER)/kernel/$(1),.ko .ko.xz)))
 # veth is a module in Debian's kernel (built in, in the debug kernel).
-VETH_KO = $(firstword $(wildcard /lib/modules/$(KVER)/kernel/drivers/net/veth.ko))
+VETH_KO = $(call kmod,drivers/net/veth)
 # Nested KVM in the test VM (--cpu max exposes SVM): kvm-amd and what it
-# needs, in load order.  Built in on the debug kernel.
-KVM_KOS = $(foreach m,virt/lib/irqbypass drivers/crypto/ccp/ccp arch/x86/kvm/kvm \
-	arch/x86/kvm/kvm-amd,$(wildcard /lib/modules/$(KVER)/kernel/$(m).ko))
+# needs, in load order.  Built in on the debug kernel.  Not on PREEMPT_RT:
+# KVM refuses to load there without a constant TSC ("RT requires
+# X86_FEATURE_CONSTANT_TSC", EOPNOTSUPP), which TCG cannot offer (no
+# invtsc), so an -rt kernel's VM has no /dev/kvm.
+KVM_KOS = $(if $(findstring -rt-,$(KVER)),,$(foreach m,virt/lib/irqbypass \
+	drivers/crypto/ccp/ccp arch/x86/kvm/kvm arch/x86/kvm/kvm-amd,$(call kmod,$(m))))
 # Modules of the kernel's own that the VM loads after umem.ko.
 VM_KOS = $(VETH_KO) $(KVM_KOS)
 DEMO_MIB ?= 256
-MODULE := umem/umem.ko
 # Module sources (kbuild leaves a generated umem.mod.c beside them).
 MODULE_C := $(filter-out %.mod.c,$(wildcard umem/*.c)) $(wildcard umem/*.h)
 MODULE_SRCS := VERSION Kbuild umem/Kbuild $(MODULE_C) include/uapi/linux/umem.h
+# The module for the default kernel builds in the tree; for any other
+# (KVER=, make check-6.12) in a copy of its own, build/kmod/<release>, so
+# kernels never mix objects and switching back rebuilds nothing.
+KMOD := $(if $(filter-out $(DEFAULT_KVER),$(KVER)),$(BUILD)/kmod/$(KVER))
+MODULE := $(if $(KMOD),$(KMOD)/)umem/umem.ko
+# Where check-vm's results go: build/vm/check, or check-<release>.
+CHECK_OUT := $(BUILD)/vm/check$(if $(KMOD),-$(KVER))
 STYLE_FILES := $(MODULE_C) include/uapi/linux/umem.h
 
 RUN_VM := selftests/runner/run-vm.sh --smp $(SMP) --mem $(MEM) \
@@ -74,6 +88,7 @@ RUN_VM := selftests/runner/run-vm.sh --smp $(SMP) --mem $(MEM) \
 	$(if $(T),--filter '$(T)') $(if $(filter 1,$(VERBOSE)),--verbose)
 
 .PHONY: all check-kdir module tools selftests headers-check deps check check-vm \
+	check-6.12 check-rt check-6.12-rt dkms-install check-dkms check-debug-6.12 \
 	check-runner check-runner-vm check-man man install-man install-dkms-src \
 	deb deb-deps check-deb check-bpftrace demo demo-vm shell debug-kernel \
 	check-debug check-debug-vm bench bench-vm fuzz fuzz-vm stress stress-vm style \
@@ -84,12 +99,15 @@ all: module tools selftests
 help:
 	@echo "make            build the module, umemctl and the selftests"
 	@echo "make check      install deps, build, run the selftests in a VM"
+	@echo "make check-6.12 check-rt check-6.12-rt"
+	@echo "                the same on 6.12, 6.1 PREEMPT_RT, 6.12 PREEMPT_RT"
 	@echo "make demo       install deps, build, run the main job in a VM"
 	@echo "make bench      umem against userfaultfd in the VM: build/bench/results.json"
 	@echo "make stress     the bounce stress test to STRESS_FAULTS (10^6) faults in the VM"
 	@echo "make check-runner  prove the VM runner fails on a failing test, a hang and a WARN"
 	@echo "make debug-kernel  build (or reuse) the KASAN/lockdep/kmemleak kernel"
 	@echo "make check-debug   the selftests on the debug kernel, panic_on_warn=1"
+	@echo "make check-debug-6.12  the same on a 6.12 debug kernel"
 	@echo "make fuzz       the random-operation fuzzer on the debug kernel for FUZZ_MINUTES"
 	@echo "                (default 30); FUZZ_SEED=0x... replays a seed"
 	@echo "make shell      boot the test VM to an interactive shell"
@@ -101,6 +119,8 @@ help:
 	@echo "                DKMS-built module and packaged tools, purge them (root)"
 	@echo "make check-bpftrace  Documentation/umem.rst's bpftrace one-liner in the"
 	@echo "                VM (needs Debian's bpftrace: 200 MB of libraries)"
+	@echo "make dkms-install  the module under DKMS (rebuilt for each new kernel)"
+	@echo "make check-dkms    dkms builds the tree for 6.1's and 6.12's headers"
 	@echo "make install    install the module for the running kernel, the tools"
 	@echo "                and the man pages (PREFIX=/usr/local)"
 	@echo "make clean      remove build products; distclean also the debug kernel"
@@ -113,7 +133,10 @@ check-kdir:
 		     "or set KDIR=/path/to/kernel/build" >&2; exit 1; }
 
 module: check-kdir
-	$(MAKE) -C $(KDIR) M=$(CURDIR) modules
+ifneq ($(KMOD),)
+	@mkdir -p $(KMOD) && cp -p --parents $(MODULE_SRCS) $(KMOD)/
+endif
+	$(MAKE) -C $(KDIR) M=$(CURDIR)$(if $(KMOD),/$(KMOD)) modules
 
 tools:
 	$(MAKE) -C tools/umemctl
@@ -182,7 +205,14 @@ check: deps
 check-vm: all
 	$(RUN_VM) --name check --kernel $(KERNEL) --module $(MODULE) \
 		$(addprefix --module ,$(VM_KOS)) $(POSTCOPY_FILES) \
-		--out $(BUILD)/vm/check $(addprefix --test ,$(SELFTESTS) $(POSTCOPY))
+		--out $(CHECK_OUT) $(addprefix --test ,$(SELFTESTS) $(POSTCOPY))
+
+# The same suite on Debian's other kernels (make deps installs them):
+# check-6.12 the 6.12 LTS, check-rt 6.1 with PREEMPT_RT, check-6.12-rt.
+# scripts/kver.sh maps each name to the release installed.
+check-6.12 check-rt check-6.12-rt: deps
+	@k=$$(scripts/kver.sh $(patsubst check-%,%,$@)) && \
+		$(MAKE) check-vm KVER=$$k
 
 demo: deps
 	$(MAKE) demo-vm
@@ -263,22 +293,32 @@ check-runner-vm: all $(BUILD)/runner/fail_test $(BUILD)/runner/hang_test
 
 # ---- debug kernel --------------------------------------------------------
 
+# The debug kernel is built from DEBUG_SOURCE, a kernel source tarball
+# (default: the script's, linux-source-6.1); check-debug-6.12 uses 6.12's.
+DEBUG_SOURCE ?=
+DEBUG_NAME ?=
+DEBUG_KERNEL_SH = selftests/runner/debug-kernel.sh $(if $(DEBUG_SOURCE),--source $(DEBUG_SOURCE))
+
 debug-kernel: deps
-	selftests/runner/debug-kernel.sh
+	$(DEBUG_KERNEL_SH)
 
 check-debug: deps
 	$(MAKE) check-debug-vm
 
-DEBUG_MOD := $(BUILD)/debug-module
+# The same on a 6.12 debug kernel (same fragment); outside .ci/run.
+check-debug-6.12: deps
+	$(MAKE) check-debug-vm DEBUG_SOURCE=$(LINUX_SOURCE_6_12) DEBUG_NAME=-6.12
+
+DEBUG_MOD = $(BUILD)/debug-module$(DEBUG_NAME)
 check-debug-vm: selftests
-	selftests/runner/debug-kernel.sh > /dev/null
+	$(DEBUG_KERNEL_SH) > /dev/null
 	$(call copy-module,$(DEBUG_MOD))
-	$(MAKE) -C $$(selftests/runner/debug-kernel.sh --dir) M=$(CURDIR)/$(DEBUG_MOD) modules
-	$(RUN_VM) --name check-debug --test-timeout $(DEBUG_TEST_TIMEOUT) \
-		--kernel $$(selftests/runner/debug-kernel.sh --dir)/arch/x86/boot/bzImage \
+	$(MAKE) -C $$($(DEBUG_KERNEL_SH) --dir) M=$(CURDIR)/$(DEBUG_MOD) modules
+	$(RUN_VM) --name check-debug$(DEBUG_NAME) --test-timeout $(DEBUG_TEST_TIMEOUT) \
+		--kernel $$($(DEBUG_KERNEL_SH) --dir)/arch/x86/boot/bzImage \
 		--append "panic_on_warn=1" --module $(DEBUG_MOD)/umem/umem.ko \
 		$(POSTCOPY_FILES) \
-		--out $(BUILD)/vm/check-debug $(addprefix --test ,$(SELFTESTS) $(POSTCOPY))
+		--out $(BUILD)/vm/check-debug$(DEBUG_NAME) $(addprefix --test ,$(SELFTESTS) $(POSTCOPY))
 
 # ---- fuzzer --------------------------------------------------------------
 
@@ -293,16 +333,16 @@ fuzz: deps
 	$(MAKE) fuzz-vm
 
 fuzz-vm: $(BUILD)/selftests/fuzz
-	selftests/runner/debug-kernel.sh > /dev/null
+	$(DEBUG_KERNEL_SH) > /dev/null
 	$(call copy-module,$(DEBUG_MOD))
-	$(MAKE) -C $$(selftests/runner/debug-kernel.sh --dir) M=$(CURDIR)/$(DEBUG_MOD) modules
+	$(MAKE) -C $$($(DEBUG_KERNEL_SH) --dir) M=$(CURDIR)/$(DEBUG_MOD) modules
 	@mkdir -p $(BUILD)/fuzz
 	printf '#!/bin/sh\nexec /tests/fuzz --seconds %s %s\n' '$(FUZZ_SECS)' \
 		'$(if $(FUZZ_SEED),--seed $(FUZZ_SEED),--random)' > $(BUILD)/fuzz/fuzz-long
 	chmod 755 $(BUILD)/fuzz/fuzz-long
 	$(RUN_VM) --name fuzz --test-timeout $$(( $(FUZZ_SECS) + 300 )) \
 		--timeout $$(( $(FUZZ_SECS) + 900 )) \
-		--kernel $$(selftests/runner/debug-kernel.sh --dir)/arch/x86/boot/bzImage \
+		--kernel $$($(DEBUG_KERNEL_SH) --dir)/arch/x86/boot/bzImage \
 		--append "panic_on_warn=1" --module $(DEBUG_MOD)/umem/umem.ko \
 		--file $(BUILD)/selftests/fuzz --out $(BUILD)/vm/fuzz \
 		--show-tap --test $(BUILD)/fuzz/fuzz-long
@@ -314,22 +354,46 @@ STYLE_MOD := $(BUILD)/style-module
 # line's end, arguments indented by a tab.
 TRACE_H := umem/trace.h
 TRACE_H_IGNORE := OPEN_ENDED_LINE,PARENTHESIS_ALIGNMENT
-style: check-kdir $(BUILD)/linux/.stamp
-	@echo "checkpatch --strict: $(STYLE_FILES)"
-	@$(BUILD)/linux/scripts/checkpatch.pl --strict --no-tree --quiet \
-		--show-types -f $(filter-out $(TRACE_H),$(STYLE_FILES)) \
-		> $(BUILD)/checkpatch.log 2>&1; \
-	$(BUILD)/linux/scripts/checkpatch.pl --strict --no-tree --quiet \
-		--show-types --ignore $(TRACE_H_IGNORE) -f $(TRACE_H) \
-		>> $(BUILD)/checkpatch.log 2>&1; \
-	if [ -s $(BUILD)/checkpatch.log ]; then cat $(BUILD)/checkpatch.log; \
-		echo "style: checkpatch is not clean" >&2; exit 1; fi
-	@$(call copy-module,$(STYLE_MOD))
-	@echo "W=1 C=2 (sparse) build"
-	@$(MAKE) -s -C $(KDIR) M=$(CURDIR)/$(STYLE_MOD) W=1 C=2 modules \
-		> $(BUILD)/style-build.log 2>&1 || { cat $(BUILD)/style-build.log; exit 1; }
-	@if grep -E 'warning:|error:' $(BUILD)/style-build.log; then \
-		echo "style: W=1 or sparse is not clean" >&2; exit 1; fi
+# The kernel trees style builds against: KVER's, and 6.12's when
+# installed; only KDIR when that is given.
+STYLE_KVERS = $(sort $(KVER) $(shell scripts/kver.sh 6.12 2>/dev/null))
+STYLE_KDIRS ?= $(if $(filter command line environment,$(origin KDIR)),$(KDIR), \
+	$(foreach k,$(STYLE_KVERS),/lib/modules/$(k)/build))
+# checkpatch of 6.1 and, when linux-source-6.12 is installed, of 6.12.
+# compat.h alone may read LINUX_VERSION_CODE (one macro, UMEM_KERNEL_SINCE).
+LINUX_SOURCE_6_12 ?= /usr/src/linux-source-6.12.tar.xz
+CHECKPATCH_6_12 := $(if $(wildcard $(LINUX_SOURCE_6_12)),$(BUILD)/linux-6.12/.stamp)
+$(BUILD)/linux-6.12/.stamp:
+	rm -rf $(BUILD)/linux-6.12 && mkdir -p $(BUILD)/linux-6.12
+	tar -xf $(LINUX_SOURCE_6_12) -C $(BUILD)/linux-6.12 --strip-components=1 \
+		linux-source-6.12/scripts/checkpatch.pl \
+		linux-source-6.12/scripts/spelling.txt \
+		linux-source-6.12/scripts/const_structs.checkpatch
+	touch $@
+CHECKPATCH_OPTS := --strict --no-tree --quiet --show-types
+style: check-kdir $(BUILD)/linux/.stamp $(CHECKPATCH_6_12)
+	@for cp in $(BUILD)/linux $(dir $(CHECKPATCH_6_12)); do \
+		echo "checkpatch --strict ($$cp): $(STYLE_FILES)"; \
+		{ $$cp/scripts/checkpatch.pl $(CHECKPATCH_OPTS) \
+			-f $(filter-out umem/compat.h $(TRACE_H),$(STYLE_FILES)); \
+		  $$cp/scripts/checkpatch.pl $(CHECKPATCH_OPTS) \
+			--ignore LINUX_VERSION_CODE -f umem/compat.h; \
+		  $$cp/scripts/checkpatch.pl $(CHECKPATCH_OPTS) \
+			--ignore $(TRACE_H_IGNORE) -f $(TRACE_H); \
+		} > $(BUILD)/checkpatch.log 2>&1; \
+		if [ -s $(BUILD)/checkpatch.log ]; then cat $(BUILD)/checkpatch.log; \
+			echo "style: checkpatch is not clean" >&2; exit 1; fi; \
+	done
+	@n=0; for kd in $(STYLE_KDIRS); do \
+		n=$$((n + 1)); \
+		echo "W=1 C=2 (sparse) build against $$kd"; \
+		d=$(STYLE_MOD)/$$n log=$(BUILD)/style-build-$$n.log; \
+		rm -rf $$d && mkdir -p $$d && cp --parents $(MODULE_SRCS) $$d/ && \
+		$(MAKE) -s -C $$kd M=$(CURDIR)/$$d W=1 C=2 modules \
+			> $$log 2>&1 || { cat $$log; exit 1; }; \
+		if grep -E 'warning:|error:' $$log; then \
+			echo "style: W=1 or sparse is not clean against $$kd" >&2; exit 1; fi; \
+	done
 	@echo "style: clean"
 
 # bpftrace in the VM, with its libraries: heavy, so not part of check.
@@ -389,10 +453,29 @@ check-deb: deb selftests
 	selftests/packaging/check-deb.sh --kver $(KVER) --kernel $(KERNEL) \
 		--smp $(SMP) --mem $(MEM) $(addprefix --vm-module ,$(VM_KOS)) $(DEB_DIR)
 
+# ---- DKMS ----------------------------------------------------------------
+
+# dkms-install: the module under DKMS, which rebuilds it for every kernel
+# installed later (AUTOINSTALL); as root.  A version already added is
+# removed first, so this also updates it.
+dkms-install: check-kdir
+	@command -v dkms > /dev/null || { echo "no dkms: apt-get install dkms" >&2; exit 1; }
+	-dkms remove -m umem -v $(VERSION) --all > /dev/null 2>&1
+	rm -rf $(DKMS_SRC)
+	$(MAKE) install-dkms-src
+	dkms add -m umem -v $(VERSION)
+	dkms install -m umem -v $(VERSION) -k $(KVER)
+
+# check-dkms: Debian's dkms builds this tree, in a private DKMS tree, for
+# the headers of every kernel in DKMS_KERNELS (names as in make deps).
+DKMS_KERNELS ?= 6.1 6.12
+check-dkms: deps
+	scripts/check-dkms.sh $(BUILD)/dkms $(MODULE_SRCS) -- $(DKMS_KERNELS)
+
 # ---- install and clean -----------------------------------------------------
 
 install: module tools install-man
-	$(MAKE) -C $(KDIR) M=$(CURDIR) modules_install
+	$(MAKE) -C $(KDIR) M=$(CURDIR)$(if $(KMOD),/$(KMOD)) modules_install
 	depmod -a $(KVER)
 	$(MAKE) -C tools/umemctl install PREFIX=$(PREFIX)
 

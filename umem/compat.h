@@ -1,37 +1,88 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * umem: the kernel-version-specific calls, in one place, so a port to
- * another kernel touches this file only.  Written for 6.1 (Debian 12);
- * each wrapper says what later kernels changed.
+ * another kernel touches this file only.  Built and tested on 6.1
+ * (Debian 12) and 6.12 (the LTS in bookworm-backports), both also with
+ * PREEMPT_RT.  Each wrapper says which kernel changed what; nothing else
+ * in umem/ tests the kernel version.
+ *
+ * What changed between them without a compiler noticing, and why umem
+ * needs no code for it (each is exercised by the selftests on both):
+ *  - shmem moved to folios (6.2-6.11) and gained large folios (mTHP,
+ *    6.11).  Its ->fault still returns vmf->page, locked, for the one
+ *    page asked: the precise page of a large folio.  Our tmpfs is
+ *    huge=never and every umem VMA is VM_NOHUGEPAGE, and a VMA that is
+ *    not anonymous shmem gets no mTHP orders (only the PMD one, which
+ *    huge=never denies); fault.c refuses any compound page that comes
+ *    anyway (shmem_enabled=force).
+ *  - memcg: shmem charges a fault to the VMA's mm and an allocation
+ *    without one to the active memcg, then to current's, as in 6.1
+ *    (get_mem_cgroup_from_mm(NULL) still looks at active_memcg()), so
+ *    fill.c's set_active_memcg() works on both.  mem_cgroup_get() is
+ *    still not exported: see umem_memcg_get().
+ *  - mmap: call_mmap() and vma_set_file() keep their 6.1 meaning in
+ *    6.12.  6.12's mmap_region() retries a merge when ->mmap changed
+ *    vm_flags (we set VM_NOHUGEPAGE): it compares the
+ *    neighbour's vm_file with the file being mapped, the control fd,
+ *    while ours carry a guest file of their own, so it never merges.
+ *  - fault retry: see umem_release_fault_lock().
  */
 #ifndef _UMEM_COMPAT_H
 #define _UMEM_COMPAT_H
 
+#include <linux/fs.h>
 #include <linux/memcontrol.h>
 #include <linux/mm.h>
 #include <linux/user_namespace.h>
 
-/* 6.3 made vm_flags read-only: use vm_flags_set() there. */
+#include <linux/uio.h>
+#include <linux/version.h>
+
+/*
+ * True on kernel @major.@minor and later: the one place umem reads
+ * LINUX_VERSION_CODE (make style lets checkpatch pass it here only).
+ */
+#define UMEM_KERNEL_SINCE(major, minor) \
+	(KERNEL_VERSION(major, minor, 0) <= LINUX_VERSION_CODE)
+
+/* 6.3 made vm_flags read-only: writers use vm_flags_set(). */
 static inline void umem_vm_flags_set(struct vm_area_struct *vma,
 				     unsigned long flags)
 {
+#if UMEM_KERNEL_SINCE(6, 3)
+	vm_flags_set(vma, flags);
+#else
 	vma->vm_flags |= flags;
+#endif
 }
 
 /*
  * Drop the lock a fault handler was called with, before it sleeps and
- * returns VM_FAULT_RETRY.  6.4 added per-VMA locks: use
- * release_fault_lock(vmf) there.
+ * returns VM_FAULT_RETRY.
+ *
+ * 6.4 added per-VMA locks: a fault may run under the VMA's read lock
+ * alone (FAULT_FLAG_VMA_LOCK) instead of mmap_lock, and 6.6 made the
+ * handler drop that one too on VM_FAULT_RETRY, with release_fault_lock()
+ * (before 6.6, only anonymous faults ran under it).  In 6.12 the core
+ * calls a file VMA's ->fault under the VMA lock only when the VMA has
+ * ->map_pages (vmf_can_call_fault()): so the guest mapping (no
+ * map_pages) still faults under mmap_lock, while the daemon's mapping of
+ * the shmem fd (filemap_map_pages) faults under the VMA lock.  Either
+ * way this drops the right one; the retry takes mmap_lock.
  */
 static inline void umem_release_fault_lock(struct vm_fault *vmf)
 {
+#if UMEM_KERNEL_SINCE(6, 6)
+	release_fault_lock(vmf);
+#else
 	mmap_read_unlock(vmf->vma->vm_mm);
+#endif
 }
 
 /*
  * Take a reference on a memcg from get_mem_cgroup_from_mm() (which may be
- * NULL: no memory controller); drop it with mem_cgroup_put().  Later
- * kernels have no mem_cgroup_get() either.
+ * NULL: no memory controller); drop it with mem_cgroup_put().  6.1 and
+ * 6.12 export no mem_cgroup_get() to modules.
  */
 static inline struct mem_cgroup *umem_memcg_get(struct mem_cgroup *memcg)
 {
@@ -43,10 +94,86 @@ static inline struct mem_cgroup *umem_memcg_get(struct mem_cgroup *memcg)
 }
 
 /*
- * What inode operations (umemfs, fs.c) get to map ids: 6.3 passes a
- * struct mnt_idmap * instead (and &nop_mnt_idmap for "none").
+ * What inode operations (umemfs, fs.c) get to map ids: a struct
+ * user_namespace * (&init_user_ns for "none") until 6.3 made it a struct
+ * mnt_idmap * (&nop_mnt_idmap).
  */
+#if UMEM_KERNEL_SINCE(6, 3)
+#define UMEM_IDMAP	struct mnt_idmap
+#define umem_nop_idmap	(&nop_mnt_idmap)
+#else
 #define UMEM_IDMAP	struct user_namespace
 #define umem_nop_idmap	(&init_user_ns)
+#endif
+
+/*
+ * Stamp @inode's ctime and mtime (and its atime, if @atime) with the
+ * current time (umemfs, fs.c).  6.6 hid i_ctime behind
+ * inode_set_ctime_current(), 6.7 i_mtime and i_atime behind their own
+ * accessors.
+ */
+static inline void umem_inode_touch(struct inode *inode, bool atime)
+{
+#if UMEM_KERNEL_SINCE(6, 7)
+	struct timespec64 now = inode_set_ctime_current(inode);
+
+	inode_set_mtime_to_ts(inode, now);
+	if (atime)
+		inode_set_atime_to_ts(inode, now);
+#else
+	inode->i_ctime = current_time(inode);
+	inode->i_mtime = inode->i_ctime;
+	if (atime)
+		inode->i_atime = inode->i_ctime;
+#endif
+}
+
+/*
+ * A write to the shmem fd that crosses the region's end must stop there,
+ * a short write (Documentation/umem.rst), not fail: the file is sealed
+ * with F_SEAL_GROW, and shmem_write_begin() refuses any chunk that would
+ * grow it.  6.1's generic_perform_write() went a page at a time, so only
+ * the page past the end was refused.  By 6.12 every shmem inode takes
+ * large folios (shmem_get_inode() calls mapping_set_large_folios()) and
+ * generic_perform_write() goes in chunks of mapping_max_folio_size(), 2
+ * MiB: the chunk across the end is refused whole, and a write inside one
+ * chunk fails with EPERM, writing nothing.  So cut the write at the end
+ * before shmem sees it, on every kernel (on 6.1 that changes nothing).
+ * The size cannot change under us: the file is sealed against shrinking
+ * too.  An O_APPEND write starts at the end and is refused, as ever.
+ */
+static inline void umem_write_clamp(struct kiocb *iocb, struct iov_iter *from)
+{
+	loff_t size = i_size_read(file_inode(iocb->ki_filp));
+
+	if (!(iocb->ki_flags & IOCB_APPEND) && iocb->ki_pos < size)
+		iov_iter_truncate(from, size - iocb->ki_pos);
+}
+
+#ifdef CONFIG_NUMA
+/* shmem's vm_operations, which umem's wrap (fault.c). */
+extern const struct vm_operations_struct *umem_shmem_vm_ops;
+
+/*
+ * vm_operations_struct.get_policy, passed on to shmem's, for the guest's
+ * and the daemon's mappings.  6.7 gave it a third argument: the
+ * interleave index (pgoff_t *ilx) the policy's caller uses for
+ * MPOL_INTERLEAVE, which shmem fills from the file offset.
+ */
+#if UMEM_KERNEL_SINCE(6, 7)
+static inline struct mempolicy *umem_get_policy(struct vm_area_struct *vma,
+						unsigned long addr,
+						pgoff_t *ilx)
+{
+	return READ_ONCE(umem_shmem_vm_ops)->get_policy(vma, addr, ilx);
+}
+#else
+static inline struct mempolicy *umem_get_policy(struct vm_area_struct *vma,
+						unsigned long addr)
+{
+	return READ_ONCE(umem_shmem_vm_ops)->get_policy(vma, addr);
+}
+#endif
+#endif /* CONFIG_NUMA */
 
 #endif /* _UMEM_COMPAT_H */

@@ -278,11 +278,7 @@ int umem_set_policy(struct vm_area_struct *vma, struct mempolicy *new)
 	return READ_ONCE(umem_shmem_vm_ops)->set_policy(vma, new);
 }
 
-struct mempolicy *umem_get_policy(struct vm_area_struct *vma,
-				  unsigned long addr)
-{
-	return READ_ONCE(umem_shmem_vm_ops)->get_policy(vma, addr);
-}
+/* umem_get_policy() is in compat.h: its signature changed in 6.7. */
 #endif
 
 static const struct vm_operations_struct umem_vm_ops = {

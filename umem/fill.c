@@ -61,9 +61,12 @@ static ssize_t umem_fill_read_iter(struct kiocb *iocb, struct iov_iter *to)
 static ssize_t umem_fill_write_iter(struct kiocb *iocb, struct iov_iter *from)
 {
 	struct file *file = iocb->ki_filp;
-	struct mem_cgroup *old = set_active_memcg(umem_fill_memcg(file));
-	ssize_t ret = umem_shmem_fops(file)->write_iter(iocb, from);
+	struct mem_cgroup *old;
+	ssize_t ret;
 
+	umem_write_clamp(iocb, from);
+	old = set_active_memcg(umem_fill_memcg(file));
+	ret = umem_shmem_fops(file)->write_iter(iocb, from);
 	set_active_memcg(old);
 	return ret;
 }

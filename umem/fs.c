@@ -112,9 +112,7 @@ static struct inode *umem_fs_new_inode(struct super_block *sb,
 		return ERR_PTR(-ENOMEM);
 	inode->i_ino = get_next_ino();
 	inode_init_owner(umem_nop_idmap, inode, dir, mode);
-	inode->i_ctime = current_time(inode);
-	inode->i_atime = inode->i_ctime;
-	inode->i_mtime = inode->i_ctime;
+	umem_inode_touch(inode, true);
 	if (S_ISDIR(mode)) {
 		inode->i_op = &umem_fs_dir_iops;
 		inode->i_fop = &simple_dir_operations;
@@ -142,8 +140,7 @@ static int umem_fs_mknod(struct inode *dir, struct dentry *dentry,
 	d_instantiate(dentry, inode);
 	/* The name pins the inode until it is unlinked (or at umount). */
 	dget(dentry);
-	dir->i_ctime = current_time(dir);
-	dir->i_mtime = dir->i_ctime;
+	umem_inode_touch(dir, false);
 	return 0;
 }
 

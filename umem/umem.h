@@ -255,8 +255,6 @@ extern const struct vm_operations_struct *umem_shmem_vm_ops;
 int umem_mmap_region(struct umem_region *region, struct vm_area_struct *vma);
 #ifdef CONFIG_NUMA
 int umem_set_policy(struct vm_area_struct *vma, struct mempolicy *new);
-struct mempolicy *umem_get_policy(struct vm_area_struct *vma,
-				  unsigned long addr);
 #endif
 
 /* fill.c */

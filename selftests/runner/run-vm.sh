@@ -21,7 +21,8 @@ usage() {
 	cat <<USAGE
 usage: $0 --kernel IMAGE [options]
   --kernel IMAGE       kernel to boot (bzImage / vmlinuz)
-  --module KO          module to insmod before the tests (repeatable, in order)
+  --module KO          module to insmod before the tests (repeatable, in order;
+                       .ko.xz and .ko.zst are decompressed)
   --test BIN           test binary to run in the guest (repeatable)
   --file PATH          extra file for /tests, not run itself (repeatable)
   --filter ERE         run only the test binaries whose name matches ERE
@@ -109,8 +110,16 @@ mknod -m 600 "$root/dev/console" c 5 1 2>/dev/null || true
 mods="" tnames=""
 for m in "${modules[@]}"; do
 	[ -r "$m" ] || die "module $m missing"
-	cp "$m" "$root/modules/"
-	mods="$mods $(basename "$m")"
+	# Debian's 6.12 modules are xz-compressed; busybox insmod takes
+	# only plain ELF.
+	case "$m" in
+	*.ko.xz) b=$(basename "$m" .xz); xz -dc "$m" > "$root/modules/$b" ||
+			die "cannot decompress $m" ;;
+	*.ko.zst) b=$(basename "$m" .zst); zstd -qdc "$m" > "$root/modules/$b" ||
+			die "cannot decompress $m" ;;
+	*) b=$(basename "$m"); cp "$m" "$root/modules/" ;;
+	esac
+	mods="$mods $b"
 done
 for t in "${selected[@]}"; do
 	cp "$t" "$root/tests/"
