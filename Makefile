@@ -271,10 +271,20 @@ BENCH_QUICK ?= 0
 bench: deps
 	$(MAKE) bench-vm
 
-bench-vm: module tools
+# The qemu case (selftests/qemu/bench.sh) boots a third VM with QEMU and
+# the kvm modules in it; BENCH_QEMU=0 leaves it out.
+BENCH_QEMU ?= 1
+bench-vm: module tools $(if $(filter 1,$(BENCH_QEMU)),l2-guest)
 	$(MAKE) -C tools/bench
+	@mkdir -p $(BUILD)/bench
+	sed -e 's/@GUEST_MIB@/$(GUEST_MIB)/' -e 's/@WORK_MIB@/$(WORK_MIB)/' \
+		selftests/qemu/bench.sh > $(BUILD)/bench/bench-qemu
+	chmod 755 $(BUILD)/bench/bench-qemu
 	tools/bench/bench.sh --kernel $(KERNEL) --module $(MODULE) \
 		$(if $(VETH_KO),--module $(VETH_KO)) --smp $(SMP) --mib $(DEMO_MIB) \
+		$(if $(filter 1,$(BENCH_QEMU)),--qemu-test $(BUILD)/bench/bench-qemu \
+			--qemu-mem $(QEMU_MEM) $(addprefix --qemu-arg --module --qemu-arg ,$(KVM_KOS)) \
+			$(addprefix --qemu-arg ,$(QEMU_FILES))) \
 		$(if $(filter 1,$(BENCH_QUICK)),--quick) \
 		$(if $(filter 1,$(VERBOSE)),--verbose) --out $(BUILD)/bench
 

@@ -259,7 +259,10 @@ mig_cleanup() {
 	l2_kill src
 	[ -n "$UMEMD_PID" ] && kill -9 $UMEMD_PID 2>/dev/null
 	[ -s /tmp/l2/source.pid ] && kill -9 "$(cat /tmp/l2/source.pid)" 2>/dev/null
-	wait 2>/dev/null
+	# Not a bare wait: the network namespaces' holders are jobs too.
+	for p in $UMEMD_PID $SOURCE_PID; do
+		wait $p 2>/dev/null
+	done
 	UMEMD_PID="" SOURCE_PID=""
 	rm -f /tmp/l2/source.pid
 	umount $MNT 2>/dev/null
@@ -271,4 +274,15 @@ mig_diag() {
 	for f in $RUN/umemd.log $RUN/source.log; do
 		[ -s $f ] && { echo "# --- $f"; grep -v 'ETA' $f | tail -n 15 | sed 's/^/#   /'; }
 	done
+}
+
+# wire_bytes: bytes through the destination's end of the veth, both ways
+# (from /proc/net/dev as the destination host sees it)
+wire_bytes() {
+	on_dst cat /proc/net/dev | awk '$1 == "umdst:" { print $2 + $10 }'
+}
+
+# verified_pages: the pages the guest's last word verified
+verified_pages() {
+	echo "$VERDICT" | sed -n 's/.* \([0-9]*\) pages verified.*/\1/p'
 }

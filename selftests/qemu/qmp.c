@@ -14,11 +14,13 @@
  *                          has no sub-second format)
  *
  * The connection is retried for 10 s, so that it can be started together
- * with QEMU.  Replies are told from events by their "return" or "error"
+ * with QEMU.  Commands give up after 60 s (a QEMU whose main loop is
+ * stuck must not hang the test): exit 1, "qmp: no reply".  Replies are told from events by their "return" or "error"
  * member; events that come before a reply are dropped (use a second
  * monitor with --events to see them).
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +36,15 @@ static void die(const char *msg)
 {
 	fprintf(stderr, "qmp: %s\n", msg);
 	exit(1);
+}
+
+static void on_alarm(int sig __attribute__((unused)))
+{
+	static const char msg[] = "qmp: no reply within 60 s\n";
+
+	if (write(2, msg, sizeof(msg) - 1) < 0)
+		_exit(1);
+	_exit(1);
 }
 
 static char *getline_or_die(void)
@@ -103,6 +114,10 @@ int main(int argc, char **argv)
 	if (strlen(argv[1]) >= sizeof(sa.sun_path))
 		die("socket path too long");
 	strcpy(sa.sun_path, argv[1]);
+	if (!events) {
+		signal(SIGALRM, on_alarm);
+		alarm(60);
+	}
 	for (tries = 0;; tries++) {
 		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		if (fd < 0)
