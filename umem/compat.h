@@ -9,6 +9,7 @@
 
 #include <linux/memcontrol.h>
 #include <linux/mm.h>
+#include <linux/user_namespace.h>
 
 /* 6.3 made vm_flags read-only: use vm_flags_set() there. */
 static inline void umem_vm_flags_set(struct vm_area_struct *vma,
@@ -40,5 +41,12 @@ static inline struct mem_cgroup *umem_memcg_get(struct mem_cgroup *memcg)
 #endif
 	return memcg;
 }
+
+/*
+ * What inode operations (umemfs, fs.c) get to map ids: 6.3 passes a
+ * struct mnt_idmap * instead (and &nop_mnt_idmap for "none").
+ */
+#define UMEM_IDMAP	struct user_namespace
+#define umem_nop_idmap	(&init_user_ns)
 
 #endif /* _UMEM_COMPAT_H */

@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * umem: the /dev/umem misc device, its file operations and module setup.
+ * umem: controls (what UMEM_IOC_API, INIT, SERVE, STATS and mmap act on),
+ * the /dev/umem misc device whose fds carry them, and module setup.
  *
  * Each open() of /dev/umem yields an independent control fd; nothing is
  * named or shared globally, so one user cannot squat on another's state.
+ * A umemfs file (fs.c) carries a control too, held by its inode: the
+ * names there are the mounter's, in a mount of its own.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -29,28 +32,56 @@ static unsigned int dev_mode = 0600;
 module_param(dev_mode, uint, 0444);
 MODULE_PARM_DESC(dev_mode, "Mode of /dev/umem at load (default 0600; 0660 with a udev GROUP rule)");
 
-static int umem_open(struct inode *inode, struct file *file)
+/**
+ * umem_ctl_alloc - a new control: no handshake, no region
+ *
+ * A control is what UMEM_IOC_API, UMEM_IOC_INIT, UMEM_IOC_SERVE,
+ * UMEM_IOC_STATS and mmap operate on: one per open() of /dev/umem, one
+ * per regular file of a umemfs mount (fs.c).
+ *
+ * Return: the control, or NULL.
+ */
+struct umem_ctl *umem_ctl_alloc(void)
 {
 	struct umem_ctl *ctl;
 
 	ctl = kzalloc(sizeof(*ctl), GFP_KERNEL_ACCOUNT);
-	if (!ctl)
-		return -ENOMEM;
-	mutex_init(&ctl->lock);
-	file->private_data = ctl;
-	return 0;
+	if (ctl)
+		mutex_init(&ctl->lock);
+	return ctl;
 }
 
-static int umem_release(struct inode *inode, struct file *file)
+/**
+ * umem_ctl_free - the control is gone for good
+ * @ctl: the control, or NULL
+ *
+ * No server can adopt its region any more: see umem_region_ctl_closed().
+ */
+void umem_ctl_free(struct umem_ctl *ctl)
 {
-	struct umem_ctl *ctl = file->private_data;
-
+	if (!ctl)
+		return;
 	if (ctl->region) {
 		umem_region_ctl_closed(ctl->region);
 		umem_region_put(ctl->region);
 	}
 	mutex_destroy(&ctl->lock);
 	kfree(ctl);
+}
+
+static int umem_open(struct inode *inode, struct file *file)
+{
+	struct umem_ctl *ctl = umem_ctl_alloc();
+
+	if (!ctl)
+		return -ENOMEM;
+	file->private_data = ctl;
+	return 0;
+}
+
+static int umem_release(struct inode *inode, struct file *file)
+{
+	umem_ctl_free(file->private_data);
 	return 0;
 }
 
@@ -85,22 +116,28 @@ static long umem_ioctl_api(struct umem_ctl *ctl, void __user *argp)
 	return 0;
 }
 
-static long umem_ioctl_init(struct umem_ctl *ctl, void __user *argp)
+/**
+ * umem_ctl_create - make @ctl's region
+ * @ctl: the control
+ * @init: size and policy, already copied in
+ * @need_api: fail with -ENXIO before a handshake (UMEM_IOC_INIT)
+ *
+ * Return: 0, -ENXIO, -EBUSY (@ctl has a region already), or the errors
+ * of umem_region_create().
+ */
+int umem_ctl_create(struct umem_ctl *ctl, const struct umem_init *init,
+		    bool need_api)
 {
 	struct umem_region *region;
-	struct umem_init init;
-	long ret = 0;
-
-	if (copy_from_user(&init, argp, sizeof(init)))
-		return -EFAULT;
+	int ret = 0;
 
 	mutex_lock(&ctl->lock);
-	if (!ctl->api) {
+	if (need_api && !ctl->api) {
 		ret = -ENXIO;
 	} else if (ctl->region) {
 		ret = -EBUSY;
 	} else {
-		region = umem_region_create(&init);
+		region = umem_region_create(init);
 		if (IS_ERR(region))
 			ret = PTR_ERR(region);
 		else	/* Set once; pairs with umem_ctl_region(). */
@@ -110,21 +147,41 @@ static long umem_ioctl_init(struct umem_ctl *ctl, void __user *argp)
 	return ret;
 }
 
-/*
- * The fd's region, or NULL before UMEM_IOC_INIT.  Once set it stays for
- * the fd's life, so callers use it without ctl->lock (and may fault on
- * user memory, which ctl->lock must not be held across: mmap takes it
- * the other way round).
- */
-static struct umem_region *umem_ctl_region(struct umem_ctl *ctl)
+static long umem_ioctl_init(struct umem_ctl *ctl, void __user *argp)
 {
-	/* Pairs with the store-release in umem_ioctl_init(). */
+	struct umem_init init;
+
+	if (copy_from_user(&init, argp, sizeof(init)))
+		return -EFAULT;
+	return umem_ctl_create(ctl, &init, true);
+}
+
+/**
+ * umem_ctl_region - the control's region, or NULL before it has one
+ * @ctl: the control
+ *
+ * Once set it stays for the control's life, so callers use it without
+ * ctl->lock (and may fault on user memory, which ctl->lock must not be
+ * held across: mmap takes it the other way round).
+ */
+struct umem_region *umem_ctl_region(struct umem_ctl *ctl)
+{
+	/* Pairs with the store-release in umem_ctl_create(). */
 	return smp_load_acquire(&ctl->region);
 }
 
-static long umem_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
+/**
+ * umem_ctl_ioctl - the ioctls of a control, for any file that carries one
+ * @ctl: the control
+ * @file: the file the ioctl came on: only its mode is looked at
+ * @cmd: the ioctl
+ * @arg: its argument
+ *
+ * Return: as documented for each ioctl; -ENOTTY for an unknown one.
+ */
+long umem_ctl_ioctl(struct umem_ctl *ctl, struct file *file, unsigned int cmd,
+		    unsigned long arg)
 {
-	struct umem_ctl *ctl = file->private_data;
 	void __user *argp = (void __user *)arg;
 	struct umem_region *region;
 
@@ -153,18 +210,18 @@ static long umem_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	return umem_ioctl_stats(region, argp);
 }
 
-static int umem_mmap(struct file *file, struct vm_area_struct *vma)
+/* mmap of a control: a guest mapping of its region, -ENXIO without one. */
+int umem_ctl_mmap(struct umem_ctl *ctl, struct vm_area_struct *vma)
 {
-	struct umem_region *region = umem_ctl_region(file->private_data);
+	struct umem_region *region = umem_ctl_region(ctl);
 
 	if (!region)
 		return -ENXIO;
 	return umem_mmap_region(region, vma);
 }
 
-static void umem_show_ctl_fdinfo(struct seq_file *m, struct file *file)
+void umem_ctl_show_fdinfo(struct umem_ctl *ctl, struct seq_file *m)
 {
-	struct umem_ctl *ctl = file->private_data;
 	struct umem_region *region = umem_ctl_region(ctl);
 
 	seq_printf(m, "umem-api:\t%u\n", READ_ONCE(ctl->api));
@@ -172,6 +229,21 @@ static void umem_show_ctl_fdinfo(struct seq_file *m, struct file *file)
 		umem_show_fdinfo(region, m);
 	else
 		seq_puts(m, "umem-state:\tnew\n");
+}
+
+static long umem_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
+{
+	return umem_ctl_ioctl(file->private_data, file, cmd, arg);
+}
+
+static int umem_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	return umem_ctl_mmap(file->private_data, vma);
+}
+
+static void umem_show_ctl_fdinfo(struct seq_file *m, struct file *file)
+{
+	umem_ctl_show_fdinfo(file->private_data, m);
 }
 
 static const struct file_operations umem_fops = {
@@ -220,14 +292,25 @@ static int __init umem_init(void)
 	ret = misc_register(&umem_misc);
 	if (ret) {
 		pr_err("cannot register /dev/umem: %d\n", ret);
-		umem_region_exit();
-		return ret;
+		goto err_region;
+	}
+	ret = umem_fs_init();
+	if (ret) {
+		pr_err("cannot register the umem filesystem: %d\n", ret);
+		goto err_misc;
 	}
 	return 0;
+
+err_misc:
+	misc_deregister(&umem_misc);
+err_region:
+	umem_region_exit();
+	return ret;
 }
 
 static void __exit umem_exit(void)
 {
+	umem_fs_exit();
 	misc_deregister(&umem_misc);
 	umem_region_exit();
 }

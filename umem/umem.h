@@ -137,7 +137,8 @@ struct umem_region {
 };
 
 /**
- * struct umem_ctl - state of one open control fd of /dev/umem
+ * struct umem_ctl - a control: one per open of /dev/umem, one per umemfs
+ *		     regular file (held by its inode)
  * @lock:	serialises changes of the fd's configuration
  * @api:	version agreed by UMEM_IOC_API, 0 before the handshake
  * @features:	feature set agreed by UMEM_IOC_API
@@ -189,6 +190,21 @@ static inline const unsigned long *umem_poisoned(struct umem_region *region)
 
 /* Largest region, in pages: the bitmap helpers take unsigned int sizes. */
 #define UMEM_MAX_PAGES	((pgoff_t)INT_MAX)
+
+/* dev.c: controls, for /dev/umem fds and umemfs files */
+struct umem_ctl *umem_ctl_alloc(void);
+void umem_ctl_free(struct umem_ctl *ctl);
+int umem_ctl_create(struct umem_ctl *ctl, const struct umem_init *init,
+		    bool need_api);
+struct umem_region *umem_ctl_region(struct umem_ctl *ctl);
+long umem_ctl_ioctl(struct umem_ctl *ctl, struct file *file, unsigned int cmd,
+		    unsigned long arg);
+int umem_ctl_mmap(struct umem_ctl *ctl, struct vm_area_struct *vma);
+void umem_ctl_show_fdinfo(struct umem_ctl *ctl, struct seq_file *m);
+
+/* fs.c: umemfs */
+int umem_fs_init(void);
+void umem_fs_exit(void);
 
 /* region.c */
 int umem_region_init(void);

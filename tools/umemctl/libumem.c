@@ -2,14 +2,18 @@
 /*
  * libumem: see libumem.h.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/ioctl.h>
+#include <sys/vfs.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 
 #include "libumem.h"
@@ -144,6 +148,99 @@ int umem_from_fd(struct umem_region *r, int fd)
 	if (fcntl(fd, F_GETFD) < 0)
 		return fail(errno, "fd %d", fd);
 	return region_fill(r, fd);
+}
+
+int umem_fd_is_umemfs(int fd)
+{
+	struct statfs sfs;
+
+	if (fstatfs(fd, &sfs) < 0)
+		return -errno;
+	return sfs.f_type == UMEM_FS_MAGIC;
+}
+
+int umem_open_file(struct umem_region *r, const char *path)
+{
+	int fd = open(path, O_RDWR | O_CLOEXEC), ret;
+
+	if (fd < 0)
+		return fail(errno, "open %s", path);
+	ret = umem_fd_is_umemfs(fd);
+	if (ret < 0) {
+		ret = fail(-ret, "fstatfs %s", path);
+		goto err;
+	}
+	if (!ret) {
+		ret = fail(ENOTTY, "%s is not a file of a umemfs mount (mount -t umem)",
+			   path);
+		goto err;
+	}
+	ret = region_fill(r, fd);
+	if (!ret)
+		return 0;
+	if (ret == -ENXIO)
+		fail(ENXIO, "%s has no region yet: its VMM has not sized it (ftruncate)",
+		     path);
+err:
+	close(fd);
+	return ret;
+}
+
+int umem_find_pid_file(pid_t pid, const char *match, char *path, size_t len)
+{
+	char dir[32], fdp[320], link[PATH_MAX], names[1024] = "", found[320];
+	dev_t dev = 0;
+	ino_t ino = 0;
+	struct dirent *de;
+	int n = 0;
+	struct statfs sfs;
+	struct stat st;
+	ssize_t l;
+	size_t used = 0;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)pid);
+	d = opendir(dir);
+	if (!d)
+		return fail(errno, "%s", dir);
+	while ((de = readdir(d))) {
+		if (de->d_name[0] < '0' || de->d_name[0] > '9')
+			continue;
+		snprintf(fdp, sizeof(fdp), "%s/%s", dir, de->d_name);
+		/* Both follow the magic link to the open file itself. */
+		if (statfs(fdp, &sfs) || sfs.f_type != UMEM_FS_MAGIC ||
+		    stat(fdp, &st) || !S_ISREG(st.st_mode))
+			continue;
+		l = readlink(fdp, link, sizeof(link) - 1);
+		if (l < 0)
+			continue;
+		link[l] = 0;
+		if (match && !strstr(link, match))
+			continue;
+		if (n && st.st_dev == dev && st.st_ino == ino)
+			continue;	/* another fd of the same file */
+		if (used < sizeof(names))
+			used += snprintf(names + used, sizeof(names) - used,
+					 "%sfd %s (%s)", n ? ", " : "",
+					 de->d_name, link);
+		if (!n) {
+			snprintf(found, sizeof(found), "%s", fdp);
+			dev = st.st_dev;
+			ino = st.st_ino;
+		}
+		n++;
+	}
+	closedir(d);
+	if (!n)
+		return fail(ENOENT, "process %d has no umemfs file open%s%s%s",
+			    (int)pid, match ? " whose path contains '" : "",
+			    match ? match : "", match ? "'" : "");
+	if (n > 1)
+		return fail(EEXIST, "process %d has %d umemfs files open: %s; choose one with --path-match or --path /proc/%d/fd/N",
+			    (int)pid, n, names, (int)pid);
+	if (snprintf(path, len, "%s", found) >= (int)len)
+		return fail(ENAMETOOLONG, "%s", found);
+	return 0;
 }
 
 void umem_close(struct umem_region *r)

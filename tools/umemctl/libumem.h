@@ -56,6 +56,30 @@ int umem_create_flags(struct umem_region *r, uint64_t size,
  */
 int umem_from_fd(struct umem_region *r, int fd);
 
+/*
+ * Open a umemfs file (Documentation/umem.rst, "umemfs") by @path, which
+ * may be /proc/PID/fd/N for a file its VMM unlinked, O_RDWR | O_CLOEXEC,
+ * as a region handle, for its daemon.  Fails with -ENOTTY if it is not a
+ * umem file, -ENXIO if it has no region yet (never truncated to a size).
+ */
+int umem_open_file(struct umem_region *r, const char *path);
+
+/* Is @fd a file of a umemfs mount?  1 yes, 0 no, -errno. */
+int umem_fd_is_umemfs(int fd);
+
+/*
+ * Find the one umemfs file process @pid has open (a VMM whose guest RAM
+ * is on a umem mount), among the paths of its fds that contain @match
+ * (NULL: any).  Writes "/proc/PID/fd/N" to @path, to open with
+ * umem_open_file().  Fails with -ENOENT if there is none, -EEXIST if
+ * there are several (the error message names them all), -errno if
+ * /proc/PID/fd cannot be read.  Several fds of one file count once.
+ */
+int umem_find_pid_file(pid_t pid, const char *match, char *path, size_t len);
+
+/* The magic statfs(2) reports for a umemfs mount. */
+#define UMEM_FS_MAGIC	0x756d656d
+
 void umem_close(struct umem_region *r);
 
 /* mmap(MAP_SHARED) [@offset, @offset + @len) of the region; *addr set. */

@@ -16,6 +16,8 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/syscall.h>
+#include <sys/vfs.h>
+#include <fcntl.h>
 
 #include "libumem.h"
 #include "umemctl.h"
@@ -28,12 +30,17 @@
 #endif
 
 static const char stat_usage[] =
-"usage: umemctl stat [--watch MS] PID [FD]\n"
-"Print the stats of a umem region that process PID holds.\n"
-"  FD          the control or server fd (default: the first umem fd\n"
-"              of PID that has a region)\n"
+"usage: umemctl stat [--watch MS] (PID [FD] | FILE)\n"
+"Print the stats of a umem region that process PID holds, or of a file\n"
+"of a umemfs mount (mount -t umem; /proc/PID/fd/N for an unlinked one).\n"
+"  FD          the control or server fd, or a umemfs file's fd (default:\n"
+"              the first umem fd of PID that has a region)\n"
 "  --watch MS  print again every MS milliseconds until the region is\n"
 "              complete, failed or gone\n";
+
+static bool umem_path_is_umemfs(const char *path);
+static void print_stats(const char *who, const struct umem_stats *st);
+static int stats_of_file(const char *path, long watch);
 
 /* Is /proc/PID/fd/FD a umem fd? */
 static bool is_umem_fd(int pid, int fd)
@@ -46,7 +53,51 @@ static bool is_umem_fd(int pid, int fd)
 	if (n <= 0)
 		return false;
 	link[n] = 0;
-	return !strcmp(link, "/dev/umem") || !strcmp(link, "anon_inode:[umem-server]");
+	if (!strcmp(link, "/dev/umem") || !strcmp(link, "anon_inode:[umem-server]"))
+		return true;
+	/* A umemfs file, wherever it is mounted. */
+	return umem_path_is_umemfs(path);
+}
+
+static bool umem_path_is_umemfs(const char *path)
+{
+	struct statfs sfs;
+
+	return !statfs(path, &sfs) && sfs.f_type == UMEM_FS_MAGIC;
+}
+
+/* umemctl stat FILE: the stats through an fd of the file itself. */
+static int stats_of_file(const char *path, long watch)
+{
+	struct umem_stats st;
+	int fd, ret;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		fprintf(stderr, "umemctl stat: %s: %s\n", path, strerror(errno));
+		return 1;
+	}
+	if (!umem_path_is_umemfs(path)) {
+		fprintf(stderr, "umemctl stat: %s is not a file of a umemfs mount\n", path);
+		close(fd);
+		return 1;
+	}
+	for (;;) {
+		ret = umem_stats(fd, &st);
+		if (ret) {
+			fprintf(stderr, "umemctl stat: %s: %s\n", path,
+				ret == -ENXIO ? "no region yet (never sized)" : umem_strerror());
+			close(fd);
+			return 1;
+		}
+		print_stats(path, &st);
+		if (!watch || st.state == UMEM_STATE_COMPLETE ||
+		    st.state == UMEM_STATE_FAILED)
+			break;
+		usleep(watch * 1000);
+	}
+	close(fd);
+	return 0;
 }
 
 /* Parse "umem-x:\tN" lines of fdinfo into @st. */
@@ -117,12 +168,12 @@ static int get_stats(int pid, int fd, struct umem_stats *st)
 	return stats_from_fdinfo(pid, fd, st);
 }
 
-static void print_stats(int pid, int fd, const struct umem_stats *st)
+static void print_stats(const char *who, const struct umem_stats *st)
 {
 	uint64_t pages = st->page_size ? st->size / st->page_size : 0;
 	int i;
-	printf("region of pid %d fd %d: %.1f MiB (%llu pages of %u bytes), %s\n",
-	       pid, fd, st->size / 1048576.0, (unsigned long long)pages,
+	printf("region of %s: %.1f MiB (%llu pages of %u bytes), %s\n",
+	       who, st->size / 1048576.0, (unsigned long long)pages,
 	       st->page_size, umem_state_name(st->state));
 	printf("  pages     %llu present (%.1f%%), %llu requested, %llu outstanding, %llu poisoned\n",
 	       (unsigned long long)st->pages_present,
@@ -178,7 +229,9 @@ int cmd_stat(int argc, char **argv)
 		}
 	}
 	if (optind >= argc || argc - optind > 2)
-		return usage_error("stat", "give PID [FD]", stat_usage);
+		return usage_error("stat", "give PID [FD] or FILE", stat_usage);
+	if (argc - optind == 1 && strchr(argv[optind], '/'))
+		return stats_of_file(argv[optind], watch);
 	pid = strtol(argv[optind], &end, 10);
 	if (end == argv[optind] || *end || pid <= 0)
 		return usage_error("stat", "bad PID", stat_usage);
@@ -221,7 +274,8 @@ int cmd_stat(int argc, char **argv)
 				ret == -ENXIO ? "no region on this fd" : strerror(-ret));
 			return 1;
 		}
-		print_stats(pid, fd, &st);
+		snprintf(path, sizeof(path), "pid %ld fd %ld", pid, fd);
+		print_stats(path, &st);
 		if (!watch || st.state == UMEM_STATE_COMPLETE ||
 		    st.state == UMEM_STATE_FAILED)
 			return 0;

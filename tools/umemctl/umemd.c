@@ -127,13 +127,18 @@ static struct {
 } D;
 
 static const char umemd_usage[] =
-"usage: umemd (--fd N | --unix PATH) (--source HOST:PORT | --snapshot FILE)\n"
-"             [options]\n"
+"usage: umemd (--fd N | --unix PATH | --path FILE | --pid PID)\n"
+"             (--source HOST:PORT | --snapshot FILE) [options]\n"
 "Serve a umem region: fetch each faulted page at once, stream the rest,\n"
 "complete the region when every page is present, and exit 0.\n"
 "  --fd N              the region's control fd, inherited\n"
 "  --unix PATH         connect to a unix socket and receive the control fd\n"
 "                      (SCM_RIGHTS)\n"
+"  --path FILE         open a umemfs file (mount -t umem) and serve it;\n"
+"                      /proc/PID/fd/N for one its VMM unlinked\n"
+"  --pid PID           serve the one umemfs file process PID (a VMM such\n"
+"                      as QEMU with mem-path= on a umem mount) has open\n"
+"  --path-match STR    with --pid: only files whose path contains STR\n"
 "  --source HOST:PORT  the migration source (`umemctl source`)\n"
 "  --snapshot FILE     restore lazily from a local image file instead\n"
 "  --window N          pages prefetched after each faulted page (default 16)\n"
@@ -1008,6 +1013,9 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "fd", required_argument, NULL, 'f' },
 		{ "unix", required_argument, NULL, 'u' },
+		{ "path", required_argument, NULL, 'P' },
+		{ "pid", required_argument, NULL, 'i' },
+		{ "path-match", required_argument, NULL, 'm' },
 		{ "source", required_argument, NULL, 's' },
 		{ "snapshot", required_argument, NULL, 'S' },
 		{ "window", required_argument, NULL, 'w' },
@@ -1020,8 +1028,9 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ }
 	};
-	const char *unix_path = NULL;
-	long nice_val;
+	const char *unix_path = NULL, *file_path = NULL, *path_match = NULL;
+	char pid_path[320];
+	long nice_val, pid = 0;
 	struct io_uring_cqe *cqe;
 	char *end;
 	int opt, fd = -1;
@@ -1040,6 +1049,13 @@ int main(int argc, char **argv)
 				die_code(EXIT_CONFIG, "bad --fd '%s'", optarg);
 			break;
 		case 'u': unix_path = optarg; break;
+		case 'P': file_path = optarg; break;
+		case 'i':
+			pid = strtol(optarg, &end, 10);
+			if (end == optarg || *end || pid <= 0)
+				die_code(EXIT_CONFIG, "bad --pid '%s'", optarg);
+			break;
+		case 'm': path_match = optarg; break;
 		case 's': D.source = optarg; break;
 		case 'S': D.snapshot = optarg; break;
 		case 'w':
@@ -1072,9 +1088,11 @@ int main(int argc, char **argv)
 		default: fputs(umemd_usage, stderr); return EXIT_CONFIG;
 		}
 	}
-	if (optind != argc || (fd < 0) == !unix_path ||
-	    !D.source == !D.snapshot) {
-		fprintf(stderr, "umemd: give one of --fd/--unix and one of --source/--snapshot\n");
+	if (optind != argc ||
+	    (fd >= 0) + !!unix_path + !!file_path + !!pid != 1 ||
+	    !D.source == !D.snapshot || (path_match && !pid)) {
+		fprintf(stderr, "umemd: give one of --fd/--unix/--path/--pid and one of --source/--snapshot%s\n",
+			path_match && !pid ? "; --path-match goes with --pid" : "");
 		fputs(umemd_usage, stderr);
 		return EXIT_CONFIG;
 	}
@@ -1084,6 +1102,19 @@ int main(int argc, char **argv)
 	D.tty = D.progress == 1 && isatty(2);
 	if (unix_path)
 		fd = fd_from_unix(unix_path);
+	if (pid) {
+		if (umem_find_pid_file(pid, path_match, pid_path, sizeof(pid_path)))
+			die_code(EXIT_CONFIG, "--pid %ld: %s", pid, umem_strerror());
+		file_path = pid_path;
+	}
+	if (file_path) {
+		struct umem_region r;
+
+		if (umem_open_file(&r, file_path))
+			die_code(EXIT_CONFIG, "%s", umem_strerror());
+		fd = r.ctl;
+		logv("serving %s", file_path);
+	}
 	adopt(fd);
 
 	if (D.snapshot) {
