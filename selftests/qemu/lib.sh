@@ -117,7 +117,8 @@ l2_kill() {
 
 l2_stop() {
 	echo stop > $RUN/$1.ser.in
-	if ! wait_line $RUN/$1.ser.out '^workload: verdict' ${2:-120}; then
+	# The whole line: it may be read while the guest still writes it.
+	if ! wait_line $RUN/$1.ser.out '^workload: verdict.*\)' ${2:-120}; then
 		VERDICT="no verdict within ${2:-120} s"
 		return 1
 	fi

@@ -133,7 +133,7 @@ int main(void)
 		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
 	gen = calloc(npages, sizeof(*gen));
 	if (mem == MAP_FAILED || !gen) {
-		printf("workload: verdict: FAIL: cannot allocate %lu MiB: %s\n",
+		printf("workload: verdict: FAIL: cannot allocate %lu MiB (%s)\n",
 		       mib, strerror(errno));
 		goto off;
 	}
