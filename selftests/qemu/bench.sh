@@ -48,7 +48,7 @@ bench_umem() {
 	mig_prepare $MNT/vm || { echo "#   umem: $MIG_ERR"; return 1; }
 	sleep 2
 	w0=$(wire_bytes)
-	mig_switch --nice -10 || { echo "#   umem: $MIG_ERR"; return 1; }
+	mig_switch || { echo "#   umem: $MIG_ERR"; return 1; }
 	wait $UMEMD_PID || { echo "#   umem: umemd failed"; return 1; }
 	t_done=$(now)
 	w1=$(wire_bytes)
