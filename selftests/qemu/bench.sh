@@ -8,7 +8,8 @@
 # the destination's RAM on a tmpfs file of its own).  For each: total
 # time, downtime, vCPU blocked time, bytes on the wire (the veth's
 # counters, both ways) and the guest's verdict.  The figures ride in TAP
-# comments: "# json ..." for results.json, the rest for results.txt.
+# comments: "# # json ..." for results.json (as tools/bench/guest.sh
+# prints them), the rest for results.txt.
 
 T=$(dirname "$0")
 . "$T/netns.sh"
@@ -114,6 +115,6 @@ row method total_s downtime_ms blocked_s wire_bytes verified_pages | sed 's/^/# 
 [ -n "$U_TOTAL" ] && row umem "$U_TOTAL" "$U_DOWN" "$U_BLOCKED" "$U_WIRE" "$U_VER" | sed 's/^/# /'
 [ -n "$P_TOTAL" ] && row qemu-postcopy "$P_TOTAL" "$P_DOWN" "$P_BLOCKED" "$P_WIRE" "$P_VER" | sed 's/^/# /'
 if [ -n "$U_TOTAL" ] && [ -n "$P_TOTAL" ]; then
-	echo "# json \"qemu\": {$(json umem $U_TOTAL $U_DOWN ${U_BLOCKED:-null} $U_WIRE $U_VER), $(json postcopy $P_TOTAL $P_DOWN ${P_BLOCKED:-null} $P_WIRE $P_VER)}"
+	echo "# # json \"qemu\": {$(json umem $U_TOTAL $U_DOWN ${U_BLOCKED:-null} $U_WIRE $U_VER), $(json postcopy $P_TOTAL $P_DOWN ${P_BLOCKED:-null} $P_WIRE $P_VER)}"
 fi
 [ $failed = 0 ]

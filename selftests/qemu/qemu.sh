@@ -31,9 +31,9 @@ RATE=8
 run() {
 	n=$((n + 1))
 	echo "#  RUN qemu.$1"
-	t0=$(date +%s)
+	run_t0=$(date +%s)
 	if $2; then
-		echo "# qemu.$1: $(($(date +%s) - t0)) s"
+		echo "# qemu.$1: $(($(date +%s) - run_t0)) s"
 		echo "ok $n qemu.$1"
 	else
 		echo "# qemu.$1: FAILED: $ERR"
@@ -78,7 +78,9 @@ t_umemd_killed() {
 	[ -n "$p" ] || { ERR="umemd already gone before the kill"; return 1; }
 	kill -9 $p
 	wait $UMEMD_PID
-	echo "# killed umemd ($p) at $(grep -c . $RUN/umemd.log) log lines; heartbeat $(heartbeat dst)"
+	echo "# killed umemd ($p) $(elapsed $T_RESUME) s after the switchover"
+	sleep 1
+	echo "# the guest's heartbeat without a daemon: $(heartbeat dst)"
 	sleep 1
 	umemd_start
 	finish_ok || return 1
@@ -149,6 +151,8 @@ t_source_dies() {
 
 echo "TAP version 13"
 echo "1..3"
+# Whatever happens, no QEMU outlives the script: the runner unloads kvm.
+trap 'mig_cleanup; net_down' EXIT
 if ! net_up > /tmp/net.log 2>&1; then
 	sed 's/^/# /' /tmp/net.log
 	echo "not ok 1 qemu.setup # cannot set up the network namespaces"
@@ -158,5 +162,4 @@ run umemd_killed t_umemd_killed
 run net_down t_net_down
 run source_dies t_source_dies
 [ $L2_RETRIES = 0 ] || echo "# qemu: NOTE: $L2_RETRIES L2 boot(s) hung and were retried (see above)"
-net_down
 [ $failed = 0 ]
