@@ -129,10 +129,11 @@ l2_stop() {
 	return 1
 }
 
+# qmp and caps name their variables with a _: the test scripts use n.
 qmp() {
-	n=$1
+	_q=$1
 	shift
-	$QMP $RUN/$n.qmp "$@"
+	$QMP $RUN/$_q.qmp "$@"
 }
 
 mig_status() {
@@ -172,13 +173,13 @@ ev_wait() {
 
 # caps NAME CAP...: set migration capabilities on
 caps() {
-	n=$1
+	_c=$1
 	shift
 	list=""
 	for c in "$@"; do
 		list="$list${list:+,}{\"capability\":\"$c\",\"state\":true}"
 	done
-	qmp $n "{\"execute\":\"migrate-set-capabilities\",\"arguments\":{\"capabilities\":[$list]}}" > /dev/null
+	qmp $_c "{\"execute\":\"migrate-set-capabilities\",\"arguments\":{\"capabilities\":[$list]}}" > /dev/null
 }
 
 # heartbeat NAME: the guest's last heartbeat counter
