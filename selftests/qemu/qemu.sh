@@ -131,8 +131,8 @@ t_source_dies() {
 		what="QEMU exited"
 	fi
 	echo "# destination: $what"
-	echo "# destination QEMU's stderr:"
-	sed 's/^/#   /' $RUN/dst.log | tail -n 8
+	echo "# destination QEMU's stderr (without the register dump):"
+	grep -v -E '^([A-Z0-9]+ *=|Code=)' $RUN/dst.log | head -n 8 | sed 's/^/#   /'
 	echo "# the guest's console, last lines:"
 	tr -d '\r' < $RUN/dst.ser.out | tail -n 8 | sed 's/^/#   /'
 	if alive dst && [ "$st" = running ]; then
