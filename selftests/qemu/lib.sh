@@ -70,6 +70,8 @@ l2_start() {
 		-qmp unix:$RUN/$name.qmp,server=on,wait=off \
 		-qmp unix:$RUN/$name.ev,server=on,wait=off -no-reboot \
 		"$@" > $RUN/$name.log 2>&1 &
+	# The job is QEMU itself (sh execs it): wait gives its exit status.
+	eval "L2_JOB_$name=$!"
 	sleep 0.2
 	$QMP --events $RUN/$name.ev > $RUN/$name.events 2>/dev/null &
 }
@@ -108,6 +110,11 @@ l2_wait_exit() {
 		sleep 0.2
 	done
 	return 0
+}
+
+# l2_status NAME: QEMU's exit status (128 + N: killed by signal N)
+l2_status() {
+	eval "wait \$L2_JOB_$1"
 }
 
 l2_kill() {

@@ -128,7 +128,8 @@ t_source_dies() {
 	if alive dst; then
 		what="QEMU stopped the guest: status '$st'"
 	else
-		what="QEMU exited"
+		l2_status dst
+		what="QEMU exited, status $?"
 	fi
 	echo "# destination: $what"
 	echo "# destination QEMU's stderr (without the register dump):"
