@@ -57,13 +57,24 @@ static bool umem_page_poisoned(struct umem_region *region, pgoff_t pgoff)
 	return poisoned && test_bit(pgoff, poisoned);
 }
 
+/*
+ * A page that will never arrive: poisoned by the server, or missing in a
+ * failed region.  It faults as hardware poison, as UFFDIO_POISON does: a
+ * user-mode access gets SIGBUS with BUS_MCEERR_AR; GUP with FOLL_HWPOISON
+ * gets -EHWPOISON, so KVM sends its vCPU thread that same SIGBUS, which a
+ * VMM turns into a machine check in the guest.  A plain SIGBUS would not
+ * do: KVM's first lookup (FOLL_NOWAIT) would fall back to an async page
+ * fault, whose worker drops the error and lets the guest retry for ever.
+ */
+#define UMEM_FAULT_LOST		VM_FAULT_HWPOISON
+
 /* Drop the page shmem's fault found (locked), and fail the fault. */
-static vm_fault_t umem_fault_refuse(struct vm_fault *vmf)
+static vm_fault_t umem_fault_refuse(struct vm_fault *vmf, vm_fault_t ret)
 {
 	unlock_page(vmf->page);
 	put_page(vmf->page);
 	vmf->page = NULL;
-	return VM_FAULT_SIGBUS;
+	return ret;
 }
 
 static vm_fault_t umem_fault_present(struct umem_region *region,
@@ -76,7 +87,7 @@ static vm_fault_t umem_fault_present(struct umem_region *region,
 	 * that set it is seen here, pointer and bit.
 	 */
 	if (umem_page_poisoned(region, vmf->pgoff))
-		return VM_FAULT_SIGBUS;
+		return UMEM_FAULT_LOST;
 	ret = READ_ONCE(umem_shmem_vm_ops)->fault(vmf);
 	if ((ret & (VM_FAULT_ERROR | VM_FAULT_NOPAGE | VM_FAULT_RETRY)) ||
 	    !vmf->page)
@@ -93,7 +104,7 @@ static vm_fault_t umem_fault_present(struct umem_region *region,
 	 */
 	if (unlikely(PageTransCompound(vmf->page))) {
 		pr_warn_once("huge page in a region (shmem_enabled=force?): SIGBUS\n");
-		return umem_fault_refuse(vmf);
+		return umem_fault_refuse(vmf, VM_FAULT_SIGBUS);
 	}
 	/*
 	 * A poison of a supplied page may have come since the check above.
@@ -107,8 +118,27 @@ static vm_fault_t umem_fault_present(struct umem_region *region,
 	 */
 	smp_mb();
 	if (unlikely(umem_page_poisoned(region, vmf->pgoff)))
-		return umem_fault_refuse(vmf);
+		return umem_fault_refuse(vmf, UMEM_FAULT_LOST);
 	return ret;
+}
+
+/*
+ * May this kernel-mode fault wait for a missing page?  With
+ * UMEM_INIT_KERNEL_EFAULT, kernel code running in one of the process's
+ * own threads (uaccess in a syscall, GUP for O_DIRECT or KVM's vCPU
+ * thread) never waits: it may hold locks a blocked fault would let a
+ * user stretch.  A kernel thread working for the process (KVM's async
+ * page-fault worker) holds none of the process's locks and waits as a
+ * user-mode fault would: that is how a vCPU waits for a page under KVM.
+ */
+static bool umem_fault_may_wait(struct umem_region *region,
+				unsigned int flags)
+{
+	if (flags & FAULT_FLAG_USER)
+		return true;
+	if (!(region->flags & UMEM_INIT_KERNEL_EFAULT))
+		return true;
+	return current->flags & PF_KTHREAD;
 }
 
 static vm_fault_t umem_fault(struct vm_fault *vmf)
@@ -127,13 +157,14 @@ static vm_fault_t umem_fault(struct vm_fault *vmf)
 	if (likely(umem_page_present(region, pgoff)))
 		return umem_fault_present(region, vmf);
 
+	/* A missing page of a failed region will never arrive. */
+	if (READ_ONCE(region->state) == UMEM_STATE_FAILED)
+		return UMEM_FAULT_LOST;
 	/*
-	 * A missing page.  Never block an exiting or core-dumping task (the
-	 * dump runs without mmap_lock), and never map zeros for a page that
-	 * was not supplied: SIGBUS instead.
+	 * Never block an exiting or core-dumping task (the dump runs without
+	 * mmap_lock), and never map zeros for a page that was not supplied.
 	 */
-	if (READ_ONCE(region->state) == UMEM_STATE_FAILED ||
-	    (current->flags & (PF_EXITING | PF_DUMPCORE)))
+	if (current->flags & (PF_EXITING | PF_DUMPCORE))
 		return VM_FAULT_SIGBUS;
 
 	if (vmf->flags & FAULT_FLAG_WRITE)
@@ -145,48 +176,45 @@ static vm_fault_t umem_fault(struct vm_fault *vmf)
 	if (umem_queue_request(region, pgoff, flags))
 		return VM_FAULT_OOM;
 
-	/* KVM async page fault: the request is a prefetch, do not wait. */
+	/*
+	 * KVM's first lookup, or an async page fault: the request is a
+	 * prefetch; do not wait.  KVM then waits in its async page-fault
+	 * worker, or faults again without FAULT_FLAG_RETRY_NOWAIT.
+	 */
 	if (vmf->flags & FAULT_FLAG_RETRY_NOWAIT)
 		return VM_FAULT_RETRY;
 	/*
-	 * UMEM_INIT_KERNEL_EFAULT: kernel code never waits here.  SIGBUS
-	 * from a kernel-mode fault sends no signal: uaccess takes its
+	 * SIGBUS from a kernel-mode fault sends no signal: uaccess takes its
 	 * exception fixup and GUP returns -EFAULT.
 	 */
-	if ((region->flags & UMEM_INIT_KERNEL_EFAULT) &&
-	    !(vmf->flags & FAULT_FLAG_USER))
+	if (!umem_fault_may_wait(region, vmf->flags))
 		return VM_FAULT_SIGBUS;
-
-	state = umem_fault_sleep_state(vmf->flags);
-	if (vmf->flags & FAULT_FLAG_ALLOW_RETRY) {
-		/*
-		 * Sleep without the mmap lock, so munmap, mremap and other
-		 * faults go on; the fault is retried from the start.  The
-		 * VMA may be gone when we wake: hold its guest file, which
-		 * holds the region and our module.  Its last fput, if this
-		 * is it, runs later and from core code, never returning
-		 * into code an rmmod could have freed.
-		 */
-		file = get_file(vmf->vma->vm_file);
-		umem_release_fault_lock(vmf);
-		slept = umem_wait_page(region, pgoff, state, false);
-		umem_stats_account_wait(region, slept);
-		fput(file);
-		return VM_FAULT_RETRY;
-	}
+	/*
+	 * A caller that cannot retry (GUP without a lock to drop:
+	 * /proc/pid/mem, ptrace) would sleep holding the mmap lock, and stop
+	 * every mmap, munmap and mprotect of the process, and behind them
+	 * every other fault, however present its page, until this page came.
+	 * It fails at once instead (GUP returns -EFAULT; a read of
+	 * /proc/pid/mem, EIO), as a userfaultfd fault does; the page stays
+	 * requested, and the same access succeeds once it has arrived.
+	 */
+	if (!(vmf->flags & FAULT_FLAG_ALLOW_RETRY))
+		return VM_FAULT_SIGBUS;
 
 	/*
-	 * The caller cannot retry (GUP without a lock to drop: /proc/pid/mem,
-	 * ptrace): it sleeps holding the mmap lock, which stops every mmap,
-	 * munmap and mprotect of the process meanwhile.  So only while a
-	 * server is live: with none the page may be a deadline away, and
-	 * the fault fails at once (GUP returns -EFAULT).
+	 * Sleep without the mmap lock, so munmap, mremap and other faults go
+	 * on; the fault is retried from the start.  The VMA may be gone when
+	 * we wake: hold its guest file, which holds the region and our
+	 * module.  Its last fput, if this is it, runs later and from core
+	 * code, never returning into code an rmmod could have freed.
 	 */
-	slept = umem_wait_page(region, pgoff, state, true);
+	state = umem_fault_sleep_state(vmf->flags);
+	file = get_file(vmf->vma->vm_file);
+	umem_release_fault_lock(vmf);
+	slept = umem_wait_page(region, pgoff, state, false);
 	umem_stats_account_wait(region, slept);
-	if (!umem_page_present(region, pgoff))
-		return VM_FAULT_SIGBUS;
-	return umem_fault_present(region, vmf);
+	fput(file);
+	return VM_FAULT_RETRY;
 }
 
 /*
@@ -254,9 +282,13 @@ static int umem_mmap_setup(struct umem_region *region,
 	vma->vm_private_data = region;
 	/*
 	 * No huge pages: a PMD mapping would expose 511 neighbours that may
-	 * not be present.  No expanding mremap beyond what was validated.
+	 * not be present.  Not VM_DONTEXPAND: it is in VM_SPECIAL, and
+	 * mlock() silently skips VM_SPECIAL mappings (QEMU's mem-lock=on
+	 * would lock nothing).  A mapping grown by mremap() past the region
+	 * is harmless: the fault refuses offsets past the end, and the shmem
+	 * file is sealed to the region's size.
 	 */
-	umem_vm_flags_set(vma, VM_DONTEXPAND | VM_NOHUGEPAGE);
+	umem_vm_flags_set(vma, VM_NOHUGEPAGE);
 	umem_vma_open(vma);
 	return 0;
 }

@@ -238,6 +238,26 @@ TEST(detach__deadline_sigbus)
 	umem_fix_teardown(&f);
 }
 
+/*
+ * A missing page of a failed region faults as hardware poison, as a
+ * poisoned page does: SIGBUS with BUS_MCEERR_AR (KVM then stops the
+ * vCPU instead of re-faulting for ever); a supplied page stays readable.
+ */
+TEST(detach__failed_hwpoison)
+{
+	struct umem_fix f;
+
+	umem_fix_setup(_metadata, &f, NPAGES, 0, true);
+	ASSERT_EQ(0, umem_supply(&f, 1));
+	detach(&f);
+	ASSERT_EQ(UMEM_STATE_FAILED, state(_metadata, &f));
+	EXPECT_HWPOISON(f.map + 2 * f.psz, false);
+	EXPECT_HWPOISON(f.map + 3 * f.psz, true);
+	EXPECT_EQ(0, umem_access(f.map + f.psz, false).sig);
+	EXPECT_TRUE(umem_page_ok(&f, 1));
+	umem_fix_teardown(&f);
+}
+
 TEST(detach__zero_timeout)
 {
 	struct umem_fix f;
@@ -385,7 +405,9 @@ TEST(detach__ctl_closed_then_server)
 
 /*
  * /proc/self/mem reads through GUP with no lock to drop: such a fault
- * sleeps holding the mmap lock, so it waits only while a server is live.
+ * cannot sleep without holding the mmap lock, so it never sleeps: the
+ * page is requested and the read fails at once; once the page is there,
+ * the same read succeeds.
  */
 struct mem_reader {
 	struct umem_fix *f;
@@ -393,6 +415,7 @@ struct mem_reader {
 	ssize_t ret;
 	int err;
 	uint64_t word;
+	uint64_t ms;
 	pthread_t th;
 };
 
@@ -400,16 +423,18 @@ static void *mem_read_thread(void *arg)
 {
 	struct mem_reader *r = arg;
 	int fd = open("/proc/self/mem", O_RDONLY | O_CLOEXEC);
+	uint64_t t0 = umem_now_ms();
 
 	r->ret = pread(fd, &r->word, 8,
 		       (off_t)(uintptr_t)(r->f->map + r->pgoff * r->f->psz));
 	r->err = errno;
+	r->ms = umem_now_ms() - t0;
 	close(fd);
 	return NULL;
 }
 
-/* No server: the read fails at once, and the page is still requested. */
-TEST(detach__nonretry_no_server)
+/* Served or not, the read fails at once, and the page is requested. */
+TEST(detach__nonretry_fails_at_once)
 {
 	struct mem_reader r;
 	struct umem_request req;
@@ -424,46 +449,80 @@ TEST(detach__nonretry_no_server)
 	ASSERT_EQ(sizeof(req), umem_read_req(&f, &req));
 	EXPECT_EQ(2, req.pgoff);
 	EXPECT_TRUE(req.flags & UMEM_REQ_KERNEL);
-	/* Served now: the same read waits for the page and gets it. */
+	/* Served now: the read still does not wait for the page... */
 	r = (struct mem_reader){ .f = &f, .pgoff = 3 };
-	ASSERT_EQ(0, pthread_create(&r.th, NULL, mem_read_thread, &r));
+	mem_read_thread(&r);
+	EXPECT_EQ(-1, r.ret);
+	EXPECT_EQ(EIO, r.err);
+	EXPECT_GT(2000, r.ms);
 	ASSERT_EQ(sizeof(req), umem_read_req(&f, &req));
 	EXPECT_EQ(3, req.pgoff);
+	EXPECT_TRUE(req.flags & UMEM_REQ_KERNEL);
+	/* ...and succeeds once the page has arrived. */
 	ASSERT_EQ(0, umem_supply(&f, 3));
-	pthread_join(r.th, NULL);
+	r = (struct mem_reader){ .f = &f, .pgoff = 3 };
+	mem_read_thread(&r);
 	EXPECT_EQ(8, r.ret);
 	EXPECT_EQ(umem_pattern(3, 0), r.word);
 	umem_fix_teardown(&f);
 }
 
-/*
- * A server going away wakes a fault sleeping with the mmap lock, which
- * fails then rather than hold the lock until the 60 s deadline; mmap in
- * the same process works at once again.
- */
-TEST(detach__nonretry_server_leaves)
+struct late_supplier {
+	struct umem_fix *f;
+	uint64_t pgoff;
+	unsigned int delay_ms;
+};
+
+static void *late_supply_thread(void *arg)
 {
+	struct late_supplier *l = arg;
+
+	usleep(l->delay_ms * 1000);
+	umem_supply(l->f, l->pgoff);
+	return NULL;
+}
+
+/*
+ * A /proc/pid/mem reader of a missing page must not stall the rest of the
+ * process: before, it slept holding the mmap lock until the page came, an
+ * mmap() queued behind it for the write lock, and a fault on a *present*
+ * page in a third thread queued behind that.  The page comes only after
+ * 4 s here; the mmap and the present fault must not wait for it.
+ */
+TEST(detach__nonretry_no_stall)
+{
+	struct late_supplier late;
 	struct mem_reader r;
-	struct umem_request req;
 	struct umem_fix f;
-	uint64_t t0;
+	pthread_t lt;
+	uint64_t t0, mmap_ms, fault_ms;
 	void *p;
 
 	umem_fix_setup(_metadata, &f, NPAGES, 60000, true);
+	ASSERT_EQ(0, umem_supply(&f, 1));
+	late = (struct late_supplier){ .f = &f, .pgoff = 4, .delay_ms = 4000 };
+	ASSERT_EQ(0, pthread_create(&lt, NULL, late_supply_thread, &late));
 	r = (struct mem_reader){ .f = &f, .pgoff = 4 };
 	ASSERT_EQ(0, pthread_create(&r.th, NULL, mem_read_thread, &r));
-	ASSERT_EQ(sizeof(req), umem_read_req(&f, &req));
 	usleep(200000);
 	t0 = umem_now_ms();
-	detach(&f);
-	pthread_join(r.th, NULL);
-	EXPECT_GT(10000, umem_now_ms() - t0);
-	EXPECT_EQ(-1, r.ret);
-	EXPECT_EQ(EIO, r.err);
-	EXPECT_EQ(UMEM_STATE_DETACHED, state(_metadata, &f));
 	p = mmap(NULL, f.psz, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	mmap_ms = umem_now_ms() - t0;
 	EXPECT_NE(MAP_FAILED, p);
 	munmap(p, f.psz);
+	/* A present page, not mapped in this process yet. */
+	EXPECT_EQ(0, madvise(f.map + f.psz, f.psz, MADV_DONTNEED));
+	t0 = umem_now_ms();
+	EXPECT_TRUE(umem_page_ok(&f, 1));
+	fault_ms = umem_now_ms() - t0;
+	pthread_join(r.th, NULL);
+	pthread_join(lt, NULL);
+	EXPECT_GT(2000, mmap_ms) TH_LOG("mmap waited %llu ms for the reader",
+					(unsigned long long)mmap_ms);
+	EXPECT_GT(2000, fault_ms) TH_LOG("a present fault waited %llu ms",
+					 (unsigned long long)fault_ms);
+	EXPECT_EQ(-1, r.ret);
+	EXPECT_EQ(EIO, r.err);
 	umem_fix_teardown(&f);
 }
 

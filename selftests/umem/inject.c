@@ -28,6 +28,8 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 
 #include "kselftest_harness.h"
 #include "umem_test.h"
@@ -180,6 +182,8 @@ struct inj {
 	void *map2;
 	size_t map2_len;
 	int rc;			/* what the call returned, besides errno */
+	char dir[64];		/* a umemfs mount point, or "" */
+	bool mounted;
 };
 
 static void inj_init(struct inj *x)
@@ -202,6 +206,11 @@ static void inj_teardown(struct inj *x)
 		close(x->pipe[0]);
 	if (x->pipe[1] >= 0)
 		close(x->pipe[1]);
+	/* After every fd of it: a plain umount, done when it returns. */
+	if (x->mounted)
+		umount(x->dir);
+	if (x->dir[0])
+		rmdir(x->dir);
 	inj_init(x);
 }
 
@@ -1075,6 +1084,99 @@ static void check_mremap(struct __test_metadata *_metadata, struct inj *x,
 	EXPECT_EQ(0, touch_here(&x->f, 1));
 }
 
+/* ---- umemfs: mount, create, the ftruncate that makes a region --------- */
+
+static void setup_umemfs_dir(struct __test_metadata *_metadata, struct inj *x)
+{
+	strcpy(x->dir, "/tmp/inject-umemfs.XXXXXX");
+	ASSERT_NE(NULL, mkdtemp(x->dir));
+}
+
+static int call_mount_umemfs(struct inj *x)
+{
+	if (mount("umem", x->dir, "umem", 0, "detach_timeout_ms=60000"))
+		return errno;
+	x->mounted = true;
+	return 0;
+}
+
+static int umemfs_create(struct inj *x)
+{
+	char path[96];
+
+	snprintf(path, sizeof(path), "%s/vm", x->dir);
+	x->f.ctl = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	return x->f.ctl < 0 ? errno : 0;
+}
+
+static int umemfs_truncate(struct inj *x)
+{
+	return ftruncate(x->f.ctl, NPAGES * 4096ULL) ? errno : 0;
+}
+
+/* A failed mount leaves nothing; a good one makes regions. */
+static void check_mount_umemfs(struct __test_metadata *_metadata,
+			       struct inj *x, int err)
+{
+	if (err)
+		ASSERT_EQ(0, call_mount_umemfs(x));
+	ASSERT_EQ(0, umemfs_create(x));
+	EXPECT_EQ(0, umemfs_truncate(x));
+}
+
+static void setup_umemfs(struct __test_metadata *_metadata, struct inj *x)
+{
+	setup_umemfs_dir(_metadata, x);
+	ASSERT_EQ(0, call_mount_umemfs(x));
+}
+
+static void check_create_umemfs(struct __test_metadata *_metadata,
+				struct inj *x, int err)
+{
+	if (err)
+		ASSERT_EQ(0, umemfs_create(x));
+	EXPECT_EQ(0, umemfs_truncate(x));
+}
+
+static void setup_umemfs_file(struct __test_metadata *_metadata,
+			      struct inj *x)
+{
+	setup_umemfs(_metadata, x);
+	ASSERT_EQ(0, umemfs_create(x));
+}
+
+/* A failed ftruncate leaves the file empty; the next one makes it. */
+static void check_truncate_umemfs(struct __test_metadata *_metadata,
+				  struct inj *x, int err)
+{
+	struct umem_stats st;
+	struct stat sb;
+
+	ASSERT_EQ(0, fstat(x->f.ctl, &sb));
+	EXPECT_EQ(err ? 0 : NPAGES * 4096ULL, sb.st_size);
+	if (err) {
+		EXPECT_EQ(-1, ioctl(x->f.ctl, UMEM_IOC_STATS, &st));
+		EXPECT_EQ(ENXIO, errno);
+		ASSERT_EQ(0, umemfs_truncate(x));
+	}
+	ASSERT_EQ(0, ioctl(x->f.ctl, UMEM_IOC_STATS, &st));
+	EXPECT_EQ(UMEM_STATE_UNSERVED, st.state);
+	EXPECT_EQ(NPAGES * 4096ULL, st.size);
+}
+
+static const struct entry e_mount_umemfs = {
+	"mount umemfs", setup_umemfs_dir, call_mount_umemfs, NULL,
+	check_mount_umemfs, { ENOMEM },
+};
+static const struct entry e_create_umemfs = {
+	"umemfs open(O_CREAT)", setup_umemfs, umemfs_create, NULL,
+	check_create_umemfs, { ENOMEM },
+};
+static const struct entry e_truncate_umemfs = {
+	"umemfs ftruncate", setup_umemfs_file, umemfs_truncate, NULL,
+	check_truncate_umemfs, { ENOMEM },
+};
+
 static const struct entry e_open = {
 	"open /dev/umem", NULL, call_open, NULL, check_open, { ENOMEM },
 };
@@ -1225,6 +1327,9 @@ SWEEP_TEST(inject__write, e_write)
 SWEEP_TEST(inject__write_many, e_write_many)
 SWEEP_TEST(inject__pwrite_shmem, e_pwrite_shmem)
 SWEEP_TEST(inject__fdinfo, e_fdinfo)
+SWEEP_TEST(inject__umemfs_mount, e_mount_umemfs)
+SWEEP_TEST(inject__umemfs_create, e_create_umemfs)
+SWEEP_TEST(inject__umemfs_ftruncate, e_truncate_umemfs)
 
 /* The sweep reached the request allocation: a fault was retried. */
 TEST_F_TIMEOUT(inject, inject__fault_missing, 120)

@@ -2,6 +2,8 @@
 /*
  * mmap: what can be mapped, where, how often, and what a mapping pins.
  */
+#include <pthread.h>
+#include <stdio.h>
 #include <sys/syscall.h>
 #include <linux/mempolicy.h>
 
@@ -88,10 +90,123 @@ TEST_F(mmap, mmap__shared_between_mappings)
 	munmap(m, NPAGES * self->f.psz);
 }
 
-TEST_F(mmap, mmap__no_expand)
+/*
+ * mremap may grow a mapping: inside the region it maps the region; past
+ * its end an access gets SIGBUS, as past the end of any file.
+ */
+TEST_F(mmap, mmap__mremap_grow)
 {
-	EXPECT_EQ(MAP_FAILED, mremap(self->f.map, NPAGES * self->f.psz,
-				     (NPAGES + 1) * self->f.psz, MREMAP_MAYMOVE));
+	size_t half = NPAGES / 2 * self->f.psz;
+	struct umem_access_result res;
+	char *m, *g;
+
+	ASSERT_EQ(0, umem_supply(&self->f, NPAGES - 1));
+	m = map(&self->f, MAP_SHARED, 0, NPAGES / 2);
+	ASSERT_NE(MAP_FAILED, m);
+	g = mremap(m, half, NPAGES * self->f.psz, MREMAP_MAYMOVE);
+	ASSERT_NE(MAP_FAILED, g) TH_LOG("mremap: %s", strerror(errno));
+	EXPECT_EQ(umem_pattern(NPAGES - 1, 0),
+		  umem_access(g + (NPAGES - 1) * self->f.psz, false).word);
+	g = mremap(g, NPAGES * self->f.psz, (NPAGES + 1) * self->f.psz,
+		   MREMAP_MAYMOVE);
+	ASSERT_NE(MAP_FAILED, g) TH_LOG("mremap: %s", strerror(errno));
+	res = umem_access(g + NPAGES * self->f.psz, false);
+	EXPECT_EQ(SIGBUS, res.sig);
+	EXPECT_EQ(BUS_ADRERR, res.code);
+	munmap(g, (NPAGES + 1) * self->f.psz);
+}
+
+/* VmLck of this process, in kB, or -1. */
+static long vm_locked_kb(void)
+{
+	char line[256];
+	long kb = -1;
+	FILE *f = fopen("/proc/self/status", "r");
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmLck: %ld kB", &kb) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return kb;
+}
+
+/*
+ * mlock() on guest RAM locks it (QEMU's -overcommit mem-lock=on).  It used
+ * to return 0 and lock nothing: the mapping was VM_DONTEXPAND, which is in
+ * VM_SPECIAL, and mlock skips those silently.
+ */
+TEST_F(mmap, mmap__mlock_locks)
+{
+	size_t len = NPAGES * self->f.psz;
+	long before = vm_locked_kb();
+	uint64_t p;
+
+	for (p = 0; p < NPAGES; p++)
+		ASSERT_EQ(0, umem_supply(&self->f, p));
+	ASSERT_EQ(0, mlock(self->f.map, len)) TH_LOG("mlock: %s", strerror(errno));
+	EXPECT_EQ(before + (long)(len / 1024), vm_locked_kb());
+	for (p = 0; p < NPAGES; p++)
+		EXPECT_TRUE(umem_page_ok(&self->f, p));
+	EXPECT_EQ(0, munlock(self->f.map, len));
+	EXPECT_EQ(before, vm_locked_kb());
+}
+
+struct serve_all {
+	struct umem_fix *f;
+	unsigned int served;
+};
+
+/* Serve requests until every page is present. */
+static void *serve_all_thread(void *arg)
+{
+	struct serve_all *s = arg;
+	struct umem_request req;
+
+	while (s->served < NPAGES &&
+	       umem_read_req(s->f, &req) == sizeof(req))
+		if (!umem_supply(s->f, req.pgoff))
+			s->served++;
+	return NULL;
+}
+
+/*
+ * mlock populates: it waits for every page to arrive (each is requested
+ * and served), then locks them.  MLOCK_ONFAULT does not wait: pages are
+ * locked as they are faulted in.
+ */
+TEST_F(mmap, mmap__mlock_populates)
+{
+	size_t len = NPAGES * self->f.psz;
+	struct serve_all s = { .f = &self->f };
+	long before = vm_locked_kb();
+	pthread_t th;
+	uint64_t p;
+
+	ASSERT_EQ(0, pthread_create(&th, NULL, serve_all_thread, &s));
+	ASSERT_EQ(0, mlock(self->f.map, len)) TH_LOG("mlock: %s", strerror(errno));
+	pthread_join(th, NULL);
+	EXPECT_EQ(NPAGES, s.served);
+	EXPECT_EQ(before + (long)(len / 1024), vm_locked_kb());
+	for (p = 0; p < NPAGES; p++)
+		EXPECT_TRUE(umem_page_ok(&self->f, p));
+	EXPECT_EQ(0, munlock(self->f.map, len));
+}
+
+TEST_F(mmap, mmap__mlock_onfault)
+{
+	size_t len = NPAGES * self->f.psz;
+	long before = vm_locked_kb();
+	struct umem_stats st;
+
+	ASSERT_EQ(0, syscall(SYS_mlock2, self->f.map, len, MLOCK_ONFAULT))
+		TH_LOG("mlock2: %s", strerror(errno));
+	EXPECT_EQ(before + (long)(len / 1024), vm_locked_kb());
+	ASSERT_EQ(0, ioctl(self->f.srv, UMEM_IOC_STATS, &st));
+	EXPECT_EQ(0, st.pages_requested);
+	ASSERT_EQ(0, umem_supply(&self->f, 2));
+	EXPECT_TRUE(umem_page_ok(&self->f, 2));
+	EXPECT_EQ(0, munlock(self->f.map, len));
 }
 
 /* The mapping holds the region after every fd is closed. */

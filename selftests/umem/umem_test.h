@@ -6,6 +6,8 @@
 #define UMEM_TEST_H
 
 #include <errno.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -207,5 +209,64 @@ static inline int umem_wait_child(pid_t pid)
 		return 128 + WTERMSIG(status);
 	return WEXITSTATUS(status);
 }
+
+/* What one access to guest memory ended with: see umem_access(). */
+struct umem_access_result {
+	int sig;		/* 0 (no signal) or SIGBUS */
+	int code;		/* si_code */
+	void *addr;		/* si_addr */
+	int lsb;		/* si_addr_lsb */
+	uint64_t word;		/* the word read, when no signal came */
+};
+
+static __thread sigjmp_buf umem_access_env;
+static __thread struct umem_access_result *umem_access_res;
+
+static inline void umem_access_sigbus(int sig, siginfo_t *si, void *uc)
+{
+	umem_access_res->sig = sig;
+	umem_access_res->code = si->si_code;
+	umem_access_res->addr = si->si_addr;
+	umem_access_res->lsb = si->si_addr_lsb;
+	siglongjmp(umem_access_env, 1);
+}
+
+/*
+ * Read (or, if @write, write) the word at @p in this thread, catching a
+ * SIGBUS: how the access ended, with the signal's details.
+ */
+static inline struct umem_access_result umem_access(void *p, bool write)
+{
+	struct umem_access_result res = { 0 };
+	struct sigaction sa = { .sa_sigaction = umem_access_sigbus,
+				.sa_flags = SA_SIGINFO | SA_NODEFER };
+	struct sigaction old;
+
+	umem_access_res = &res;
+	sigaction(SIGBUS, &sa, &old);
+	if (!sigsetjmp(umem_access_env, 1)) {
+		if (write)
+			*(volatile uint64_t *)p = 0;
+		else
+			res.word = *(volatile uint64_t *)p;
+	}
+	sigaction(SIGBUS, &old, NULL);
+	return res;
+}
+
+/*
+ * Expect @p to fault as hardware poison: SIGBUS, BUS_MCEERR_AR, at @p,
+ * with the page shift as si_addr_lsb (Documentation/umem.rst, "Faults").
+ */
+#define EXPECT_HWPOISON(p, write) do {						\
+	struct umem_access_result __r = umem_access((p), (write));		\
+										\
+	EXPECT_EQ(SIGBUS, __r.sig) TH_LOG("no SIGBUS at %p", (void *)(p));	\
+	EXPECT_EQ(BUS_MCEERR_AR, __r.code)					\
+		TH_LOG("si_code %d, not BUS_MCEERR_AR (%d)", __r.code,		\
+		       BUS_MCEERR_AR);						\
+	EXPECT_EQ((void *)(p), __r.addr);					\
+	EXPECT_EQ(__builtin_ctz(getpagesize()), __r.lsb);			\
+} while (0)
 
 #endif /* UMEM_TEST_H */

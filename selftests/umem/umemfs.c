@@ -421,6 +421,43 @@ TEST_F(umemfs, unlinked_unserved)
 	EXPECT_GT(10000, umem_now_ms() - t0);
 }
 
+/*
+ * umount with an fd open: EBUSY.  With only a mapping left it succeeds
+ * and ends every file's control side: missing pages fail at once,
+ * supplied ones stay.
+ */
+TEST_F(umemfs, umount_with_mapping)
+{
+	struct umem_fix *f = &self->f;
+	char fdinfo[64], buf[1024];
+	ssize_t n;
+	pid_t pid;
+	int fd;
+
+	file_setup(_metadata, f, self->path, 4, true);
+	snprintf(fdinfo, sizeof(fdinfo), "/proc/self/fdinfo/%d", f->ctl);
+	fd = open(fdinfo, O_RDONLY);
+	ASSERT_LE(0, fd);
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	ASSERT_LT(0, n);
+	buf[n] = 0;
+	EXPECT_NE(NULL, strstr(buf, "umem-state:\tunserved")) TH_LOG("%s", buf);
+	serve_path(_metadata, f, self->path);
+	ASSERT_EQ(0, umem_supply(f, 1));
+	close(f->srv);
+	f->srv = -1;
+	EXPECT_EQ(-1, umount(self->dir));
+	EXPECT_EQ(EBUSY, errno);
+	close(f->ctl);
+	f->ctl = -1;
+	ASSERT_EQ(0, umount(self->dir)) TH_LOG("umount: %s", strerror(errno));
+	pid = umem_fork_reader(f, 0);
+	ASSERT_LT(0, pid);
+	EXPECT_EQ(128 + SIGBUS, umem_wait_child(pid));
+	EXPECT_TRUE(umem_page_ok(f, 1));
+}
+
 /* A linked file keeps its region with no fd open: a daemon comes later. */
 TEST_F(umemfs, linked_no_fd)
 {
@@ -515,6 +552,20 @@ static long smaps_kb(const char *name)
 	return sum;
 }
 
+/*
+ * MADV_(UN)MERGEABLE: 0, as on any shared mapping (KSM merges private
+ * anonymous memory only), or EINVAL from a kernel without KSM (the debug
+ * kernel), which QEMU ignores.  0 or the unexpected errno.
+ */
+static int ksm_madvise(void *addr, size_t len, int advice)
+{
+	bool ksm = !access("/sys/kernel/mm/ksm", F_OK);
+
+	if (!madvise(addr, len, advice))
+		return ksm ? 0 : EEXIST;
+	return !ksm && errno == EINVAL ? 0 : errno;
+}
+
 /* Does the mapping at @addr carry VmFlags @flag (smaps' two letters)? */
 static bool vma_has_flag(void *addr, const char *flag)
 {
@@ -561,7 +612,7 @@ TEST_F(umemfs, madvise)
 	serve_path(_metadata, f, self->path);
 	EXPECT_EQ(0, madvise(f->map, pages * f->psz, MADV_DONTDUMP));
 	EXPECT_EQ(0, madvise(f->map, pages * f->psz, MADV_HUGEPAGE));
-	EXPECT_EQ(0, madvise(f->map, pages * f->psz, MADV_MERGEABLE));
+	EXPECT_EQ(0, ksm_madvise(f->map, pages * f->psz, MADV_MERGEABLE));
 	EXPECT_EQ(0, madvise(f->map, pages * f->psz, MADV_DONTFORK));
 
 	/* Every other page of the region supplied, and touched. */
@@ -598,7 +649,7 @@ TEST_F(umemfs, madvise)
 	EXPECT_TRUE(umem_page_ok(f, 0));
 	EXPECT_TRUE(umem_page_ok(f, 3));
 	EXPECT_EQ(0, madvise(f->map, pages * f->psz, MADV_NOHUGEPAGE));
-	EXPECT_EQ(0, madvise(f->map, pages * f->psz, MADV_UNMERGEABLE));
+	EXPECT_EQ(0, ksm_madvise(f->map, pages * f->psz, MADV_UNMERGEABLE));
 	/*
 	 * DODUMP refuses VM_SPECIAL mappings, VM_DONTEXPAND among them
 	 * (mm/madvise.c): it works once a umem mapping is not DONTEXPAND.
@@ -744,7 +795,7 @@ TEST_F(umemfs, qemu_sequence)
 	f->map = guest;
 	EXPECT_EQ(0, madvise(guest, size, MADV_DONTDUMP));
 	EXPECT_EQ(0, madvise(guest, size, MADV_HUGEPAGE));
-	EXPECT_EQ(0, madvise(guest, size, MADV_MERGEABLE));
+	EXPECT_EQ(0, ksm_madvise(guest, size, MADV_MERGEABLE));
 	EXPECT_EQ(0, madvise(guest, size, MADV_DONTFORK));
 
 	/* A vCPU writes guest RAM; umemd --pid attaches meanwhile. */
@@ -780,6 +831,7 @@ TEST_F(umemfs, qemu_sequence)
 }
 
 #define UMEMD	"/tests/umemd"
+#define UMEMCTL	"/tests/umemctl"
 
 /* Run umemd with @args (NULL-terminated); its stderr to @err. */
 static pid_t spawn_umemd(const char *const *args, const char *err)
@@ -886,6 +938,19 @@ TEST_F(umemfs, umemd_pid)
 	EXPECT_EQ(0, bad);
 	EXPECT_EQ(0, umem_wait_child(pid));
 	EXPECT_EQ(UMEM_STATE_COMPLETE, stats_of(f->ctl).state);
+	/* umemctl stat on the file, through /proc as for an unlinked one. */
+	if (!access(UMEMCTL, X_OK)) {
+		char cmd[256];
+
+		snprintf(cmd, sizeof(cmd), UMEMCTL " stat /proc/%d/fd/%d > %s 2>&1",
+			 getpid(), f->ctl, err);
+		EXPECT_EQ(0, system(cmd));
+		EXPECT_TRUE(file_has(err, "64 pages of")) TH_LOG("umemctl stat FILE");
+		EXPECT_TRUE(file_has(err, "complete"));
+		snprintf(cmd, sizeof(cmd), UMEMCTL " stat %s > %s 2>&1", other, err);
+		EXPECT_NE(0, system(cmd));
+		EXPECT_TRUE(file_has(err, "no region yet"));
+	}
 	close(fd2);
 	/* --path on an empty file: no region yet, said so. */
 	pid = spawn_umemd(empty, err);

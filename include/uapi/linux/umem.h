@@ -65,10 +65,11 @@ struct umem_api {
  * O_DIRECT, KVM) on a missing page does not wait: the page is requested
  * as usual, and the kernel operation fails with EFAULT at once.  For
  * deployments that fear a blocked kernel path being used to widen a race
- * window.  Faults from user mode wait as always.  KVM reaches guest
- * memory from kernel code: with this flag a vCPU touching a missing page
- * makes KVM_RUN fail with EFAULT, so it is for VMMs that touch guest
- * memory from user space only.
+ * window.  Faults from user mode wait as always, and so do faults from
+ * kernel threads working for the process (KVM's async page-fault worker).
+ * Under KVM a vCPU that KVM faults asynchronously (in-kernel irqchip,
+ * guest interrupts enabled) waits for the page there; one it must fault
+ * synchronously makes KVM_RUN fail with EFAULT.
  */
 #define UMEM_INIT_KERNEL_EFAULT	(1U << 0)
 #define UMEM_INIT_FLAGS_ALL	UMEM_INIT_KERNEL_EFAULT
@@ -149,8 +150,12 @@ struct umem_serve {
  * UMEM_REQ_WRITE	the fault was a write
  * UMEM_REQ_KERNEL	the kernel faulted on the process's behalf (GUP,
  *			uaccess such as read(2) into the mapping)
- * UMEM_REQ_ASYNC	a prefetch: the faulting context did not wait
- *			(FAULT_FLAG_RETRY_NOWAIT, KVM async page faults)
+ * UMEM_REQ_ASYNC	the fault that made the request did not wait
+ *			(FAULT_FLAG_RETRY_NOWAIT): KVM's first lookup of
+ *			every vCPU fault.  Not a mere prefetch: the vCPU
+ *			then waits for the page in KVM's async page-fault
+ *			worker or in a second, waiting lookup, so serve
+ *			it as urgently as any other request.
  * UMEM_REQ_REDELIVERED	outstanding when this server adopted the region
  *			(read by a previous server); tid is 0
  */
@@ -189,7 +194,11 @@ struct umem_range {
 
 /*
  * UMEM_IOC_POISON (server fd): the pages in the range will never arrive;
- * faults on them, now and later, get SIGBUS.  Poison is permanent.
+ * faults on them, now and later, fault as hardware poison: SIGBUS with
+ * BUS_MCEERR_AR in user mode, EFAULT (or EHWPOISON for GUP with
+ * FOLL_HWPOISON, as KVM asks: KVM then sends the vCPU thread that SIGBUS)
+ * in the kernel.  So do missing pages of a failed region.  Poison is
+ * permanent.
  * Errors: EFAULT, EINVAL (empty range, or outside the region), ENOMEM
  * (the first poison of a region could not allocate; nothing changed).
  */
@@ -243,7 +252,7 @@ struct umem_bitmap {
 #define UMEM_STATE_UNSERVED	0 /* initialised, never had a server */
 #define UMEM_STATE_SERVED	1 /* a server is live */
 #define UMEM_STATE_DETACHED	2 /* the server went away, deadline running */
-#define UMEM_STATE_FAILED	3 /* the deadline passed: missing pages SIGBUS */
+#define UMEM_STATE_FAILED	3 /* the deadline passed: missing pages poisoned */
 #define UMEM_STATE_COMPLETE	4 /* every page supplied */
 
 /* Buckets of umem_stats.wait_hist: bucket i counts waits < 2^i us. */
