@@ -209,6 +209,8 @@ demo-vm: module tools l2-guest
 
 # Failures during a real migration (selftests/qemu/qemu.sh): a target of
 # its own, each test boots a real guest (make check stays short).
+# QEMU_T=ERE runs only the tests whose name matches.
+QEMU_T ?=
 check-qemu: deps
 	$(MAKE) check-qemu-vm
 
@@ -216,7 +218,7 @@ check-qemu-vm: VM_MEM = $(QEMU_MEM)
 check-qemu-vm: module tools l2-guest
 	@mkdir -p $(BUILD)/qemu
 	sed -e 's/@GUEST_MIB@/$(GUEST_MIB)/' -e 's/@WORK_MIB@/$(WORK_MIB)/' \
-		selftests/qemu/qemu.sh > $(BUILD)/qemu/qemu
+		-e 's/@QEMU_T@/$(QEMU_T)/' selftests/qemu/qemu.sh > $(BUILD)/qemu/qemu
 	chmod 755 $(BUILD)/qemu/qemu
 	@start=$$(date +%s); rc=0; \
 	$(RUN_VM) --name check-qemu --test-timeout 2400 --timeout 2700 \
