@@ -71,6 +71,18 @@ KVM_KOS = $(if $(findstring -rt-,$(KVER)),,$(foreach m,virt/lib/irqbypass \
 # Modules of the kernel's own that the VM loads after umem.ko.
 VM_KOS = $(VETH_KO) $(KVM_KOS)
 DEMO_MIB ?= 256
+# Real L2 guests (make demo, make check-qemu): Debian's QEMU in the test
+# VM under nested KVM, the same kernel, a busybox initramfs whose init is
+# the workload (selftests/qemu/).  The test VM needs room for two guests.
+QEMU_DIR := $(BUILD)/qemu
+L2_INITRAMFS := $(QEMU_DIR)/l2-initramfs.cpio.gz
+L2_KERNEL := $(QEMU_DIR)/l2-kernel
+GUEST_MIB ?= 256
+WORK_MIB ?= 128
+DEMO_RAM ?= umem
+QEMU_MEM ?= 3G
+QEMU_FILES := --qemu --file $(QEMU_DIR)/qmp --file $(L2_INITRAMFS) --file $(L2_KERNEL) \
+	--file selftests/qemu/lib.sh $(POSTCOPY_FILES)
 # Module sources (kbuild leaves a generated umem.mod.c beside them).
 MODULE_C := $(filter-out %.mod.c,$(wildcard umem/*.c)) $(wildcard umem/*.h)
 MODULE_SRCS := VERSION Kbuild umem/Kbuild $(MODULE_C) include/uapi/linux/umem.h
@@ -83,14 +95,16 @@ MODULE := $(if $(KMOD),$(KMOD)/)umem/umem.ko
 CHECK_OUT := $(BUILD)/vm/check$(if $(KMOD),-$(KVER))
 STYLE_FILES := $(MODULE_C) include/uapi/linux/umem.h
 
-RUN_VM := selftests/runner/run-vm.sh --smp $(SMP) --mem $(MEM) \
+VM_MEM = $(MEM)
+RUN_VM = selftests/runner/run-vm.sh --smp $(SMP) --mem $(VM_MEM) \
 	--test-timeout $(TEST_TIMEOUT) --timeout $(VM_TIMEOUT) \
 	$(if $(T),--filter '$(T)') $(if $(filter 1,$(VERBOSE)),--verbose)
 
 .PHONY: all check-kdir module tools selftests headers-check deps check check-vm \
 	check-6.12 check-rt check-6.12-rt dkms-install check-dkms check-debug-6.12 \
 	check-runner check-runner-vm check-man man install-man install-dkms-src \
-	deb deb-deps check-deb check-bpftrace demo demo-vm shell debug-kernel \
+	deb deb-deps check-deb check-bpftrace demo demo-vm demo-sim demo-sim-vm \
+	l2-guest check-qemu check-qemu-vm shell debug-kernel \
 	check-debug check-debug-vm bench bench-vm fuzz fuzz-vm stress stress-vm style \
 	install clean distclean help
 
@@ -101,8 +115,13 @@ help:
 	@echo "make check      install deps, build, run the selftests in a VM"
 	@echo "make check-6.12 check-rt check-6.12-rt"
 	@echo "                the same on 6.12, 6.1 PREEMPT_RT, 6.12 PREEMPT_RT"
-	@echo "make demo       install deps, build, run the main job in a VM"
-	@echo "make bench      umem against userfaultfd in the VM: build/bench/results.json"
+	@echo "make demo       install deps, build, run the main job in a VM: a real"
+	@echo "                Linux guest under QEMU live-migrated onto umem"
+	@echo "                (GUEST_MIB=, WORK_MIB=, DEMO_RAM=umem|shm)"
+	@echo "make demo-sim   the simulated migration: umemctl vmm (DEMO_MIB=)"
+	@echo "make check-qemu failures during a real guest's migration onto umem"
+	@echo "make bench      umem against userfaultfd in the VM, and a real guest onto umem"
+	@echo "                against QEMU's postcopy: build/bench/results.json"
 	@echo "make stress     the bounce stress test to STRESS_FAULTS (10^6) faults in the VM"
 	@echo "make check-runner  prove the VM runner fails on a failing test, a hang and a WARN"
 	@echo "make debug-kernel  build (or reuse) the KASAN/lockdep/kmemleak kernel"
@@ -217,13 +236,77 @@ check-6.12 check-rt check-6.12-rt: deps
 demo: deps
 	$(MAKE) demo-vm
 
-demo-vm: module tools
+demo-vm: VM_MEM = $(QEMU_MEM)
+# The real guest: the demo's report is the TAP's comments, and its last
+# line is the verdict.
+demo-vm: module tools l2-guest
 	@mkdir -p $(BUILD)/demo
-	sed 's/@DEMO_MIB@/$(DEMO_MIB)/' selftests/postcopy/demo.sh > $(BUILD)/demo/demo
+	sed -e 's/@GUEST_MIB@/$(GUEST_MIB)/' -e 's/@WORK_MIB@/$(WORK_MIB)/' \
+		-e 's/@RAM@/$(DEMO_RAM)/' selftests/qemu/demo.sh > $(BUILD)/demo/demo
 	chmod 755 $(BUILD)/demo/demo
-	$(RUN_VM) --name demo --kernel $(KERNEL) --module $(MODULE) \
+	@start=$$(date +%s); rc=0; \
+	$(RUN_VM) --name demo --test-timeout 1200 --timeout 1500 --kernel $(KERNEL) \
+		--module $(MODULE) $(addprefix --module ,$(VM_KOS)) $(QEMU_FILES) \
+		--out $(BUILD)/vm/demo --show-tap --test $(BUILD)/demo/demo || rc=1; \
+	echo "make demo: $$(( $$(date +%s) - start )) s"; \
+	tr -d '\r' < $(BUILD)/vm/demo/results.tap | \
+		sed -n 's/^# \(demo: real guest verified: .*\)/\1/p' | grep . || rc=1; \
+	exit $$rc
+
+# Failures during a real migration (selftests/qemu/qemu.sh): a target of
+# its own, each test boots a real guest (make check stays short).
+# QEMU_T=ERE runs only the tests whose name matches.
+QEMU_T ?=
+check-qemu: deps
+	$(MAKE) check-qemu-vm
+
+check-qemu-vm: VM_MEM = $(QEMU_MEM)
+check-qemu-vm: module tools l2-guest
+	@mkdir -p $(BUILD)/qemu
+	sed -e 's/@GUEST_MIB@/$(GUEST_MIB)/' -e 's/@WORK_MIB@/$(WORK_MIB)/' \
+		-e 's/@QEMU_T@/$(QEMU_T)/' selftests/qemu/qemu.sh > $(BUILD)/qemu/qemu
+	chmod 755 $(BUILD)/qemu/qemu
+	@start=$$(date +%s); rc=0; \
+	$(RUN_VM) --name check-qemu --test-timeout 2400 --timeout 2700 \
+		--kernel $(KERNEL) --module $(MODULE) $(addprefix --module ,$(VM_KOS)) \
+		$(QEMU_FILES) --out $(BUILD)/vm/check-qemu --show-tap \
+		--test $(BUILD)/qemu/qemu || rc=1; \
+	echo "make check-qemu: $$(( $$(date +%s) - start )) s"; exit $$rc
+
+# The simulated guest (umemctl vmm: threads doing loads and stores) that
+# was the demo before there was a real one.
+demo-sim: deps
+	$(MAKE) demo-sim-vm
+
+demo-sim-vm: module tools
+	@mkdir -p $(BUILD)/demo
+	sed 's/@DEMO_MIB@/$(DEMO_MIB)/' selftests/postcopy/demo.sh > $(BUILD)/demo/demo-sim
+	chmod 755 $(BUILD)/demo/demo-sim
+	$(RUN_VM) --name demo-sim --kernel $(KERNEL) --module $(MODULE) \
 		$(addprefix --module ,$(VM_KOS)) $(POSTCOPY_FILES) \
-		--out $(BUILD)/vm/demo --show-tap --test $(BUILD)/demo/demo
+		--out $(BUILD)/vm/demo-sim --show-tap --test $(BUILD)/demo/demo-sim
+
+# The L2 guest: its initramfs (busybox, /init, the workload) and kernel,
+# and the QMP client the L1 scripts use.
+QEMU_CFLAGS := -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE
+$(QEMU_DIR)/%: selftests/qemu/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(QEMU_CFLAGS) -o $@ $< -static
+
+$(L2_INITRAMFS): $(QEMU_DIR)/workload selftests/qemu/l2-init
+	rm -rf $(QEMU_DIR)/l2root && mkdir -p $(QEMU_DIR)/l2root/bin $(QEMU_DIR)/l2root/dev
+	cp $$(command -v busybox) $(QEMU_DIR)/l2root/bin/busybox
+	cp selftests/qemu/l2-init $(QEMU_DIR)/l2root/init
+	cp $(QEMU_DIR)/workload $(QEMU_DIR)/l2root/workload
+	chmod 755 $(QEMU_DIR)/l2root/init
+	(cd $(QEMU_DIR)/l2root && find . -print0 | cpio --null -o -H newc --quiet) | \
+		gzip -1 > $@
+
+$(L2_KERNEL): $(KERNEL)
+	@mkdir -p $(dir $@)
+	cp $< $@
+
+l2-guest: $(L2_INITRAMFS) $(L2_KERNEL) $(QEMU_DIR)/qmp
 
 shell: all
 	$(RUN_VM) --shell --kernel $(KERNEL) --module $(MODULE) \
@@ -237,10 +320,20 @@ BENCH_QUICK ?= 0
 bench: deps
 	$(MAKE) bench-vm
 
-bench-vm: module tools
+# The qemu case (selftests/qemu/bench.sh) boots a third VM with QEMU and
+# the kvm modules in it; BENCH_QEMU=0 leaves it out.
+BENCH_QEMU ?= 1
+bench-vm: module tools $(if $(filter 1,$(BENCH_QEMU)),l2-guest)
 	$(MAKE) -C tools/bench
+	@mkdir -p $(BUILD)/bench
+	sed -e 's/@GUEST_MIB@/$(GUEST_MIB)/' -e 's/@WORK_MIB@/$(WORK_MIB)/' \
+		selftests/qemu/bench.sh > $(BUILD)/bench/bench-qemu
+	chmod 755 $(BUILD)/bench/bench-qemu
 	tools/bench/bench.sh --kernel $(KERNEL) --module $(MODULE) \
 		$(if $(VETH_KO),--module $(VETH_KO)) --smp $(SMP) --mib $(DEMO_MIB) \
+		$(if $(filter 1,$(BENCH_QEMU)),--qemu-test $(BUILD)/bench/bench-qemu \
+			--qemu-mem $(QEMU_MEM) $(addprefix --qemu-arg --module --qemu-arg ,$(KVM_KOS)) \
+			$(addprefix --qemu-arg ,$(QEMU_FILES))) \
 		$(if $(filter 1,$(BENCH_QUICK)),--quick) \
 		$(if $(filter 1,$(VERBOSE)),--verbose) --out $(BUILD)/bench
 

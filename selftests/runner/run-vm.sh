@@ -38,12 +38,17 @@ usage: $0 --kernel IMAGE [options]
   --show-tap           stream the guest's TAP while it runs (umemd's progress
                        as a bar in place on a terminal), then the verdict
   --shell              boot to an interactive shell instead of running tests
+  --qemu               carry the host's qemu-system-x86_64 into the guest
+                       (/usr/bin), with its shared libraries, the dynamic
+                       loader and the firmware: for tests that run real
+                       L2 guests under nested KVM
 USAGE
 	exit 2
 }
 
 kernel="" modules=() tests=() files=() filter="" show_tap=0 smp=2 mem=2G cpu=max append=""
 test_timeout=300 vm_timeout=1200 out=build/vm name=tests verbose=0 shell=0
+with_qemu=0
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--kernel) kernel=$2; shift ;;
@@ -62,6 +67,7 @@ while [ $# -gt 0 ]; do
 	--verbose) verbose=1 ;;
 	--show-tap) show_tap=1 ;;
 	--shell) shell=1 ;;
+	--qemu) with_qemu=1 ;;
 	*) usage ;;
 	esac
 	shift
@@ -128,6 +134,27 @@ done
 for f in "${files[@]}"; do
 	cp "$f" "$root/tests/" || die "file $f missing"
 done
+# --qemu: the VMM for L2 guests, where it lives on the host, so that its
+# compiled-in firmware path (/usr/share/qemu, /usr/share/seabios,
+# /usr/lib/ipxe/qemu) and the libraries' paths hold in the guest too.
+carry() {
+	mkdir -p "$root$(dirname "$1")" && cp -L "$1" "$root$1"
+}
+if [ "$with_qemu" = 1 ]; then
+	qbin=$(command -v qemu-system-x86_64)
+	carry "$qbin" || die "cannot copy $qbin"
+	libs=$(ldd "$qbin" | awk '$2 == "=>" && $3 ~ /^\// { print $3 }
+				  $1 ~ /^\// { print $1 }')
+	[ -n "$libs" ] || die "ldd $qbin found no libraries"
+	for l in $libs; do
+		carry "$l" || die "cannot copy $l (a library of $qbin)"
+	done
+	for d in /usr/share/qemu /usr/share/seabios /usr/lib/ipxe/qemu; do
+		[ -d "$d" ] || die "$d missing (apt-get install qemu-system-x86)"
+		mkdir -p "$root$(dirname "$d")" && cp -a "$d" "$root$d" ||
+			die "cannot copy $d"
+	done
+fi
 mode=tests
 [ "$shell" = 1 ] && mode=shell
 cat > "$root/runner.conf" <<CONF
@@ -190,7 +217,7 @@ stream_tap() {
 	[ $inplace = 1 ] && echo
 }
 
-echo "run-vm: $name: booting $(basename "$kernel") (smp $smp, mem $mem, cpu $cpu) with$mods;$tnames"
+echo "run-vm: $name: booting $(basename "$kernel") (smp $smp, mem $mem, cpu $cpu$([ "$with_qemu" = 1 ] && echo ", with qemu")) with$mods;$tnames"
 start=$(date +%s)
 if [ "$show_tap" = 1 ]; then
 	: > "$results"

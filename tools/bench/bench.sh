@@ -4,7 +4,9 @@
 # make bench: boot the test VM twice and run umem-bench in it.
 #  1. -smp 1: round-trip latency (umem, both userfaultfd modes, the floor);
 #  2. -smp SMP: scaling, same pages, marking present, footprint, and the
-#     postcopy migration against its stream floor.
+#     postcopy migration against its stream floor;
+#  3. with --qemu-test: a real guest under QEMU migrated onto umem and by
+#     QEMU's own postcopy (selftests/qemu/bench.sh), in a bigger VM.
 # Every comparison is made inside one boot.  Writes OUT/results.json,
 # OUT/results.txt (the tables), OUT/scaling.dat and OUT/scaling.png.
 # See Documentation/performance.rst.
@@ -12,13 +14,15 @@ set -uo pipefail
 
 usage() {
 	echo "usage: $0 --kernel IMAGE --module KO [--module KO] --out DIR" \
-	     "[--smp N] [--mib N] [--quick] [--verbose]" >&2
+	     "[--smp N] [--mib N] [--quick] [--verbose]" \
+	     "[--qemu-test SCRIPT --qemu-mem SIZE --qemu-arg RUN-VM-ARG...]" >&2
 	exit 2
 }
 
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 kernel="" modules=() out="" smp=2 mib=256 quick=0 verbose=()
+qemu_test="" qemu_mem=3G qemu_args=()
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--kernel) kernel=$2; shift ;;
@@ -28,6 +32,9 @@ while [ $# -gt 0 ]; do
 	--mib) mib=$2; shift ;;
 	--quick) quick=1 ;;
 	--verbose) verbose=(--verbose) ;;
+	--qemu-test) qemu_test=$2; shift ;;
+	--qemu-mem) qemu_mem=$2; shift ;;
+	--qemu-arg) qemu_args+=("$2"); shift ;;
 	*) usage ;;
 	esac
 	shift
@@ -54,10 +61,15 @@ rc=0
 	--file "$top/tools/umemctl/umemctl" --file "$top/tools/umemctl/umemd" \
 	--file "$top/selftests/postcopy/netns.sh" \
 	--test "$out/bench-main" > "$out/main.log" 2>&1 || rc=1
+if [ -n "$qemu_test" ]; then
+	"${run_vm[@]}" --name bench-qemu --mem "$qemu_mem" --out "$out/vm-qemu" \
+		"${qemu_args[@]}" --test "$qemu_test" > "$out/qemu.log" 2>&1 || rc=1
+fi
 
 tap() {
 	tr -d '\r' < "$out/vm-latency/results.tap"
 	tr -d '\r' < "$out/vm-main/results.tap"
+	[ -z "$qemu_test" ] || tr -d '\r' < "$out/vm-qemu/results.tap"
 }
 
 # The tables: the cases' own output, without the TAP framing.
@@ -68,8 +80,10 @@ cat "$out/results.txt"
 
 if [ $rc != 0 ]; then
 	echo "bench: a VM run failed; its log:" >&2
-	grep -h -E '^(FAIL|run-vm)' "$out/latency.log" "$out/main.log" >&2
-	tail -n 40 "$out/latency.log" "$out/main.log" >&2
+	logs=("$out/latency.log" "$out/main.log")
+	[ -z "$qemu_test" ] || logs+=("$out/qemu.log")
+	grep -h -E '^(FAIL|run-vm)' "${logs[@]}" >&2
+	tail -n 40 "${logs[@]}" >&2
 	exit 1
 fi
 

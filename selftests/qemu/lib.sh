@@ -1,0 +1,313 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# Real L2 guests under Debian's QEMU in the test VM (nested KVM).  Sourced
+# after netns.sh by the demo and the qemu tests; busybox only, plus the
+# qmp helper.  The runner carries QEMU in with --qemu.
+#
+#   l2_start NAME NS MEMPATH [QEMU ARGS]   start a QEMU in the background,
+#                      on host NS (on_src or on_dst), guest RAM in MEMPATH
+#   l2_boot NAME NS MEMPATH    l2_start, then wait for the workload to be
+#                      ready; a hung boot is reported and retried once
+#   l2_wait_exit NAME SECS     wait for a QEMU to exit
+#   l2_kill NAME               kill a QEMU (-9) and reap it
+#   l2_stop NAME               ask the workload for its verdict ("stop" on
+#                      the serial line); VERDICT is its verdict line
+#   mig_wait NAME STATUS SECS  wait for query-migrate to report STATUS
+#   ev_time NAME EVENT         QEMU's timestamp of NAME's first EVENT
+#
+# Each guest NAME leaves in $RUN: NAME.log (QEMU's stderr), NAME.ser.out
+# (the guest's console), NAME.events (QMP events), NAME.pid.
+
+QEMU=/usr/bin/qemu-system-x86_64
+QMP=$T/qmp
+RUN=${RUN:-/tmp/l2}
+GUEST_MIB=${GUEST_MIB:-256}
+WORK_MIB=${WORK_MIB:-128}
+WORK_MAX=${WORK_MAX:-600}
+BOOT_TIMEOUT=${BOOT_TIMEOUT:-300}
+MIG_PORT=5555
+L2_RETRIES=0
+mkdir -p "$RUN"
+
+now() {
+	$QMP --now
+}
+
+# elapsed T0 [T1]: seconds from T0 to T1 (or now), "%.3f"
+elapsed() {
+	awk -v a="$1" -v b="${2:-$(now)}" 'BEGIN { printf "%.3f", b - a }'
+}
+
+# wait_line FILE ERE SECS
+wait_line() {
+	end=$(($(date +%s) + $3))
+	while [ $(date +%s) -lt $end ]; do
+		grep -q -E "$2" "$1" 2>/dev/null && return 0
+		sleep 0.2
+	done
+	grep -q -E "$2" "$1" 2>/dev/null
+}
+
+alive() {
+	kill -0 "$(cat $RUN/$1.pid 2>/dev/null)" 2>/dev/null
+}
+
+l2_start() {
+	name=$1 ns=$2 mempath=$3
+	shift 3
+	rm -f $RUN/$name.*
+	mkfifo $RUN/$name.ser.in
+	: > $RUN/$name.ser.out
+	# nsenter may fork: the shell records QEMU's own pid.
+	$ns sh -c 'echo $$ > "$0"; exec "$@"' $RUN/$name.pid $QEMU -name $name \
+		-machine pc,accel=kvm,memory-backend=mem -m ${GUEST_MIB}M -smp 1 \
+		-object memory-backend-file,id=mem,size=${GUEST_MIB}M,mem-path=$mempath,share=on \
+		-nodefaults -no-user-config -display none \
+		-kernel $T/l2-kernel -initrd $T/l2-initramfs.cpio.gz \
+		-append "console=ttyS0 panic=-1 quiet workload.mib=$WORK_MIB workload.max=$WORK_MAX" \
+		-chardev pipe,id=ser,path=$RUN/$name.ser -serial chardev:ser \
+		-qmp unix:$RUN/$name.qmp,server=on,wait=off \
+		-qmp unix:$RUN/$name.ev,server=on,wait=off -no-reboot \
+		"$@" > $RUN/$name.log 2>&1 &
+	# The job is QEMU itself (sh execs it): wait gives its exit status.
+	eval "L2_JOB_$name=$!"
+	sleep 0.2
+	$QMP --events $RUN/$name.ev > $RUN/$name.events 2>/dev/null &
+}
+
+l2_boot() {
+	try=0
+	while :; do
+		t0=$(now)
+		l2_start "$@"
+		if wait_line $RUN/$1.ser.out '^workload: ready' $BOOT_TIMEOUT; then
+			echo "# qemu: $1: L2 guest booted, workload ready after $(elapsed $t0) s: $(grep '^workload: ready' $RUN/$1.ser.out | tr -d '\r')"
+			return 0
+		fi
+		if ! alive $1; then
+			echo "# qemu: $1: QEMU exited during the boot:"
+			sed 's/^/#   /' $RUN/$1.log
+			return 1
+		fi
+		echo "# qemu: $1: L2 BOOT HUNG: no 'workload: ready' within $BOOT_TIMEOUT s; console tail:"
+		tail -n 5 $RUN/$1.ser.out | tr -d '\r' | sed 's/^/#   /'
+		l2_kill $1
+		try=$((try + 1))
+		if [ $try -gt 1 ]; then
+			echo "# qemu: $1: the retry hung too: giving up"
+			return 1
+		fi
+		L2_RETRIES=$((L2_RETRIES + 1))
+		echo "# qemu: $1: RETRY: booting the L2 guest again (retry $try of 1)"
+	done
+}
+
+l2_wait_exit() {
+	end=$(($(date +%s) + $2))
+	while alive $1; do
+		[ $(date +%s) -ge $end ] && return 1
+		sleep 0.2
+	done
+	return 0
+}
+
+# l2_status NAME: QEMU's exit status (128 + N: killed by signal N)
+l2_status() {
+	eval "wait \$L2_JOB_$1"
+}
+
+l2_kill() {
+	kill -9 "$(cat $RUN/$1.pid 2>/dev/null)" 2>/dev/null
+	l2_wait_exit $1 10
+}
+
+l2_stop() {
+	echo stop > $RUN/$1.ser.in
+	# The whole line: it may be read while the guest still writes it.
+	if ! wait_line $RUN/$1.ser.out '^workload: verdict.*\)' ${2:-120}; then
+		VERDICT="no verdict within ${2:-120} s"
+		return 1
+	fi
+	VERDICT=$(grep '^workload: verdict' $RUN/$1.ser.out | tr -d '\r')
+	case "$VERDICT" in
+	*"verdict: ok:"*) return 0 ;;
+	esac
+	return 1
+}
+
+# qmp and caps name their variables with a _: the test scripts use n.
+qmp() {
+	_q=$1
+	shift
+	$QMP $RUN/$_q.qmp "$@"
+}
+
+mig_status() {
+	qmp $1 query-migrate | grep -o '"status": "[a-z-]*"' | head -n 1 | cut -d'"' -f4
+}
+
+mig_wait() {
+	end=$(($(date +%s) + $3))
+	while [ $(date +%s) -le $end ]; do
+		s=$(mig_status $1)
+		[ "$s" = "$2" ] && return 0
+		case "$s" in
+		failed|cancelled) echo "# qemu: $1: migration $s"; return 1 ;;
+		esac
+		sleep 0.05
+	done
+	echo "# qemu: $1: migration status '$s' after $3 s, expected $2"
+	return 1
+}
+
+# ev_time NAME EVENT: "SECONDS.MICROSECONDS" of the first EVENT, or nothing
+ev_time() {
+	grep "\"event\": \"$2\"" $RUN/$1.events | head -n 1 |
+		sed -n 's/.*"seconds": *\([0-9]*\), *"microseconds": *\([0-9]*\).*/\1 \2/p' |
+		awk '{ printf "%d.%06d", $1, $2 }'
+}
+
+# ev_wait NAME ERE SECS: wait for an event of NAME's matching ERE
+ev_wait() {
+	end=$(($(date +%s) + $3))
+	while [ $(date +%s) -lt $end ]; do
+		grep -q -E "$2" $RUN/$1.events && return 0
+		sleep 0.02
+	done
+	return 1
+}
+
+# caps NAME CAP...: set migration capabilities on
+caps() {
+	_c=$1
+	shift
+	list=""
+	for c in "$@"; do
+		list="$list${list:+,}{\"capability\":\"$c\",\"state\":true}"
+	done
+	qmp $_c "{\"execute\":\"migrate-set-capabilities\",\"arguments\":{\"capabilities\":[$list]}}" > /dev/null
+}
+
+# heartbeat NAME: the guest's last heartbeat counter
+heartbeat() {
+	grep '^hb ' $RUN/$1.ser.out | tail -n 1 | cut -d' ' -f2
+}
+
+l2_diag() {
+	for f in $RUN/$1.log $RUN/$1.ser.out $RUN/$1.events; do
+		[ -s $f ] || continue
+		echo "# --- $f (last 15 lines)"
+		tail -n 15 $f | tr -d '\r' | sed 's/^/#   /'
+	done
+}
+
+# ---- a migration onto umem, in steps (the demo and the qemu tests) ----
+#
+#   mig_prepare DST_RAM   boot the source guest (RAM on $SRC_RAM), start the
+#                         destination QEMU (RAM on DST_RAM, -incoming), set
+#                         x-ignore-shared on both, pause-before-switchover
+#                         on the source
+#   mig_switch [UMEMD ARGS]   migrate; at pre-switchover start umemctl
+#                         source and umemd (unless DST_RAM is $SRC_RAM),
+#                         migrate-continue; wait for the destination to run.
+#                         Sets T_START, T_STOP (source STOP), T_RESUME
+#                         (destination RESUME), UMEMD_PID, SOURCE_PID
+#   umemd_start [ARGS]    (another) umemd on the destination region
+#   mig_cleanup           kill everything, unmount, net_down
+
+SRC_RAM=/dev/shm/l2-ram
+MNT=/mnt/umem
+UMEM_PORT=4444
+MIG_ERR=""
+
+umem_mount() {
+	mkdir -p $MNT
+	mount -t umem -o detach_timeout_ms=$1 umem $MNT
+}
+
+mig_prepare() {
+	DST_RAM=$1
+	l2_boot src on_src $SRC_RAM || { MIG_ERR="the source guest did not boot"; return 1; }
+	# The capabilities must be set before the destination listens.
+	l2_start dst on_dst $DST_RAM -incoming defer
+	caps dst x-ignore-shared || { MIG_ERR="the destination QEMU does not answer"; return 1; }
+	qmp dst "{\"execute\":\"migrate-incoming\",\"arguments\":{\"uri\":\"tcp:$DST_IP:$MIG_PORT\"}}" > /dev/null ||
+		{ MIG_ERR="migrate-incoming refused"; return 1; }
+	caps src x-ignore-shared pause-before-switchover events ||
+		{ MIG_ERR="cannot set the source's capabilities"; return 1; }
+}
+
+umemd_start() {
+	on_dst "$T/umemd" --path $DST_RAM --source $SRC_IP:$UMEM_PORT --progress=line --nice -10 "$@" \
+		>> $RUN/umemd.log 2>&1 &
+	UMEMD_PID=$!
+}
+
+source_start() {
+	# busybox has renice, not nice: the shell renices itself, then execs.
+	on_src sh -c 'echo $$ > /tmp/l2/source.pid; renice -n -10 $$ > /dev/null; exec "$0" "$@"' \
+		"$T/umemctl" source --image file:$SRC_RAM --listen $SRC_IP:$UMEM_PORT "$@" \
+		>> $RUN/source.log 2>&1 &
+	SOURCE_PID=$!
+}
+
+mig_switch() {
+	rm -f $RUN/umemd.log $RUN/source.log
+	T_START=$(now)
+	qmp src "{\"execute\":\"migrate\",\"arguments\":{\"uri\":\"tcp:$DST_IP:$MIG_PORT\"}}" > /dev/null ||
+		{ MIG_ERR="migrate refused"; return 1; }
+	# The source is stopped until migrate-continue: that is downtime.
+	# Its MIGRATION event says so sooner than polling query-migrate.
+	ev_wait src '"status": "pre-switchover"' 120 ||
+		mig_wait src pre-switchover 5 ||
+		{ MIG_ERR="the source did not reach pre-switchover"; return 1; }
+	if [ "$DST_RAM" != "$SRC_RAM" ]; then
+		# Every blocked vCPU waits on these two: they outrank it.
+		source_start $SOURCE_ARGS
+		umemd_start "$@"
+	fi
+	qmp src '{"execute":"migrate-continue","arguments":{"state":"pre-switchover"}}' > /dev/null ||
+		{ MIG_ERR="migrate-continue refused"; return 1; }
+	mig_wait src completed 120 || { MIG_ERR="the migration did not complete"; return 1; }
+	end=$(($(date +%s) + 30))
+	while [ -z "$(ev_time dst RESUME)" ] && [ $(date +%s) -lt $end ]; do
+		sleep 0.1
+	done
+	T_STOP=$(ev_time src STOP)
+	T_RESUME=$(ev_time dst RESUME)
+	[ -n "$T_RESUME" ] || { MIG_ERR="the destination guest never resumed"; return 1; }
+}
+
+mig_cleanup() {
+	l2_kill dst
+	l2_kill src
+	[ -n "$UMEMD_PID" ] && kill -9 $UMEMD_PID 2>/dev/null
+	[ -s /tmp/l2/source.pid ] && kill -9 "$(cat /tmp/l2/source.pid)" 2>/dev/null
+	# Not a bare wait: the network namespaces' holders are jobs too.
+	for p in $UMEMD_PID $SOURCE_PID; do
+		wait $p 2>/dev/null
+	done
+	UMEMD_PID="" SOURCE_PID=""
+	rm -f /tmp/l2/source.pid
+	umount $MNT 2>/dev/null
+	rm -f $SRC_RAM
+}
+
+mig_diag() {
+	for g in src dst; do l2_diag $g; done
+	for f in $RUN/umemd.log $RUN/source.log; do
+		[ -s $f ] && { echo "# --- $f"; grep -v 'ETA' $f | tail -n 15 | sed 's/^/#   /'; }
+	done
+}
+
+# wire_bytes: bytes through the destination's end of the veth, both ways
+# (from /proc/net/dev as the destination host sees it)
+wire_bytes() {
+	on_dst cat /proc/net/dev | awk '$1 == "umdst:" { print $2 + $10 }'
+}
+
+# verified_pages: the pages the guest's last word verified
+verified_pages() {
+	echo "$VERDICT" | sed -n 's/.* \([0-9]*\) pages verified.*/\1/p'
+}

@@ -1,0 +1,157 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * qmp: a minimal QMP client for the test VM (busybox has no socat and its
+ * nc cannot do unix sockets).
+ *
+ *   qmp SOCKET CMD...      run each command, print each reply on a line;
+ *                          CMD is a JSON object, or a bare command name
+ *                          ("query-status" = {"execute":"query-status"});
+ *                          exit 1 on an error reply or a lost connection
+ *   qmp --events SOCKET    print every event (with QEMU's timestamp) until
+ *                          the connection closes
+ *   qmp --now              the wall clock, "SECONDS.MICROSECONDS", the
+ *                          clock of QEMU's event timestamps (busybox date
+ *                          has no sub-second format)
+ *
+ * The connection is retried for 10 s, so that it can be started together
+ * with QEMU.  Commands give up after 60 s (a QEMU whose main loop is
+ * stuck must not hang the test): exit 1, "qmp: no reply".  Replies are told from events by their "return" or "error"
+ * member; events that come before a reply are dropped (use a second
+ * monitor with --events to see them).
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+static FILE *in;
+static int fd;
+
+static void die(const char *msg)
+{
+	fprintf(stderr, "qmp: %s\n", msg);
+	exit(1);
+}
+
+static void on_alarm(int sig __attribute__((unused)))
+{
+	static const char msg[] = "qmp: no reply within 60 s\n";
+
+	if (write(2, msg, sizeof(msg) - 1) < 0)
+		_exit(1);
+	_exit(1);
+}
+
+static char *getline_or_die(void)
+{
+	static char *line;
+	static size_t cap;
+
+	if (getline(&line, &cap, in) < 0)
+		die("connection closed");
+	return line;
+}
+
+static void send_cmd(const char *cmd)
+{
+	char buf[8192];
+	int n;
+
+	if (cmd[0] == '{')
+		n = snprintf(buf, sizeof(buf), "%s\n", cmd);
+	else
+		n = snprintf(buf, sizeof(buf), "{\"execute\":\"%s\"}\n", cmd);
+	if (n >= (int)sizeof(buf))
+		die("command too long");
+	if (write(fd, buf, n) != n)
+		die("write failed");
+}
+
+/* The reply to the last command: 0 for a return, 1 for an error. */
+static int reply(int print)
+{
+	for (;;) {
+		char *l = getline_or_die();
+
+		if (strstr(l, "\"return\"")) {
+			if (print)
+				fputs(l, stdout);
+			return 0;
+		}
+		if (strstr(l, "\"error\"")) {
+			fputs(l, print ? stdout : stderr);
+			return 1;
+		}
+	}
+}
+
+int main(int argc, char **argv)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int events = 0, i, rc = 0, tries;
+
+	if (argc == 2 && !strcmp(argv[1], "--now")) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		printf("%lld.%06ld\n", (long long)ts.tv_sec, ts.tv_nsec / 1000);
+		return 0;
+	}
+	if (argc > 1 && !strcmp(argv[1], "--events")) {
+		events = 1;
+		argv++;
+		argc--;
+	}
+	if (argc < 2 || (!events && argc < 3) || (events && argc != 2)) {
+		fprintf(stderr, "usage: qmp SOCKET CMD...\n       qmp --events SOCKET\n       qmp --now\n");
+		return 2;
+	}
+	if (strlen(argv[1]) >= sizeof(sa.sun_path))
+		die("socket path too long");
+	strcpy(sa.sun_path, argv[1]);
+	if (!events) {
+		signal(SIGALRM, on_alarm);
+		alarm(60);
+	}
+	for (tries = 0;; tries++) {
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			die("socket failed");
+		if (!connect(fd, (struct sockaddr *)&sa, sizeof(sa)))
+			break;
+		close(fd);
+		if (tries == 100) {
+			fprintf(stderr, "qmp: %s: %s\n", argv[1], strerror(errno));
+			return 1;
+		}
+		usleep(100000);
+	}
+	in = fdopen(fd, "r");
+	if (!in)
+		die("fdopen failed");
+	if (!strstr(getline_or_die(), "\"QMP\""))
+		die("no QMP greeting");
+	send_cmd("qmp_capabilities");
+	if (reply(0))
+		die("qmp_capabilities refused");
+	if (events) {
+		char *line = NULL;
+		size_t cap = 0;
+
+		setvbuf(stdout, NULL, _IOLBF, 0);
+		while (getline(&line, &cap, in) >= 0)
+			if (strstr(line, "\"event\""))
+				fputs(line, stdout);
+		return 0;
+	}
+	for (i = 2; i < argc; i++) {
+		send_cmd(argv[i]);
+		rc |= reply(1);
+	}
+	return rc;
+}

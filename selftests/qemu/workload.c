@@ -1,0 +1,180 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The workload of the L2 guest (a real Linux guest under QEMU/KVM in the
+ * test VM): PID 1 of its initramfs.  It fills WORK MiB of its memory with
+ * a pattern that depends on the page number and on a per-page generation
+ * number, then loops: verify a page, bump its generation, rewrite it; one
+ * page after the other, over and over.  Once a second it prints a
+ * heartbeat on the console with a counter.  When the console reads "stop"
+ * (or after workload.max= seconds), it verifies every page once more,
+ * prints its verdict and powers the guest off.
+ *
+ * Kernel command line: workload.mib=N (default 128), workload.max=S
+ * (default 900).  Console lines the host waits for:
+ *   workload: ready: N MiB filled in S s
+ *   hb N t=S passes=N writes=N bad=N
+ *   workload: verdict: ok|FAIL: N MiB, N pages verified, N bad pages, ...
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/reboot.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PAGE 4096UL
+#define WORDS (PAGE / sizeof(uint64_t))
+#define K1 0x9E3779B97F4A7C15ULL
+#define K2 0xD6E8FEB86659FD93ULL
+
+static uint64_t *mem;
+static uint32_t *gen;
+static unsigned long npages;
+static unsigned long long bad, reported;
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static uint64_t base(unsigned long p, uint32_t g)
+{
+	return ((((uint64_t)p << 32) | g) ^ 0x5a5a5a5a00000000ULL) * K1 + 1;
+}
+
+static void fill(unsigned long p)
+{
+	uint64_t *w = mem + p * WORDS, b = base(p, gen[p]);
+	unsigned long i;
+
+	for (i = 0; i < WORDS; i++)
+		w[i] = b + i * K2;
+}
+
+/* 0 when page p holds its pattern; counts and reports a bad page. */
+static int check(unsigned long p)
+{
+	uint64_t *w = mem + p * WORDS, b = base(p, gen[p]);
+	unsigned long i;
+
+	for (i = 0; i < WORDS; i++) {
+		if (w[i] != b + i * K2) {
+			bad++;
+			if (reported++ < 10)
+				printf("workload: BAD page %lu gen %u word %lu: %016llx, expected %016llx\n",
+				       p, gen[p], i, (unsigned long long)w[i],
+				       (unsigned long long)(b + i * K2));
+			return 1;
+		}
+	}
+	return 0;
+}
+
+static unsigned long cmdline_ul(const char *key, unsigned long def)
+{
+	char buf[1024], *s;
+	FILE *f = fopen("/proc/cmdline", "r");
+	size_t n;
+
+	if (!f)
+		return def;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	s = strstr(buf, key);
+	return s ? strtoul(s + strlen(key), NULL, 10) : def;
+}
+
+/* 1 when the console has sent a line "stop". */
+static int stop_asked(void)
+{
+	static char line[64];
+	static size_t len;
+	struct pollfd pfd = { .fd = 0, .events = POLLIN };
+	char c;
+
+	while (poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLIN)) {
+		if (read(0, &c, 1) != 1)
+			return 0;
+		if (c == '\n' || c == '\r') {
+			line[len] = 0;
+			len = 0;
+			if (strstr(line, "stop"))
+				return 1;
+		} else if (len < sizeof(line) - 1) {
+			line[len++] = c;
+		}
+	}
+	return 0;
+}
+
+int main(void)
+{
+	unsigned long mib, maxs, p, cur = 0, i, verified = 0;
+	unsigned long long passes = 0, writes = 0, hb = 0;
+	double t0, t, next;
+	const char *why = "stop";
+
+	mount("proc", "/proc", "proc", 0, NULL);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	mib = cmdline_ul("workload.mib=", 128);
+	maxs = cmdline_ul("workload.max=", 900);
+	npages = mib * 1048576 / PAGE;
+	mem = mmap(NULL, npages * PAGE, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	gen = calloc(npages, sizeof(*gen));
+	if (mem == MAP_FAILED || !gen) {
+		printf("workload: verdict: FAIL: cannot allocate %lu MiB (%s)\n",
+		       mib, strerror(errno));
+		goto off;
+	}
+	t0 = now();
+	for (p = 0; p < npages; p++)
+		fill(p);
+	printf("workload: ready: %lu MiB filled in %.1f s\n", mib, now() - t0);
+	next = now() + 1;
+	for (;;) {
+		for (i = 0; i < 64; i++) {
+			check(cur);
+			gen[cur]++;
+			fill(cur);
+			writes++;
+			if (++cur == npages) {
+				cur = 0;
+				passes++;
+			}
+		}
+		t = now();
+		if (t < next)
+			continue;
+		next = t + 1;
+		printf("hb %llu t=%.0f passes=%llu writes=%llu bad=%llu\n",
+		       ++hb, t - t0, passes, writes, bad);
+		if (stop_asked())
+			break;
+		if (t - t0 > maxs) {
+			why = "time limit";
+			break;
+		}
+	}
+	/* The last word: every page, once more. */
+	for (p = 0; p < npages; p++)
+		if (!check(p))
+			verified++;
+	printf("workload: verdict: %s: %lu MiB, %lu pages verified, %llu bad pages, %llu passes, %llu page writes, %llu heartbeats (%s)\n",
+	       bad ? "FAIL" : "ok", mib, verified, bad, passes, writes, hb, why);
+off:
+	fflush(stdout);
+	sync();
+	reboot(RB_POWER_OFF);
+	return 0;
+}
