@@ -8,7 +8,8 @@
 #  3. with --qemu-test: a real guest under QEMU migrated onto umem and by
 #     QEMU's own postcopy (selftests/qemu/bench.sh), in a bigger VM.
 # Every comparison is made inside one boot.  Writes OUT/results.json,
-# OUT/results.txt (the tables), OUT/scaling.dat and OUT/scaling.png.
+# OUT/results.txt (the tables), OUT/scaling.dat and OUT/scaling.png,
+# OUT/latency.dat and OUT/latency.png.
 # See Documentation/performance.rst.
 set -uo pipefail
 
@@ -116,4 +117,46 @@ plot "$out/scaling.dat" using 1:2 with linespoints lw 2 lc 1 title "umem", \
      "" using 1:6 with linespoints lw 1 dt 2 lc 2 title "userfaultfd MINOR, pages already filled"
 GP
 [ -s "$out/scaling.png" ] || { echo "bench: gnuplot drew nothing" >&2; exit 1; }
-echo "bench: wrote $out/results.json, $out/results.txt, $out/scaling.png"
+
+# The latency case's fault-wait distribution (random order): the CDF,
+# and below it the tail (the fraction waiting longer) on a log scale.
+tap | sed -n 's/^# # dat latency //p' > "$out/latency.dat"
+grep -q '^[0-9]' "$out/latency.dat" || { echo "bench: no latency samples" >&2; exit 1; }
+# "p50 X µs, p99 Y µs" of a series, from results.json's latency object.
+pct() {
+	sed -n 's/^ *"latency": //p' "$out/results.json" |
+		sed -n "s/.*\"$1\": {\"p50_us\": \([0-9.]*\), \"p99_us\": \([0-9.]*\).*/p50 \1, p99 \2 µs/p"
+}
+gnuplot <<GP
+set terminal pngcairo size 900,820 noenhanced
+set output "$out/latency.png"
+set multiplot layout 2,1 title "Fault wait: one faulting thread, one server thread, random order, $(sed -n 's/^ *"latency": {"pages": \([0-9]*\).*/\1/p' "$out/results.json") pages x 3 rounds (TCG guest, smp 1)"
+set logscale x 10
+set format x "%.0f"
+set grid xtics mxtics ytics
+set rmargin 7
+set key bottom right font ",9"
+set xlabel "fault wait (µs, log scale)"
+set ylabel "fraction of faults waiting at most x"
+set yrange [0:1.02]
+set ytics 0.1
+set title "CDF"
+plot "$out/latency.dat" using 1:2 with lines lw 2 lc 1 title "umem ($(pct umem))", \
+     "" using 1:3 with lines lw 2 lc 2 title "userfaultfd MINOR, shmem, fill + CONTINUE ($(pct uffd_minor))", \
+     "" using 1:4 with lines lw 2 lc 3 title "userfaultfd MISSING, anon, COPY ($(pct uffd_missing))", \
+     "" using 1:5 with lines lw 1 dt 2 lc rgb "gray40" title "floor: eventfd round trip + minor fault ($(pct floor))"
+set title "Tail, log scale (the lowest level of a curve is one fault)"
+set ylabel "fraction of faults waiting longer than x"
+set logscale y 10
+set yrange [*:1.2]
+set ytics auto
+set format y "%g"
+set key top right font ",9"
+plot "$out/latency.dat" using 1:(1 - \$2) with lines lw 2 lc 1 title "umem", \
+     "" using 1:(1 - \$3) with lines lw 2 lc 2 title "userfaultfd MINOR", \
+     "" using 1:(1 - \$4) with lines lw 2 lc 3 title "userfaultfd MISSING", \
+     "" using 1:(1 - \$5) with lines lw 1 dt 2 lc rgb "gray40" title "floor"
+unset multiplot
+GP
+[ -s "$out/latency.png" ] || { echo "bench: gnuplot drew nothing" >&2; exit 1; }
+echo "bench: wrote $out/results.json, $out/results.txt, $out/scaling.png, $out/latency.png"

@@ -12,7 +12,9 @@
  *   uffd_missing  anonymous memory registered MISSING; the server
  *                 UFFDIO_COPYs the page in.
  * and prints a table (stdout) and one JSON object per case on a line of
- * its own starting with "# json " (the host assembles results.json).
+ * its own starting with "# json " (the host assembles results.json);
+ * the data behind the plots rides on "# dat scaling " and "# dat latency "
+ * lines (scaling.dat, latency.dat).
  * Absolute times under TCG mean little; compare the rows of one run.
  *
  * usage: umem-bench latency|scaling|same-page|mark-present|footprint [opts]
@@ -654,12 +656,76 @@ static void umem_present_run(const uint64_t *order, uint64_t n, uint64_t *ns)
 }
 
 #define LAT_ROUNDS	3
+#define LAT_PER_DECADE	20	/* latency.dat: log-spaced edges per decade */
+#define LAT_STEP	1.1220184543019633	/* 10^(1/LAT_PER_DECADE) */
+#define NR_SERIES	(NR_MODES + 1)	/* the modes and the floor */
+
+/*
+ * The fault-wait distribution of every mode and of the floor, for
+ * latency.png: one line "# dat latency EDGE_US CDF... COUNT..." per edge,
+ * LAT_PER_DECADE log-spaced edges a decade from the decade at or below
+ * the fastest sample to the decade at or above the slowest.  CDF is the
+ * fraction of a series' samples at most EDGE_US, COUNT the number in
+ * (previous edge, EDGE_US].  @ns[k] holds @n[k] samples, sorted.
+ */
+static void latency_dat(FILE *f, uint64_t *const ns[NR_SERIES],
+			const uint64_t n[NR_SERIES])
+{
+	uint64_t lo = UINT64_MAX, hi = 0, at[NR_SERIES] = { 0 }, prev[NR_SERIES];
+	double dec = 1, edge;
+	int k, j;
+
+	for (k = 0; k < NR_SERIES; k++) {
+		if (!n[k])
+			continue;
+		if (ns[k][0] < lo)
+			lo = ns[k][0];
+		if (ns[k][n[k] - 1] > hi)
+			hi = ns[k][n[k] - 1];
+	}
+	if (!hi)
+		return;
+	while (dec * 10 <= lo)
+		dec *= 10;
+	fprintf(f, "# dat latency # edge_us");
+	for (k = 0; k < NR_SERIES; k++)
+		fprintf(f, " cdf_%s", k < NR_MODES ? mode_name[k] : "floor");
+	for (k = 0; k < NR_SERIES; k++)
+		fprintf(f, " n_%s", k < NR_MODES ? mode_name[k] : "floor");
+	fprintf(f, "\n");
+	for (j = 0, edge = dec; ; j++) {
+		if (j == LAT_PER_DECADE) {
+			/* no drift: every decade starts exact */
+			j = 0;
+			dec *= 10;
+			edge = dec;
+		}
+		for (k = 0; k < NR_SERIES; k++) {
+			prev[k] = at[k];
+			while (at[k] < n[k] && ns[k][at[k]] <= edge)
+				at[k]++;
+		}
+		fprintf(f, "# dat latency %.4g", edge / 1e3);
+		for (k = 0; k < NR_SERIES; k++)
+			fprintf(f, " %.6f", n[k] ? (double)at[k] / n[k] : 0);
+		for (k = 0; k < NR_SERIES; k++)
+			fprintf(f, " %llu", (unsigned long long)(at[k] - prev[k]));
+		fprintf(f, "\n");
+		if (j == 0 && edge >= hi)
+			break;
+		edge *= LAT_STEP;
+	}
+}
 
 static int cmd_latency(uint64_t n)
 {
 	uint64_t *order = xcalloc(n, sizeof(*order));
 	uint64_t *ns[2], *a, *b, *all[NR_MODES], i;
 	struct summary s[2][NR_MODES], fl[2], pp, mn, up, pw[2], comp[NR_COMP];
+	uint64_t *dat_ns[NR_SERIES], dat_n[NR_SERIES];
+	char *dat = NULL;
+	size_t dat_len = 0;
+	FILE *dat_f;
 	long fab;
 	int o, m, r;
 
@@ -691,6 +757,19 @@ static int cmd_latency(uint64_t n)
 			ns[1][i] = a[i] + b[i];
 		fl[o] = summarize(ns[1], n);
 		if (o == 0) {
+			/* all[] and ns[1] are sorted, and reused below */
+			for (m = 0; m < NR_MODES; m++) {
+				dat_ns[m] = all[m];
+				dat_n[m] = LAT_ROUNDS * n;
+			}
+			dat_ns[NR_MODES] = ns[1];
+			dat_n[NR_MODES] = n;
+			dat_f = open_memstream(&dat, &dat_len);
+			if (!dat_f)
+				die("open_memstream: %s", strerror(errno));
+			latency_dat(dat_f, dat_ns, dat_n);
+			if (fclose(dat_f))
+				die("latency.dat: %s", strerror(errno));
 			pp = summarize(a, n);
 			mn = summarize(b, n);
 			umem_present_run(order, n, a);
@@ -753,6 +832,8 @@ static int cmd_latency(uint64_t n)
 		json_summary(mode_name[m], s[1][m], true);
 	json_summary("floor", fl[1], false);
 	printf("}\n");
+	fputs(dat, stdout);
+	free(dat);
 	return 0;
 }
 
