@@ -5,7 +5,10 @@
 # reported as a failed run, for the right reason:
 #  1. a deliberately failing selftest (and its passing sibling);
 #  2. a selftest that never ends, with a short per-binary timeout;
-#  3. a module that WARNs when loaded, with a passing selftest.
+#  3. a module that WARNs when loaded, with a passing selftest;
+#  4. a guest that falls silent (the hanging selftest, with a per-binary
+#     timeout longer than the stall watchdog's): killed, booted once more
+#     with a RETRY line, and failed when it stalls again.
 #
 # usage: check-runner.sh "RUN_VM" UMEM_KO FAIL_TEST HANG_TEST SPLAT_KO PASS_TEST
 set -u
@@ -54,6 +57,13 @@ $run_vm --name warn-module --out $out/warn-module --module "$umem_ko" \
 expect warn-module $? $out/warn-module.log \
 	'^FAIL runner.kernel-log.*WARNING' '^FAIL host.console-splat' \
 	'^PASS runner.insmod.umem_splat' '^[0-9]+ passed, [1-9][0-9]* failed'
+
+$run_vm --name stalled-guest --out $out/stalled-guest --module "$umem_ko" \
+	--test-timeout 600 --stall 20 --test "$hang_test" > $out/stalled-guest.log 2>&1
+expect stalled-guest $? $out/stalled-guest.log \
+	'^run-vm: stalled-guest: RETRY: the guest stalled' \
+	'^FAIL runner.guest \(stalled: no output for 20s\)' \
+	'^FLAKE runner.guest-stalled' '^[0-9]+ passed, [1-9][0-9]* failed'
 
 echo "$passed passed, $failed failed"
 [ $failed = 0 ]

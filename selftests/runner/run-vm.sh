@@ -32,6 +32,9 @@ usage: $0 --kernel IMAGE [options]
   --append ARGS        extra kernel command line
   --test-timeout S     per test binary timeout (default 300)
   --timeout S          whole-VM timeout (default 1200)
+  --stall S            a guest silent (no console, no TAP) this long has
+                       wedged: kill it and boot once more, saying so
+                       (default: the per-binary timeout + 120)
   --out DIR            logs and initramfs go here (default build/vm)
   --name NAME          name of this run in messages (default tests)
   --verbose            copy the guest console to stdout
@@ -47,7 +50,7 @@ USAGE
 }
 
 kernel="" modules=() tests=() files=() filter="" show_tap=0 smp=2 mem=2G cpu=max append=""
-test_timeout=300 vm_timeout=1200 out=build/vm name=tests verbose=0 shell=0
+test_timeout=300 vm_timeout=1200 stall="" out=build/vm name=tests verbose=0 shell=0
 with_qemu=0
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -62,6 +65,7 @@ while [ $# -gt 0 ]; do
 	--append) append=$2; shift ;;
 	--test-timeout) test_timeout=$2; shift ;;
 	--timeout) vm_timeout=$2; shift ;;
+	--stall) stall=$2; shift ;;
 	--out) out=$2; shift ;;
 	--name) name=$2; shift ;;
 	--verbose) verbose=1 ;;
@@ -217,29 +221,73 @@ stream_tap() {
 	[ $inplace = 1 ] && echo
 }
 
-echo "run-vm: $name: booting $(basename "$kernel") (smp $smp, mem $mem, cpu $cpu$([ "$with_qemu" = 1 ] && echo ", with qemu")) with$mods;$tnames"
-start=$(date +%s)
-if [ "$show_tap" = 1 ]; then
+# A guest whose console and TAP both stay silent for longer than any one
+# test binary may run (its timeout, plus the unload and leak scan) has
+# wedged: the kernel spins where no test timeout can fire.  Seen once in
+# nested KVM under TCG (kvm.irqchip.kvm__daemon_death_deadline, both vCPUs
+# busy, no output for 18 minutes; never reproduced alone).  The watchdog
+# kills such a guest at once instead of waiting out --timeout.
+[ -n "$stall" ] || stall=$(( test_timeout + 120 ))
+
+# run_guest: boot the guest, wait for it; sets qrc (125: it stalled).
+run_guest() {
+	local qpid tpid now last_change=0 size old_size=-1
 	: > "$results"
+	: > "$console"
 	timeout -k 10 "$vm_timeout" "${qemu[@]}" < /dev/null &
 	qpid=$!
 	# A runner killed meanwhile takes its guest along.
 	trap 'kill $qpid 2> /dev/null' EXIT
-	# tail reads what is left once qemu has exited, then stops.
-	tail -n +1 -f --pid=$qpid "$results" | stream_tap
-	wait $qpid
-	qrc=$?
+	tpid=
+	if [ "$show_tap" = 1 ]; then
+		# tail reads what is left once qemu has exited, then stops.
+		tail -n +1 -f --pid=$qpid "$results" | stream_tap &
+		tpid=$!
+	fi
+	last_change=$(date +%s)
+	qrc=
+	while kill -0 $qpid 2> /dev/null; do
+		sleep 5
+		size=$(( $(stat -c %s "$results" "$console" | paste -sd+) ))
+		now=$(date +%s)
+		if [ "$size" != "$old_size" ]; then
+			old_size=$size
+			last_change=$now
+		elif [ $(( now - last_change )) -ge $stall ]; then
+			kill $qpid 2> /dev/null
+			wait $qpid 2> /dev/null
+			qrc=125
+			break
+		fi
+	done
+	if [ -z "$qrc" ]; then
+		wait $qpid
+		qrc=$?
+	fi
+	[ -n "$tpid" ] && wait $tpid
 	trap - EXIT
-else
-	timeout -k 10 "$vm_timeout" "${qemu[@]}" < /dev/null
-	qrc=$?
+}
+
+echo "run-vm: $name: booting $(basename "$kernel") (smp $smp, mem $mem, cpu $cpu$([ "$with_qemu" = 1 ] && echo ", with qemu")) with$mods;$tnames"
+start=$(date +%s)
+run_guest
+retried=""
+if [ "$qrc" = 125 ]; then
+	# Retry once, and say so: the first attempt's logs are kept, and the
+	# summary names the flake.  A second stall fails the run.
+	retried=$(tr -d '\r' < "$results" | awk '/^#  *RUN /{t=$3} /^# umem-runner: begin /{b=$4} END{print (t ? t : b)}')
+	mkdir -p "$out/stalled"
+	mv "$console" "$results" "$out/stalled/"
+	echo "run-vm: $name: RETRY: the guest stalled (no console or TAP output for ${stall}s) in ${retried:-its boot}; logs in $out/stalled; booting it once more"
+	start=$(date +%s)
+	run_guest
 fi
 echo "run-vm: $name: guest ran $(( $(date +%s) - start ))s (qemu exit $qrc); console: $console"
 
 # Turn the TAP stream into results.  Names of skipped tests are taken from
 # the harness's preceding "RUN" line, as its skip lines carry only a reason.
 touch "$results"
-report=$(tr -d '\r' < "$results" | awk -v qrc="$qrc" -v timeout="$vm_timeout" '
+report=$(tr -d '\r' < "$results" | awk -v qrc="$qrc" -v timeout="$vm_timeout" -v stall="$stall" '
 function rec(verdict, what) {
 	print verdict " " what
 	if (verdict == "PASS") pass++
@@ -274,7 +322,9 @@ END {
 	if (inbin)
 		rec("FAIL", bin " (guest stopped while it ran)")
 	if (!done) {
-		if (qrc == 124)
+		if (qrc == 125)
+			rec("FAIL", "runner.guest (stalled: no output for " stall "s)")
+		else if (qrc == 124)
 			rec("FAIL", "runner.guest (timed out after " timeout "s)")
 		else
 			rec("FAIL", "runner.guest (did not finish, qemu exit " qrc ")")
@@ -304,6 +354,9 @@ if [ "$failed" != 0 ] && [ "$verbose" = 0 ]; then
 	echo "---- last lines of $console ----"
 	tail -n 30 "$console"
 	echo "----"
+fi
+if [ -n "$retried" ]; then
+	echo "FLAKE runner.guest-stalled: the first boot stalled in $retried (logs: $out/stalled); the results above are the second boot's"
 fi
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" = 0 ]
