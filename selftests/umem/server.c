@@ -934,6 +934,8 @@ TEST(shmem__collapse_refused)
 	struct umem_fix f;
 	char *m;
 
+	if (!umem_have_thp())
+		SKIP(return, "no transparent huge pages in this kernel (PREEMPT_RT)");
 	umem_fix_setup(_metadata, &f, 2 * HUGE_SZ / 4096, 10000, true);
 	if (f.psz != 4096)
 		SKIP(umem_fix_teardown(&f); return, "4 KiB pages only");
@@ -970,6 +972,8 @@ TEST(shmem__collapse_guest_splits)
 	pid_t pid;
 	char *m;
 
+	if (!umem_have_thp())
+		SKIP(return, "no transparent huge pages in this kernel (PREEMPT_RT)");
 	umem_fix_setup(_metadata, &f, 2 * HUGE_SZ / 4096, 10000, true);
 	if (f.psz != 4096)
 		SKIP(umem_fix_teardown(&f); return, "4 KiB pages only");

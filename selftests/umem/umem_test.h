@@ -269,4 +269,29 @@ static inline struct umem_access_result umem_access(void *p, bool write)
 	EXPECT_EQ(__builtin_ctz(getpagesize()), __r.lsb);			\
 } while (0)
 
+/*
+ * Does the kernel have transparent huge pages?  PREEMPT_RT kernels (6.1
+ * and 6.12 -rt) are built without them: MADV_HUGEPAGE and MADV_COLLAPSE
+ * fail there with EINVAL, and nothing can be collapsed.
+ */
+static inline bool umem_have_thp(void)
+{
+	return !access("/sys/kernel/mm/transparent_hugepage", F_OK);
+}
+
+/*
+ * madvise(MADV_HUGEPAGE or MADV_NOHUGEPAGE) as a VMM does it: 0, also for
+ * the EINVAL of a kernel without transparent huge pages (QEMU ignores
+ * it); else the errno.
+ */
+static inline int umem_thp_madvise(void *addr, size_t len, int advice)
+{
+	int err;
+
+	if (!madvise(addr, len, advice))
+		return 0;
+	err = errno;
+	return !umem_have_thp() && err == EINVAL ? 0 : err;
+}
+
 #endif /* UMEM_TEST_H */

@@ -611,7 +611,7 @@ TEST_F(umemfs, madvise)
 	file_setup(_metadata, f, self->path, pages, true);
 	serve_path(_metadata, f, self->path);
 	EXPECT_EQ(0, madvise(f->map, pages * f->psz, MADV_DONTDUMP));
-	EXPECT_EQ(0, madvise(f->map, pages * f->psz, MADV_HUGEPAGE));
+	EXPECT_EQ(0, umem_thp_madvise(f->map, pages * f->psz, MADV_HUGEPAGE));
 	EXPECT_EQ(0, ksm_madvise(f->map, pages * f->psz, MADV_MERGEABLE));
 	EXPECT_EQ(0, madvise(f->map, pages * f->psz, MADV_DONTFORK));
 
@@ -648,7 +648,7 @@ TEST_F(umemfs, madvise)
 	EXPECT_EQ(0, madvise(f->map, pages * f->psz, MADV_DONTNEED));
 	EXPECT_TRUE(umem_page_ok(f, 0));
 	EXPECT_TRUE(umem_page_ok(f, 3));
-	EXPECT_EQ(0, madvise(f->map, pages * f->psz, MADV_NOHUGEPAGE));
+	EXPECT_EQ(0, umem_thp_madvise(f->map, pages * f->psz, MADV_NOHUGEPAGE));
 	EXPECT_EQ(0, ksm_madvise(f->map, pages * f->psz, MADV_UNMERGEABLE));
 	/*
 	 * DODUMP refuses VM_SPECIAL mappings, VM_DONTEXPAND among them
@@ -794,7 +794,7 @@ TEST_F(umemfs, qemu_sequence)
 		TH_LOG("mmap: %s", strerror(errno));
 	f->map = guest;
 	EXPECT_EQ(0, madvise(guest, size, MADV_DONTDUMP));
-	EXPECT_EQ(0, madvise(guest, size, MADV_HUGEPAGE));
+	EXPECT_EQ(0, umem_thp_madvise(guest, size, MADV_HUGEPAGE));
 	EXPECT_EQ(0, ksm_madvise(guest, size, MADV_MERGEABLE));
 	EXPECT_EQ(0, madvise(guest, size, MADV_DONTFORK));
 
