@@ -201,14 +201,15 @@ static void umem_region_free_bitmaps(struct umem_region *region)
  * @nr_pages: the region's size in pages
  *
  * Large regions need bitmaps of megabytes: allow vmalloc.  Process
- * context, no lock held.
+ * context, no lock held.  Quiet on failure: the caller returns ENOMEM,
+ * and the size is the user's to choose.
  *
  * Return: the bitmap, to free with kvfree(), or NULL.
  */
 unsigned long *umem_bitmap_alloc(pgoff_t nr_pages)
 {
 	return kvcalloc(BITS_TO_LONGS(nr_pages), sizeof(unsigned long),
-			GFP_KERNEL_ACCOUNT);
+			GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
 }
 
 /**
@@ -244,7 +245,7 @@ struct umem_region *umem_region_create(const struct umem_init *init)
 	region->pending = umem_bitmap_alloc(nr_pages);
 	/* The fault path allocates nothing: its requests go here. */
 	region->ring = kvcalloc(UMEM_RING_SIZE, sizeof(*region->ring),
-				GFP_KERNEL_ACCOUNT);
+				GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
 	region->stats.pcpu = alloc_percpu_gfp(struct umem_fault_counters,
 					      GFP_KERNEL_ACCOUNT);
 	if (!region->present || !region->requested || !region->pending ||
