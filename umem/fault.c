@@ -254,7 +254,7 @@ static vm_fault_t umem_fault(struct vm_fault *vmf)
 	state = umem_fault_sleep_state(vmf->flags);
 	file = get_file(vmf->vma->vm_file);
 	umem_release_fault_lock(vmf);
-	slept = umem_wait_page(region, pgoff, state, false);
+	slept = umem_wait_page(region, pgoff, state);
 	umem_stats_account_wait(region, slept);
 	fput(file);
 	return VM_FAULT_RETRY;

@@ -158,8 +158,8 @@ static int umem_init_check(const struct umem_init *init)
  * umem_wake_all - wake every waiter after a change of the region's state
  * @region: the region, whose new state the caller wrote (under its lock)
  *
- * Waiters re-check the state: a failed region ends every wait; a region
- * left without a server ends the waits that hold the mmap lock.
+ * Waiters re-check the state: a failed region ends every wait.  (No
+ * fault waits holding the mmap lock any more, so a detach ends none.)
  */
 void umem_wake_all(struct umem_region *region)
 {
@@ -501,8 +501,6 @@ static bool umem_remote_kthread(void)
  * @region: the region
  * @pgoff: the page
  * @state: TASK_INTERRUPTIBLE, TASK_KILLABLE or TASK_UNINTERRUPTIBLE
- * @served_only: stop too as soon as no server is live (or at once if none
- *	is): for faults that sleep holding the mmap lock
  *
  * The waiter is queued before it checks the page, and the waker sets the
  * page (or the state) before it checks the queue, so no wake-up is lost.
@@ -512,7 +510,7 @@ static bool umem_remote_kthread(void)
  * Return: the time slept, in ns (0 if the page was already settled).
  */
 u64 umem_wait_page(struct umem_region *region, pgoff_t pgoff,
-		   unsigned int state, bool served_only)
+		   unsigned int state)
 {
 	wait_queue_head_t *wqh = umem_wq(region, pgoff);
 	struct umem_waiter w = { .pgoff = pgoff };
@@ -528,9 +526,6 @@ u64 umem_wait_page(struct umem_region *region, pgoff_t pgoff,
 		prepare_to_wait(wqh, &w.wq, state);
 		if (umem_page_settled(region, pgoff) ||
 		    signal_pending_state(state, current))
-			break;
-		if (served_only &&
-		    READ_ONCE(region->state) != UMEM_STATE_SERVED)
 			break;
 		if (!start) {
 			start = ktime_get_ns();

@@ -247,7 +247,7 @@ int umem_complete(struct umem_region *region);
 void umem_wake_range(struct umem_region *region, pgoff_t start, pgoff_t end);
 void umem_wake_all(struct umem_region *region);
 u64 umem_wait_page(struct umem_region *region, pgoff_t pgoff,
-		   unsigned int state, bool served_only);
+		   unsigned int state);
 bool umem_wait_gave_up(struct umem_region *region, pgoff_t pgoff);
 
 /* fault.c */
