@@ -1300,10 +1300,24 @@ FIXTURE_SETUP(big) {}
 FIXTURE_TEARDOWN(big) {}
 
 /*
- * A request for every page of a large region (issue 15, item 2): the
- * queue takes no memory per request, and each request is read once per
- * server: the most recent ones whole, the rest as UMEM_REQ_OVERFLOW,
- * then again as UMEM_REQ_REDELIVERED by a new server.  The worst time a
+ * One page in each page table's span (2 MiB of 4 KiB pages) is an
+ * anchor: supplied and touched first, so that the page tables exist.
+ * Otherwise every failing fault has core mm allocate a page table ahead
+ * of ->fault and free it after, and on a debug kernel its split lock
+ * (kmalloc'ed with lockdep) sits freed in KASAN's quarantine: 39 MiB of
+ * SUnreclaim for 131,072 faults that is no allocation of ours.
+ */
+#define BIG_ANCHOR	512
+static bool big_anchor(uint64_t pgoff)
+{
+	return !(pgoff % BIG_ANCHOR);
+}
+
+/*
+ * A request for every page of a large region but its anchors (issue 15,
+ * item 2): the queue takes no memory per request, and each request is
+ * read once per server: the most recent ones whole, the rest as
+ * UMEM_REQ_OVERFLOW, then again as UMEM_REQ_REDELIVERED by a new server.  The worst time a
  * thread timing UMEM_IOC_STATS (which takes the region lock) saw, and
  * the worst read(), are logged, not checked: on a shared TCG host, a
  * vCPU preempted for a few hundred ms is common.  (Before, the read that
@@ -1314,7 +1328,7 @@ TEST_F_TIMEOUT(big, queue__every_page, 300)
 {
 	struct prober pr = { 0 };
 	struct umem_request *buf;
-	uint64_t i, n, half, whole = 0, over = 0;
+	uint64_t i, n, half, queued, whole = 0, over = 0;
 	uint8_t *seen;
 	double worst_read = 0, t0;
 	/* The prober's numbers are reset while it runs: for the log only. */
@@ -1325,26 +1339,33 @@ TEST_F_TIMEOUT(big, queue__every_page, 300)
 	int zero = open("/dev/zero", O_RDONLY | O_CLOEXEC);
 
 	ASSERT_LE(0, zero);
-	umem_fix_setup_flags(_metadata, &f, BIG_PAGES, 10000, false,
+	umem_fix_setup_flags(_metadata, &f, BIG_PAGES, 10000, true,
 			     UMEM_INIT_KERNEL_EFAULT);
 	half = f.pages / 2;
+	/* Requests: all but the anchors; of each half, as many. */
+	queued = f.pages - f.pages / BIG_ANCHOR;
 	buf = calloc(f.pages, sizeof(*buf));
 	seen = calloc(f.pages, 1);
 	ASSERT_TRUE(buf && seen);
 	pr.fd = f.ctl;
+	for (i = 0; i < f.pages; i += BIG_ANCHOR) {
+		ASSERT_EQ(0, umem_supply(&f, i));
+		ASSERT_TRUE(umem_page_ok(&f, i));
+	}
 
 	slab0 = sunreclaim_kib();
 	t0 = now_s();
 	for (i = 0; i < f.pages; i++)
-		ASSERT_EQ(EFAULT, queue_by_efault(zero, &f, i));
+		if (!big_anchor(i))
+			ASSERT_EQ(EFAULT, queue_by_efault(zero, &f, i));
 	slab1 = sunreclaim_kib();
 	TH_LOG("%llu requests queued in %.2f s; SUnreclaim %+ld KiB",
-	       (unsigned long long)f.pages, now_s() - t0, slab1 - slab0);
+	       (unsigned long long)queued, now_s() - t0, slab1 - slab0);
 	/* A kmalloc'ed entry per request would be 4 MiB or more. */
 	EXPECT_GT(1024, slab1 - slab0);
 	ASSERT_EQ(0, ioctl(f.ctl, UMEM_IOC_STATS, &st));
-	EXPECT_EQ(f.pages, st.pages_requested);
-	EXPECT_EQ(f.pages, st.pages_outstanding);
+	EXPECT_EQ(queued, st.pages_requested);
+	EXPECT_EQ(queued, st.pages_outstanding);
 
 	/* The noise floor: the prober alone for 2 s. */
 	ASSERT_EQ(0, pthread_create(&t, NULL, probe, &pr));
@@ -1358,7 +1379,7 @@ TEST_F_TIMEOUT(big, queue__every_page, 300)
 	ASSERT_EQ(0, new_server(_metadata, &f));
 	ASSERT_EQ(sizeof(struct umem_range), umem_mark(&f, half, f.pages - half));
 	n = drain(_metadata, &f, buf, f.pages, seen, &worst_read);
-	EXPECT_EQ(half, n);
+	EXPECT_EQ(queued / 2, n);
 	for (i = 0; i < n; i++) {
 		if (buf[i].flags == UMEM_REQ_OVERFLOW && !buf[i].tid) {
 			over++;
@@ -1380,7 +1401,7 @@ TEST_F_TIMEOUT(big, queue__every_page, 300)
 	EXPECT_LT(0, whole);
 	EXPECT_GE(1024, whole);
 	ASSERT_EQ(0, ioctl(f.ctl, UMEM_IOC_STATS, &st));
-	EXPECT_EQ(half, st.pages_outstanding);
+	EXPECT_EQ(queued / 2, st.pages_outstanding);
 
 	/* A new server gets them all again, and only them. */
 	memset(seen, 0, f.pages);
@@ -1388,10 +1409,10 @@ TEST_F_TIMEOUT(big, queue__every_page, 300)
 	ASSERT_EQ(0, new_server(_metadata, &f));
 	TH_LOG("re-adopt took %.1f ms", (now_s() - t0) * 1e3);
 	n = drain(_metadata, &f, buf, f.pages, seen, &worst_read);
-	EXPECT_EQ(half, n);
+	EXPECT_EQ(queued / 2, n);
 	for (i = 0; i < n; i++)
 		if (buf[i].flags != UMEM_REQ_REDELIVERED || buf[i].tid ||
-		    buf[i].pgoff >= half) {
+		    buf[i].pgoff >= half || big_anchor(buf[i].pgoff)) {
 			TH_LOG("redelivered %llu: page %llu flags %#x tid %u",
 			       (unsigned long long)i,
 			       (unsigned long long)buf[i].pgoff, buf[i].flags,
