@@ -437,9 +437,9 @@ static int umem_server_release(struct inode *inode, struct file *file)
 				 msecs_to_jiffies(region->detach_timeout_ms));
 	/*
 	 * Failed: every waiter wakes to fault as hardware poison.  Detached:
-	 * the waiters re-check the state and sleep on.
+	 * no wait ends (a page or a failure does), so none is woken.
 	 */
-	if (failed || detached)
+	if (failed)
 		umem_wake_all(region);
 	umem_region_put(region);
 	return 0;
