@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * mmap: what can be mapped, where, how often, and what a mapping pins.
+ * mmap: what can be mapped, where, how often, and what a mapping pins;
+ * MADV_COLLAPSE on the daemon's and the guest's mappings.
  */
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <sys/syscall.h>
@@ -347,6 +349,116 @@ TEST_F(mmap, mmap__not_shmem_vma)
 	EXPECT_EQ(-1, ioctl(uffd, UFFDIO_REGISTER, &reg));
 	EXPECT_EQ(EINVAL, errno);
 	close(uffd);
+}
+
+#ifndef MADV_COLLAPSE
+#define MADV_COLLAPSE	25
+#endif
+
+#define HUGE_SZ		(2UL << 20)
+
+/* A MAP_SHARED mapping of @fd's first 2 MiB at a 2 MiB-aligned address. */
+static char *map_huge_aligned(int fd)
+{
+	char *p = mmap(NULL, 2 * HUGE_SZ, PROT_NONE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), *a;
+
+	if (p == MAP_FAILED)
+		return p;
+	a = (char *)(((uintptr_t)p + HUGE_SZ - 1) & ~(HUGE_SZ - 1));
+	return mmap(a, HUGE_SZ, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
+		    fd, 0);
+}
+
+/*
+ * The daemon's mapping of the shmem fd refuses huge pages for good:
+ * MADV_HUGEPAGE may clear VM_NOHUGEPAGE, but MADV_COLLAPSE still fails,
+ * and no hole of the range was filled with a zeroed page.
+ */
+TEST(shmem__collapse_refused)
+{
+	struct umem_fix f;
+	char *m;
+
+	if (!umem_have_thp())
+		SKIP(return, "no transparent huge pages in this kernel (PREEMPT_RT)");
+	umem_fix_setup(_metadata, &f, 2 * HUGE_SZ / 4096, 10000, true);
+	if (f.psz != 4096)
+		SKIP(umem_fix_teardown(&f); return, "4 KiB pages only");
+	m = map_huge_aligned(f.shm);
+	ASSERT_NE(MAP_FAILED, m);
+	ASSERT_EQ(0, umem_supply(&f, 5));
+	/* A page table under the range: see shmem__collapse_guest_splits. */
+	EXPECT_EQ(umem_pattern(5, 0), *(volatile uint64_t *)(m + 5 * 4096));
+	ASSERT_EQ(0, madvise(m, HUGE_SZ, MADV_HUGEPAGE));
+	EXPECT_EQ(-1, madvise(m, HUGE_SZ, MADV_COLLAPSE))
+		TH_LOG("the daemon's mapping collapsed into a huge page");
+	EXPECT_EQ(EINVAL, errno);
+	/* Page 5 is the only data: no hole became a page. */
+	EXPECT_EQ(5 * 4096, lseek(f.shm, 0, SEEK_DATA));
+	EXPECT_EQ(6 * 4096, lseek(f.shm, 5 * 4096, SEEK_HOLE));
+	munmap(m, HUGE_SZ);
+	umem_fix_teardown(&f);
+}
+
+/*
+ * A huge folio in the cache all the same (MADV_COLLAPSE through a plain
+ * shmem file of the inode, reopened through /proc/self/fd): a guest fault
+ * on a present page in it splits it and maps that page alone; a missing
+ * neighbour, zero-filled in the cache by the collapse, still waits for
+ * its server.  Before, the present page got SIGBUS.
+ */
+TEST(shmem__collapse_guest_splits)
+{
+	struct umem_request req;
+	struct pollfd pfd;
+	struct umem_fix f;
+	char path[64];
+	int plain;
+	pid_t pid;
+	char *m;
+
+	if (!umem_have_thp())
+		SKIP(return, "no transparent huge pages in this kernel (PREEMPT_RT)");
+	umem_fix_setup(_metadata, &f, 2 * HUGE_SZ / 4096, 10000, true);
+	if (f.psz != 4096)
+		SKIP(umem_fix_teardown(&f); return, "4 KiB pages only");
+	ASSERT_EQ(0, umem_supply(&f, 5));
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", f.shm);
+	plain = open(path, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, plain);
+	m = map_huge_aligned(plain);
+	ASSERT_NE(MAP_FAILED, m);
+	ASSERT_EQ(0, madvise(m, HUGE_SZ, MADV_HUGEPAGE));
+	/*
+	 * A page table under the range, or the collapse fills the cache
+	 * and then fails (pmd_none) to map it here.
+	 */
+	EXPECT_EQ(umem_pattern(5, 0), *(volatile uint64_t *)(m + 5 * 4096));
+	if (madvise(m, HUGE_SZ, MADV_COLLAPSE))
+		SKIP(munmap(m, HUGE_SZ); close(plain); umem_fix_teardown(&f);
+		     return, "MADV_COLLAPSE: %s", strerror(errno));
+	/* The hole next to it is in the cache now. */
+	EXPECT_EQ(0, lseek(f.shm, 0, SEEK_DATA));
+
+	EXPECT_TRUE(umem_page_ok(&f, 5));
+	pid = umem_fork_reader(&f, 5);
+	EXPECT_EQ(0, umem_wait_child(pid)) TH_LOG("128 + 7: SIGBUS");
+
+	/* Page 6 is not present: a fault on it asks for it and waits. */
+	pid = umem_fork_reader(&f, 6);
+	pfd = (struct pollfd){ .fd = f.srv, .events = POLLIN };
+	ASSERT_EQ(1, poll(&pfd, 1, 5000)) TH_LOG("no request for page 6");
+	ASSERT_EQ(sizeof(req), umem_read_req(&f, &req));
+	EXPECT_EQ(6, req.pgoff);
+	usleep(100000);
+	EXPECT_EQ(0, waitpid(pid, NULL, WNOHANG)) TH_LOG("page 6 exposed");
+	ASSERT_EQ(0, umem_supply(&f, 6));
+	EXPECT_EQ(0, umem_wait_child(pid));
+	EXPECT_TRUE(umem_page_ok(&f, 6));
+	munmap(m, HUGE_SZ);
+	close(plain);
+	umem_fix_teardown(&f);
 }
 
 TEST_HARNESS_MAIN

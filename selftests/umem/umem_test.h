@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -268,6 +269,20 @@ static inline struct umem_access_result umem_access(void *p, bool write)
 	EXPECT_EQ((void *)(p), __r.addr);					\
 	EXPECT_EQ(__builtin_ctz(getpagesize()), __r.lsb);			\
 } while (0)
+
+/* The largest region the module takes: max_region_bytes (64 GiB default). */
+static inline uint64_t umem_max_region_bytes(void)
+{
+	unsigned long long v = 64ULL << 30;
+	FILE *f = fopen("/sys/module/umem/parameters/max_region_bytes", "r");
+
+	if (f) {
+		if (fscanf(f, "%llu", &v) != 1)
+			v = 64ULL << 30;
+		fclose(f);
+	}
+	return v;
+}
 
 /*
  * Does the kernel have transparent huge pages?  PREEMPT_RT kernels (6.1
