@@ -178,6 +178,10 @@ $(BUILD)/linux/.stamp: | $(LINUX_SOURCE)
 $(LINUX_SOURCE):
 	@echo "$(LINUX_SOURCE) missing: run 'make deps' as root" >&2; exit 1
 
+# A binary too long for one file has parts, selftests/umem/AREA/*.h, that
+# AREA.c includes (Documentation/testing.rst, "Writing a test").
+$(foreach a,$(SELFTEST_AREAS),$(eval $(BUILD)/selftests/$(a): \
+	$(wildcard selftests/umem/$(a)/*.h)))
 $(BUILD)/selftests/%: selftests/umem/%.c selftests/umem/umem_test.h include/uapi/linux/umem.h \
 		$(BUILD)/linux/.stamp $(LIBUMEM)
 	@mkdir -p $(dir $@)
