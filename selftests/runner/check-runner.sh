@@ -7,8 +7,9 @@
 #  2. a selftest that never ends, with a short per-binary timeout;
 #  3. a module that WARNs when loaded, with a passing selftest;
 #  4. a guest that falls silent (the hanging selftest, with a per-binary
-#     timeout longer than the stall watchdog's): killed, booted once more
-#     with a RETRY line, and failed when it stalls again.
+#     timeout longer than the stall watchdog's): its vCPUs' instruction
+#     pointers dumped by kernel symbol, killed, booted once more with a
+#     RETRY line, and failed when it stalls again.
 #
 # usage: check-runner.sh "RUN_VM" UMEM_KO FAIL_TEST HANG_TEST SPLAT_KO PASS_TEST
 set -u
@@ -60,10 +61,18 @@ expect warn-module $? $out/warn-module.log \
 
 $run_vm --name stalled-guest --out $out/stalled-guest --module "$umem_ko" \
 	--test-timeout 600 --stall 20 --test "$hang_test" > $out/stalled-guest.log 2>&1
-expect stalled-guest $? $out/stalled-guest.log \
+rc=$?
+# The stalled boot's console: sysrq's backtraces of both CPUs, and the
+# hanging test among the blocked tasks or the backtraces.
+grep -h 'NMI backtrace for cpu\|sysrq: Show' $out/stalled-guest/stalled/console.log \
+	>> $out/stalled-guest.log 2> /dev/null
+expect stalled-guest $rc $out/stalled-guest.log \
 	'^run-vm: stalled-guest: RETRY: the guest stalled' \
+	'^run-vm: stalled guest, sample 2: cpu0 [0-9a-zx_.+]+, cpu1 ' \
+	'^run-vm: stalled guest: sysrq l and w sent' \
 	'^FAIL runner.guest \(stalled: no output for 20s\)' \
-	'^FLAKE runner.guest-stalled' '^[0-9]+ passed, [1-9][0-9]* failed'
+	'^FLAKE runner.guest-stalled' '^[0-9]+ passed, [1-9][0-9]* failed' \
+	'NMI backtrace for cpu 1' 'sysrq: Show Blocked State'
 
 echo "$passed passed, $failed failed"
 [ $failed = 0 ]

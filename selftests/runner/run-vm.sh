@@ -174,7 +174,10 @@ console=$out/console.log
 results=$out/results.tap
 rm -f "$console" "$results"
 
-cmdline="console=ttyS0,115200 panic=-1 oops=panic mitigations=off"
+# nokaslr: a stalled guest's vCPU addresses read against System.map;
+# sysrq_always_enabled: the stall watchdog's sysrq l and w reach it.
+cmdline="console=ttyS0,115200 panic=-1 oops=panic mitigations=off nokaslr"
+cmdline="$cmdline sysrq_always_enabled"
 cmdline="$cmdline printk.devkmsg=on $append"
 
 qemu=(qemu-system-x86_64 -machine pc -accel tcg -cpu "$cpu" -smp "$smp"
@@ -197,6 +200,77 @@ else
 fi
 qemu+=(-serial chardev:con -chardev "file,id=tap,path=$results"
        -serial chardev:tap)
+# The human monitor, for the stall watchdog's register dump.
+monsock=$out/monitor.sock
+rm -f "$monsock"
+qemu+=(-monitor "unix:$monsock,server=on,wait=off")
+
+# The kernel's symbols: System.map beside a built tree's bzImage, or
+# Debian's /boot/System.map-<release> beside /boot/vmlinuz-<release>.
+sysmap=$(dirname "$kernel")/../../../System.map
+[ -f "$sysmap" ] || sysmap=$(dirname "$kernel")/System.map-$(basename "$kernel" | sed 's/^vmlinuz-//')
+[ -f "$sysmap" ] || sysmap=""
+
+# stall_dump FILE: where a wedged guest's vCPUs are.  Three samples of
+# every vCPU's registers, a second apart, from the monitor, into FILE;
+# each sample's instruction pointers by kernel symbol on stdout (bare
+# without a real System.map: Debian's is a stub, the real one is in its
+# -dbg package; or outside the kernel's text: user space, a module, a
+# nested guest).  Then sysrq l (a backtrace of every CPU, by NMI) and w
+# (the tasks in D state) on the PS/2 keyboard: into the console log, if
+# the kernel still takes interrupts.
+stall_dump() {
+	python3 - "$monsock" "$1" "$sysmap" <<'PY' || echo "run-vm: $name: no register dump (the monitor did not answer)"
+import bisect, re, socket, sys, time
+
+sock, dump, sysmap = sys.argv[1:4]
+syms = []
+if sysmap:
+    for line in open(sysmap):
+        f = line.split()
+        if len(f) == 3 and f[1] in "tTwW":
+            syms.append((int(f[0], 16), f[2]))
+    syms.sort()
+addrs = [a for a, _ in syms]
+
+def name(rip):
+    i = bisect.bisect_right(addrs, rip) - 1
+    if i < 0 or rip - addrs[i] > 0x100000:
+        return hex(rip)
+    return "%s+%#x" % (syms[i][1], rip - addrs[i])
+
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(5)
+s.connect(sock)
+
+def cmd(c):
+    s.sendall((c + "\n").encode())
+    buf, end = b"", time.time() + 10
+    while time.time() < end and not buf.rstrip().endswith(b"(qemu)"):
+        try:
+            d = s.recv(65536)
+        except socket.timeout:
+            break
+        if not d:
+            break
+        buf += d
+    return buf.decode(errors="replace")
+
+cmd("")
+with open(dump, "w") as out:
+    for i in range(3):
+        regs = cmd("info registers -a")
+        out.write("==== sample %d\n%s\n" % (i, regs))
+        rips = re.findall(r"RIP=([0-9a-f]+)", regs)
+        print("run-vm: stalled guest, sample %d: %s" % (i, ", ".join(
+            "cpu%d %s" % (n, name(int(r, 16))) for n, r in enumerate(rips))))
+        time.sleep(1)
+    for key in "lw":
+        cmd("sendkey alt-sysrq-" + key)
+        time.sleep(3)
+print("run-vm: stalled guest: sysrq l and w sent (backtraces in its console log)")
+PY
+}
 
 # --show-tap: the guest's TAP as it arrives.  On a terminal, umemd's
 # progress lines ("umemd:  12.5% N/M pages, ...") become one bar redrawn
@@ -254,6 +328,7 @@ run_guest() {
 			old_size=$size
 			last_change=$now
 		elif [ $(( now - last_change )) -ge $stall ]; then
+			stall_dump "$out/registers.txt"
 			kill $qpid 2> /dev/null
 			wait $qpid 2> /dev/null
 			qrc=125
@@ -278,6 +353,7 @@ if [ "$qrc" = 125 ]; then
 	retried=$(tr -d '\r' < "$results" | awk '/^#  *RUN /{t=$3} /^# umem-runner: begin /{b=$4} END{print (t ? t : b)}')
 	mkdir -p "$out/stalled"
 	mv "$console" "$results" "$out/stalled/"
+	[ -f "$out/registers.txt" ] && mv "$out/registers.txt" "$out/stalled/"
 	echo "run-vm: $name: RETRY: the guest stalled (no console or TAP output for ${stall}s) in ${retried:-its boot}; logs in $out/stalled; booting it once more"
 	start=$(date +%s)
 	run_guest
