@@ -402,7 +402,7 @@ debug-kernel: deps
 check-debug: deps
 	$(MAKE) check-debug-vm
 
-# The same on a 6.12 debug kernel (same fragment); outside .ci/run.
+# The same on a 6.12 debug kernel (same fragment).
 check-debug-6.12: deps
 	$(MAKE) check-debug-vm DEBUG_SOURCE=$(LINUX_SOURCE_6_12) DEBUG_NAME=-6.12
 
