@@ -200,8 +200,10 @@ else
 fi
 qemu+=(-serial chardev:con -chardev "file,id=tap,path=$results"
        -serial chardev:tap)
-# The human monitor, for the stall watchdog's register dump.
+# The human monitor, for the stall watchdog's register dump.  A unix
+# socket's path has at most 107 bytes: a deep OUT gets one in /tmp.
 monsock=$out/monitor.sock
+[ ${#monsock} -le 100 ] || monsock=$(mktemp -u /tmp/umem-monitor.XXXXXX)
 rm -f "$monsock"
 qemu+=(-monitor "unix:$monsock,server=on,wait=off")
 
@@ -244,7 +246,8 @@ s.settimeout(5)
 s.connect(sock)
 
 def cmd(c):
-    s.sendall((c + "\n").encode())
+    if c is not None:
+        s.sendall((c + "\n").encode())
     buf, end = b"", time.time() + 10
     while time.time() < end and not buf.rstrip().endswith(b"(qemu)"):
         try:
@@ -256,7 +259,9 @@ def cmd(c):
         buf += d
     return buf.decode(errors="replace")
 
-cmd("")
+# The banner, up to its prompt: read, not answered (an empty command's
+# prompt would end the next command's reading early).
+cmd(None)
 with open(dump, "w") as out:
     for i in range(3):
         regs = cmd("info registers -a")
@@ -358,6 +363,7 @@ if [ "$qrc" = 125 ]; then
 	start=$(date +%s)
 	run_guest
 fi
+rm -f "$monsock"
 echo "run-vm: $name: guest ran $(( $(date +%s) - start ))s (qemu exit $qrc); console: $console"
 
 # Turn the TAP stream into results.  Names of skipped tests are taken from
