@@ -55,7 +55,11 @@ UMEMD := tools/umemctl/umemd
 LIBUMEM := tools/umemctl/libumem.a
 # The postcopy tests and the demo: scripts run in the VM, with the tools.
 POSTCOPY := $(BUILD)/postcopy/postcopy
-POSTCOPY_FILES := --file $(UMEMCTL) --file $(UMEMD) --file selftests/postcopy/netns.sh
+# Holds KVM's static keys for a test VM's whole run (kvm-hold.c says why);
+# the guest's init starts it where there is a /dev/kvm.
+KVM_HOLD := $(BUILD)/runner/kvm-hold
+POSTCOPY_FILES := --file $(UMEMCTL) --file $(UMEMD) --file selftests/postcopy/netns.sh \
+	--file $(KVM_HOLD)
 # A module of the kernel's own: $(call kmod,PATH) is PATH.ko, or Debian
 # 6.12's PATH.ko.xz (the runner decompresses it), or nothing.
 kmod = $(firstword $(wildcard $(addprefix /lib/modules/$(KVER)/kernel/$(1),.ko .ko.xz)))
@@ -160,7 +164,7 @@ endif
 tools:
 	$(MAKE) -C tools/umemctl
 
-selftests: headers-check $(SELFTESTS) $(POSTCOPY)
+selftests: headers-check $(SELFTESTS) $(POSTCOPY) $(KVM_HOLD)
 
 # The kselftest harness and checkpatch come from the installed kernel
 # source tarball, extracted once into $(BUILD)/linux; never committed.
@@ -192,6 +196,10 @@ $(LIBUMEM): tools
 $(POSTCOPY): selftests/postcopy/postcopy.sh
 	@mkdir -p $(dir $@)
 	cp $< $@ && chmod 755 $@
+
+$(KVM_HOLD): selftests/runner/kvm-hold.c
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) -o $@ $< $(TEST_LDFLAGS)
 
 $(BUILD)/runner/%_test: selftests/runner/fail/%.c $(BUILD)/linux/.stamp
 	@mkdir -p $(dir $@)
@@ -243,7 +251,7 @@ demo: deps
 demo-vm: VM_MEM = $(QEMU_MEM)
 # The real guest: the demo's report is the TAP's comments, and its last
 # line is the verdict.
-demo-vm: module tools l2-guest
+demo-vm: module tools l2-guest $(KVM_HOLD)
 	@mkdir -p $(BUILD)/demo
 	sed -e 's/@GUEST_MIB@/$(GUEST_MIB)/' -e 's/@WORK_MIB@/$(WORK_MIB)/' \
 		-e 's/@RAM@/$(DEMO_RAM)/' selftests/qemu/demo.sh > $(BUILD)/demo/demo
@@ -265,7 +273,7 @@ check-qemu: deps
 	$(MAKE) check-qemu-vm
 
 check-qemu-vm: VM_MEM = $(QEMU_MEM)
-check-qemu-vm: module tools l2-guest
+check-qemu-vm: module tools l2-guest $(KVM_HOLD)
 	@mkdir -p $(BUILD)/qemu
 	sed -e 's/@GUEST_MIB@/$(GUEST_MIB)/' -e 's/@WORK_MIB@/$(WORK_MIB)/' \
 		-e 's/@QEMU_T@/$(QEMU_T)/' selftests/qemu/qemu.sh > $(BUILD)/qemu/qemu
@@ -282,7 +290,7 @@ check-qemu-vm: module tools l2-guest
 demo-sim: deps
 	$(MAKE) demo-sim-vm
 
-demo-sim-vm: module tools
+demo-sim-vm: module tools $(KVM_HOLD)
 	@mkdir -p $(BUILD)/demo
 	sed 's/@DEMO_MIB@/$(DEMO_MIB)/' selftests/postcopy/demo.sh > $(BUILD)/demo/demo-sim
 	chmod 755 $(BUILD)/demo/demo-sim
@@ -327,7 +335,7 @@ bench: deps
 # The qemu case (selftests/qemu/bench.sh) boots a third VM with QEMU and
 # the kvm modules in it; BENCH_QEMU=0 leaves it out.
 BENCH_QEMU ?= 1
-bench-vm: module tools $(if $(filter 1,$(BENCH_QEMU)),l2-guest)
+bench-vm: module tools $(KVM_HOLD) $(if $(filter 1,$(BENCH_QEMU)),l2-guest)
 	$(MAKE) -C tools/bench
 	@mkdir -p $(BUILD)/bench
 	sed -e 's/@GUEST_MIB@/$(GUEST_MIB)/' -e 's/@WORK_MIB@/$(WORK_MIB)/' \

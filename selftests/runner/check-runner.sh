@@ -70,7 +70,7 @@ expect stalled-guest $rc $out/stalled-guest.log \
 	'^run-vm: stalled-guest: RETRY: the guest stalled' \
 	'^run-vm: stalled guest, sample 2: cpu0 [0-9a-zx_.+]+, cpu1 ' \
 	'^run-vm: stalled guest: sysrq l and w sent' \
-	'^FAIL runner.guest \(stalled: no output for 20s\)' \
+	'^FAIL runner.guest \(stalled: no TAP output for 20s\)' \
 	'^FLAKE runner.guest-stalled' '^[0-9]+ passed, [1-9][0-9]* failed' \
 	'NMI backtrace for cpu 1' 'sysrq: Show Blocked State'
 
