@@ -157,14 +157,6 @@ static long sunreclaim_kib(void)
 	return v;
 }
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /* Times UMEM_IOC_STATS (which takes the region lock) until told to stop. */
 struct prober {
 	int fd;
@@ -180,10 +172,10 @@ static void *probe(void *arg)
 	double t;
 
 	while (!pr->stop) {
-		t = now_s();
+		t = umem_now_s();
 		if (ioctl(pr->fd, UMEM_IOC_STATS, &st))
 			break;
-		t = now_s() - t;
+		t = umem_now_s() - t;
 		if (t > pr->worst)
 			pr->worst = t;
 		pr->calls++;
@@ -222,10 +214,10 @@ static uint64_t drain(struct __test_metadata *_metadata,
 	size_t i;
 
 	for (;;) {
-		t = now_s();
+		t = umem_now_s();
 		r = read(f->srv, buf + n, (max - n < 4096 ? max - n : 4096) *
 			 sizeof(*buf));
-		t = now_s() - t;
+		t = umem_now_s() - t;
 		if (t > *worst)
 			*worst = t;
 		if (r < 0) {
@@ -307,13 +299,13 @@ TEST_F_TIMEOUT(big, queue__every_page, 300)
 	}
 
 	slab0 = sunreclaim_kib();
-	t0 = now_s();
+	t0 = umem_now_s();
 	for (i = 0; i < f.pages; i++)
 		if (!big_anchor(i))
 			ASSERT_EQ(EFAULT, queue_by_efault(zero, &f, i));
 	slab1 = sunreclaim_kib();
 	TH_LOG("%llu requests queued in %.2f s; SUnreclaim %+ld KiB",
-	       (unsigned long long)queued, now_s() - t0, slab1 - slab0);
+	       (unsigned long long)queued, umem_now_s() - t0, slab1 - slab0);
 	/* A kmalloc'ed entry per request would be 4 MiB or more. */
 	EXPECT_GT(1024, slab1 - slab0);
 	ASSERT_EQ(0, ioctl(f.ctl, UMEM_IOC_STATS, &st));
@@ -358,9 +350,9 @@ TEST_F_TIMEOUT(big, queue__every_page, 300)
 
 	/* A new server gets them all again, and only them. */
 	memset(seen, 0, f.pages);
-	t0 = now_s();
+	t0 = umem_now_s();
 	ASSERT_EQ(0, new_server(_metadata, &f));
-	TH_LOG("re-adopt took %.1f ms", (now_s() - t0) * 1e3);
+	TH_LOG("re-adopt took %.1f ms", (umem_now_s() - t0) * 1e3);
 	n = drain(_metadata, &f, buf, f.pages, seen, &worst_read);
 	EXPECT_EQ(queued / 2, n);
 	for (i = 0; i < n; i++)
@@ -419,9 +411,9 @@ TEST(stats__huge_region)
 	EXPECT_EQ(-1, read(zero, map, 1));
 	ASSERT_EQ(sizeof(req), read(s.fd, &req, sizeof(req)));
 	for (i = 0; i < 20; i++) {
-		t = now_s();
+		t = umem_now_s();
 		ASSERT_EQ(0, ioctl(r.ctl, UMEM_IOC_STATS, &st));
-		t = now_s() - t;
+		t = umem_now_s() - t;
 		if (t < best)
 			best = t;
 	}

@@ -611,14 +611,6 @@ static double cpu_seconds(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static double wall_seconds(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /* Most CPU time a huge write or poison may take, even under TCG. */
 #define HUGE_CPU_MAX	2.0
 
@@ -656,10 +648,10 @@ TEST(write__huge_ranges)
 	for (i = 0; i < n; i++)
 		r[i] = (struct umem_range){ .pgoff = 0, .count = b.r.pages };
 	cpu = cpu_seconds();
-	wall = wall_seconds();
+	wall = umem_now_s();
 	ASSERT_EQ(UMEM_WRITE_MAX, write(b.s.fd, r, UMEM_WRITE_MAX));
 	cpu = cpu_seconds() - cpu;
-	wall = wall_seconds() - wall;
+	wall = umem_now_s() - wall;
 	TH_LOG("%zu ranges of %llu pages: %.3f s CPU, %.3f s wall", n,
 	       (unsigned long long)b.r.pages, cpu, wall);
 	EXPECT_GT(HUGE_CPU_MAX, cpu);

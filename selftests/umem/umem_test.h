@@ -199,6 +199,15 @@ static inline uint64_t umem_now_ms(void)
 	return ts.tv_sec * 1000ULL + ts.tv_nsec / 1000000;
 }
 
+/* The same clock in seconds, for timing a call. */
+static inline double umem_now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
 /* Wait for @pid; returns its exit code, or 128 + the signal that ended it. */
 static inline int umem_wait_child(pid_t pid)
 {
