@@ -90,32 +90,11 @@ bench_postcopy() {
 	P_VER=$(verified_pages)
 }
 
-# run_case N NAME FUNC: one migration, and once more if it fails, saying
-# so, as qemu.sh does: an L2 boot fails now and then under nested TCG (a
-# source guest reset during its boot was seen).  The figures are those of
-# the attempt that passed; a pass after a failure is reported as a flake.
-run_case() {
-	if $3; then
-		echo "ok $1 bench.qemu.$2"
-		mig_cleanup
-		return
-	fi
-	mig_diag
-	mig_cleanup
-	echo "# bench.qemu.$2: RETRY: the first attempt failed; running it once more"
-	if $3; then
-		echo "ok $1 bench.qemu.$2 (FLAKE: passed on the second attempt, the first failed: see RETRY)"
-	else
-		mig_diag
-		echo "not ok $1 bench.qemu.$2"
-		failed=1
-	fi
-	mig_cleanup
-}
-
+# Each case runs once more if it fails (mig_twice): its figures are those
+# of the attempt that passed.
 echo "# qemu: the same guest ($GUEST_MIB MiB RAM, workload on $WORK_MIB MiB) migrated by umem and by QEMU's postcopy"
-run_case 1 umem bench_umem
-run_case 2 postcopy bench_postcopy
+mig_twice 1 bench.qemu.umem bench_umem
+mig_twice 2 bench.qemu.postcopy bench_postcopy
 rm -f $DST_SHM
 net_down
 echo "#"

@@ -38,36 +38,8 @@ run() {
 		return
 	fi
 	echo "#  RUN qemu.$1"
-	run_t0=$(date +%s)
-	if $2; then
-		echo "# qemu.$1: $(($(date +%s) - run_t0)) s"
-		echo "ok $n qemu.$1"
-		mig_cleanup
-		return
-	fi
-	echo "# qemu.$1: FAILED: $ERR"
-	mig_diag
-	mig_cleanup
-	# Once more, and say so: a nested guest under TCG stalls now and then
-	# (seen once: the destination guest stopped after umemd's re-adopt
-	# completed the RAM, no verdict in 180 s).  A second failure fails;
-	# a pass after a failure is reported as a flake, never hidden.
-	echo "# qemu.$1: RETRY: the first attempt failed ($ERR); running it once more"
-	ERR=
-	run_t0=$(date +%s)
-	if $2; then
-		echo "# qemu.$1: $(($(date +%s) - run_t0)) s (second attempt)"
-		echo "ok $n qemu.$1 (FLAKE: passed on the second attempt, the first failed: see RETRY)"
-		FLAKES=$((FLAKES + 1))
-	else
-		echo "# qemu.$1: FAILED again: $ERR"
-		mig_diag
-		echo "not ok $n qemu.$1"
-		failed=$((failed + 1))
-	fi
-	mig_cleanup
+	mig_twice $n qemu.$1 $2
 }
-FLAKES=0
 
 # start_migration DETACH_MS [UMEMD ARGS]: up to the guest running on the
 # destination, its RAM arriving slowly.
