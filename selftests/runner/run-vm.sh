@@ -425,7 +425,19 @@ if grep -n -E -f "$here/splat-patterns" "$out/console.filtered" > "$out/splats.l
 	echo "FAIL host.console-splat: $(head -n 1 "$out/splats.log" | cut -d: -f2-)"
 	echo "---- console around the first splat ----"
 	first=$(head -n 1 "$out/splats.log" | cut -d: -f1)
-	sed -n "$(( first > 5 ? first - 5 : 1 )),$(( first + 40 ))p" "$out/console.filtered"
+	# The whole report, to its "end trace" line: the frame that started
+	# it is at the bottom of the call trace.  A long one (a recursion)
+	# shows its head and its last 75 lines.
+	end=$(awk -v f="$first" 'NR > f && /---\[ end trace/ { print NR; exit }' \
+		"$out/console.filtered")
+	[ -n "$end" ] || end=$((first + 40))
+	if [ $((end - first)) -le 130 ]; then
+		sed -n "$(( first > 5 ? first - 5 : 1 )),$(( end + 2 ))p" "$out/console.filtered"
+	else
+		sed -n "$(( first > 5 ? first - 5 : 1 )),$(( first + 25 ))p" "$out/console.filtered"
+		echo "[... $((end - first - 100)) lines: $out/console.filtered ...]"
+		sed -n "$(( end - 74 )),$(( end + 2 ))p" "$out/console.filtered"
+	fi
 	echo "----"
 	failed=$((failed + 1))
 else
