@@ -431,10 +431,11 @@ if grep -n -E -f "$here/splat-patterns" "$out/console.filtered" > "$out/splats.l
 	end=$(awk -v f="$first" 'NR > f && /---\[ end trace/ { print NR; exit }' \
 		"$out/console.filtered")
 	[ -n "$end" ] || end=$((first + 40))
+	from=$(( first > 5 ? first - 5 : 1 ))
 	if [ $((end - first)) -le 130 ]; then
-		sed -n "$(( first > 5 ? first - 5 : 1 )),$(( end + 2 ))p" "$out/console.filtered"
+		sed -n "$from,$(( end + 2 ))p" "$out/console.filtered"
 	else
-		sed -n "$(( first > 5 ? first - 5 : 1 )),$(( first + 25 ))p" "$out/console.filtered"
+		sed -n "$from,$(( first + 25 ))p" "$out/console.filtered"
 		echo "[... $((end - first - 100)) lines: $out/console.filtered ...]"
 		sed -n "$(( end - 74 )),$(( end + 2 ))p" "$out/console.filtered"
 	fi
