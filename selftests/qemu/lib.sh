@@ -124,10 +124,23 @@ l2_kill() {
 	l2_wait_exit $1 10
 }
 
+# l2_gone NAME: why QEMU ended, from its SHUTDOWN event, for a message.
+# "guest-reset" under -no-reboot is the guest resetting itself: a triple
+# fault, or a reboot (a panic reboots, panic=-1).
+l2_gone() {
+	_r=$(sed -n 's/.*"event": "SHUTDOWN".*"reason": "\([^"]*\)".*/\1/p' \
+		$RUN/$1.events 2>/dev/null | tail -n 1)
+	case "$_r" in
+	"") echo "QEMU gone, no SHUTDOWN event" ;;
+	guest-reset) echo "QEMU gone: SHUTDOWN guest-reset, the guest reset itself (triple fault or reboot)" ;;
+	*) echo "QEMU gone: SHUTDOWN $_r" ;;
+	esac
+}
+
 l2_stop() {
 	# Bounded: opening the FIFO blocks for good once its QEMU is gone.
-	if ! timeout 10 sh -c 'echo stop > "$0"' $RUN/$1.ser.in; then
-		VERDICT="no verdict: the guest's serial input was not taken (QEMU gone?)"
+	if ! alive $1 || ! timeout 10 sh -c 'echo stop > "$0"' $RUN/$1.ser.in; then
+		VERDICT="no verdict: the guest's serial input was not taken ($(l2_gone $1))"
 		return 1
 	fi
 	# The whole line: it may be read while the guest still writes it.
