@@ -279,7 +279,7 @@ check-qemu-vm: module tools l2-guest $(KVM_HOLD)
 		-e 's/@QEMU_T@/$(QEMU_T)/' selftests/qemu/qemu.sh > $(BUILD)/qemu/qemu
 	chmod 755 $(BUILD)/qemu/qemu
 	@start=$$(date +%s); rc=0; \
-	$(RUN_VM) --name check-qemu --test-timeout 2400 --timeout 2700 \
+	$(RUN_VM) --name check-qemu --test-timeout 2400 --timeout 2700 --stall 600 \
 		--kernel $(KERNEL) --module $(MODULE) $(addprefix --module ,$(VM_KOS)) \
 		$(QEMU_FILES) --out $(BUILD)/vm/check-qemu --show-tap \
 		--test $(BUILD)/qemu/qemu || rc=1; \
