@@ -636,7 +636,7 @@ static bool chaos_supply(const struct umem_fix *f, uint64_t pgoff)
 /* The server thread: serve each round's region until it is over. */
 static void *chaos_server(void *arg)
 {
-	struct umem_request req[8];
+	struct umem_request req[8] = { 0 };	/* mapped: see chaos_round() */
 	struct pollfd p;
 	int round = 0, i;
 	ssize_t n;
@@ -682,10 +682,17 @@ static bool chaos_round(void)
 	struct umem_serve sv = { .flags = UMEM_SERVE_CLOEXEC | UMEM_SERVE_NONBLOCK };
 	struct umem_range r = { .pgoff = 7, .count = 1 };
 	struct umem_fix *f = &chaos.f;
-	uint64_t words[1], p;
+	/*
+	 * Every buffer a call writes into is written here first, so that its
+	 * page is mapped before the call: a kernel-mode fault whose page
+	 * allocation is failed by the injection is not retried, and the
+	 * copy-out fails with EFAULT (seen on the 6.12 debug kernel, "ioctl
+	 * STATS: Bad address").
+	 */
+	uint64_t words[1] = { 0 }, p;
 	struct umem_bitmap bm = { .count = NPAGES, .addr = (uintptr_t)words,
 				  .which = UMEM_BITMAP_PRESENT };
-	struct umem_stats st;
+	struct umem_stats st = { 0 };
 	bool ok = false, started = false;
 
 	memset(f, 0, sizeof(*f));
