@@ -89,9 +89,9 @@ QEMU_MEM ?= 3G
 # That VM has QEMU_SMP vCPUs: one.  With two, the nested SVM that the
 # host's QEMU 7.2 emulates (multi-threaded TCG) fails now and then under
 # the L2 guests: an L2 guest triple-faults, an interrupt reaches L1's KVM
-# right after VMRUN (GIF set: a double fault), or an IPI is lost and L1
-# wedges.  Documentation/testing.rst, "Real guests under QEMU", has the
-# figures.
+# right after VMRUN (GIF set: a double fault), or L1 wedges in HLT, deaf
+# to interrupts and NMIs.  Documentation/testing.rst, "Real guests under
+# QEMU", has the figures.
 QEMU_SMP ?= 1
 QEMU_FILES := --qemu --file $(QEMU_DIR)/qmp --file $(L2_INITRAMFS) --file $(L2_KERNEL) \
 	--file selftests/qemu/lib.sh $(POSTCOPY_FILES)
