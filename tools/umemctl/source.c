@@ -10,8 +10,18 @@
  * A page is sent on the background stream only if it was never sent in
  * this session; when umemd reconnects it sends the bitmap of pages it
  * has, which replaces the source's idea of what was sent.
+ *
+ * With --hold, a destination connects and is welcomed, but no page moves
+ * until "serve" arrives on the --control socket: the migration tool
+ * (migrate.c) arms the transport while the guest still runs on this
+ * host, and flips it at the switchover, when this RAM stops changing.
+ * "serve" opens the urgent channel only: the device state still crosses
+ * then, and faults during its load must be answered, but a background
+ * stream would take the CPU from the two QEMUs inside the downtime.
+ * "stream" opens the background channel too, once QEMU has switched over.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <netdb.h>
@@ -22,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -47,6 +58,7 @@ struct source {
 	uint32_t psz;
 	bool once;
 	bool verbose;
+	int control;		/* --control fd, or -1 */
 	uint64_t rate;		/* background bytes/s, 0: unlimited */
 
 	pthread_mutex_t lock;	/* everything below */
@@ -60,6 +72,10 @@ struct source {
 	uint64_t dup_ring[DUP_RING];
 	unsigned int dup_head, dup_tail;
 	bool finished;		/* --once: the session completed */
+	bool serving;		/* urgent pages may move: no --hold, or "serve" */
+	bool streaming;		/* background pages too: no --hold, or "stream" */
+	bool armed;		/* "armed" was said on the control socket */
+	pthread_cond_t serve_cond;
 	struct {
 		uint64_t pgoff, end;
 	} prefetch[PREFETCH_RING];	/* windows for the background stream */
@@ -84,6 +100,12 @@ static const char source_usage[] =
 "                      and disconnected\n"
 "  --verbose           log connections\n"
 "  --rate MIB          limit the background stream to MIB MiB/s\n"
+"  --hold              welcome destinations but send no page until \"serve\"\n"
+"                      (urgent pages) or \"stream\" (all) arrives on --control\n"
+"  --control FD        a stream socket to the migration tool: this side\n"
+"                      writes \"armed\" when a destination's two channels\n"
+"                      are up and \"stats ...\" lines while serving; the\n"
+"                      tool writes \"serve\" and \"stream\"\n"
 "Test hooks:\n"
 "  --corrupt PG[:N]    send page PG with a bad checksum N times (default\n"
 "                      1; 0 = always); repeatable\n"
@@ -381,6 +403,114 @@ static void serve_background(int fd, void *buf)
 	}
 }
 
+/* A line to the migration tool, if there is one; never blocks for long. */
+static void control_say(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
+static void control_say(const char *fmt, ...)
+{
+	char line[256];
+	va_list ap;
+	int n;
+
+	if (S.control < 0)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (n > 0 && (size_t)n < sizeof(line))
+		send_all(S.control, line, n);
+}
+
+static void control_stats(void)
+{
+	uint64_t sent = 0;
+	size_t i, words = (S.pages + 63) / 64;
+
+	pthread_mutex_lock(&S.lock);
+	for (i = 0; i < words; i++)
+		sent += __builtin_popcountll(S.sent[i]);
+	pthread_mutex_unlock(&S.lock);
+	control_say("stats sent %llu pages %llu urgent %llu prefetch %llu background %llu zero %llu bytes %llu\n",
+		    (unsigned long long)sent, (unsigned long long)S.pages,
+		    (unsigned long long)S.n_urgent,
+		    (unsigned long long)S.n_prefetch,
+		    (unsigned long long)S.n_bg, (unsigned long long)S.n_zero,
+		    (unsigned long long)S.n_bytes);
+}
+
+/*
+ * The control socket: "serve" opens the gate; stats go back twice a
+ * second once it is open.  A tool gone before the switchover takes the
+ * migration with it (its QEMU resumes the guest here), so nothing is
+ * served; a tool gone after it leaves the destination to this server.
+ */
+static void *control_thread(void *arg)
+{
+	struct pollfd pfd = { .fd = S.control, .events = POLLIN };
+	char buf[64];
+	ssize_t n;
+
+	(void)arg;
+	for (;;) {
+		if (poll(&pfd, 1, 500) == 0) {
+			if (S.serving)
+				control_stats();
+			continue;
+		}
+		n = read(S.control, buf, sizeof(buf) - 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		buf[n] = 0;
+		pthread_mutex_lock(&S.lock);
+		if (strstr(buf, "serve"))
+			S.serving = true;
+		if (strstr(buf, "stream"))
+			S.serving = S.streaming = true;
+		pthread_cond_broadcast(&S.serve_cond);
+		pthread_mutex_unlock(&S.lock);
+		logv("gate: %s", S.streaming ? "streaming" : S.serving ? "serving" : "closed");
+	}
+	if (!S.serving) {
+		fprintf(stderr, "source: the migration tool is gone before the switchover: nothing was served\n");
+		exit(1);
+	}
+	S.control = -1;
+	return NULL;
+}
+
+/*
+ * --hold: wait for channel @ch's gate, keeping the destination's channel
+ * alive with pings (it reconnects after 2 s of silence).  Its requests
+ * wait in the socket meanwhile.  False if the channel failed.
+ */
+static bool hold(int fd, int ch)
+{
+	bool *gate = ch == WIRE_URGENT ? &S.serving : &S.streaming;
+	struct timespec ts;
+	bool open;
+
+	for (;;) {
+		pthread_mutex_lock(&S.lock);
+		if (!*gate) {
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_nsec += WIRE_PING_MS * 1000000L;
+			if (ts.tv_nsec >= 1000000000L) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000L;
+			}
+			pthread_cond_timedwait(&S.serve_cond, &S.lock, &ts);
+		}
+		open = *gate;
+		pthread_mutex_unlock(&S.lock);
+		if (open)
+			return true;
+		if (!send_simple(fd, WIRE_PING))
+			return false;
+	}
+}
+
 struct conn {
 	int fd;
 	char peer[64];
@@ -396,6 +526,7 @@ static void *conn_thread(void *arg)
 	size_t words = (S.pages + 63) / 64;
 	void *buf = NULL;
 	int fd = c->fd, ch = 0, one = 1;
+	bool armed;
 
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
@@ -441,12 +572,17 @@ static void *conn_thread(void *arg)
 	S.conn[ch] = fd;
 	if (bm)
 		memcpy(S.sent, bm, words * 8);
+	armed = !S.armed && S.conn[WIRE_URGENT] >= 0 &&
+		S.conn[WIRE_BACKGROUND] >= 0;
+	S.armed |= armed;
 	pthread_mutex_unlock(&S.lock);
 	logv("%s: %s channel up", c->peer,
 	     ch == WIRE_URGENT ? "urgent" : "background");
+	if (armed)
+		control_say("armed %s\n", c->peer);
 
 	buf = aligned_alloc(64, S.psz);
-	if (!buf)
+	if (!buf || !hold(fd, ch))
 		goto out;
 	if (ch == WIRE_URGENT)
 		serve_urgent(fd, buf);
@@ -563,15 +699,21 @@ int cmd_source(int argc, char **argv)
 		{ "corrupt", required_argument, NULL, 'c' },
 		{ "duplicates", no_argument, NULL, 'd' },
 		{ "rate", required_argument, NULL, 'r' },
+		{ "hold", no_argument, NULL, 'H' },
+		{ "control", required_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ }
 	};
 	const char *image = NULL, *listen_spec = "0.0.0.0:4444";
 	uint64_t psz = 4096;
-	char err[256];
+	char err[256], *end;
+	bool hold_opt = false;
+	pthread_t ct;
 	int opt, lfd;
 
 	pthread_mutex_init(&S.lock, NULL);
+	pthread_cond_init(&S.serve_cond, NULL);
+	S.control = -1;
 	S.conn[0] = S.conn[1] = S.conn[2] = -1;
 	atomic_store(&S.jump, ~0ULL);
 	optind = 1;
@@ -597,6 +739,14 @@ int cmd_source(int argc, char **argv)
 				return usage_error("source", "bad --rate", source_usage);
 			S.rate <<= 20;
 			break;
+		case 'H': hold_opt = true; break;
+		case 'C':
+			S.control = strtol(optarg, &end, 10);
+			if (end == optarg || *end || S.control < 0 ||
+			    fcntl(S.control, F_GETFD) < 0)
+				return usage_error("source", "bad --control (an open fd)",
+						   source_usage);
+			break;
 		case 'h': fputs(source_usage, stdout); return 0;
 		default: return usage_error("source", NULL, source_usage);
 		}
@@ -604,6 +754,9 @@ int cmd_source(int argc, char **argv)
 	if (optind != argc || !image)
 		return usage_error("source", image ? "unexpected argument" :
 				   "--image is required", source_usage);
+	if (hold_opt && S.control < 0)
+		return usage_error("source", "--hold needs --control", source_usage);
+	S.serving = S.streaming = !hold_opt;
 	S.psz = psz;
 	if (image_open(&S.img, image, S.psz, err, sizeof(err))) {
 		fprintf(stderr, "umemctl source: %s\n", err);
@@ -622,9 +775,19 @@ int cmd_source(int argc, char **argv)
 	signal(SIGTERM, on_term);
 	signal(SIGINT, on_term);
 	S.start_ns = now_ns();
-	fprintf(stderr, "source: serving %llu MiB (%llu pages) on %s\n",
+	fprintf(stderr, "source: %s %llu MiB (%llu pages) on %s\n",
+		S.serving ? "serving" : "holding",
 		(unsigned long long)(S.img.size >> 20),
 		(unsigned long long)S.pages, listen_spec);
+	if (S.control >= 0) {
+		fcntl(S.control, F_SETFD, FD_CLOEXEC);
+		if (pthread_create(&ct, NULL, control_thread, NULL)) {
+			fprintf(stderr, "umemctl source: cannot start the control thread\n");
+			return 1;
+		}
+		pthread_detach(ct);
+		control_say("listening %s\n", listen_spec);
+	}
 
 	for (;;) {
 		struct pollfd pfd = { .fd = lfd, .events = POLLIN };
@@ -666,6 +829,7 @@ int cmd_source(int argc, char **argv)
 		}
 		pthread_detach(t);
 	}
+	control_stats();
 	summary();
 	return 0;
 }
