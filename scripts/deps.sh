@@ -29,6 +29,8 @@ pkgs=(
 	build-essential liburing-dev
 	# the wire protocol's page checksum (XXH3, header-only use)
 	libxxhash-dev
+	# QMP, the migration tool's conversation with QEMU (static archive)
+	libjson-c-dev
 	# building the debug kernel, and the style gates
 	bc bison flex libelf-dev libssl-dev perl sparse
 	# make bench: the scaling plot

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * umemctl: command-line tool for /dev/umem.  One subcommand per file:
- * source.c, vmm.c, stat.c; the small ones live here.
+ * source.c, migrate.c, incoming.c, vmm.c, stat.c; the small ones live
+ * here.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -24,6 +25,9 @@ static int usage(FILE *f)
 		"                       protocol version, page size and features\n"
 		"                       (DEVICE defaults to /dev/umem)\n"
 		"  source ...           serve a memory image to umemd over TCP\n"
+		"  migrate ...          live-migrate a QEMU guest onto umem (source host)\n"
+		"  incoming ...         receive it: a QEMU with its RAM on umem\n"
+		"                       (destination host)\n"
 		"  vmm ...              run a postcopy destination VMM over a region\n"
 		"                       filled by umemd, and verify every page\n"
 		"  stat [--watch MS] PID [FD]\n"
@@ -125,6 +129,10 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "source"))
 		return cmd_source(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "migrate"))
+		return cmd_migrate(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "incoming"))
+		return cmd_incoming(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "vmm"))
 		return cmd_vmm(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "stat"))

@@ -11,6 +11,8 @@
 int cmd_source(int argc, char **argv);
 int cmd_vmm(int argc, char **argv);
 int cmd_stat(int argc, char **argv);
+int cmd_migrate(int argc, char **argv);
+int cmd_incoming(int argc, char **argv);
 
 /* Print "umemctl CMD: MSG" (if any) and the usage; returns 2. */
 static inline int usage_error(const char *cmd, const char *msg,

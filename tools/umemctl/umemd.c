@@ -88,6 +88,7 @@ static struct {
 	uint64_t net_timeout_ns, give_up_ns, connect_timeout_ns;
 	int progress;		/* 0 off, 1 auto, 2 lines */
 	bool verbose;
+	bool hold_stream;	/* --hold-stream: no background recv yet */
 
 	struct umem_region reg;
 	struct umem_server srv;
@@ -153,6 +154,9 @@ static const char umemd_usage[] =
 "                      (always lines) or none (default auto)\n"
 "  --nice N            run at this nice value (-20..19): a daemon every\n"
 "                      blocked vCPU waits on should outrank the vCPUs\n"
+"  --hold-stream       connect the background channel but read nothing\n"
+"                      from it until SIGUSR1 (the migration tool sends it\n"
+"                      once the guest runs here)\n"
 "  --verbose           log connections\n"
 "  --version           print the release of umemd\n"
 "Exit status: 0 complete; 1 error; 2 bad input or refused by the source;\n"
@@ -668,7 +672,8 @@ static bool net_connect(uint64_t timeout_ms)
 	D.bg = b;
 	D.connected = true;
 	chan_submit_recv(u);
-	chan_submit_recv(b);
+	if (!D.hold_stream)
+		chan_submit_recv(b);
 	/* Ask again for every page a fault still waits for. */
 	for (p = 0; p < D.pages; p++)
 		if (bit_test(D.wanted, p) && !bit_test(D.have, p))
@@ -680,8 +685,8 @@ static bool net_connect(uint64_t timeout_ms)
 static void net_tick(uint64_t now)
 {
 	if (D.connected) {
-		uint64_t last = D.urg->last_rx_ns < D.bg->last_rx_ns ?
-				D.urg->last_rx_ns : D.bg->last_rx_ns;
+		uint64_t last = D.urg->last_rx_ns < D.bg->last_rx_ns ||
+				D.hold_stream ? D.urg->last_rx_ns : D.bg->last_rx_ns;
 
 		if (now - last > D.net_timeout_ns)
 			chan_fail(D.urg->last_rx_ns == last ? D.urg : D.bg,
@@ -889,9 +894,36 @@ static void tick_submit(void)
 	io_uring_sqe_set_data(sqe, &D.tick_op);
 }
 
+static volatile sig_atomic_t stream_go;
+
+static void on_usr1(int sig)
+{
+	stream_go = 1;
+}
+
+/*
+ * --hold-stream: the background channel is connected but not read, so the
+ * source's stream stops at the socket's buffer and leaves the CPU to the
+ * QEMUs while the device state is loaded.  SIGUSR1 (the migration tool,
+ * once the guest runs here) starts reading it.
+ */
+static void stream_release(void)
+{
+	if (!D.hold_stream || !stream_go)
+		return;
+	D.hold_stream = false;
+	logv("background stream: released");
+	if (D.connected) {
+		D.bg->last_rx_ns = now_ns();
+		chan_submit_recv(D.bg);
+	}
+}
+
 static void tick_done(void)
 {
 	uint64_t now = now_ns();
+
+	stream_release();
 
 	if (D.source)
 		net_tick(now);
@@ -1039,6 +1071,7 @@ int main(int argc, char **argv)
 		{ "progress", required_argument, NULL, 'p' },
 		{ "nice", required_argument, NULL, 'N' },
 		{ "verbose", no_argument, NULL, 'v' },
+		{ "hold-stream", no_argument, NULL, 'H' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ }
@@ -1099,6 +1132,7 @@ int main(int argc, char **argv)
 					 strerror(errno));
 			break;
 		case 'v': D.verbose = true; break;
+		case 'H': D.hold_stream = true; break;
 		case 'h': fputs(umemd_usage, stdout); return 0;
 		case 'V': printf("umemd %s\n", UMEM_VERSION); return 0;
 		default: fputs(umemd_usage, stderr); return EXIT_CONFIG;
@@ -1116,6 +1150,7 @@ int main(int argc, char **argv)
 		die_code(EXIT_CONFIG, "bad --source '%s': want HOST:PORT", D.source);
 	signal(SIGPIPE, SIG_IGN);
 	D.tty = D.progress == 1 && isatty(2);
+	signal(SIGUSR1, on_usr1);
 	if (unix_path)
 		fd = fd_from_unix(unix_path);
 	if (pid) {
@@ -1166,7 +1201,7 @@ int main(int argc, char **argv)
 					 D.host, D.port, strerror(errno));
 			usleep(200000);
 		}
-		logv("connected to %s:%d", D.host, D.port);
+		fprintf(stderr, "umemd: connected to %s:%d\n", D.host, D.port);
 	}
 	submit_req_read();
 	tick_submit();
