@@ -9,11 +9,11 @@
 #     its RAM is memory-backend-file share=on on tmpfs (/dev/shm).
 #  2. The guest's workload fills @WORK_MIB@ MiB with a pattern, prints a
 #     heartbeat a second, and keeps verifying and rewriting every page.
-#  3. QEMU migrates the device state only (x-ignore-shared on both sides)
-#     to a destination QEMU (destination host) whose RAM is a umemfs file.
-#     With pause-before-switchover, the source is stopped when umemctl
-#     source (serving the source's RAM file) and umemd (attached to the
-#     destination QEMU's region) start; then migrate-continue.
+#  3. The two commands users run migrate it: `umemctl incoming` on the
+#     destination host (its QEMU has its RAM on a umemfs file), `umemctl
+#     migrate` on the source host.  They arm the RAM transport while the
+#     guest still runs; QEMU carries the device state only (x-ignore-shared)
+#     and at the switchover the RAM server opens its gate.
 #  4. The guest runs on the destination at once; its faults on pages that
 #     have not arrived wait for umemd.
 #  5. When umemd is complete, the guest is told to stop: it verifies every
@@ -35,6 +35,7 @@ echo "TAP version 13"
 echo "1..1"
 
 fail() {
+	kill $TAIL_PID 2>/dev/null
 	echo "# demo: FAILED: $*"
 	mig_diag
 	mig_cleanup
@@ -55,25 +56,28 @@ fi
 mig_prepare $dst_ram || fail "$MIG_ERR"
 sleep 2
 hb0=$(heartbeat src)
+s0=$(stall src)
 echo "# demo: guest heartbeat $hb0 on the source; migrating"
+# The two tools' progress and reports, as they happen.
+: > $RUN/incoming.log
+: > $RUN/migrate.log
+tail -q -f $RUN/incoming.log $RUN/migrate.log 2>/dev/null | awk '{ print "# " $0; fflush() }' &
+TAIL_PID=$!
 mig_switch || fail "$MIG_ERR"
-info=$(qmp src query-migrate)
-qemu_down=$(echo "$info" | grep -o '"downtime": [0-9]*' | cut -d' ' -f2)
-qemu_total=$(echo "$info" | grep -o '"total-time": [0-9]*' | cut -d' ' -f2)
-wire=$(echo "$info" | grep -o '"transferred": [0-9]*' | head -n 1 | cut -d' ' -f2)
 echo "# demo: the guest runs on the destination $(elapsed $T_START $T_RESUME) s after 'migrate'"
 
-stats=""
 if [ "$RAM" = umem ]; then
-	wait $UMEMD_PID
+	wait $INCOMING_PID
 	urc=$?
+	INCOMING_PID=""
 	t_done=$(now)
-	stats=$("$T/umemctl" stat "$(cat $RUN/dst.pid)" 2>&1)
-	[ $urc = 0 ] || fail "umemd exit status $urc"
-	grep -v 'ETA' $RUN/umemd.log | sed 's/^/# /'
+	[ $urc = 0 ] || fail "umemctl incoming exit status $urc"
+	wait $MIGRATE_PID
+	MIGRATE_PID=""
 else
 	t_done=$T_RESUME
 fi
+kill $TAIL_PID 2>/dev/null
 sleep 3
 hb1=$(heartbeat dst)
 l2_stop dst 180
@@ -84,17 +88,24 @@ l2_wait_exit src 10
 
 down_ms=$(awk -v a=$T_STOP -v b=$T_RESUME 'BEGIN { printf "%.0f", (b - a) * 1000 }')
 echo "# demo: ---- report ----"
-echo "# demo: downtime (source STOP to destination RESUME): $down_ms ms (QEMU's own figure: $qemu_down ms)"
-echo "# demo: QEMU's stream: $wire bytes (device state and the RAM that is not shared: ROMs, BIOS), $qemu_total ms"
+echo "# demo: downtime (source STOP to destination RESUME): $down_ms ms"
+# Where it went: QEMU's events on both sides, from the source's STOP.
+for ev in "src STOP" "src MIGRATION.*pre-switchover" "src MIGRATION.*device" \
+	"src MIGRATION.*completed" "dst MIGRATION.*completed" "dst RESUME"; do
+	set -- $ev
+	t=$(ev_time $1 "$2")
+	[ -n "$t" ] && echo "# demo:   +$(awk -v a=$T_STOP -v b=$t 'BEGIN { printf "%4.0f", (b - a) * 1000 }') ms  $1 $2"
+done
 echo "# demo: time to complete ('migrate' to all RAM on the destination): $(elapsed $T_START $t_done) s"
 if [ "$RAM" = umem ]; then
-	echo "# demo: pages: $(grep -o '[0-9]* urgent, [0-9]* background, [0-9]* zero' $RUN/umemd.log | tail -n 1)" \
-		"($(grep -o '[0-9]* requested' $RUN/umemd.log | tail -n 1) by faults)"
-	echo "$stats" | grep -E 'faults|blocked' | sed 's/^ */# demo: umem stats: /'
+	for f in migrate incoming; do
+		sed -n "/umemctl $f: complete/,\$p" $RUN/$f.log | sed "s/^/# demo: $f: /"
+	done
 else
 	echo "# demo: RAM shared on tmpfs (DEMO_RAM=shm): no umem, nothing streamed"
 fi
 echo "# demo: guest heartbeats: $hb0 before, $hb1 after the migration"
+echo "# demo: the guest's own stalls (gaps over 1 ms) from 'migrate' to its verdict: $(awk -v a=$s0 -v b=$(stall dst) 'BEGIN { printf "%.3f", b - a }') s"
 echo "# demo: guest: $VERDICT"
 [ $L2_RETRIES = 0 ] || echo "# demo: NOTE: $L2_RETRIES L2 boot(s) hung and were retried (see above)"
 mig_cleanup

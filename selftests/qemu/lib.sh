@@ -180,7 +180,8 @@ mig_wait() {
 	return 1
 }
 
-# ev_time NAME EVENT: "SECONDS.MICROSECONDS" of the first EVENT, or nothing
+# ev_time NAME EVENT: "SECONDS.MICROSECONDS" of the first EVENT, or nothing;
+# EVENT may go on into the event's data as a regex (MIGRATION.*completed)
 ev_time() {
 	grep "\"event\": \"$2\"" $RUN/$1.events | head -n 1 |
 		sed -n 's/.*"seconds": *\([0-9]*\), *"microseconds": *\([0-9]*\).*/\1 \2/p' |
@@ -208,6 +209,13 @@ caps() {
 	qmp $_c "{\"execute\":\"migrate-set-capabilities\",\"arguments\":{\"capabilities\":[$list]}}" > /dev/null
 }
 
+# stall NAME: the guest's own stall counter (seconds of gaps over 1 ms in
+# its loop: workload.c), from its last heartbeat or its verdict
+stall() {
+	grep -E '^hb |verdict' $RUN/$1.ser.out | tail -n 1 | tr -d '\r' |
+		sed -n 's/.*stall=\([0-9.]*\).*/\1/p'
+}
+
 # heartbeat NAME: the guest's last heartbeat counter
 heartbeat() {
 	grep '^hb ' $RUN/$1.ser.out | tail -n 1 | cut -d' ' -f2
@@ -221,19 +229,25 @@ l2_diag() {
 	done
 }
 
-# ---- a migration onto umem, in steps (the demo and the qemu tests) ----
+# ---- a migration onto umem (the demo and the qemu tests) ----
+#
+# The two commands users run: `umemctl incoming` on the destination host,
+# `umemctl migrate` on the source host (Documentation/umemctl.rst).
 #
 #   mig_prepare DST_RAM   boot the source guest (RAM on $SRC_RAM), start the
-#                         destination QEMU (RAM on DST_RAM, -incoming), set
-#                         x-ignore-shared on both, pause-before-switchover
-#                         on the source
-#   mig_switch [UMEMD ARGS]   migrate; at pre-switchover start umemctl
-#                         source and umemd (unless DST_RAM is $SRC_RAM),
-#                         migrate-continue; wait for the destination to run.
-#                         Sets T_START, T_STOP (source STOP), T_RESUME
-#                         (destination RESUME), UMEMD_PID, SOURCE_PID
-#   umemd_start [ARGS]    (another) umemd on the destination region
-#   mig_cleanup           kill everything, unmount, net_down
+#                         destination QEMU (RAM on DST_RAM, -incoming defer)
+#   incoming_start [ARGS] `umemctl incoming` on the destination, in the
+#                         background: INCOMING_PID, $RUN/incoming.log
+#   migrate_start [ARGS]  `umemctl migrate` on the source, in the
+#                         background: MIGRATE_PID, $RUN/migrate.log
+#   mig_switch            both, then wait until the destination runs the
+#                         guest.  Sets T_START, T_STOP (source STOP),
+#                         T_RESUME (destination RESUME).  INCOMING_ARGS and
+#                         MIGRATE_ARGS add arguments.  With DST_RAM on the
+#                         source's tmpfs file (make demo DEMO_RAM=shm), a
+#                         plain x-ignore-shared migration by QMP: no umem
+#   server_pid            the source's RAM server (umemctl source)
+#   mig_cleanup           kill everything, unmount
 
 SRC_RAM=/dev/shm/l2-ram
 MNT=/mnt/umem
@@ -247,48 +261,53 @@ umem_mount() {
 
 mig_prepare() {
 	DST_RAM=$1
+	rm -f $RUN/incoming.log $RUN/migrate.log
 	l2_boot src on_src $SRC_RAM || { MIG_ERR="the source guest did not boot"; return 1; }
-	# The capabilities must be set before the destination listens.
 	l2_start dst on_dst $DST_RAM -incoming defer
+}
+
+# Every blocked vCPU waits on umemd and the RAM server: they outrank it.
+incoming_start() {
+	on_dst "$T/umemctl" incoming --qmp $RUN/dst.qmp --listen tcp:$DST_IP:$MIG_PORT \
+		--source $SRC_IP:$UMEM_PORT --nice -10 --progress line "$@" \
+		>> $RUN/incoming.log 2>&1 &
+	INCOMING_PID=$!
+}
+
+migrate_start() {
+	on_src "$T/umemctl" migrate --qmp $RUN/src.qmp --to tcp:$DST_IP:$MIG_PORT \
+		--listen $SRC_IP:$UMEM_PORT --nice -10 --progress line "$@" \
+		>> $RUN/migrate.log 2>&1 &
+	MIGRATE_PID=$!
+}
+
+server_pid() {
+	sed -n 's/.*RAM server (pid \([0-9]*\)).*/\1/p' $RUN/migrate.log | head -n 1
+}
+
+# The QEMU-only control case: the destination on the source's own file.
+mig_switch_shm() {
 	caps dst x-ignore-shared || { MIG_ERR="the destination QEMU does not answer"; return 1; }
 	qmp dst "{\"execute\":\"migrate-incoming\",\"arguments\":{\"uri\":\"tcp:$DST_IP:$MIG_PORT\"}}" > /dev/null ||
 		{ MIG_ERR="migrate-incoming refused"; return 1; }
-	caps src x-ignore-shared pause-before-switchover events ||
-		{ MIG_ERR="cannot set the source's capabilities"; return 1; }
-}
-
-umemd_start() {
-	on_dst "$T/umemd" --path $DST_RAM --source $SRC_IP:$UMEM_PORT --progress=line --nice -10 "$@" \
-		>> $RUN/umemd.log 2>&1 &
-	UMEMD_PID=$!
-}
-
-source_start() {
-	# busybox has renice, not nice: the shell renices itself, then execs.
-	on_src sh -c 'echo $$ > /tmp/l2/source.pid; renice -n -10 $$ > /dev/null; exec "$0" "$@"' \
-		"$T/umemctl" source --image file:$SRC_RAM --listen $SRC_IP:$UMEM_PORT "$@" \
-		>> $RUN/source.log 2>&1 &
-	SOURCE_PID=$!
-}
-
-mig_switch() {
-	rm -f $RUN/umemd.log $RUN/source.log
+	caps src x-ignore-shared events || { MIG_ERR="cannot set the source's capabilities"; return 1; }
 	T_START=$(now)
 	qmp src "{\"execute\":\"migrate\",\"arguments\":{\"uri\":\"tcp:$DST_IP:$MIG_PORT\"}}" > /dev/null ||
 		{ MIG_ERR="migrate refused"; return 1; }
-	# The source is stopped until migrate-continue: that is downtime.
-	# Its MIGRATION event says so sooner than polling query-migrate.
-	ev_wait src '"status": "pre-switchover"' 120 ||
-		mig_wait src pre-switchover 5 ||
-		{ MIG_ERR="the source did not reach pre-switchover"; return 1; }
-	if [ "$DST_RAM" != "$SRC_RAM" ]; then
-		# Every blocked vCPU waits on these two: they outrank it.
-		source_start $SOURCE_ARGS
-		umemd_start "$@"
-	fi
-	qmp src '{"execute":"migrate-continue","arguments":{"state":"pre-switchover"}}' > /dev/null ||
-		{ MIG_ERR="migrate-continue refused"; return 1; }
 	mig_wait src completed 120 || { MIG_ERR="the migration did not complete"; return 1; }
+}
+
+mig_switch() {
+	if [ "$DST_RAM" = "$SRC_RAM" ]; then
+		mig_switch_shm || return 1
+	else
+		incoming_start $INCOMING_ARGS
+		T_START=$(now)
+		migrate_start $MIGRATE_ARGS
+		wait_line $RUN/migrate.log 'switchover complete|umemctl migrate: .*(fail|refused|no destination|gone|exited)' 180
+		grep -q 'switchover complete' $RUN/migrate.log ||
+			{ MIG_ERR="the migration did not switch over: $(grep 'umemctl migrate:' $RUN/migrate.log | tail -n 1)"; return 1; }
+	fi
 	end=$(($(date +%s) + 30))
 	while [ -z "$(ev_time dst RESUME)" ] && [ $(date +%s) -lt $end ]; do
 		sleep 0.1
@@ -301,22 +320,23 @@ mig_switch() {
 mig_cleanup() {
 	l2_kill dst
 	l2_kill src
-	[ -n "$UMEMD_PID" ] && kill -9 $UMEMD_PID 2>/dev/null
-	[ -s /tmp/l2/source.pid ] && kill -9 "$(cat /tmp/l2/source.pid)" 2>/dev/null
+	sp=$(server_pid 2>/dev/null)
+	for p in $MIGRATE_PID $INCOMING_PID $sp $(pidof umemd); do
+		kill -9 $p 2>/dev/null
+	done
 	# Not a bare wait: the network namespaces' holders are jobs too.
-	for p in $UMEMD_PID $SOURCE_PID; do
+	for p in $MIGRATE_PID $INCOMING_PID; do
 		wait $p 2>/dev/null
 	done
-	UMEMD_PID="" SOURCE_PID=""
-	rm -f /tmp/l2/source.pid
+	MIGRATE_PID="" INCOMING_PID=""
 	umount $MNT 2>/dev/null
 	rm -f $SRC_RAM
 }
 
 mig_diag() {
 	for g in src dst; do l2_diag $g; done
-	for f in $RUN/umemd.log $RUN/source.log; do
-		[ -s $f ] && { echo "# --- $f"; grep -v 'ETA' $f | tail -n 15 | sed 's/^/#   /'; }
+	for f in $RUN/incoming.log $RUN/migrate.log; do
+		[ -s $f ] && { echo "# --- $f"; grep -v -E 'filling|serving' $f | tail -n 15 | sed 's/^/#   /'; }
 	done
 }
 

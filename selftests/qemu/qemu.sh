@@ -3,18 +3,25 @@
 #
 # qemu: failures during a real live migration onto umem (make check-qemu).
 # Each test boots a real guest under QEMU on the source host, migrates it
-# as the demo does (selftests/qemu/demo.sh) to a destination QEMU whose
-# RAM is a umemfs file, breaks something while the RAM is still on its
-# way, and asks the guest's own workload for its verdict.  TAP on stdout.
+# with the two commands users run (umemctl incoming, umemctl migrate) to a
+# destination QEMU whose RAM is a umemfs file, breaks something, and asks
+# the guest's own workload for its verdict.  TAP on stdout.
 #
-#   qemu.umemd_killed   kill -9 umemd mid-migration; a new one re-adopts
-#                       the region: the guest verifies
-#   qemu.net_down       the veth down 3 s mid-migration: umemd reconnects,
-#                       the guest verifies
-#   qemu.source_dies    the source (QEMU and umemctl source) killed for
-#                       good: umemd gives up, the detach deadline passes;
-#                       the destination QEMU must exit or stop and report,
-#                       never run on with zero-filled memory
+# Before the switchover: the migration fails cleanly, the guest runs on
+# at the source and verifies there.
+#   qemu.dst_unreachable  'migrate' to a port where no QEMU listens
+#   qemu.caps_refused     QEMU refuses x-ignore-shared (postcopy-ram was
+#                         left on): nothing starts
+#   qemu.dst_killed       the destination QEMU killed while armed
+# After it, while the RAM is still on its way:
+#   qemu.umemd_killed   kill -9 umemd; umemctl incoming starts a new one,
+#                       which re-adopts the region: the guest verifies
+#   qemu.net_down       the veth down 3 s: umemd reconnects, the guest
+#                       verifies
+#   qemu.source_dies    the source (QEMU, the tool, its RAM server) killed
+#                       for good: umemd gives up, the detach deadline
+#                       passes; the destination QEMU must exit or stop and
+#                       report, never run on with zero-filled memory
 
 T=$(dirname "$0")
 . "$T/netns.sh"
@@ -41,49 +48,120 @@ run() {
 	mig_twice $n qemu.$1 $2
 }
 
-# start_migration DETACH_MS [UMEMD ARGS]: up to the guest running on the
-# destination, its RAM arriving slowly.
+# start_migration DETACH_MS [INCOMING ARGS]: up to the guest running on
+# the destination, its RAM arriving slowly.
 start_migration() {
 	umem_mount $1 || { ERR="mount -t umem failed"; return 1; }
 	shift
 	mig_prepare $MNT/vm || { ERR=$MIG_ERR; return 1; }
-	SOURCE_ARGS="--rate $RATE"
-	mig_switch "$@" || { ERR=$MIG_ERR; return 1; }
+	MIGRATE_ARGS="--server-arg=--rate=$RATE" INCOMING_ARGS="$*"
+	mig_switch || { ERR=$MIG_ERR; return 1; }
 	echo "# the guest runs on the destination $(elapsed $T_START $T_RESUME) s after 'migrate'"
 }
 
-# finish_ok: umemd completes; the guest verifies every page.
+# finish_ok: the region completes; the guest verifies every page.
 finish_ok() {
-	wait $UMEMD_PID
-	urc=$?
-	[ $urc = 0 ] || { ERR="umemd exit status $urc"; return 1; }
-	grep 'umemd: complete' $RUN/umemd.log | sed 's/^/# /'
+	wait $INCOMING_PID
+	rc=$?
+	INCOMING_PID=""
+	[ $rc = 0 ] || { ERR="umemctl incoming exit status $rc: $(tail -n 1 $RUN/incoming.log)"; return 1; }
+	grep -A 5 'umemctl incoming: complete' $RUN/incoming.log | sed 's/^/# /'
 	l2_stop dst 180
 	vrc=$?
 	echo "# guest: $VERDICT"
 	[ $vrc = 0 ] || { ERR="the guest's verdict: $VERDICT"; return 1; }
 }
 
-umemd_pid() {
-	pidof umemd
+# source_survives TOOL WHAT: the tool TOOL (migrate or incoming) failed
+# with status 1 or 2 and said WHAT (an ERE); the guest still runs on the
+# source, and verifies there.
+source_survives() {
+	grep "umemctl $1:" $RUN/$1.log | tail -n 2 | sed 's/^/# /'
+	grep -q -E "$2" $RUN/$1.log || { ERR="umemctl $1 did not say '$2'"; return 1; }
+	st=$(qmp src query-status | grep -o '"status": "[a-z-]*"' | cut -d'"' -f4)
+	[ "$st" = running ] || { ERR="the source guest is '$st', not running"; return 1; }
+	l2_stop src 180
+	vrc=$?
+	echo "# source guest: $VERDICT"
+	[ $vrc = 0 ] || { ERR="the source guest's verdict: $VERDICT"; return 1; }
+}
+
+# tool_status PID SECS: the exit status of a background tool, or 255
+tool_status() {
+	end=$(($(date +%s) + $2))
+	while kill -0 $1 2>/dev/null && [ $(date +%s) -lt $end ]; do
+		sleep 0.2
+	done
+	kill -0 $1 2>/dev/null && return 255
+	wait $1
+}
+
+t_dst_unreachable() {
+	umem_mount 30000 || { ERR="mount -t umem failed"; return 1; }
+	mig_prepare $MNT/vm || { ERR=$MIG_ERR; return 1; }
+	rm -f $RUN/incoming.log $RUN/migrate.log
+	incoming_start
+	# The RAM transport arms, then QEMU's own connection is refused.
+	on_src "$T/umemctl" migrate --qmp $RUN/src.qmp --to tcp:$DST_IP:$((MIG_PORT + 1)) \
+		--listen $SRC_IP:$UMEM_PORT --progress line > $RUN/migrate.log 2>&1 &
+	MIGRATE_PID=$!
+	tool_status $MIGRATE_PID 120
+	rc=$?
+	MIGRATE_PID=""
+	[ $rc = 1 ] || { ERR="umemctl migrate exit status $rc, expected 1"; return 1; }
+	source_survives migrate 'the guest runs here|guest is .running. here'
+}
+
+t_caps_refused() {
+	umem_mount 30000 || { ERR="mount -t umem failed"; return 1; }
+	mig_prepare $MNT/vm || { ERR=$MIG_ERR; return 1; }
+	rm -f $RUN/migrate.log
+	# An operator's leftover: postcopy-ram excludes x-ignore-shared.
+	caps src postcopy-ram || { ERR="cannot set postcopy-ram"; return 1; }
+	migrate_start --arm-timeout 10
+	tool_status $MIGRATE_PID 60
+	rc=$?
+	MIGRATE_PID=""
+	[ $rc = 2 ] || { ERR="umemctl migrate exit status $rc, expected 2"; return 1; }
+	grep -q 'RAM server' $RUN/migrate.log && { ERR="the RAM server started"; return 1; }
+	source_survives migrate 'refused the capabilities.*not compatible'
+}
+
+t_dst_killed() {
+	umem_mount 30000 || { ERR="mount -t umem failed"; return 1; }
+	mig_prepare $MNT/vm || { ERR=$MIG_ERR; return 1; }
+	rm -f $RUN/incoming.log $RUN/migrate.log
+	incoming_start
+	wait_line $RUN/incoming.log 'umemd: connected|connects to the source' 60 ||
+		{ ERR="umemctl incoming did not start umemd"; return 1; }
+	l2_kill dst
+	echo "# destination QEMU killed before the switchover"
+	tool_status $INCOMING_PID 30
+	rc=$?
+	INCOMING_PID=""
+	echo "# umemctl incoming: exit status $rc: $(grep 'umemctl incoming:' $RUN/incoming.log | tail -n 1)"
+	[ $rc = 1 ] || [ $rc = 4 ] || { ERR="umemctl incoming exit status $rc, expected 1 or 4"; return 1; }
+	migrate_start --arm-timeout 5
+	tool_status $MIGRATE_PID 60
+	rc=$?
+	MIGRATE_PID=""
+	[ $rc = 1 ] || { ERR="umemctl migrate exit status $rc, expected 1"; return 1; }
+	source_survives migrate 'no destination connected|the guest runs here|guest is .running. here'
 }
 
 t_umemd_killed() {
 	start_migration 30000 || return 1
 	sleep 2
-	p=$(umemd_pid)
+	p=$(pidof umemd)
 	[ -n "$p" ] || { ERR="umemd already gone before the kill"; return 1; }
 	kill -9 $p
-	wait $UMEMD_PID
-	echo "# killed umemd ($p) $(elapsed $T_RESUME) s after the switchover"
-	sleep 1
-	echo "# the guest's heartbeat without a daemon: $(heartbeat dst)"
-	sleep 1
-	umemd_start
+	echo "# killed umemd ($p) $(elapsed $T_RESUME) s after the switchover; heartbeat $(heartbeat dst)"
 	finish_ok || return 1
-	grep -q 'adopted a region with' $RUN/umemd.log ||
+	grep -q 'restarting it' $RUN/incoming.log ||
+		{ ERR="umemctl incoming did not restart umemd"; return 1; }
+	grep -q 'adopted a region with' $RUN/incoming.log ||
 		{ ERR="the new umemd did not re-adopt"; return 1; }
-	grep 'adopted a region with' $RUN/umemd.log | sed 's/^/# /'
+	grep -E 'restarting it|adopted a region with' $RUN/incoming.log | sed 's/^/# /'
 }
 
 t_net_down() {
@@ -95,20 +173,21 @@ t_net_down() {
 	link_up
 	echo "# link up at heartbeat $(heartbeat dst)"
 	finish_ok || return 1
-	grep -q 'reconnected' $RUN/umemd.log || { ERR="umemd never reconnected"; return 1; }
-	grep 'reconnected' $RUN/umemd.log | sed 's/^/# /'
+	grep -q 'reconnected' $RUN/incoming.log || { ERR="umemd never reconnected"; return 1; }
+	grep 'reconnected' $RUN/incoming.log | sed 's/^/# /'
 }
 
 t_source_dies() {
-	start_migration 3000 --give-up 2000 || return 1
+	start_migration 3000 --server-arg=--give-up=2000 || return 1
 	sleep 2
-	kill -9 "$(cat /tmp/l2/source.pid)"
+	kill -9 $MIGRATE_PID "$(server_pid)"
 	l2_kill src
 	echo "# source killed at heartbeat $(heartbeat dst)"
-	wait $UMEMD_PID
-	urc=$?
-	echo "# umemd exit status $urc: $(grep -v ETA $RUN/umemd.log | tail -n 1)"
-	[ $urc = 3 ] || { ERR="umemd exit status $urc, expected 3 (source lost)"; return 1; }
+	wait $INCOMING_PID
+	rc=$?
+	INCOMING_PID=""
+	echo "# umemctl incoming: exit status $rc: $(grep 'umemctl incoming:' $RUN/incoming.log | tail -n 1)"
+	[ $rc = 3 ] || { ERR="umemctl incoming exit status $rc, expected 3 (source lost)"; return 1; }
 	# The detach deadline (3 s) passes; the next fault on a missing
 	# page fails.  Give QEMU 60 s to exit or to stop.
 	end=$(($(date +%s) + 60))
@@ -148,7 +227,7 @@ t_source_dies() {
 }
 
 echo "TAP version 13"
-echo "1..3"
+echo "1..6"
 # Whatever happens, no QEMU outlives the script: the runner unloads kvm.
 trap 'mig_cleanup; net_down' EXIT
 if ! net_up > /tmp/net.log 2>&1; then
@@ -156,6 +235,9 @@ if ! net_up > /tmp/net.log 2>&1; then
 	echo "not ok 1 qemu.setup # cannot set up the network namespaces"
 	exit 1
 fi
+run dst_unreachable t_dst_unreachable
+run caps_refused t_caps_refused
+run dst_killed t_dst_killed
 run umemd_killed t_umemd_killed
 run net_down t_net_down
 run source_dies t_source_dies

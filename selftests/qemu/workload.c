@@ -9,10 +9,17 @@
  * (or after workload.max= seconds), it verifies every page once more,
  * prints its verdict and powers the guest off.
  *
+ * It also measures its own stalls, the same way whatever moves its memory:
+ * a page takes tens of microseconds even nested under TCG, so every page
+ * that takes more than STALL_S is time the guest did not run (a vCPU
+ * blocked on a missing page, the migration's downtime, the host's
+ * scheduler).  stall= is the sum of those pages' times, in seconds;
+ * maxgap= the longest, in milliseconds.
+ *
  * Kernel command line: workload.mib=N (default 128), workload.max=S
  * (default 900).  Console lines the host waits for:
  *   workload: ready: N MiB filled in S s
- *   hb N t=S passes=N writes=N bad=N
+ *   hb N t=S passes=N writes=N bad=N stall=S maxgap=MS
  *   workload: verdict: ok|FAIL: N MiB, N pages verified, N bad pages, ...
  */
 #include <errno.h>
@@ -29,6 +36,7 @@
 #include <unistd.h>
 
 #define PAGE 4096UL
+#define STALL_S 0.005
 #define WORDS (PAGE / sizeof(uint64_t))
 #define K1 0x9E3779B97F4A7C15ULL
 #define K2 0xD6E8FEB86659FD93ULL
@@ -94,6 +102,20 @@ static unsigned long cmdline_ul(const char *key, unsigned long def)
 	return s ? strtoul(s + strlen(key), NULL, 10) : def;
 }
 
+/* The kernel's clocksource: stall= is only as fine as its clock. */
+static const char *clocksource(void)
+{
+	static char name[32] = "?";
+	FILE *f = fopen("/sys/devices/system/clocksource/clocksource0/current_clocksource", "r");
+
+	if (f) {
+		if (fgets(name, sizeof(name), f))
+			name[strcspn(name, "\n")] = 0;
+		fclose(f);
+	}
+	return name;
+}
+
 /* 1 when the console has sent a line "stop". */
 static int stop_asked(void)
 {
@@ -121,10 +143,11 @@ int main(void)
 {
 	unsigned long mib, maxs, p, cur = 0, i, verified = 0;
 	unsigned long long passes = 0, writes = 0, hb = 0;
-	double t0, t, next;
+	double t0, t, next, tprev, stall = 0, maxgap = 0;
 	const char *why = "stop";
 
 	mount("proc", "/proc", "proc", 0, NULL);
+	mount("sysfs", "/sys", "sysfs", 0, NULL);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	mib = cmdline_ul("workload.mib=", 128);
 	maxs = cmdline_ul("workload.max=", 900);
@@ -140,8 +163,10 @@ int main(void)
 	t0 = now();
 	for (p = 0; p < npages; p++)
 		fill(p);
-	printf("workload: ready: %lu MiB filled in %.1f s\n", mib, now() - t0);
+	printf("workload: ready: %lu MiB filled in %.1f s (clocksource %s)\n",
+	       mib, now() - t0, clocksource());
 	next = now() + 1;
+	tprev = now();
 	for (;;) {
 		for (i = 0; i < 64; i++) {
 			check(cur);
@@ -152,13 +177,19 @@ int main(void)
 				cur = 0;
 				passes++;
 			}
+			t = now();
+			if (t - tprev > STALL_S) {
+				stall += t - tprev;
+				if (t - tprev > maxgap)
+					maxgap = t - tprev;
+			}
+			tprev = t;
 		}
-		t = now();
 		if (t < next)
 			continue;
 		next = t + 1;
-		printf("hb %llu t=%.0f passes=%llu writes=%llu bad=%llu\n",
-		       ++hb, t - t0, passes, writes, bad);
+		printf("hb %llu t=%.0f passes=%llu writes=%llu bad=%llu stall=%.3f maxgap=%.1f\n",
+		       ++hb, t - t0, passes, writes, bad, stall, maxgap * 1000);
 		if (stop_asked())
 			break;
 		if (t - t0 > maxs) {
@@ -170,8 +201,9 @@ int main(void)
 	for (p = 0; p < npages; p++)
 		if (!check(p))
 			verified++;
-	printf("workload: verdict: %s: %lu MiB, %lu pages verified, %llu bad pages, %llu passes, %llu page writes, %llu heartbeats (%s)\n",
-	       bad ? "FAIL" : "ok", mib, verified, bad, passes, writes, hb, why);
+	printf("workload: verdict: %s: %lu MiB, %lu pages verified, %llu bad pages, %llu passes, %llu page writes, %llu heartbeats, stall=%.3f maxgap=%.1f (%s)\n",
+	       bad ? "FAIL" : "ok", mib, verified, bad, passes, writes, hb,
+	       stall, maxgap * 1000, why);
 off:
 	fflush(stdout);
 	sync();
