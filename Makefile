@@ -346,11 +346,13 @@ bench: deps
 # The qemu case (selftests/qemu/bench.sh) boots a third VM with QEMU and
 # the kvm modules in it; BENCH_QEMU=0 leaves it out.
 BENCH_QEMU ?= 1
+# Runs of each real-guest method (umem, postcopy, postcopy-preempt).
+BENCH_RUNS ?= 3
 bench-vm: module tools $(KVM_HOLD) $(if $(filter 1,$(BENCH_QEMU)),l2-guest)
 	$(MAKE) -C tools/bench
 	@mkdir -p $(BUILD)/bench
 	sed -e 's/@GUEST_MIB@/$(GUEST_MIB)/' -e 's/@WORK_MIB@/$(WORK_MIB)/' \
-		selftests/qemu/bench.sh > $(BUILD)/bench/bench-qemu
+		-e 's/@BENCH_RUNS@/$(BENCH_RUNS)/' selftests/qemu/bench.sh > $(BUILD)/bench/bench-qemu
 	chmod 755 $(BUILD)/bench/bench-qemu
 	tools/bench/bench.sh --kernel $(KERNEL) --module $(MODULE) \
 		$(if $(VETH_KO),--module $(VETH_KO)) --smp $(SMP) --mib $(DEMO_MIB) \

@@ -2,36 +2,52 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # make bench, the qemu case: the same real guest and workload migrated
-# twice in one boot of the test VM, once onto umem as make demo does
-# (x-ignore-shared, umemctl source -> umemd), once by QEMU's own postcopy
-# (postcopy-ram and postcopy-blocktime, migrate-start-postcopy at once,
-# the destination's RAM on a tmpfs file of its own).  For each: total
-# time, downtime, vCPU blocked time, bytes on the wire (the veth's
-# counters, both ways) and the guest's verdict.  The figures ride in TAP
-# comments: "# # json ..." for results.json (as tools/bench/guest.sh
-# prints them), the rest for results.txt.
+# in one boot of the test VM three ways, BENCH_RUNS times each (3),
+# alternating: onto umem as make demo does (umemctl incoming and umemctl
+# migrate), by QEMU's own postcopy (postcopy-ram and postcopy-blocktime,
+# migrate-start-postcopy at once, the destination's RAM on a tmpfs file of
+# its own), and by QEMU's postcopy with postcopy-preempt (urgent pages on
+# a channel of their own).  For each: total time, downtime, vCPU blocked
+# time, the guest's own stall time (workload.c), bytes on the wire (the
+# veth's counters, both ways) and the guest's verdict; the tables give
+# each method's medians.  The figures ride in TAP comments: "# # json ..."
+# for results.json (as tools/bench/guest.sh prints them), the rest for
+# results.txt.
 
 T=$(dirname "$0")
 . "$T/netns.sh"
 GUEST_MIB=@GUEST_MIB@
 WORK_MIB=@WORK_MIB@
+BENCH_RUNS=@BENCH_RUNS@
 . "$T/lib.sh"
 DST_SHM=/dev/shm/l2-ram-dst
 failed=0
+METHODS="umem postcopy postcopy_preempt"
 
 echo "TAP version 13"
-echo "1..2"
+echo "1..$((BENCH_RUNS * 3))"
 net_up > /tmp/net.log 2>&1 || { echo "not ok 1 bench.qemu # no network"; exit 1; }
 
-# row NAME TOTAL_S DOWN_MS BLOCKED_S WIRE VERIFIED
+# row NAME TOTAL_S DOWN_MS BLOCKED_S STALL_S WIRE VERIFIED
 row() {
-	printf "%-16s %9s %12s %10s %14s %15s\n" "$@"
+	printf "%-18s %9s %12s %10s %14s %14s %15s\n" "$@"
 }
 
-# json NAME TOTAL_S DOWN_MS BLOCKED_S WIRE VERIFIED
-json() {
-	printf '"%s": {"total_s": %s, "downtime_ms": %s, "blocked_s": %s, "wire_bytes": %s, "verified_pages": %s}' \
-		"$@"
+# median: the median of the numbers on stdin, one a line
+median() {
+	sort -n | awk '{ v[NR] = $1 } END { if (NR) print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+# record METHOD TOTAL_S DOWN_MS BLOCKED_S STALL_S WIRE VERIFIED: one run's
+# figures, to $RUN/bench.METHOD
+record() {
+	echo "$2 $3 $4 $5 $6 $7" >> $RUN/bench.$1
+	echo "#   $1: total ${2} s, downtime ${3} ms, blocked ${4} s, guest stall ${5} s, wire $6 bytes, $7 pages verified"
+}
+
+# col METHOD N: the median of column N of METHOD's runs
+col() {
+	cut -d' ' -f$2 $RUN/bench.$1 | median
 }
 
 finish_guest() {
@@ -48,28 +64,34 @@ bench_umem() {
 	umem_mount 30000 || { echo "#   umem: mount -t umem failed"; return 1; }
 	mig_prepare $MNT/vm || { echo "#   umem: $MIG_ERR"; return 1; }
 	sleep 2
+	s0=$(stall src)
 	w0=$(wire_bytes)
 	mig_switch || { echo "#   umem: $MIG_ERR"; return 1; }
-	wait $UMEMD_PID || { echo "#   umem: umemd failed"; return 1; }
+	wait $INCOMING_PID || { echo "#   umem: umemctl incoming failed"; return 1; }
+	INCOMING_PID=""
 	t_done=$(now)
 	w1=$(wire_bytes)
+	s1=$(stall dst)
 	st=$("$T/umemctl" stat "$(cat $RUN/dst.pid)" 2>&1)
-	grep 'umemd: complete' $RUN/umemd.log | sed 's/^/#   /'
+	sed -n '/umemctl incoming: complete/,$p' $RUN/incoming.log | sed 's/^/#   /'
+	sed -n '/umemctl migrate: complete/,$p' $RUN/migrate.log | sed 's/^/#   /'
 	finish_guest || return 1
-	U_TOTAL=$(elapsed $T_START $t_done)
-	U_DOWN=$(awk -v a=$T_STOP -v b=$T_RESUME 'BEGIN { printf "%.0f", (b - a) * 1000 }')
-	U_BLOCKED=$(echo "$st" | sed -n 's/.* \([0-9.]*\) s blocked in total.*/\1/p')
-	U_WIRE=$((w1 - w0))
-	U_VER=$(verified_pages)
+	record umem $(elapsed $T_START $t_done) \
+		$(awk -v a=$T_STOP -v b=$T_RESUME 'BEGIN { printf "%.0f", (b - a) * 1000 }') \
+		"$(echo "$st" | sed -n 's/.* \([0-9.]*\) s blocked in total.*/\1/p')" \
+		$(awk -v a=$s0 -v b=$s1 'BEGIN { printf "%.3f", b - a }') \
+		$((w1 - w0)) $(verified_pages)
 }
 
+# bench_postcopy [CAP...]: QEMU's postcopy, with CAPs on both sides too
 bench_postcopy() {
 	l2_boot src on_src $SRC_RAM || return 1
 	l2_start dst on_dst $DST_SHM -incoming defer
-	caps dst postcopy-ram postcopy-blocktime || return 1
+	caps dst postcopy-ram postcopy-blocktime "$@" || return 1
 	qmp dst "{\"execute\":\"migrate-incoming\",\"arguments\":{\"uri\":\"tcp:$DST_IP:$MIG_PORT\"}}" > /dev/null || return 1
-	caps src postcopy-ram postcopy-blocktime || return 1
+	caps src postcopy-ram postcopy-blocktime "$@" || return 1
 	sleep 2
+	s0=$(stall src)
 	w0=$(wire_bytes)
 	t0=$(now)
 	qmp src "{\"execute\":\"migrate\",\"arguments\":{\"uri\":\"tcp:$DST_IP:$MIG_PORT\"}}" \
@@ -77,32 +99,58 @@ bench_postcopy() {
 	mig_wait src completed 600 || return 1
 	t_done=$(now)
 	w1=$(wire_bytes)
+	s1=$(stall dst)
 	mig_wait dst completed 60
 	dinfo=$(qmp dst query-migrate)
 	echo "#   destination: $(echo "$dinfo" | grep -o '"postcopy-[a-z-]*blocktime": [^]]*]*' | tr '\n' ' ')"
 	finish_guest || return 1
-	P_TOTAL=$(elapsed $t0 $t_done)
-	P_DOWN=$(awk -v a=$(ev_time src STOP) -v b=$(ev_time dst RESUME) 'BEGIN { printf "%.0f", (b - a) * 1000 }')
 	# The sum over vCPUs of the time each was blocked (one vCPU here).
-	P_BLOCKED=$(echo "$dinfo" | sed -n 's/.*"postcopy-vcpu-blocktime": \[\([0-9, ]*\)\].*/\1/p' |
-		tr ',' '\n' | awk '{ s += $1 } END { printf "%.3f", s / 1000 }')
-	P_WIRE=$((w1 - w0))
-	P_VER=$(verified_pages)
+	record $M $(elapsed $t0 $t_done) \
+		$(awk -v a=$(ev_time src STOP) -v b=$(ev_time dst RESUME) 'BEGIN { printf "%.0f", (b - a) * 1000 }') \
+		"$(echo "$dinfo" | sed -n 's/.*"postcopy-vcpu-blocktime": \[\([0-9, ]*\)\].*/\1/p' |
+			tr ',' '\n' | awk '{ s += $1 } END { printf "%.3f", s / 1000 }')" \
+		$(awk -v a=$s0 -v b=$s1 'BEGIN { printf "%.3f", b - a }') \
+		$((w1 - w0)) $(verified_pages)
 }
 
-# Each case runs once more if it fails (mig_twice): its figures are those
-# of the attempt that passed.
-echo "# qemu: the same guest ($GUEST_MIB MiB RAM, workload on $WORK_MIB MiB) migrated by umem and by QEMU's postcopy"
-mig_twice 1 bench.qemu.umem bench_umem
-mig_twice 2 bench.qemu.postcopy bench_postcopy
+bench_one() {
+	case $M in
+	umem) bench_umem ;;
+	postcopy) bench_postcopy ;;
+	postcopy_preempt) bench_postcopy postcopy-preempt ;;
+	esac
+}
+
+# Each run goes once more if it fails (mig_twice): its figures are those
+# of the attempt that passed.  The methods alternate, so that a slow
+# stretch of the host does not fall on one of them only.
+echo "# qemu: the same guest ($GUEST_MIB MiB RAM, workload on $WORK_MIB MiB) migrated by umem and by QEMU's postcopy, plain and preempt, $BENCH_RUNS runs each"
+rm -f $RUN/bench.*
+n=0
+for r in $(seq $BENCH_RUNS); do
+	for M in $METHODS; do
+		n=$((n + 1))
+		mig_twice $n bench.qemu.$M.$r bench_one
+	done
+done
 rm -f $DST_SHM
 net_down
 echo "#"
-echo "# Real guest migration (QEMU 7.2, nested KVM, $WORK_MIB MiB verified workload)"
-row method total_s downtime_ms blocked_s wire_bytes verified_pages | sed 's/^/# /'
-[ -n "$U_TOTAL" ] && row umem "$U_TOTAL" "$U_DOWN" "$U_BLOCKED" "$U_WIRE" "$U_VER" | sed 's/^/# /'
-[ -n "$P_TOTAL" ] && row qemu-postcopy "$P_TOTAL" "$P_DOWN" "$P_BLOCKED" "$P_WIRE" "$P_VER" | sed 's/^/# /'
-if [ -n "$U_TOTAL" ] && [ -n "$P_TOTAL" ]; then
-	echo "# # json \"qemu\": {$(json umem $U_TOTAL $U_DOWN ${U_BLOCKED:-null} $U_WIRE $U_VER), $(json postcopy $P_TOTAL $P_DOWN ${P_BLOCKED:-null} $P_WIRE $P_VER)}"
+echo "# Real guest migration (QEMU $($QEMU --version | sed -n 's/.*version \([0-9.]*\).*/\1/p'), nested KVM, $WORK_MIB MiB verified workload), medians of $BENCH_RUNS runs"
+row method total_s downtime_ms blocked_s guest_stall_s wire_bytes verified_pages | sed 's/^/# /'
+json=""
+for M in $METHODS; do
+	[ -s $RUN/bench.$M ] || continue
+	row $M "$(col $M 1)" "$(col $M 2)" "$(col $M 3)" "$(col $M 4)" "$(col $M 5)" "$(col $M 6)" | sed 's/^/# /'
+	json="$json${json:+, }\"$M\": {\"total_s\": $(col $M 1), \"downtime_ms\": $(col $M 2), \"blocked_s\": $(col $M 3), \"guest_stall_s\": $(col $M 4), \"wire_bytes\": $(col $M 5), \"verified_pages\": $(col $M 6), \"runs\": $(wc -l < $RUN/bench.$M)}"
+done
+# umem against the better of QEMU's two modes, per figure (lower is better)
+if [ -s $RUN/bench.umem ] && [ -s $RUN/bench.postcopy ] && [ -s $RUN/bench.postcopy_preempt ]; then
+	for c in 1:total 2:downtime 3:blocked 4:guest_stall; do
+		i=${c%%:*}
+		echo "# umem / best QEMU postcopy, ${c#*:}: $(awk -v u=$(col umem $i) -v a=$(col postcopy $i) -v b=$(col postcopy_preempt $i) \
+			'BEGIN { m = a < b ? a : b; if (m > 0) printf "%.2fx", u / m; else print "n/a" }')"
+	done
 fi
+[ -n "$json" ] && echo "# # json \"qemu\": {$json}"
 [ $failed = 0 ]
