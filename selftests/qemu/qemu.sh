@@ -105,7 +105,7 @@ t_dst_unreachable() {
 	on_src "$T/umemctl" migrate --qmp $RUN/src.qmp --to tcp:$DST_IP:$((MIG_PORT + 1)) \
 		--listen $SRC_IP:$UMEM_PORT --progress line > $RUN/migrate.log 2>&1 &
 	MIGRATE_PID=$!
-	tool_status $MIGRATE_PID 120
+	tool_status $MIGRATE_PID 180
 	rc=$?
 	MIGRATE_PID=""
 	[ $rc = 1 ] || { ERR="umemctl migrate exit status $rc, expected 1"; return 1; }

@@ -400,7 +400,7 @@ static int parse(struct incoming *in, int argc, char **argv)
 	if (strncmp(in->listen, "tcp:", 4))
 		return usage_error("incoming", "--listen takes tcp:ADDR:PORT", incoming_usage);
 	mig_progress_init(&in->prog, progress);
-	if (qmp_open(&in->q, qmp)) {
+	if (qmp_open(&in->q, qmp, QMP_WAIT_MS)) {
 		fprintf(stderr, "umemctl incoming: %s\n", in->q.err);
 		return 2;
 	}

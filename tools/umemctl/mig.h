@@ -16,6 +16,8 @@
 #include <sys/types.h>
 
 #define MIG_MAX_ARGS	64
+/* How long a QEMU started a moment ago may take to open its monitor. */
+#define QMP_WAIT_MS	10000
 
 /* The wall clock in seconds: the clock of QMP's event timestamps. */
 double mig_wall(void);

@@ -503,7 +503,7 @@ static int parse(struct migrate *m, int argc, char **argv)
 	if (strncmp(m->to, "tcp:", 4))
 		return usage_error("migrate", "--to takes tcp:HOST:PORT", migrate_usage);
 	mig_progress_init(&m->prog, progress);
-	if (qmp_open(&m->q, qmp)) {
+	if (qmp_open(&m->q, qmp, QMP_WAIT_MS)) {
 		fprintf(stderr, "umemctl migrate: %s\n", m->q.err);
 		return 2;
 	}

@@ -146,12 +146,14 @@ json_object *qmp_call(struct qmp *q, const char *cmd, json_object *args)
 	return NULL;
 }
 
-int qmp_open(struct qmp *q, const char *path)
+int qmp_open(struct qmp *q, const char *path, int wait_ms)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	uint64_t end = now_ns() + (uint64_t)wait_ms * 1000000ULL;
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
 	json_object *o, *ret;
+	int r;
 
 	memset(q, 0, sizeof(*q));
 	q->fd = -1;
@@ -161,7 +163,10 @@ int qmp_open(struct qmp *q, const char *path)
 	}
 	strcpy(sa.sun_path, path);
 	q->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (q->fd < 0 || connect(q->fd, (struct sockaddr *)&sa, sizeof(sa))) {
+	while ((r = q->fd < 0 ? -1 : connect(q->fd, (struct sockaddr *)&sa, sizeof(sa))) &&
+	       (errno == ENOENT || errno == ECONNREFUSED) && now_ns() < end)
+		usleep(100000);
+	if (r) {
 		snprintf(q->err, sizeof(q->err), "%s: %s (is it QEMU's -qmp unix:%s,server=on?)",
 			 path, strerror(errno), path);
 		if (q->fd >= 0)

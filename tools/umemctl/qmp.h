@@ -25,9 +25,11 @@ struct qmp {
 
 /*
  * Connect to the monitor socket @path, read the greeting and leave
- * capabilities negotiation.  0, or -1 with q->err set.
+ * capabilities negotiation.  A socket that is not there yet, or refuses,
+ * is tried again for @wait_ms: a QEMU started a moment ago.  0, or -1
+ * with q->err set.
  */
-int qmp_open(struct qmp *q, const char *path);
+int qmp_open(struct qmp *q, const char *path, int wait_ms);
 void qmp_close(struct qmp *q);
 
 /*
