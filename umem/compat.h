@@ -22,9 +22,12 @@
  *    still not exported: see umem_memcg_get().
  *  - mmap: call_mmap() and vma_set_file() keep their 6.1 meaning in
  *    6.12.  6.12's mmap_region() retries a merge when ->mmap changed
- *    vm_flags (we set VM_NOHUGEPAGE): it compares the
- *    neighbour's vm_file with the file being mapped, the control fd,
- *    while ours carry a guest file of their own, so it never merges.
+ *    vm_flags (we set VM_NOHUGEPAGE), and then frees the new VMA without
+ *    ->close.  For an mmap of the control fd it compares the neighbour's
+ *    vm_file with the control fd, never a VMA's file, so it does not
+ *    merge; remap_file_pages() maps a VMA's own guest file, and may.
+ *    Our VMAs hold the region through their file only (fault.c), so a
+ *    VMA freed either way leaks nothing.
  *  - fault retry: see umem_release_fault_lock().
  */
 #ifndef _UMEM_COMPAT_H

@@ -25,17 +25,6 @@
 #include "umem.h"
 #include "trace.h"
 
-static void umem_vma_open(struct vm_area_struct *vma)
-{
-	/* Our vm_ops outlive the control fd: pin the region (and so our code). */
-	umem_region_get(vma->vm_private_data);
-}
-
-static void umem_vma_close(struct vm_area_struct *vma)
-{
-	umem_region_put(vma->vm_private_data);
-}
-
 /*
  * How a fault sleeps.  A user-mode fault sleeps interruptibly: a signal
  * returns to user space to run its handler, and the retried fault sleeps
@@ -281,9 +270,20 @@ int umem_set_policy(struct vm_area_struct *vma, struct mempolicy *new)
 /* umem_get_policy() is in compat.h: its signature changed in 6.7. */
 #endif
 
+/*
+ * No ->open or ->close: a VMA pins the region, and so our code, through
+ * its file, a guest file (below) that holds a region reference for as
+ * long as it lives.  Every VMA holds a reference to its file: the core
+ * takes one for each copy (split, fork, mremap) and drops it after the
+ * VMA's last use, on every path that frees one.  A reference of the
+ * VMA's own, taken at ->mmap and dropped at ->close, leaked wherever the
+ * core frees a VMA without ->close: 6.12's mmap_region() does so when it
+ * merges a VMA whose flags ->mmap changed into its neighbour (here, a
+ * remap_file_pages() next to the same guest file).  Without ->close the
+ * core may merge neighbouring VMAs of one guest file (same file, same
+ * region, contiguous offsets): they behave as one.
+ */
 static const struct vm_operations_struct umem_vm_ops = {
-	.open		= umem_vma_open,
-	.close		= umem_vma_close,
 	.fault		= umem_fault,
 #ifdef CONFIG_NUMA
 	.set_policy	= umem_set_policy,
@@ -328,7 +328,6 @@ static int umem_mmap_setup(struct umem_region *region,
 	 * file is sealed to the region's size.
 	 */
 	umem_vm_flags_set(vma, VM_NOHUGEPAGE);
-	umem_vma_open(vma);
 	return 0;
 }
 

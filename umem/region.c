@@ -5,9 +5,9 @@
  * A region is the memory behind one control fd after UMEM_IOC_INIT: a
  * shmem file that holds the supplied pages, bitmaps of the pages' state,
  * and the policy stated at init.  It is reference counted: the control
- * fd, the server file, every VMA and every guest file (the VMAs' file,
- * which a fault sleeping without the mmap lock holds) hold a reference;
- * the last one frees it.
+ * fd, the server file and every guest file (the file each VMA holds,
+ * which a fault sleeping without the mmap lock holds too) hold a
+ * reference; the last one frees it.
  *
  * Page state lives in bitmaps, written under region->lock:
  *   present	supplied (or poisoned); set once, never cleared
