@@ -26,18 +26,34 @@
 #include "trace.h"
 
 /*
- * How a fault sleeps.  A user-mode fault sleeps interruptibly: a signal
- * returns to user space to run its handler, and the retried fault sleeps
- * again.  A kernel-mode fault (uaccess, GUP) cannot return for a
- * non-fatal signal, so it would spin on one: it sleeps killable.  Never
- * uninterruptible, even where the caller did not ask for killable (GUP
- * without a lock to drop): a VM whose daemon is gone must stay killable.
+ * How a fault sleeps: interruptibly when the fault asks for it
+ * (FAULT_FLAG_INTERRUPTIBLE), else killable; never uninterruptible, even
+ * where the caller did not ask for killable (GUP without a lock to
+ * drop): a VM whose daemon is gone must stay killable.
+ *
+ * A user-mode fault that a signal ends returns to user space to run the
+ * handler, and the retried fault sleeps again.  A kernel-mode fault asks
+ * for it from GUP with FOLL_INTERRUPTIBLE (KVM's synchronous lookup,
+ * since 6.2: QEMU's SIG_IPI kick must take the vCPU out of KVM_RUN),
+ * and GUP checks for a signal before it retries.  But the arch fault
+ * handler asks for it on every fault, and retries a kernel-mode one
+ * (uaccess) with a non-fatal signal pending instead of failing it: an
+ * interruptible sleep would end at once, again and again, a spin until
+ * the page came.  So a retried fault (FAULT_FLAG_TRIED) that finds a
+ * signal pending sleeps killable: uaccess then makes one retry per
+ * signal, not a spin, and GUP never gets here with a signal pending
+ * (it returns -EINTR before its retry), but for one that comes in the
+ * few instructions between GUP's check and this one: that retry waits
+ * for its page, killable, as every fault did before.
  */
 static unsigned int umem_fault_sleep_state(unsigned int flags)
 {
-	if ((flags & FAULT_FLAG_USER) && (flags & FAULT_FLAG_INTERRUPTIBLE))
-		return TASK_INTERRUPTIBLE;
-	return TASK_KILLABLE;
+	if (!(flags & FAULT_FLAG_INTERRUPTIBLE))
+		return TASK_KILLABLE;
+	if (!(flags & FAULT_FLAG_USER) && (flags & FAULT_FLAG_TRIED) &&
+	    signal_pending(current))
+		return TASK_KILLABLE;
+	return TASK_INTERRUPTIBLE;
 }
 
 static bool umem_page_poisoned(struct umem_region *region, pgoff_t pgoff)
