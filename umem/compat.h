@@ -97,6 +97,25 @@ static inline struct mem_cgroup *umem_memcg_get(struct mem_cgroup *memcg)
 }
 
 /*
+ * Has @mm a user thread left?  Asked by a kernel thread that adopted @mm
+ * (kthread_use_mm(): vhost's worker), whose process may be dying: then
+ * no one waits for its work.  mm->owner, which exists with CONFIG_MEMCG
+ * (Debian's 6.1 and 6.12 have it), is that, on both: at the owner's
+ * exit, mm_update_next_owner() hands it to another user task of @mm, or
+ * clears it when none is left (kernel threads are no candidates).
+ * Without it, say no: such a thread then waits as long as one without
+ * an mm (region.c).
+ */
+static inline bool umem_mm_has_user(struct mm_struct *mm)
+{
+#ifdef CONFIG_MEMCG
+	return rcu_access_pointer(mm->owner);
+#else
+	return false;
+#endif
+}
+
+/*
  * What inode operations (umemfs, fs.c) get to map ids: a struct
  * user_namespace * (&init_user_ns for "none") until 6.3 made it a struct
  * mnt_idmap * (&nop_mnt_idmap).

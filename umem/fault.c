@@ -245,7 +245,10 @@ static vm_fault_t umem_fault(struct vm_fault *vmf)
 	 */
 	if (!(vmf->flags & FAULT_FLAG_ALLOW_RETRY))
 		return VM_FAULT_SIGBUS;
-	/* KVM's async worker waited its bound on the first try: fail. */
+	/*
+	 * A kernel thread waited its bound on the first try, and no live
+	 * process waits for its work: fail.
+	 */
 	if ((vmf->flags & FAULT_FLAG_TRIED) && umem_wait_gave_up(region, pgoff))
 		return VM_FAULT_SIGBUS;
 
