@@ -36,6 +36,7 @@
 #include <linux/fs.h>
 #include <linux/memcontrol.h>
 #include <linux/mm.h>
+#include <linux/sched.h>
 #include <linux/user_namespace.h>
 
 #include <linux/uio.h>
@@ -94,6 +95,29 @@ static inline struct mem_cgroup *umem_memcg_get(struct mem_cgroup *memcg)
 		css_get(&memcg->css);
 #endif
 	return memcg;
+}
+
+/*
+ * Is current a worker that acts on the process's memory for a device,
+ * as vhost's does, rather than a thread of the process running its own
+ * system calls, as io_uring's do?  Before 6.4 vhost's worker is a kernel
+ * thread (PF_KTHREAD) that adopted the VMM's mm, and io_uring's (io-wq,
+ * SQPOLL) are PF_IO_WORKER threads of the process.  6.4 made vhost's a
+ * user worker, a thread of the VMM (PF_USER_WORKER, vhost_task), and
+ * io_uring's user workers too (PF_USER_WORKER | PF_IO_WORKER); 6.12's
+ * vhost makes kernel threads again when its fork_owner is off.  KVM's
+ * async page-fault worker is a kernel thread on both.
+ */
+static inline bool umem_current_is_device_worker(void)
+{
+	if (current->flags & PF_KTHREAD)
+		return true;
+#if UMEM_KERNEL_SINCE(6, 4)
+	return (current->flags & (PF_USER_WORKER | PF_IO_WORKER)) ==
+	       PF_USER_WORKER;
+#else
+	return false;
+#endif
 }
 
 /*

@@ -169,12 +169,16 @@ static vm_fault_t umem_fault_present(struct umem_region *region,
 
 /*
  * May this kernel-mode fault wait for a missing page?  With
- * UMEM_INIT_KERNEL_EFAULT, kernel code running in one of the process's
- * own threads (uaccess in a syscall, GUP for O_DIRECT or KVM's vCPU
- * thread) never waits: it may hold locks a blocked fault would let a
- * user stretch.  A kernel thread working for the process (KVM's async
- * page-fault worker) holds none of the process's locks and waits as a
- * user-mode fault would: that is how a vCPU waits for a page under KVM.
+ * UMEM_INIT_KERNEL_EFAULT, kernel code running the process's own system
+ * calls never waits: uaccess in a syscall, GUP for O_DIRECT or KVM's
+ * vCPU thread, and io_uring's workers (io-wq, SQPOLL), which run the
+ * same calls with the same locks.  Those are the locks a blocked fault
+ * would let a user stretch.  A worker acting for the process as a device
+ * does (KVM's async page-fault worker, vhost's worker, be it a kernel
+ * thread or, since 6.4, a user worker) holds only locks of its own
+ * device and waits as a user-mode fault would: that is how a vCPU waits
+ * for a page under KVM, and how vhost-net sends a guest's packet from a
+ * page still to come instead of dropping it.  The same on every kernel.
  */
 static bool umem_fault_may_wait(struct umem_region *region,
 				unsigned int flags)
@@ -183,7 +187,7 @@ static bool umem_fault_may_wait(struct umem_region *region,
 		return true;
 	if (!(region->flags & UMEM_INIT_KERNEL_EFAULT))
 		return true;
-	return current->flags & PF_KTHREAD;
+	return umem_current_is_device_worker();
 }
 
 static vm_fault_t umem_fault(struct vm_fault *vmf)

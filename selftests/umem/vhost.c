@@ -284,4 +284,24 @@ TEST_F_TIMEOUT(vhost, vhost__slow_page_waits, 60)
 	EXPECT_NE('D', proc_state(self->vmm));
 }
 
+/*
+ * UMEM_INIT_KERNEL_EFAULT: vhost's worker acts for the VMM as a device
+ * does, like KVM's async page-fault worker, and waits for a missing page
+ * on every kernel and in every mode, instead of failing its ring access
+ * (an error on the ring, a guest's packet dropped).  Before, 6.12's user
+ * worker (task) got EFAULT, while 6.1's kernel thread waited.
+ */
+TEST_F_TIMEOUT(vhost, vhost__kernel_efault_waits, 60)
+{
+	if (!vmm_start(_metadata, self, variant, UMEM_INIT_KERNEL_EFAULT))
+		return;
+	ASSERT_TRUE(avail_requested(&self->f)) TH_LOG("no request from vhost");
+	usleep(500000);
+	EXPECT_FALSE(ring_failed(self->err_fd))
+		TH_LOG("vhost's ring access failed (EFAULT) instead of waiting");
+	ASSERT_EQ(0, umem_supply(&self->f, PG_AVAIL));
+	usleep(300000);
+	EXPECT_FALSE(ring_failed(self->err_fd));
+}
+
 TEST_HARNESS_MAIN
