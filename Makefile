@@ -73,8 +73,12 @@ VETH_KO = $(call kmod,drivers/net/veth)
 # invtsc), so an -rt kernel's VM has no /dev/kvm.
 KVM_KOS = $(if $(findstring -rt-,$(KVER)),,$(foreach m,virt/lib/irqbypass \
 	drivers/crypto/ccp/ccp arch/x86/kvm/kvm arch/x86/kvm/kvm-amd,$(call kmod,$(m))))
+# vhost-net and a tap device for it, in load order (selftests/umem/vhost.c).
+# The debug kernel has none: those tests skip.
+VHOST_KOS = $(foreach m,drivers/net/tun drivers/net/tap drivers/vhost/vhost_iotlb \
+	drivers/vhost/vhost drivers/vhost/vhost_net,$(call kmod,$(m)))
 # Modules of the kernel's own that the VM loads after umem.ko.
-VM_KOS = $(VETH_KO) $(KVM_KOS)
+VM_KOS = $(VETH_KO) $(KVM_KOS) $(VHOST_KOS)
 DEMO_MIB ?= 256
 # Real L2 guests (make demo, make check-qemu): Debian's QEMU in the test
 # VM under nested KVM, the same kernel, a busybox initramfs whose init is

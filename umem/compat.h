@@ -22,9 +22,12 @@
  *    still not exported: see umem_memcg_get().
  *  - mmap: call_mmap() and vma_set_file() keep their 6.1 meaning in
  *    6.12.  6.12's mmap_region() retries a merge when ->mmap changed
- *    vm_flags (we set VM_NOHUGEPAGE): it compares the
- *    neighbour's vm_file with the file being mapped, the control fd,
- *    while ours carry a guest file of their own, so it never merges.
+ *    vm_flags (we set VM_NOHUGEPAGE), and then frees the new VMA without
+ *    ->close.  For an mmap of the control fd it compares the neighbour's
+ *    vm_file with the control fd, never a VMA's file, so it does not
+ *    merge; remap_file_pages() maps a VMA's own guest file, and may.
+ *    Our VMAs hold the region through their file only (fault.c), so a
+ *    VMA freed either way leaks nothing.
  *  - fault retry: see umem_release_fault_lock().
  */
 #ifndef _UMEM_COMPAT_H
@@ -33,6 +36,7 @@
 #include <linux/fs.h>
 #include <linux/memcontrol.h>
 #include <linux/mm.h>
+#include <linux/sched.h>
 #include <linux/user_namespace.h>
 
 #include <linux/uio.h>
@@ -91,6 +95,48 @@ static inline struct mem_cgroup *umem_memcg_get(struct mem_cgroup *memcg)
 		css_get(&memcg->css);
 #endif
 	return memcg;
+}
+
+/*
+ * Is current a worker that acts on the process's memory for a device,
+ * as vhost's does, rather than a thread of the process running its own
+ * system calls, as io_uring's do?  Before 6.4 vhost's worker is a kernel
+ * thread (PF_KTHREAD) that adopted the VMM's mm, and io_uring's (io-wq,
+ * SQPOLL) are PF_IO_WORKER threads of the process.  6.4 made vhost's a
+ * user worker, a thread of the VMM (PF_USER_WORKER, vhost_task), and
+ * io_uring's user workers too (PF_USER_WORKER | PF_IO_WORKER); 6.12's
+ * vhost makes kernel threads again when its fork_owner is off.  KVM's
+ * async page-fault worker is a kernel thread on both.
+ */
+static inline bool umem_current_is_device_worker(void)
+{
+	if (current->flags & PF_KTHREAD)
+		return true;
+#if UMEM_KERNEL_SINCE(6, 4)
+	return (current->flags & (PF_USER_WORKER | PF_IO_WORKER)) ==
+	       PF_USER_WORKER;
+#else
+	return false;
+#endif
+}
+
+/*
+ * Has @mm a user thread left?  Asked by a kernel thread that adopted @mm
+ * (kthread_use_mm(): vhost's worker), whose process may be dying: then
+ * no one waits for its work.  mm->owner, which exists with CONFIG_MEMCG
+ * (Debian's 6.1 and 6.12 have it), is that, on both: at the owner's
+ * exit, mm_update_next_owner() hands it to another user task of @mm, or
+ * clears it when none is left (kernel threads are no candidates).
+ * Without it, say no: such a thread then waits as long as one without
+ * an mm (region.c).
+ */
+static inline bool umem_mm_has_user(struct mm_struct *mm)
+{
+#ifdef CONFIG_MEMCG
+	return rcu_access_pointer(mm->owner);
+#else
+	return false;
+#endif
 }
 
 /*

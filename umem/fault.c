@@ -25,30 +25,35 @@
 #include "umem.h"
 #include "trace.h"
 
-static void umem_vma_open(struct vm_area_struct *vma)
-{
-	/* Our vm_ops outlive the control fd: pin the region (and so our code). */
-	umem_region_get(vma->vm_private_data);
-}
-
-static void umem_vma_close(struct vm_area_struct *vma)
-{
-	umem_region_put(vma->vm_private_data);
-}
-
 /*
- * How a fault sleeps.  A user-mode fault sleeps interruptibly: a signal
- * returns to user space to run its handler, and the retried fault sleeps
- * again.  A kernel-mode fault (uaccess, GUP) cannot return for a
- * non-fatal signal, so it would spin on one: it sleeps killable.  Never
- * uninterruptible, even where the caller did not ask for killable (GUP
- * without a lock to drop): a VM whose daemon is gone must stay killable.
+ * How a fault sleeps: interruptibly when the fault asks for it
+ * (FAULT_FLAG_INTERRUPTIBLE), else killable; never uninterruptible, even
+ * where the caller did not ask for killable (GUP without a lock to
+ * drop): a VM whose daemon is gone must stay killable.
+ *
+ * A user-mode fault that a signal ends returns to user space to run the
+ * handler, and the retried fault sleeps again.  A kernel-mode fault asks
+ * for it from GUP with FOLL_INTERRUPTIBLE (KVM's synchronous lookup,
+ * since 6.2: QEMU's SIG_IPI kick must take the vCPU out of KVM_RUN),
+ * and GUP checks for a signal before it retries.  But the arch fault
+ * handler asks for it on every fault, and retries a kernel-mode one
+ * (uaccess) with a non-fatal signal pending instead of failing it: an
+ * interruptible sleep would end at once, again and again, a spin until
+ * the page came.  So a retried fault (FAULT_FLAG_TRIED) that finds a
+ * signal pending sleeps killable: uaccess then makes one retry per
+ * signal, not a spin, and GUP never gets here with a signal pending
+ * (it returns -EINTR before its retry), but for one that comes in the
+ * few instructions between GUP's check and this one: that retry waits
+ * for its page, killable, as every fault did before.
  */
 static unsigned int umem_fault_sleep_state(unsigned int flags)
 {
-	if ((flags & FAULT_FLAG_USER) && (flags & FAULT_FLAG_INTERRUPTIBLE))
-		return TASK_INTERRUPTIBLE;
-	return TASK_KILLABLE;
+	if (!(flags & FAULT_FLAG_INTERRUPTIBLE))
+		return TASK_KILLABLE;
+	if (!(flags & FAULT_FLAG_USER) && (flags & FAULT_FLAG_TRIED) &&
+	    signal_pending(current))
+		return TASK_KILLABLE;
+	return TASK_INTERRUPTIBLE;
 }
 
 static bool umem_page_poisoned(struct umem_region *region, pgoff_t pgoff)
@@ -164,12 +169,16 @@ static vm_fault_t umem_fault_present(struct umem_region *region,
 
 /*
  * May this kernel-mode fault wait for a missing page?  With
- * UMEM_INIT_KERNEL_EFAULT, kernel code running in one of the process's
- * own threads (uaccess in a syscall, GUP for O_DIRECT or KVM's vCPU
- * thread) never waits: it may hold locks a blocked fault would let a
- * user stretch.  A kernel thread working for the process (KVM's async
- * page-fault worker) holds none of the process's locks and waits as a
- * user-mode fault would: that is how a vCPU waits for a page under KVM.
+ * UMEM_INIT_KERNEL_EFAULT, kernel code running the process's own system
+ * calls never waits: uaccess in a syscall, GUP for O_DIRECT or KVM's
+ * vCPU thread, and io_uring's workers (io-wq, SQPOLL), which run the
+ * same calls with the same locks.  Those are the locks a blocked fault
+ * would let a user stretch.  A worker acting for the process as a device
+ * does (KVM's async page-fault worker, vhost's worker, be it a kernel
+ * thread or, since 6.4, a user worker) holds only locks of its own
+ * device and waits as a user-mode fault would: that is how a vCPU waits
+ * for a page under KVM, and how vhost-net sends a guest's packet from a
+ * page still to come instead of dropping it.  The same on every kernel.
  */
 static bool umem_fault_may_wait(struct umem_region *region,
 				unsigned int flags)
@@ -178,7 +187,7 @@ static bool umem_fault_may_wait(struct umem_region *region,
 		return true;
 	if (!(region->flags & UMEM_INIT_KERNEL_EFAULT))
 		return true;
-	return current->flags & PF_KTHREAD;
+	return umem_current_is_device_worker();
 }
 
 static vm_fault_t umem_fault(struct vm_fault *vmf)
@@ -240,7 +249,10 @@ static vm_fault_t umem_fault(struct vm_fault *vmf)
 	 */
 	if (!(vmf->flags & FAULT_FLAG_ALLOW_RETRY))
 		return VM_FAULT_SIGBUS;
-	/* KVM's async worker waited its bound on the first try: fail. */
+	/*
+	 * A kernel thread waited its bound on the first try, and no live
+	 * process waits for its work: fail.
+	 */
 	if ((vmf->flags & FAULT_FLAG_TRIED) && umem_wait_gave_up(region, pgoff))
 		return VM_FAULT_SIGBUS;
 
@@ -281,9 +293,20 @@ int umem_set_policy(struct vm_area_struct *vma, struct mempolicy *new)
 /* umem_get_policy() is in compat.h: its signature changed in 6.7. */
 #endif
 
+/*
+ * No ->open or ->close: a VMA pins the region, and so our code, through
+ * its file, a guest file (below) that holds a region reference for as
+ * long as it lives.  Every VMA holds a reference to its file: the core
+ * takes one for each copy (split, fork, mremap) and drops it after the
+ * VMA's last use, on every path that frees one.  A reference of the
+ * VMA's own, taken at ->mmap and dropped at ->close, leaked wherever the
+ * core frees a VMA without ->close: 6.12's mmap_region() does so when it
+ * merges a VMA whose flags ->mmap changed into its neighbour (here, a
+ * remap_file_pages() next to the same guest file).  Without ->close the
+ * core may merge neighbouring VMAs of one guest file (same file, same
+ * region, contiguous offsets): they behave as one.
+ */
 static const struct vm_operations_struct umem_vm_ops = {
-	.open		= umem_vma_open,
-	.close		= umem_vma_close,
 	.fault		= umem_fault,
 #ifdef CONFIG_NUMA
 	.set_policy	= umem_set_policy,
@@ -328,7 +351,6 @@ static int umem_mmap_setup(struct umem_region *region,
 	 * file is sealed to the region's size.
 	 */
 	umem_vm_flags_set(vma, VM_NOHUGEPAGE);
-	umem_vma_open(vma);
 	return 0;
 }
 

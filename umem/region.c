@@ -5,9 +5,9 @@
  * A region is the memory behind one control fd after UMEM_IOC_INIT: a
  * shmem file that holds the supplied pages, bitmaps of the pages' state,
  * and the policy stated at init.  It is reference counted: the control
- * fd, the server file, every VMA and every guest file (the VMAs' file,
- * which a fault sleeping without the mmap lock holds) hold a reference;
- * the last one frees it.
+ * fd, the server file and every guest file (the file each VMA holds,
+ * which a fault sleeping without the mmap lock holds too) hold a
+ * reference; the last one frees it.
  *
  * Page state lives in bitmaps, written under region->lock:
  *   present	supplied (or poisoned); set once, never cleared
@@ -47,6 +47,7 @@
 #include <linux/sizes.h>
 #include <linux/slab.h>
 
+#include "compat.h"
 #include "umem.h"
 #include "trace.h"
 
@@ -480,20 +481,34 @@ static bool umem_page_settled(struct umem_region *region, pgoff_t pgoff)
 }
 
 /*
- * The longest a kernel thread faulting on another process's memory (no
- * mm of its own: KVM's asynchronous page fault worker, which GUPs the
- * VMM's mm) sleeps in one fault.  Such a thread takes no signal, and it
- * holds the VMM's mm and KVM instance (kvm_destroy_vm() waits for it):
- * unbounded, a VMM dying with a page missing would stay half alive until
- * the page came.  Bounded, the fault fails (umem_wait_gave_up()); KVM
- * then tells the guest the page is ready, and the guest's next touch
- * faults again, at most once per this interval: no spin.
+ * The longest a kernel thread sleeps in one fault, unless the process
+ * it works for is still alive (below).  A kernel thread takes no signal,
+ * and it may hold what a dying VMM needs released: KVM's asynchronous
+ * page-fault worker (no mm of its own: it GUPs the VMM's mm) holds the
+ * VMM's mm and KVM instance (kvm_destroy_vm() waits for it), and vhost's
+ * worker (a kernel thread that adopted the VMM's mm with
+ * kthread_use_mm(): on 6.1, and on 6.12 with vhost's fork_owner off) is
+ * flushed, uninterruptibly, by the VMM's own exit, in vhost_net_release().
+ * Unbounded, a VMM dying with a page missing would stay half alive, or
+ * in D state, until the page came: with postcopy paused, never.
+ * Bounded, the fault fails (umem_wait_gave_up()): KVM then tells the
+ * guest the page is ready, and the guest's next touch faults again, at
+ * most once per this interval: no spin; vhost drops its work.
  */
-#define UMEM_REMOTE_KTHREAD_WAIT_MS	2000
+#define UMEM_KTHREAD_WAIT_MS		2000
 
-static bool umem_remote_kthread(void)
+/*
+ * A kernel thread that adopted an mm whose process is alive waits past
+ * UMEM_KTHREAD_WAIT_MS, as the process's own threads do (vhost must not
+ * drop a guest's packets because a page is slow to come), and checks
+ * this often whether that process is still there.
+ */
+#define UMEM_KTHREAD_RECHECK_MS		100
+
+/* Does current, a kernel thread, work for an mm with a live user thread? */
+static bool umem_kthread_mm_alive(void)
 {
-	return (current->flags & PF_KTHREAD) && !current->mm;
+	return current->mm && umem_mm_has_user(current->mm);
 }
 
 /**
@@ -504,8 +519,8 @@ static bool umem_remote_kthread(void)
  *
  * The waiter is queued before it checks the page, and the waker sets the
  * page (or the state) before it checks the queue, so no wake-up is lost.
- * A kernel thread without an mm of its own sleeps at most
- * UMEM_REMOTE_KTHREAD_WAIT_MS.
+ * A kernel thread sleeps at most UMEM_KTHREAD_WAIT_MS, or for as long as
+ * the mm it adopted has a live user thread, whichever is longer.
  *
  * Return: the time slept, in ns (0 if the page was already settled).
  */
@@ -515,7 +530,7 @@ u64 umem_wait_page(struct umem_region *region, pgoff_t pgoff,
 	wait_queue_head_t *wqh = umem_wq(region, pgoff);
 	struct umem_waiter w = { .pgoff = pgoff };
 	unsigned long deadline = 0;
-	bool bounded = umem_remote_kthread();
+	bool kthread = current->flags & PF_KTHREAD;
 	long left;
 	u64 start = 0;
 
@@ -530,15 +545,18 @@ u64 umem_wait_page(struct umem_region *region, pgoff_t pgoff,
 		if (!start) {
 			start = ktime_get_ns();
 			deadline = jiffies +
-				   msecs_to_jiffies(UMEM_REMOTE_KTHREAD_WAIT_MS);
+				   msecs_to_jiffies(UMEM_KTHREAD_WAIT_MS);
 		}
-		if (!bounded) {
+		if (!kthread) {
 			schedule();
 			continue;
 		}
 		left = (long)(deadline - jiffies);
-		if (left <= 0)
-			break;
+		if (left <= 0) {
+			if (!umem_kthread_mm_alive())
+				break;
+			left = msecs_to_jiffies(UMEM_KTHREAD_RECHECK_MS);
+		}
 		schedule_timeout(left);
 	}
 	finish_wait(wqh, &w.wq);
@@ -552,16 +570,18 @@ u64 umem_wait_page(struct umem_region *region, pgoff_t pgoff,
  * @pgoff: the missing page
  *
  * For the retry (FAULT_FLAG_TRIED) of a fault that slept without the
- * mmap lock and returned VM_FAULT_RETRY: a GUP that can retry retries
- * for ever, so a kernel thread whose bounded wait ended with the page
- * still missing fails its retry (with the lock held, as an error must
- * be returned) instead of waiting again.
+ * mmap lock and returned VM_FAULT_RETRY: a GUP or uaccess that can retry
+ * retries for ever, so a kernel thread whose bounded wait ended with the
+ * page still missing fails its retry (with the lock held, as an error
+ * must be returned) instead of waiting again.  One whose process is
+ * alive waits again.
  *
  * Return: true if the caller is such a thread and the page is not settled.
  */
 bool umem_wait_gave_up(struct umem_region *region, pgoff_t pgoff)
 {
-	return umem_remote_kthread() && !umem_page_settled(region, pgoff);
+	return (current->flags & PF_KTHREAD) && !umem_kthread_mm_alive() &&
+	       !umem_page_settled(region, pgoff);
 }
 
 /*

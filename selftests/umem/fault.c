@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/uio.h>
+#include <liburing.h>
 
 #include "kselftest_harness.h"
 #include "umem_test.h"
@@ -448,6 +449,47 @@ TEST_F(kefault, kefault__process_vm_readv)
 	ASSERT_EQ(0, umem_supply(&self->f, 6));
 	EXPECT_EQ(8, process_vm_readv(getpid(), &local, 1, &remote, 1, 0));
 	EXPECT_EQ(umem_pattern(6, 0), word);
+}
+
+/*
+ * io_uring's workers run the process's own system calls, with their
+ * locks: on every kernel they get EFAULT at once, as read(2) does
+ * (IOSQE_ASYNC sends the read to an io-wq worker).
+ */
+TEST_F(kefault, kefault__io_uring_worker)
+{
+	char *dst = self->f.map + 7 * self->f.psz;
+	struct umem_request req;
+	struct io_uring_sqe *sqe;
+	struct io_uring_cqe *cqe;
+	struct io_uring ring;
+	int p[2], i, res[2];
+
+	ASSERT_EQ(0, pipe(p));
+	ASSERT_EQ(0, io_uring_queue_init(4, &ring, 0));
+	for (i = 0; i < 2; i++) {
+		ASSERT_EQ(8, write(p[1], "01234567", 8));
+		sqe = io_uring_get_sqe(&ring);
+		io_uring_prep_read(sqe, p[0], dst, 8, 0);
+		sqe->flags |= IOSQE_ASYNC;
+		ASSERT_EQ(1, io_uring_submit_and_wait(&ring, 1));
+		ASSERT_EQ(0, io_uring_wait_cqe(&ring, &cqe));
+		res[i] = cqe->res;
+		io_uring_cqe_seen(&ring, cqe);
+		if (i)
+			break;
+		ASSERT_EQ(sizeof(req), umem_read_req(&self->f, &req));
+		EXPECT_EQ(7, req.pgoff);
+		EXPECT_TRUE(req.flags & UMEM_REQ_KERNEL);
+		ASSERT_EQ(0, umem_supply(&self->f, 7));
+	}
+	EXPECT_EQ(-EFAULT, res[0]);
+	/* Once the page is there, the same read succeeds. */
+	EXPECT_EQ(8, res[1]);
+	EXPECT_EQ(0, memcmp(dst, "01234567", 8));
+	io_uring_queue_exit(&ring);
+	close(p[0]);
+	close(p[1]);
 }
 
 /* A user-mode access still waits for the page, and gets it. */

@@ -29,6 +29,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <linux/falloc.h>
 #include <linux/kvm.h>
 
@@ -169,6 +170,7 @@ struct vcpu {
 	bool done;		/* the guest reported PORT_DONE */
 	bool stop;		/* vcpu_stop(): leave at the next chance */
 	int err;		/* errno of the KVM_RUN that ended it, or 0 */
+	unsigned int eintr;	/* KVM_RUNs a signal ended (and were run again) */
 	uint32_t bad_exit;	/* an exit reason we did not expect, or 0 */
 	uint64_t bad_detail;
 	bool sigbus;		/* a SIGBUS came during KVM_RUN */
@@ -477,9 +479,12 @@ static void *vcpu_thread(void *arg)
 			tl_sigbus = 0;
 		}
 		if (ret < 0) {
-			/* A stray interruption: run again. */
-			if (e == EINTR && !v->sigbus && !v->stop)
+			/* A stray interruption (a kick): run again. */
+			if (e == EINTR && !v->sigbus && !v->stop) {
+				v->eintr++;
+				pthread_cond_broadcast(&vm->cond);
 				continue;
+			}
 			v->err = e;
 			break;
 		}
@@ -1207,6 +1212,69 @@ TEST_F_TIMEOUT(kvm, kvm__kernel_efault, 60)
 				  "after the page was supplied"));
 	EXPECT_TRUE(v->done) TH_LOG("%s", vcpu_str(v, buf, sizeof(buf)));
 	EXPECT_EQ(pattern_hash(14), v->result[0]);
+}
+
+/* Is the running kernel @major.@minor or later? */
+static bool kernel_since(int major, int minor)
+{
+	struct utsname u;
+	int ma, mi;
+
+	if (uname(&u) || sscanf(u.release, "%d.%d", &ma, &mi) != 2)
+		return true;
+	return ma > major || (ma == major && mi >= minor);
+}
+
+/*
+ * QEMU's kick (SIG_IPI, for stop, pause_all_vcpus(), run_on_cpu()) takes
+ * a vCPU that waits for a missing page out of KVM_RUN (EINTR), and the
+ * vCPU waits again, without spinning, when it runs again.  Without async
+ * page faults the vCPU thread sleeps in the fault itself: since 6.2
+ * KVM's synchronous lookup asks for an interruptible fault
+ * (FOLL_INTERRUPTIBLE), and umem's sleep must honour it.  6.1's KVM does
+ * not ask: there the kick waits for the page (skipped).
+ */
+TEST_F_TIMEOUT(kvm, kvm__kick_leaves_fault, 60)
+{
+	const struct op ops[] = { HASH(page_gpa(6)) };
+	struct vm *vm = &self->vm;
+	struct umem_request req;
+	uint64_t end;
+	char buf[512];
+	struct vcpu *v;
+	unsigned int kicks = 0;
+	bool out;
+
+	if (!async_pf(variant) && !kernel_since(6, 2))
+		SKIP(return, "KVM asks for no interruptible fault before 6.2");
+	if (!vm_create(_metadata, vm, variant, 30000, 0))
+		return;
+	v = vcpu_add(_metadata, vm, ops, ARRAY_SIZE(ops));
+	START(v);
+	ASSERT_TRUE(next_req(vm, &req, 10000)) TH_LOG("no request");
+	EXPECT_EQ(6, req.pgoff);
+	/* Asleep in the fault (or halted), not on its way there. */
+	usleep(300000);
+	end = umem_now_ms() + 1000;
+	do {
+		pthread_kill(v->thread, SIGUSR1);
+		kicks++;
+		usleep(50000);
+		pthread_mutex_lock(&vm->lock);
+		out = v->eintr > 0;
+		pthread_mutex_unlock(&vm->lock);
+	} while (!out && umem_now_ms() < end);
+	EXPECT_TRUE(out)
+		TH_LOG("KVM_RUN still blocked after %u kicks in 1 s: %s",
+		       kicks, vcpu_str(v, buf, sizeof(buf)));
+	/* Back in KVM_RUN, waiting again. */
+	usleep(200000);
+	expect_blocked(_metadata, v, 500, "after the kicks");
+	ASSERT_EQ(0, umem_supply(&vm->f, 6));
+	ASSERT_TRUE(vcpu_wait_log(_metadata, v, UNTIL_ENDED, 0, 10000,
+				  "after the page was supplied"));
+	EXPECT_TRUE(v->done) TH_LOG("%s", vcpu_str(v, buf, sizeof(buf)));
+	EXPECT_EQ(pattern_hash(6), v->result[0]);
 }
 
 TEST_HARNESS_MAIN

@@ -264,6 +264,42 @@ TEST_F(mmap, mmap__remap_file_pages)
 }
 
 /*
+ * remap_file_pages() of one page of a mapping onto the offset it already
+ * shows: 6.12 merges the new VMA into its neighbour (same guest file,
+ * contiguous offsets) and frees it without ->close.  The region must
+ * still go once everything is closed: the server sees POLLHUP.  (A
+ * reference taken at ->mmap and dropped at ->close leaked there: no
+ * POLLHUP, and the region, its max_regions slot and the module stayed
+ * until reboot.)
+ */
+TEST_F(mmap, mmap__remap_file_pages_merge)
+{
+	struct pollfd pfd = { .events = POLLIN };
+	char *p = self->f.map;
+	FILE *maps;
+	char line[256];
+	int vmas = 0;
+
+	ASSERT_EQ(0, syscall(SYS_remap_file_pages, p + self->f.psz,
+			     self->f.psz, 0, 1, MAP_NONBLOCK));
+	maps = fopen("/proc/self/maps", "r");
+	ASSERT_NE(NULL, maps);
+	while (fgets(line, sizeof(line), maps))
+		if (strtoul(line, NULL, 16) >= (uintptr_t)p &&
+		    strtoul(line, NULL, 16) < (uintptr_t)p + NPAGES * self->f.psz)
+			vmas++;
+	fclose(maps);
+	TH_LOG("%d VMA(s) after the remap", vmas);
+	ASSERT_EQ(0, munmap(p, NPAGES * self->f.psz));
+	self->f.map = NULL;
+	close(self->f.ctl);
+	self->f.ctl = -1;
+	pfd.fd = self->f.srv;
+	EXPECT_EQ(1, poll(&pfd, 1, 2000));
+	EXPECT_TRUE(pfd.revents & POLLHUP) TH_LOG("revents %#x", pfd.revents);
+}
+
+/*
  * MADV_REMOVE punches a hole through the mapping (a present page reads as
  * zeros, as for any shmem file, and asks for nothing); msync works.
  */

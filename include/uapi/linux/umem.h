@@ -68,8 +68,10 @@ struct umem_api {
  * O_DIRECT, KVM) on a missing page does not wait: the page is requested
  * as usual, and the kernel operation fails with EFAULT at once.  For
  * deployments that fear a blocked kernel path being used to widen a race
- * window.  Faults from user mode wait as always, and so do faults from
- * kernel threads working for the process (KVM's async page-fault worker).
+ * window.  io_uring's workers run the process's own system calls and fail
+ * the same way.  Faults from user mode wait as always, and so do faults
+ * from workers that act for the process as a device does (KVM's async
+ * page-fault worker, vhost's worker), on every kernel.
  * Under KVM a vCPU that KVM faults asynchronously (in-kernel irqchip,
  * guest interrupts enabled) waits for the page there; one it must fault
  * synchronously makes KVM_RUN fail with EFAULT.
