@@ -332,7 +332,7 @@ static void report(struct incoming *in)
 		(unsigned long long)umem_wait_quantile_us(&in->st, 0.5),
 		(unsigned long long)umem_wait_quantile_us(&in->st, 0.99));
 	if (in->restarts)
-		fprintf(stderr, "  restarts    umemd was restarted %d times\n", in->restarts);
+		fprintf(stderr, "  restarts    %d (umemd died and was started again)\n", in->restarts);
 }
 
 static int parse(struct incoming *in, int argc, char **argv)
