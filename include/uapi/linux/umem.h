@@ -167,7 +167,7 @@ struct umem_serve {
  *			it as urgently as any other request.
  * UMEM_REQ_REDELIVERED	outstanding when this server adopted the region
  *			(read by a previous server); tid is 0
- * UMEM_REQ_OVERFLOW	made while more than 512 requests waited to be
+ * UMEM_REQ_OVERFLOW	512 newer requests came while it waited to be
  *			read: the fault's flags and tid were not kept
  *			(tid is 0, no other flag is set)
  * A server must ignore flags it does not know.
@@ -188,9 +188,16 @@ struct umem_serve {
  * Each missing page is requested once, however many threads fault on it,
  * and read once per server: a request whose page became present before
  * it was read is not returned.  The 512 most recent requests not read
- * yet are kept whole and come first, oldest first; then those that did
- * not fit (UMEM_REQ_OVERFLOW), then those to deliver again
- * (UMEM_REQ_REDELIVERED), both in page order.  read() returns 0 once the
+ * yet are kept whole.  Requests are read oldest first, so that none
+ * waits behind a steady stream of newer ones: those to deliver again
+ * (UMEM_REQ_REDELIVERED, requested before this server came), then those
+ * pushed out by the 512 more recent ones (UMEM_REQ_OVERFLOW), both in
+ * page order, then the 512 kept whole, oldest first.  Overflowed
+ * requests are read a batch at a time, each in page order: those pushed
+ * out while a batch is read make the next one.  So no stream of newer
+ * requests can keep a request waiting: it waits at most for those to
+ * deliver again, the batch being read when it was pushed out, and its
+ * own batch.  read() returns 0 once the
  * region is hung up (poll reports POLLHUP): its control file is closed
  * and the server holds its last reference, so no one can fault on it.
  */
