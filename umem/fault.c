@@ -60,13 +60,15 @@ static bool umem_page_poisoned(struct umem_region *region, pgoff_t pgoff)
 }
 
 /*
- * A page that will never arrive: poisoned by the server, or missing in a
- * failed region.  It faults as hardware poison, as UFFDIO_POISON does: a
- * user-mode access gets SIGBUS with BUS_MCEERR_AR; GUP with FOLL_HWPOISON
- * gets -EHWPOISON, so KVM sends its vCPU thread that same SIGBUS, which a
- * VMM turns into a machine check in the guest.  A plain SIGBUS would not
- * do: KVM's first lookup (FOLL_NOWAIT) would fall back to an async page
- * fault, whose worker drops the error and lets the guest retry for ever.
+ * A page that will never arrive: poisoned by the server, missing in a
+ * failed region, or past the region's end; or one that cannot be mapped
+ * without its neighbours (a pinned huge folio).  It faults as hardware
+ * poison, as UFFDIO_POISON does: a user-mode access gets SIGBUS with
+ * BUS_MCEERR_AR; GUP with FOLL_HWPOISON gets -EHWPOISON, so KVM sends its
+ * vCPU thread that same SIGBUS, which a VMM turns into a machine check in
+ * the guest.  A plain SIGBUS would not do: KVM's first lookup
+ * (FOLL_NOWAIT) would fall back to an async page fault, whose worker
+ * drops the error and lets the guest retry for ever.
  */
 #define UMEM_FAULT_LOST		VM_FAULT_HWPOISON
 
@@ -93,7 +95,9 @@ static vm_fault_t umem_fault_refuse(struct vm_fault *vmf, vm_fault_t ret)
  * locks are taken, which nest inside the mmap lock.
  *
  * Return: VM_FAULT_NOPAGE once split (the access faults again), or
- * VM_FAULT_SIGBUS if it stayed huge (pinned): nothing is exposed.
+ * UMEM_FAULT_LOST if it stayed huge (pinned): nothing is exposed, and
+ * the fault fails as a lost page does, so that KVM reports it rather
+ * than retry it for ever (see UMEM_FAULT_LOST).
  */
 static vm_fault_t umem_fault_split(struct vm_fault *vmf)
 {
@@ -115,8 +119,8 @@ static vm_fault_t umem_fault_split(struct vm_fault *vmf)
 	}
 	if (!huge)
 		return VM_FAULT_NOPAGE;
-	pr_warn_once("cannot split a huge page in a region: SIGBUS\n");
-	return VM_FAULT_SIGBUS;
+	pr_warn_once("cannot split a huge page in a region: hardware poison\n");
+	return UMEM_FAULT_LOST;
 }
 
 static vm_fault_t umem_fault_present(struct umem_region *region,
@@ -191,9 +195,14 @@ static vm_fault_t umem_fault(struct vm_fault *vmf)
 	u64 slept;
 
 	this_cpu_inc(region->stats.pcpu->faults);
-	/* The shmem file is sealed to the region size; stay defensive. */
+	/*
+	 * Past the region's end: a mapping grown by mremap().  No page will
+	 * ever arrive there: it faults as a lost page, which KVM reports,
+	 * where a plain SIGBUS would leave a vCPU whose memslot covers it
+	 * re-faulting for ever (see UMEM_FAULT_LOST).
+	 */
 	if (pgoff >= region->nr_pages)
-		return VM_FAULT_SIGBUS;
+		return UMEM_FAULT_LOST;
 	trace_umem_fault(region, vmf);
 	if (likely(umem_page_present(region, pgoff)))
 		return umem_fault_present(region, vmf);
