@@ -300,11 +300,17 @@ static const struct vm_operations_struct umem_vm_ops = {
 #endif
 };
 
-/* A shared mapping inside the region, or -EINVAL. */
+/*
+ * A shared mapping inside the region, or -EINVAL.  MAP_SHARED sets
+ * VM_MAYSHARE; do_mmap() drops VM_SHARED (and VM_MAYWRITE) from it for
+ * a file not open for writing: a read-only umemfs fd makes a read-only
+ * shared mapping, which mprotect() can never make writable.  MAP_PRIVATE
+ * sets neither.
+ */
 static int umem_mmap_check(struct umem_region *region,
 			   struct vm_area_struct *vma)
 {
-	if (!(vma->vm_flags & VM_SHARED))
+	if (!(vma->vm_flags & VM_MAYSHARE))
 		return -EINVAL;
 	if (vma->vm_pgoff >= region->nr_pages ||
 	    vma_pages(vma) > region->nr_pages - vma->vm_pgoff)
@@ -406,8 +412,10 @@ int umem_mmap_region(struct umem_region *region, struct vm_area_struct *vma)
 	if (ret)
 		return ret;
 	/*
-	 * Read-write: a region's control fd is writable (UMEM_IOC_INIT needs
-	 * it), and do_mmap() drops VM_SHARED for a read-only file anyway.
+	 * Read-write, also under a read-only mapping (a read-only fd of a
+	 * umemfs file): the VMA has no VM_MAYWRITE, which every way to write
+	 * through it checks (mprotect, GUP's FOLL_FORCE, MADV_REMOVE), and
+	 * remap_file_pages() needs VM_SHARED, which it lacks.
 	 */
 	guest = umem_region_file(region, &umem_guest_fops);
 	if (IS_ERR(guest))

@@ -317,6 +317,60 @@ TEST_F(umemfs, ioc_init)
 	close(ro);
 }
 
+/*
+ * A read-only fd of the file makes read-only shared mappings (issue 20,
+ * item 8), as Documentation/umem.rst says: a missing page is requested
+ * and waited for as through any mapping, and the mapping can never be
+ * made writable.  Before, the mmap failed with EINVAL: do_mmap() drops
+ * VM_SHARED for a file not open for writing, and umem looked for it.
+ */
+TEST_F(umemfs, mmap__readonly_fd)
+{
+	struct umem_fix *f = &self->f;
+	struct umem_request req;
+	int ro, mem;
+	pid_t pid;
+	char *p;
+
+	file_setup(_metadata, f, self->path, 4, false);
+	serve_path(_metadata, f, self->path);
+	ASSERT_EQ(0, umem_supply(f, 0));
+	ro = open(self->path, O_RDONLY | O_CLOEXEC);
+	ASSERT_LE(0, ro);
+	p = mmap(NULL, 4 * f->psz, PROT_READ, MAP_SHARED, ro, 0);
+	ASSERT_NE(MAP_FAILED, p) TH_LOG("mmap of a read-only fd: %s",
+					strerror(errno));
+	f->map = p;
+	EXPECT_TRUE(umem_page_ok(f, 0));
+	/* A missing page: requested and waited for, a read. */
+	pid = umem_fork_reader(f, 2);
+	ASSERT_LT(0, pid);
+	ASSERT_EQ(sizeof(req), umem_read_req(f, &req));
+	EXPECT_EQ(2, req.pgoff);
+	EXPECT_EQ(0, req.flags & UMEM_REQ_WRITE);
+	ASSERT_EQ(0, umem_supply(f, 2));
+	EXPECT_EQ(0, umem_wait_child(pid));
+	/* Never writable: not by mprotect, mmap or /proc/self/mem. */
+	EXPECT_EQ(-1, mprotect(p, f->psz, PROT_READ | PROT_WRITE));
+	EXPECT_EQ(EACCES, errno);
+	EXPECT_EQ(MAP_FAILED, mmap(NULL, f->psz, PROT_READ | PROT_WRITE,
+				   MAP_SHARED, ro, 0));
+	EXPECT_EQ(EACCES, errno);
+	mem = open("/proc/self/mem", O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, mem);
+	EXPECT_EQ(-1, pwrite(mem, "x", 1, (off_t)(uintptr_t)p));
+	close(mem);
+	EXPECT_EQ(-1, madvise(p, f->psz, MADV_REMOVE));
+	EXPECT_TRUE(umem_page_ok(f, 0));
+	/* Private mappings stay refused, and ranges outside the region. */
+	EXPECT_EQ(MAP_FAILED, mmap(NULL, f->psz, PROT_READ, MAP_PRIVATE, ro, 0));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(MAP_FAILED, mmap(NULL, 2 * f->psz, PROT_READ, MAP_SHARED, ro,
+				   3 * f->psz));
+	EXPECT_EQ(EINVAL, errno);
+	close(ro);
+}
+
 /* A daemon that opened the file by its path serves a guest fault. */
 TEST_F(umemfs, serve_by_path)
 {
