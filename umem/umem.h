@@ -173,12 +173,19 @@ struct umem_region {
  * @api:	version agreed by UMEM_IOC_API, 0 before the handshake
  * @features:	feature set agreed by UMEM_IOC_API
  * @region:	the region made by UMEM_IOC_INIT, NULL before
+ * @mount_policy: a umemfs file's: UMEM_IOC_INIT may not state a policy
+ *		weaker than its mount's, @mount_flags and @mount_timeout_ms
+ * @mount_flags: the UMEM_INIT_* flags UMEM_IOC_INIT must keep
+ * @mount_timeout_ms: the longest detach_timeout_ms UMEM_IOC_INIT may state
  */
 struct umem_ctl {
 	struct mutex lock;	/* protects @api, @features and @region */
 	u32 api;
 	u64 features;
 	struct umem_region *region;
+	bool mount_policy;
+	u32 mount_flags;
+	u32 mount_timeout_ms;
 };
 
 static inline bool umem_reserved_zero(const __u64 *reserved, size_t n)

@@ -800,6 +800,79 @@ TEST(umemfs__mount_kernel_efault)
 	umount_umemfs(dir);
 }
 
+/*
+ * UMEM_IOC_INIT on a file may state a policy stronger than its mount's,
+ * never a weaker one (issue 20, item 4): on a kernel_efault mount anyone
+ * who can create a file could otherwise drop the flag, state an endless
+ * deadline, and block a copy_from_user() from a missing page at will.
+ * Before, any flags and any deadline were taken.
+ */
+TEST(umemfs__ioc_init_keeps_policy)
+{
+	struct umem_api api = { .api = UMEM_API_VERSION };
+	struct umem_init init = { 0 };
+	char dir[64], path[96];
+	struct umem_stats st;
+	int fd, pipefd[2];
+	uint32_t psz = sysconf(_SC_PAGESIZE);
+	struct stat sb;
+	char *map;
+
+	ASSERT_EQ(0, mount_umemfs(dir, "detach_timeout_ms=1000,kernel_efault,mode=1777"));
+	snprintf(path, sizeof(path), "%s/vm", dir);
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, ioctl(fd, UMEM_IOC_API, &api));
+	init.size = 4 * psz;
+	/* The mount's flag dropped: EPERM. */
+	init.flags = 0;
+	init.detach_timeout_ms = 1000;
+	EXPECT_EQ(-1, ioctl(fd, UMEM_IOC_INIT, &init));
+	EXPECT_EQ(EPERM, errno);
+	/* A longer deadline: EPERM. */
+	init.flags = UMEM_INIT_KERNEL_EFAULT;
+	init.detach_timeout_ms = UINT32_MAX;
+	EXPECT_EQ(-1, ioctl(fd, UMEM_IOC_INIT, &init));
+	EXPECT_EQ(EPERM, errno);
+	init.detach_timeout_ms = 1001;
+	EXPECT_EQ(-1, ioctl(fd, UMEM_IOC_INIT, &init));
+	EXPECT_EQ(EPERM, errno);
+	/* An unknown flag is still EINVAL. */
+	init.flags = UMEM_INIT_KERNEL_EFAULT | (1U << 31);
+	init.detach_timeout_ms = 0;
+	EXPECT_EQ(-1, ioctl(fd, UMEM_IOC_INIT, &init));
+	EXPECT_EQ(EINVAL, errno);
+	/* Nothing was made. */
+	EXPECT_EQ(-1, ioctl(fd, UMEM_IOC_STATS, &st));
+	EXPECT_EQ(ENXIO, errno);
+	ASSERT_EQ(0, fstat(fd, &sb));
+	EXPECT_EQ(0, sb.st_size);
+	/* As strong (a shorter deadline is stronger): made. */
+	init.flags = UMEM_INIT_KERNEL_EFAULT;
+	init.detach_timeout_ms = 500;
+	EXPECT_EQ(0, ioctl(fd, UMEM_IOC_INIT, &init))
+		TH_LOG("UMEM_IOC_INIT: %s", strerror(errno));
+	EXPECT_EQ(0, ioctl(fd, UMEM_IOC_STATS, &st));
+	EXPECT_EQ(4 * psz, st.size);
+	/* And kernel_efault holds: a kernel read of a missing page fails. */
+	map = mmap(NULL, 4 * psz, PROT_READ, MAP_SHARED, fd, 0);
+	EXPECT_NE(MAP_FAILED, map);
+	/*
+	 * Not after a failure: a region made without the flag would block
+	 * the write (it has no server), and the mount would stay.
+	 */
+	if (_metadata->passed && map != MAP_FAILED && !pipe(pipefd)) {
+		EXPECT_EQ(-1, write(pipefd[1], map, 64));
+		EXPECT_EQ(EFAULT, errno);
+		close(pipefd[0]);
+		close(pipefd[1]);
+		munmap(map, 4 * psz);
+	}
+	/* No ASSERT up to here: the mount must go, or rmmod fails. */
+	close(fd);
+	umount_umemfs(dir);
+}
+
 /* rmmod is refused while a umemfs is mounted, even an empty one. */
 TEST(umemfs__rmmod_refused_while_mounted)
 {

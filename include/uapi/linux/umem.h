@@ -83,12 +83,15 @@ struct umem_api {
  *			umem_api.page_size, at most the module's
  *			max_region_bytes parameter.
  * @flags:		(in) UMEM_INIT_* flags; unknown bits fail with EINVAL.
+ *			On a umemfs file, every flag of its mount must be
+ *			set (EPERM); see UMEM_IOC_INIT.
  * @detach_timeout_ms:	(in) how long faulting threads stay parked after
  *			the daemon's server fd is closed, waiting for a new
  *			server to adopt the region, before they and every
  *			later fault on a missing page get SIGBUS.  There is
  *			no default: the caller chooses.  0 means SIGBUS at
- *			once.
+ *			once.  On a umemfs file, at most its mount's
+ *			(EPERM).
  * @reserved:		(in) must be zero.
  */
 struct umem_init {
@@ -105,8 +108,12 @@ struct umem_init {
  * Errors: EFAULT, EBADF (the fd is not open for writing), ENXIO (no
  * handshake yet), EINVAL (size zero or not a page multiple, unknown flag,
  * non-zero reserved field), E2BIG (size over the max_region_bytes limit),
- * EBUSY (the fd is already a region), ENOSPC (max_regions regions exist),
- * ENOMEM.
+ * EBUSY (the fd is already a region), EPERM (a policy weaker than allowed:
+ * on a file of a umemfs mount, flags without one of the mount's or a
+ * detach_timeout_ms over the mount's; on /dev/umem, no
+ * UMEM_INIT_KERNEL_EFAULT from a caller without CAP_SYS_PTRACE while the
+ * module's unprivileged_kernel_efault parameter is set), ENOSPC
+ * (max_regions regions exist), ENOMEM.
  */
 #define UMEM_IOC_INIT		_IOW(UMEM_IOC_MAGIC, 0x01, struct umem_init)
 
