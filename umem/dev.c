@@ -11,6 +11,7 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/build_bug.h>
+#include <linux/capability.h>
 #include <linux/fs.h>
 #include <linux/lockdep.h>
 #include <linux/miscdevice.h>
@@ -32,6 +33,17 @@
 static unsigned int dev_mode = 0600;
 module_param(dev_mode, uint, 0444);
 MODULE_PARM_DESC(dev_mode, "Mode of /dev/umem at load (default 0600; 0660 with a udev GROUP rule)");
+
+/*
+ * As vm.unprivileged_userfaultfd = 0 does for userfaultfd: a caller
+ * without CAP_SYS_PTRACE may make a /dev/umem region only with
+ * UMEM_INIT_KERNEL_EFAULT, so that no kernel path it can reach blocks on
+ * a page it serves.  Refused (EPERM), not forced: the caller states its
+ * policy.  A umemfs mount states its own (fs.c).
+ */
+static bool unprivileged_kernel_efault;
+module_param(unprivileged_kernel_efault, bool, 0644);
+MODULE_PARM_DESC(unprivileged_kernel_efault, "Regions made on /dev/umem without CAP_SYS_PTRACE must be UMEM_INIT_KERNEL_EFAULT (default N)");
 
 /**
  * umem_ctl_alloc - a new control: no handshake, no region
@@ -141,14 +153,35 @@ static long umem_ioctl_api(struct umem_ctl *ctl, void __user *argp)
 	return ret;
 }
 
+/*
+ * May UMEM_IOC_INIT state this policy?  Not one weaker than its umemfs
+ * mount's: the mount's flags kept, a deadline no longer than the
+ * mount's, or any user who can create a file there could drop them.  On
+ * /dev/umem, see unprivileged_kernel_efault.  Unknown flags are left to
+ * umem_region_create() (EINVAL).
+ */
+static bool umem_init_permitted(struct umem_ctl *ctl,
+				const struct umem_init *init)
+{
+	if (init->flags & ~UMEM_INIT_FLAGS_ALL)
+		return true;
+	if (ctl->mount_policy)
+		return (init->flags & ctl->mount_flags) == ctl->mount_flags &&
+		       init->detach_timeout_ms <= ctl->mount_timeout_ms;
+	return !READ_ONCE(unprivileged_kernel_efault) ||
+	       (init->flags & UMEM_INIT_KERNEL_EFAULT) ||
+	       capable(CAP_SYS_PTRACE);
+}
+
 /**
  * umem_ctl_create - make @ctl's region
  * @ctl: the control
  * @init: size and policy, already copied in
- * @need_api: fail with -ENXIO before a handshake (UMEM_IOC_INIT)
+ * @need_api: UMEM_IOC_INIT: fail with -ENXIO before a handshake, and
+ *	      with -EPERM for a policy umem_init_permitted() refuses
  *
- * Return: 0, -ENXIO, -EBUSY (@ctl has a region already), or the errors
- * of umem_region_create().
+ * Return: 0, -ENXIO, -EBUSY (@ctl has a region already), -EPERM, or the
+ * errors of umem_region_create().
  */
 int umem_ctl_create(struct umem_ctl *ctl, const struct umem_init *init,
 		    bool need_api)
@@ -161,6 +194,8 @@ int umem_ctl_create(struct umem_ctl *ctl, const struct umem_init *init,
 		ret = -ENXIO;
 	} else if (ctl->region) {
 		ret = -EBUSY;
+	} else if (need_api && !umem_init_permitted(ctl, init)) {
+		ret = -EPERM;
 	} else {
 		region = umem_region_create(init);
 		if (IS_ERR(region))

@@ -65,13 +65,15 @@ static bool umem_page_poisoned(struct umem_region *region, pgoff_t pgoff)
 }
 
 /*
- * A page that will never arrive: poisoned by the server, or missing in a
- * failed region.  It faults as hardware poison, as UFFDIO_POISON does: a
- * user-mode access gets SIGBUS with BUS_MCEERR_AR; GUP with FOLL_HWPOISON
- * gets -EHWPOISON, so KVM sends its vCPU thread that same SIGBUS, which a
- * VMM turns into a machine check in the guest.  A plain SIGBUS would not
- * do: KVM's first lookup (FOLL_NOWAIT) would fall back to an async page
- * fault, whose worker drops the error and lets the guest retry for ever.
+ * A page that will never arrive: poisoned by the server, missing in a
+ * failed region, or past the region's end; or one that cannot be mapped
+ * without its neighbours (a pinned huge folio).  It faults as hardware
+ * poison, as UFFDIO_POISON does: a user-mode access gets SIGBUS with
+ * BUS_MCEERR_AR; GUP with FOLL_HWPOISON gets -EHWPOISON, so KVM sends its
+ * vCPU thread that same SIGBUS, which a VMM turns into a machine check in
+ * the guest.  A plain SIGBUS would not do: KVM's first lookup
+ * (FOLL_NOWAIT) would fall back to an async page fault, whose worker
+ * drops the error and lets the guest retry for ever.
  */
 #define UMEM_FAULT_LOST		VM_FAULT_HWPOISON
 
@@ -98,7 +100,9 @@ static vm_fault_t umem_fault_refuse(struct vm_fault *vmf, vm_fault_t ret)
  * locks are taken, which nest inside the mmap lock.
  *
  * Return: VM_FAULT_NOPAGE once split (the access faults again), or
- * VM_FAULT_SIGBUS if it stayed huge (pinned): nothing is exposed.
+ * UMEM_FAULT_LOST if it stayed huge (pinned): nothing is exposed, and
+ * the fault fails as a lost page does, so that KVM reports it rather
+ * than retry it for ever (see UMEM_FAULT_LOST).
  */
 static vm_fault_t umem_fault_split(struct vm_fault *vmf)
 {
@@ -120,8 +124,8 @@ static vm_fault_t umem_fault_split(struct vm_fault *vmf)
 	}
 	if (!huge)
 		return VM_FAULT_NOPAGE;
-	pr_warn_once("cannot split a huge page in a region: SIGBUS\n");
-	return VM_FAULT_SIGBUS;
+	pr_warn_once("cannot split a huge page in a region: hardware poison\n");
+	return UMEM_FAULT_LOST;
 }
 
 static vm_fault_t umem_fault_present(struct umem_region *region,
@@ -200,9 +204,14 @@ static vm_fault_t umem_fault(struct vm_fault *vmf)
 	u64 slept;
 
 	this_cpu_inc(region->stats.pcpu->faults);
-	/* The shmem file is sealed to the region size; stay defensive. */
+	/*
+	 * Past the region's end: a mapping grown by mremap().  No page will
+	 * ever arrive there: it faults as a lost page, which KVM reports,
+	 * where a plain SIGBUS would leave a vCPU whose memslot covers it
+	 * re-faulting for ever (see UMEM_FAULT_LOST).
+	 */
 	if (pgoff >= region->nr_pages)
-		return VM_FAULT_SIGBUS;
+		return UMEM_FAULT_LOST;
 	trace_umem_fault(region, vmf);
 	if (likely(umem_page_present(region, pgoff)))
 		return umem_fault_present(region, vmf);
@@ -314,11 +323,17 @@ static const struct vm_operations_struct umem_vm_ops = {
 #endif
 };
 
-/* A shared mapping inside the region, or -EINVAL. */
+/*
+ * A shared mapping inside the region, or -EINVAL.  MAP_SHARED sets
+ * VM_MAYSHARE; do_mmap() drops VM_SHARED (and VM_MAYWRITE) from it for
+ * a file not open for writing: a read-only umemfs fd makes a read-only
+ * shared mapping, which mprotect() can never make writable.  MAP_PRIVATE
+ * sets neither.
+ */
 static int umem_mmap_check(struct umem_region *region,
 			   struct vm_area_struct *vma)
 {
-	if (!(vma->vm_flags & VM_SHARED))
+	if (!(vma->vm_flags & VM_MAYSHARE))
 		return -EINVAL;
 	if (vma->vm_pgoff >= region->nr_pages ||
 	    vma_pages(vma) > region->nr_pages - vma->vm_pgoff)
@@ -419,8 +434,10 @@ int umem_mmap_region(struct umem_region *region, struct vm_area_struct *vma)
 	if (ret)
 		return ret;
 	/*
-	 * Read-write: a region's control fd is writable (UMEM_IOC_INIT needs
-	 * it), and do_mmap() drops VM_SHARED for a read-only file anyway.
+	 * Read-write, also under a read-only mapping (a read-only fd of a
+	 * umemfs file): the VMA has no VM_MAYWRITE, which every way to write
+	 * through it checks (mprotect, GUP's FOLL_FORCE, MADV_REMOVE), and
+	 * remap_file_pages() needs VM_SHARED, which it lacks.
 	 */
 	guest = umem_region_file(region, &umem_guest_fops);
 	if (IS_ERR(guest))

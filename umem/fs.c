@@ -17,7 +17,10 @@
  *   - The first ftruncate() to a non-zero size creates the region with
  *     the mount's policy, as UMEM_IOC_INIT would; the size never changes
  *     after (EBUSY), truncating to the same size does nothing.
- *     UMEM_IOC_INIT on an empty file states a policy of its own.
+ *     UMEM_IOC_INIT on an empty file may state a policy of its own, no
+ *     weaker than the mount's (EPERM): the mount's flags kept, a
+ *     detach_timeout_ms no longer than the mount's.  Whoever can create
+ *     a file in the mount could otherwise drop kernel_efault.
  *   - mmap(MAP_SHARED), the ioctls and fdinfo are those of a control fd
  *     (dev.c), on every fd of the file: the daemon's UMEM_IOC_SERVE too.
  *   - fallocate(PUNCH_HOLE | KEEP_SIZE) punches the region's shmem file
@@ -119,11 +122,18 @@ static struct inode *umem_fs_new_inode(struct super_block *sb,
 		/* "." and the parent's entry. */
 		inc_nlink(inode);
 	} else {
-		inode->i_private = umem_ctl_alloc();
-		if (!inode->i_private) {
+		struct umem_fs_opts *opts = umem_fs_sb_opts(sb);
+		struct umem_ctl *ctl = umem_ctl_alloc();
+
+		if (!ctl) {
 			iput(inode);
 			return ERR_PTR(-ENOMEM);
 		}
+		/* UMEM_IOC_INIT may strengthen the mount's policy, not weaken it. */
+		ctl->mount_policy = true;
+		ctl->mount_flags = opts->flags;
+		ctl->mount_timeout_ms = opts->detach_timeout_ms;
+		inode->i_private = ctl;
 		inode->i_op = &umem_fs_file_iops;
 		inode->i_fop = &umem_fs_file_fops;
 	}

@@ -6,14 +6,21 @@
  * dedups concurrent faults) and wakes the server's readers.  The queue
  * allocates nothing: a request is a bit in the pending bitmap (cleared
  * when the page becomes present or the request is read), plus an entry
- * with its flags and tid in a fixed ring while there is room.  So the
- * memory is bounded by the region's size, POLLIN is exactly "a pending
- * or redeliver bit is set", and no step holds region->lock for more than
- * a ring entry or UMEM_STEP_PAGES bits.  The server read()s whole
- * records, write()s ranges to mark present, and may poison ranges or
- * declare the region complete.  Closing the server detaches the region:
- * waiters stay parked, and the next server re-adopts the region and is
- * handed every request still outstanding.
+ * with its flags and tid in a fixed ring of the most recent requests.  A
+ * request pushed out of the full ring by a newer one keeps its pending
+ * bit and gets an overflow bit.  So the memory is bounded by the
+ * region's size, POLLIN is exactly "a pending or redeliver bit is set",
+ * and no step holds region->lock for more than a ring entry or
+ * UMEM_STEP_PAGES bits.
+ *
+ * Requests are read oldest first, so that no request waits behind a
+ * steady stream of newer ones: those to deliver again (requested before
+ * this server came), then the overflowed ones (older than any in the
+ * ring), a generation at a time, then the ring's, oldest first.  The
+ * server read()s whole records, write()s ranges to mark present, and
+ * may poison ranges or declare the region complete.  Closing the server
+ * detaches the region: waiters stay parked, and the next server
+ * re-adopts the region and is handed every request still outstanding.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -31,26 +38,33 @@
 #include "trace.h"
 
 /*
- * Push a request on the ring, under region->lock, if there is room: a
- * full ring first drops its stale head entries (pages present or read
- * meanwhile), each once.  Return false if it stays full.
+ * Push a request on the ring, under region->lock.  A full ring first
+ * drops its oldest entry: stale (page present or read meanwhile), or
+ * still pending, which then moves to the overflow lane, its flags and
+ * tid lost: to the generation not being read, so that it waits behind
+ * no request newer than itself.  The ring keeps the UMEM_RING_SIZE most
+ * recent requests, and every overflowed request is older than every
+ * request in the ring.
  */
-static bool umem_ring_push(struct umem_region *region,
+static void umem_ring_push(struct umem_region *region,
 			   const struct umem_request *req)
 {
 	struct umem_request *head;
+	unsigned int gen;
 
-	while (region->ring_len == UMEM_RING_SIZE) {
+	if (region->ring_len == UMEM_RING_SIZE) {
 		head = &region->ring[region->ring_head];
-		if (test_bit(head->pgoff, region->pending))
-			return false;
+		if (test_bit(head->pgoff, region->pending)) {
+			gen = !region->overflow_cur;
+			__set_bit(head->pgoff, region->overflow[gen]);
+			region->nr_overflow[gen]++;
+		}
 		region->ring_head = (region->ring_head + 1) % UMEM_RING_SIZE;
 		region->ring_len--;
 	}
 	region->ring[(region->ring_head + region->ring_len) % UMEM_RING_SIZE] =
 		*req;
 	region->ring_len++;
-	return true;
 }
 
 /**
@@ -60,8 +74,8 @@ static bool umem_ring_push(struct umem_region *region,
  * @flags: UMEM_REQ_* flags of the fault
  *
  * Allocates nothing: the request is a bit in the pending bitmap, and its
- * flags and tid go in the ring of recent faults if there is room.  A page
- * found present under the lock is not requested.
+ * flags and tid go in the ring of recent faults.  A page found present
+ * under the lock is not requested.
  */
 void umem_queue_request(struct umem_region *region, pgoff_t pgoff, u32 flags)
 {
@@ -125,7 +139,7 @@ enum umem_source {
 	UMEM_SRC_NONE,		/* nothing to read */
 	UMEM_SRC_AGAIN,		/* a scan step found nothing: call again */
 	UMEM_SRC_RING,
-	UMEM_SRC_PENDING,
+	UMEM_SRC_OVERFLOW,
 	UMEM_SRC_REDELIVER,
 };
 
@@ -150,39 +164,34 @@ static pgoff_t umem_scan_step(struct umem_region *region,
 /*
  * Find the next request for the server, under region->lock, without
  * taking it: the caller copies it out, then umem_queue_commit()s it, so
- * a failed copy needs no undo.  The ring goes first (its stale entries
- * are dropped as they are met), then requests that did not fit in it,
- * then those to deliver again.  Only one reader runs (read_lock), and
- * faults only add to the ring's tail, pending bits and a page's single
- * ring entry; present pages only clear bits: what was found stays the
- * first candidate until the commit, or stops being needed.
+ * a failed copy needs no undo.  Oldest first, so that under a steady
+ * stream of new faults no request waits for ever:
+ *  - those to deliver again, in page order: all requested before this
+ *    server came, and no new one comes while it lives;
+ *  - those pushed out of the ring, all older than the ring's, one
+ *    generation at a time, each in page order: the requests pushed out
+ *    while a generation is read go to the other one, read next, so that
+ *    a page-order scan never meets a newer request ahead of an older one
+ *    it has passed (with one bitmap, a stream of faults at rising
+ *    addresses would keep a request the scan had passed waiting until
+ *    the stream ended);
+ *  - the ring's, oldest first (its stale entries are dropped as they
+ *    are met).
+ * So a request waits at most for the requests to deliver again, the
+ * generation being read when it was pushed out, and its own.  Only one
+ * reader runs (read_lock); faults only add to the ring's tail, pending
+ * bits, and bits of the generation not being read; present pages only
+ * clear bits.  What was found is taken by the commit, or stopped being
+ * needed.
  */
 static enum umem_source umem_queue_peek(struct umem_region *region,
 					struct umem_request *req)
 {
 	struct umem_request *head;
+	unsigned int gen;
 	pgoff_t p;
 
 	lockdep_assert_held(&region->lock);
-	while (region->ring_len) {
-		head = &region->ring[region->ring_head];
-		if (test_bit(head->pgoff, region->pending)) {
-			*req = *head;
-			return UMEM_SRC_RING;
-		}
-		region->ring_head = (region->ring_head + 1) % UMEM_RING_SIZE;
-		region->ring_len--;
-	}
-	if (region->nr_pending) {
-		p = umem_scan_step(region, region->pending,
-				   &region->pending_next);
-		if (p == region->nr_pages)
-			return UMEM_SRC_AGAIN;
-		req->pgoff = p;
-		req->flags = UMEM_REQ_OVERFLOW;
-		req->tid = 0;
-		return UMEM_SRC_PENDING;
-	}
 	if (region->nr_redeliver) {
 		p = umem_scan_step(region, region->redeliver,
 				   &region->redeliver_next);
@@ -192,6 +201,32 @@ static enum umem_source umem_queue_peek(struct umem_region *region,
 		req->flags = UMEM_REQ_REDELIVERED;
 		req->tid = 0;
 		return UMEM_SRC_REDELIVER;
+	}
+	gen = region->overflow_cur;
+	if (!region->nr_overflow[gen] && region->nr_overflow[!gen]) {
+		/* Read the generation pushed out meanwhile, from its start. */
+		gen = !gen;
+		region->overflow_cur = gen;
+		region->overflow_pos = 0;
+	}
+	if (region->nr_overflow[gen]) {
+		p = umem_scan_step(region, region->overflow[gen],
+				   &region->overflow_pos);
+		if (p == region->nr_pages)
+			return UMEM_SRC_AGAIN;
+		req->pgoff = p;
+		req->flags = UMEM_REQ_OVERFLOW;
+		req->tid = 0;
+		return UMEM_SRC_OVERFLOW;
+	}
+	while (region->ring_len) {
+		head = &region->ring[region->ring_head];
+		if (test_bit(head->pgoff, region->pending)) {
+			*req = *head;
+			return UMEM_SRC_RING;
+		}
+		region->ring_head = (region->ring_head + 1) % UMEM_RING_SIZE;
+		region->ring_len--;
 	}
 	return UMEM_SRC_NONE;
 }
@@ -207,22 +242,29 @@ static void umem_queue_commit(struct umem_region *region,
 {
 	struct umem_request *head = &region->ring[region->ring_head];
 	pgoff_t p = req->pgoff;
+	unsigned int gen;
 
 	lockdep_assert_held(&region->lock);
 	switch (src) {
 	case UMEM_SRC_RING:
-		/* A fault may have dropped it, stale, from a full ring. */
+		/*
+		 * A fault may have pushed it out of a full ring meanwhile,
+		 * into the overflow lane: it is taken from there.
+		 */
 		if (region->ring_len && head->pgoff == p) {
 			region->ring_head = (region->ring_head + 1) %
 					    UMEM_RING_SIZE;
 			region->ring_len--;
 		}
 		fallthrough;
-	case UMEM_SRC_PENDING:
+	case UMEM_SRC_OVERFLOW:
 		if (__test_and_clear_bit(p, region->pending))
 			WRITE_ONCE(region->nr_pending, region->nr_pending - 1);
-		if (src == UMEM_SRC_PENDING)
-			region->pending_next = p + 1;
+		for (gen = 0; gen < 2; gen++)
+			if (__test_and_clear_bit(p, region->overflow[gen]))
+				region->nr_overflow[gen]--;
+		if (src == UMEM_SRC_OVERFLOW)
+			region->overflow_pos = p + 1;
 		break;
 	case UMEM_SRC_REDELIVER:
 		if (region->redeliver &&

@@ -14,11 +14,13 @@
  *   requested	queued to a server once; dedups concurrent faults
  *   pending	requested, not present, and read by no server yet: what
  *		read() returns next.  Cleared as pages become present
+ *   overflow	the pending pages pushed out of the ring by newer ones,
+ *		in two generations (two bitmaps): see queue.c
  *   poisoned	will never arrive: faults get SIGBUS.  Allocated at the
  *		first poison, so most regions never have it
  *   redeliver	outstanding when a new server adopted the region.  Exists
  *		only while such requests wait to be handed again
- * so a region costs 3 bits per page in the steady state, and a ring of
+ * so a region costs 5 bits per page in the steady state, and a ring of
  * UMEM_RING_SIZE recent requests (see queue.c).
  *
  * A write() may mark 4096 ranges of a whole region each, and a poison may
@@ -194,6 +196,8 @@ static void umem_region_free_bitmaps(struct umem_region *region)
 	kvfree(region->requested);
 	kvfree(region->poisoned);
 	kvfree(region->pending);
+	kvfree(region->overflow[0]);
+	kvfree(region->overflow[1]);
 	kvfree(region->redeliver);
 }
 
@@ -244,13 +248,16 @@ struct umem_region *umem_region_create(const struct umem_init *init)
 	region->present = umem_bitmap_alloc(nr_pages);
 	region->requested = umem_bitmap_alloc(nr_pages);
 	region->pending = umem_bitmap_alloc(nr_pages);
+	region->overflow[0] = umem_bitmap_alloc(nr_pages);
+	region->overflow[1] = umem_bitmap_alloc(nr_pages);
 	/* The fault path allocates nothing: its requests go here. */
 	region->ring = kvcalloc(UMEM_RING_SIZE, sizeof(*region->ring),
 				GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
 	region->stats.pcpu = alloc_percpu_gfp(struct umem_fault_counters,
 					      GFP_KERNEL_ACCOUNT);
 	if (!region->present || !region->requested || !region->pending ||
-	    !region->ring || !region->stats.pcpu)
+	    !region->overflow[0] || !region->overflow[1] || !region->ring ||
+	    !region->stats.pcpu)
 		goto err_free;
 	/*
 	 * VM_NORESERVE: a region is sparse until the daemon fills it, so
@@ -614,8 +621,9 @@ static pgoff_t umem_bits_set(unsigned long *map, pgoff_t start, pgoff_t nr)
  * Mark [@start, @start + @nr) present, @nr <= UMEM_STEP_PAGES, under
  * region->lock, after the barrier that orders what must be seen first
  * (page contents, poisoned bits).  A present page is never to be
- * delivered: its pending and redeliver bits go, and the counters follow
- * word by word, so nothing needs a whole-region pass later.
+ * delivered: its pending, overflow and redeliver bits go, and the
+ * counters follow word by word, so nothing needs a whole-region pass
+ * later.
  */
 static void umem_set_present(struct umem_region *region, pgoff_t start,
 			     pgoff_t nr)
@@ -623,6 +631,7 @@ static void umem_set_present(struct umem_region *region, pgoff_t start,
 	pgoff_t w = BIT_WORD(start), last = BIT_WORD(start + nr - 1);
 	unsigned long mask = BITMAP_FIRST_WORD_MASK(start);
 	unsigned long new, bits;
+	unsigned int i;
 
 	if (region->nr_present == region->nr_pages)
 		return;
@@ -643,6 +652,14 @@ static void umem_set_present(struct umem_region *region, pgoff_t start,
 				WRITE_ONCE(region->nr_pending,
 					   region->nr_pending -
 					   hweight_long(bits));
+			}
+			for (i = 0; i < 2; i++) {
+				bits = region->overflow[i][w] & new;
+				if (bits) {
+					region->overflow[i][w] &= ~bits;
+					region->nr_overflow[i] -=
+						hweight_long(bits);
+				}
 			}
 			bits = region->redeliver ? region->redeliver[w] & new : 0;
 			if (bits) {

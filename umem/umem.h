@@ -28,9 +28,10 @@ struct seq_file;
 
 /*
  * Requests of recent faults kept whole (flags and tid) until read: a
- * fixed ring allocated with the region (8 KiB).  A request made while it
- * is full stays in the pending bitmap only, and is read as
- * UMEM_REQ_OVERFLOW.
+ * fixed ring allocated with the region (8 KiB), of the most recent ones.
+ * A request made while it is full pushes the oldest entry out: that
+ * request stays pending, moves to an overflow bitmap, and is read as
+ * UMEM_REQ_OVERFLOW, before the ring's (oldest first, see queue.c).
  */
 #define UMEM_RING_SIZE	512
 
@@ -85,13 +86,21 @@ struct umem_counters {
  *			locklessly with umem_poisoned()
  * @pending:		pages requested and not read by any server yet, nor
  *			present: one bit per page, allocated with the region
+ * @overflow:		the @pending pages that are not in @ring (pushed out
+ *			of it by newer requests), in two generations:
+ *			@overflow[@overflow_cur] is being read, and pages
+ *			pushed out meanwhile go to the other, read once the
+ *			first is empty.  One bit per page each, allocated
+ *			with the region
  * @redeliver:		outstanding pages to deliver again to a new server;
  *			allocated by umem_serve() when a re-adopt may need it,
  *			freed once empty, NULL otherwise
- * @ring:		the requests of recent faults, UMEM_RING_SIZE of them
- *			from @ring_head on; an entry whose @pending bit is
- *			clear is stale and skipped.  A page is in it at most
- *			once, ever (its @requested bit is set once)
+ * @ring:		the requests of the most recent faults, up to
+ *			UMEM_RING_SIZE of them from @ring_head on; an entry
+ *			whose @pending bit is clear is stale and skipped.  A
+ *			page is in it at most once, ever (its @requested bit
+ *			is set once); every @pending page is either in it or
+ *			in one of @overflow
  * @ring_head:		index of the oldest entry
  * @ring_len:		entries in use
  * @nr_present:		weight of @present
@@ -99,8 +108,10 @@ struct umem_counters {
  * @nr_outstanding:	weight of @requested and not @present
  * @nr_poisoned:	weight of @poisoned
  * @nr_pending:		weight of @pending
+ * @nr_overflow:	weights of @overflow
+ * @overflow_cur:	the generation of @overflow being read
  * @nr_redeliver:	weight of @redeliver, 0 while it is NULL
- * @pending_next:	where the next scan of @pending starts
+ * @overflow_pos:	where the next scan of @overflow[@overflow_cur] starts
  * @redeliver_next:	where the next scan of @redeliver starts
  * @server:		the live server file, or NULL
  * @state:		UMEM_STATE_*
@@ -128,6 +139,7 @@ struct umem_region {
 	unsigned long *requested;
 	unsigned long *poisoned;
 	unsigned long *pending;
+	unsigned long *overflow[2];
 	unsigned long *redeliver;
 	struct umem_request *ring;
 	unsigned int ring_head;
@@ -137,8 +149,10 @@ struct umem_region {
 	pgoff_t nr_outstanding;
 	pgoff_t nr_poisoned;
 	pgoff_t nr_pending;
+	pgoff_t nr_overflow[2];
+	unsigned int overflow_cur;
 	pgoff_t nr_redeliver;
-	pgoff_t pending_next;
+	pgoff_t overflow_pos;
 	pgoff_t redeliver_next;
 	struct file *server;
 	int state;
@@ -159,12 +173,19 @@ struct umem_region {
  * @api:	version agreed by UMEM_IOC_API, 0 before the handshake
  * @features:	feature set agreed by UMEM_IOC_API
  * @region:	the region made by UMEM_IOC_INIT, NULL before
+ * @mount_policy: a umemfs file's: UMEM_IOC_INIT may not state a policy
+ *		weaker than its mount's, @mount_flags and @mount_timeout_ms
+ * @mount_flags: the UMEM_INIT_* flags UMEM_IOC_INIT must keep
+ * @mount_timeout_ms: the longest detach_timeout_ms UMEM_IOC_INIT may state
  */
 struct umem_ctl {
 	struct mutex lock;	/* protects @api, @features and @region */
 	u32 api;
 	u64 features;
 	struct umem_region *region;
+	bool mount_policy;
+	u32 mount_flags;
+	u32 mount_timeout_ms;
 };
 
 static inline bool umem_reserved_zero(const __u64 *reserved, size_t n)

@@ -10,6 +10,9 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <linux/capability.h>
 #include <linux/umem.h>
 
 #include "kselftest_harness.h"
@@ -214,6 +217,73 @@ TEST_F(init, limit__lowered_below_live)
 	EXPECT_EQ(-1, ioctl(self->fd, UMEM_IOC_INIT, &self->req));
 	EXPECT_EQ(ENOSPC, errno);
 	close(fd2);
+}
+
+/*
+ * Drop CAP_SYS_PTRACE from this process's effective set (the test runs
+ * as root): the privilege unprivileged_kernel_efault looks for.
+ */
+static int drop_cap_sys_ptrace(void)
+{
+	struct __user_cap_header_struct h = {
+		.version = _LINUX_CAPABILITY_VERSION_3,
+	};
+	struct __user_cap_data_struct d[2];
+
+	if (syscall(SYS_capget, &h, d))
+		return -1;
+	d[CAP_TO_INDEX(CAP_SYS_PTRACE)].effective &=
+		~CAP_TO_MASK(CAP_SYS_PTRACE);
+	return syscall(SYS_capset, &h, d);
+}
+
+/*
+ * In a child without CAP_SYS_PTRACE: UMEM_IOC_INIT with @flags on a new
+ * /dev/umem fd.  Returns 0, or its errno (or 100 + a setup step).
+ */
+static int init_unprivileged(struct umem_init req, uint32_t flags)
+{
+	struct umem_api api = { .api = UMEM_API_VERSION };
+	int status, fd;
+	pid_t pid;
+
+	pid = fork();
+	if (pid < 0)
+		return 100;
+	if (pid == 0) {
+		if (drop_cap_sys_ptrace())
+			_exit(101);
+		fd = open("/dev/umem", O_RDWR | O_CLOEXEC);
+		if (fd < 0 || ioctl(fd, UMEM_IOC_API, &api))
+			_exit(102);
+		req.flags = flags;
+		_exit(ioctl(fd, UMEM_IOC_INIT, &req) ? errno : 0);
+	}
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+		return 103;
+	return WEXITSTATUS(status);
+}
+
+/*
+ * unprivileged_kernel_efault (issue 20, item 4), umem's
+ * vm.unprivileged_userfaultfd=0: set, a caller without CAP_SYS_PTRACE
+ * makes a /dev/umem region only with UMEM_INIT_KERNEL_EFAULT (EPERM
+ * otherwise); one with it states any policy.  Unset (the default),
+ * anyone may.
+ */
+TEST_F(init, init__unprivileged_kernel_efault)
+{
+	ASSERT_EQ(0, param_write("unprivileged_kernel_efault", 1))
+		TH_LOG("unprivileged_kernel_efault: %s", strerror(errno));
+	EXPECT_EQ(EPERM, init_unprivileged(self->req, 0));
+	EXPECT_EQ(0, init_unprivileged(self->req, UMEM_INIT_KERNEL_EFAULT));
+	/* Unknown flags are still EINVAL. */
+	EXPECT_EQ(EINVAL, init_unprivileged(self->req, 1U << 31));
+	/* With CAP_SYS_PTRACE: any policy. */
+	EXPECT_EQ(0, ioctl(self->fd, UMEM_IOC_INIT, &self->req))
+		TH_LOG("root: %s", strerror(errno));
+	ASSERT_EQ(0, param_write("unprivileged_kernel_efault", 0));
+	EXPECT_EQ(0, init_unprivileged(self->req, 0));
 }
 
 TEST_HARNESS_MAIN

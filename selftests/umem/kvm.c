@@ -1277,4 +1277,56 @@ TEST_F_TIMEOUT(kvm, kvm__kick_leaves_fault, 60)
 	EXPECT_EQ(pattern_hash(6), v->result[0]);
 }
 
+/*
+ * Guest RAM past the region's end (a mapping of its last page grown by
+ * mremap()) faults as hardware poison, as a page that will never arrive
+ * does (issue 20, item 6): KVM sends the vCPU thread SIGBUS
+ * BUS_MCEERR_AR.  Before, a plain SIGBUS: with asynchronous page faults
+ * the worker dropped the error and the vCPU re-faulted for ever; without
+ * them, KVM_RUN failed with EFAULT, which QEMU treats as fatal.
+ */
+#define PAST_GPA	0x200000ULL	/* slot 2: the last page, one past */
+TEST_F_TIMEOUT(kvm, kvm__past_region_end, 60)
+{
+	const struct op ops[] = {
+		READ(PAST_GPA),
+		READ(PAST_GPA + GUEST_PAGE),
+	};
+	struct kvm_userspace_memory_region slot;
+	struct vm *vm = &self->vm;
+	char *p, *grown, buf[512];
+	struct vcpu *v;
+
+	if (!vm_create(_metadata, vm, variant, 30000, 0))
+		return;
+	ASSERT_EQ(0, umem_supply(&vm->f, NPAGES - 1));
+	p = mmap(NULL, GUEST_PAGE, PROT_READ | PROT_WRITE, MAP_SHARED,
+		 vm->f.ctl, (NPAGES - 1) * GUEST_PAGE);
+	ASSERT_NE(MAP_FAILED, p);
+	grown = mremap(p, GUEST_PAGE, 2 * GUEST_PAGE, MREMAP_MAYMOVE);
+	ASSERT_NE(MAP_FAILED, grown) TH_LOG("mremap: %s", strerror(errno));
+	slot = (struct kvm_userspace_memory_region) {
+		.slot = 2,
+		.guest_phys_addr = PAST_GPA,
+		.memory_size = 2 * GUEST_PAGE,
+		.userspace_addr = (uintptr_t)grown,
+	};
+	ASSERT_EQ(0, ioctl(vm->fd, KVM_SET_USER_MEMORY_REGION, &slot))
+		TH_LOG("slot past the end: %s", strerror(errno));
+	v = vcpu_add(_metadata, vm, ops, ARRAY_SIZE(ops));
+	START(v);
+	ASSERT_TRUE(vcpu_wait_log(_metadata, v, UNTIL_ENDED, 0, 10000,
+				  "on a page past the region's end"));
+	ASSERT_EQ(1, v->nresults);
+	EXPECT_EQ((uint32_t)umem_pattern(NPAGES - 1, 0), v->result[0]);
+	vcpu_str(v, buf, sizeof(buf));
+	EXPECT_EQ(EINTR, v->err)
+		TH_LOG("KVM_RUN should fail with EINTR (SIGBUS): %s", buf);
+	EXPECT_TRUE(v->sigbus) TH_LOG("no SIGBUS: %s", buf);
+	EXPECT_EQ(BUS_MCEERR_AR, v->sigbus_code);
+	EXPECT_EQ(grown + GUEST_PAGE, v->sigbus_addr);
+	/* The VMM's own access: the same. */
+	EXPECT_HWPOISON(grown + GUEST_PAGE, false);
+}
+
 TEST_HARNESS_MAIN

@@ -96,12 +96,13 @@ TEST_F(mmap, mmap__shared_between_mappings)
 
 /*
  * mremap may grow a mapping: inside the region it maps the region; past
- * its end an access gets SIGBUS, as past the end of any file.
+ * its end an access faults as hardware poison (issue 20, item 6: a plain
+ * SIGBUS, as past the end of a file, is what KVM's async page-fault
+ * worker drops; see kvm.c's kvm__past_region_end).
  */
 TEST_F(mmap, mmap__mremap_grow)
 {
 	size_t half = NPAGES / 2 * self->f.psz;
-	struct umem_access_result res;
 	char *m, *g;
 
 	ASSERT_EQ(0, umem_supply(&self->f, NPAGES - 1));
@@ -114,9 +115,7 @@ TEST_F(mmap, mmap__mremap_grow)
 	g = mremap(g, NPAGES * self->f.psz, (NPAGES + 1) * self->f.psz,
 		   MREMAP_MAYMOVE);
 	ASSERT_NE(MAP_FAILED, g) TH_LOG("mremap: %s", strerror(errno));
-	res = umem_access(g + NPAGES * self->f.psz, false);
-	EXPECT_EQ(SIGBUS, res.sig);
-	EXPECT_EQ(BUS_ADRERR, res.code);
+	EXPECT_HWPOISON(g + NPAGES * self->f.psz, false);
 	munmap(g, (NPAGES + 1) * self->f.psz);
 }
 
@@ -492,6 +491,59 @@ TEST(shmem__collapse_guest_splits)
 	ASSERT_EQ(0, umem_supply(&f, 6));
 	EXPECT_EQ(0, umem_wait_child(pid));
 	EXPECT_TRUE(umem_page_ok(&f, 6));
+	munmap(m, HUGE_SZ);
+	close(plain);
+	umem_fix_teardown(&f);
+}
+
+/*
+ * A huge folio that cannot be split (a pipe holds a reference to it,
+ * from vmsplice()) is not mapped: the guest fault fails as hardware
+ * poison (issue 20, item 6), which KVM reports, not as a plain SIGBUS,
+ * which its asynchronous page-fault worker drops, leaving the vCPU to
+ * re-fault for ever.  Once the reference is gone, the fault splits the
+ * folio and maps the page.
+ */
+TEST(shmem__collapse_pinned_hwpoison)
+{
+	struct umem_fix f;
+	struct iovec iov;
+	char path[64], *buf;
+	int plain, pfd[2];
+	char *m;
+
+	if (!umem_have_thp())
+		SKIP(return, "no transparent huge pages in this kernel (PREEMPT_RT)");
+	umem_fix_setup(_metadata, &f, 2 * HUGE_SZ / 4096, 10000, true);
+	if (f.psz != 4096)
+		SKIP(umem_fix_teardown(&f); return, "4 KiB pages only");
+	ASSERT_EQ(0, umem_supply(&f, 5));
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", f.shm);
+	plain = open(path, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, plain);
+	m = map_huge_aligned(plain);
+	ASSERT_NE(MAP_FAILED, m);
+	ASSERT_EQ(0, madvise(m, HUGE_SZ, MADV_HUGEPAGE));
+	/* A page table under the range: see shmem__collapse_guest_splits. */
+	EXPECT_EQ(umem_pattern(5, 0), *(volatile uint64_t *)(m + 5 * 4096));
+	if (madvise(m, HUGE_SZ, MADV_COLLAPSE))
+		SKIP(munmap(m, HUGE_SZ); close(plain); umem_fix_teardown(&f);
+		     return, "MADV_COLLAPSE: %s", strerror(errno));
+	/* A reference to the huge folio, held by the pipe. */
+	ASSERT_EQ(0, pipe(pfd));
+	iov = (struct iovec){ .iov_base = m + 5 * 4096, .iov_len = 4096 };
+	ASSERT_EQ(4096, vmsplice(pfd[1], &iov, 1, 0))
+		TH_LOG("vmsplice: %s", strerror(errno));
+	EXPECT_HWPOISON(f.map + 5 * 4096, false);
+	/* The reference goes: the next fault splits it, and reads. */
+	buf = malloc(4096);
+	ASSERT_NE(NULL, buf);
+	ASSERT_EQ(4096, read(pfd[0], buf, 4096));
+	EXPECT_EQ(0, memcmp(buf, m + 5 * 4096, 4096));
+	EXPECT_TRUE(umem_page_ok(&f, 5));
+	free(buf);
+	close(pfd[0]);
+	close(pfd[1]);
 	munmap(m, HUGE_SZ);
 	close(plain);
 	umem_fix_teardown(&f);

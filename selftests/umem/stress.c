@@ -950,4 +950,221 @@ TEST_F_TIMEOUT(stress, stress__mixed, 7200)
 		   env_u64("STRESS_FAULTS", 0));
 }
 
+/* ---- starvation --------------------------------------------------------- */
+
+/*
+ * stress__starvation: no request starves under a steady fault load
+ * (issue 20, item 5).  Producer threads keep STARVE_BACKLOG requests
+ * waiting (twice the ring), each made by a read(2) into a region made
+ * with UMEM_INIT_KERNEL_EFAULT, which queues the request and fails at
+ * once; the test's main thread is the daemon, the bottleneck: once the
+ * backlog is full it reads a batch of requests, marks their pages
+ * present (no data: nothing maps them), and every
+ * STARVE_RESTART reads it restarts with its last batch unsupplied, which
+ * the new server gets again as UMEM_REQ_REDELIVERED.  A request's age is
+ * the number of requests read between its fault and its read: at least
+ * the reads counted between the fault's return and the read (a producer
+ * preempted around its fault does not make its request look old).  Read
+ * oldest first, none waits much longer than the backlog.  (Before, the
+ * ring kept the oldest 512 and was read first: the overflowed and the
+ * redelivered requests were read only once the load stopped.)
+ */
+#define STARVE_PAGES		65536
+#define STARVE_BACKLOG		1024
+#define STARVE_PRODUCERS	2
+#define STARVE_RESTART		4096
+#define STARVE_BATCH		16
+#define STARVE_MAX_AGE		(4 * STARVE_BACKLOG)
+
+static struct {
+	char *map;
+	uint32_t psz;
+	int zero;
+	uint64_t pages;
+	uint64_t next;		/* next page to fault on */
+	uint64_t reads;		/* requests read so far */
+	uint64_t supplied;	/* pages marked present */
+	uint64_t *made_at;	/* per page: 1 + reads once it was requested */
+	uint64_t errors;
+	int stop;
+} sv;
+
+static void *starve_producer(void *arg)
+{
+	uint64_t p;
+
+	while (!__atomic_load_n(&sv.stop, __ATOMIC_RELAXED)) {
+		/* Keep the backlog, no more. */
+		if (__atomic_load_n(&sv.next, __ATOMIC_RELAXED) -
+		    __atomic_load_n(&sv.supplied, __ATOMIC_RELAXED) >=
+		    STARVE_BACKLOG) {
+			sched_yield();
+			continue;
+		}
+		p = __atomic_fetch_add(&sv.next, 1, __ATOMIC_RELAXED);
+		if (p >= sv.pages)
+			break;
+		if (read(sv.zero, sv.map + p * sv.psz, 1) != -1 ||
+		    errno != EFAULT)
+			__atomic_fetch_add(&sv.errors, 1, __ATOMIC_RELAXED);
+		__atomic_store_n(&sv.made_at[p],
+				 __atomic_load_n(&sv.reads, __ATOMIC_RELAXED) + 1,
+				 __ATOMIC_RELEASE);
+	}
+	return NULL;
+}
+
+struct starve_stats {
+	uint64_t max_age, starved, redelivered, restarts, unknown;
+};
+
+/*
+ * Read a batch of requests (non-blocking); mark them present unless
+ * @keep.  Returns how many were read.
+ */
+static ssize_t starve_read(struct __test_metadata *_metadata, int srv,
+			   bool keep, struct starve_stats *st)
+{
+	struct umem_request req[STARVE_BATCH];
+	struct umem_range r[STARVE_BATCH];
+	uint64_t age, now, made;
+	ssize_t n, i;
+
+	n = read(srv, req, sizeof(req));
+	if (n < 0) {
+		EXPECT_EQ(EAGAIN, errno);
+		return 0;
+	}
+	n /= sizeof(req[0]);
+	for (i = 0; i < n; i++) {
+		EXPECT_GT(__atomic_load_n(&sv.next, __ATOMIC_RELAXED),
+			  req[i].pgoff);
+		now = __atomic_add_fetch(&sv.reads, 1, __ATOMIC_RELAXED);
+		made = __atomic_load_n(&sv.made_at[req[i].pgoff],
+				       __ATOMIC_ACQUIRE);
+		/* Its producer is not back from the fault: age unknown. */
+		age = made ? now - (made - 1) : 0;
+		st->unknown += !made;
+		if (age > st->max_age)
+			st->max_age = age;
+		if (age > STARVE_MAX_AGE && !st->starved++)
+			TH_LOG("page %llu (flags %#x) read after %llu newer requests were",
+			       (unsigned long long)req[i].pgoff, req[i].flags,
+			       (unsigned long long)age);
+		st->redelivered += !!(req[i].flags & UMEM_REQ_REDELIVERED);
+		r[i].pgoff = req[i].pgoff;
+		r[i].count = 1;
+	}
+	if (n && !keep) {
+		EXPECT_EQ((ssize_t)(n * sizeof(r[0])),
+			  write(srv, r, n * sizeof(r[0])));
+		/* Redelivered pages counted once: outstanding ones only. */
+		__atomic_fetch_add(&sv.supplied, n, __ATOMIC_RELAXED);
+	}
+	return n;
+}
+
+static int starve_serve(struct __test_metadata *_metadata, int ctl)
+{
+	struct umem_serve s = { .flags = UMEM_SERVE_CLOEXEC |
+					 UMEM_SERVE_NONBLOCK };
+
+	if (ioctl(ctl, UMEM_IOC_SERVE, &s))
+		return -1;
+	/* Pages are only marked, never written: no shmem fd needed. */
+	close(s.shmem_fd);
+	return s.server_fd;
+}
+
+TEST_F_TIMEOUT(stress, stress__starvation, 300)
+{
+	uint64_t seconds = env_u64("STRESS_MODE_SECONDS", DEF_SECONDS);
+	struct starve_stats st = { 0 };
+	pthread_t t[STARVE_PRODUCERS];
+	uint64_t t0, since_restart = 0;
+	struct umem_stats ks;
+	struct umem_region r;
+	int i, srv;
+	ssize_t n;
+
+	memset(&sv, 0, sizeof(sv));
+	ASSERT_EQ(0, umem_page_size(&sv.psz)) TH_LOG("%s", umem_strerror());
+	sv.pages = STARVE_PAGES;
+	ASSERT_EQ(0, umem_create_flags(&r, sv.pages * sv.psz, DETACH_MS,
+				       UMEM_INIT_KERNEL_EFAULT))
+		TH_LOG("%s", umem_strerror());
+	ASSERT_EQ(0, umem_map(&r, 0, sv.pages * sv.psz, PROT_READ | PROT_WRITE,
+			      (void **)&sv.map))
+		TH_LOG("%s", umem_strerror());
+	sv.zero = open("/dev/zero", O_RDONLY | O_CLOEXEC);
+	ASSERT_LE(0, sv.zero);
+	sv.made_at = calloc(sv.pages, sizeof(*sv.made_at));
+	ASSERT_NE(NULL, sv.made_at);
+	srv = starve_serve(_metadata, r.ctl);
+	ASSERT_LE(0, srv) TH_LOG("UMEM_IOC_SERVE: %s", strerror(errno));
+	for (i = 0; i < STARVE_PRODUCERS; i++)
+		ASSERT_EQ(0, pthread_create(&t[i], NULL, starve_producer,
+					    NULL));
+
+	t0 = umem_now_ms();
+	while (umem_now_ms() - t0 < seconds * 1000 &&
+	       __atomic_load_n(&sv.next, __ATOMIC_RELAXED) < sv.pages) {
+		/*
+		 * The daemon is the bottleneck, as when starvation matters:
+		 * it reads only once the backlog is full again.
+		 */
+		if (__atomic_load_n(&sv.next, __ATOMIC_RELAXED) -
+		    __atomic_load_n(&sv.supplied, __ATOMIC_RELAXED) <
+		    STARVE_BACKLOG) {
+			sched_yield();
+			continue;
+		}
+		/* A daemon restart: the last batch read is not supplied. */
+		if (since_restart >= STARVE_RESTART) {
+			starve_read(_metadata, srv, true, &st);
+			close(srv);
+			srv = starve_serve(_metadata, r.ctl);
+			ASSERT_LE(0, srv)
+				TH_LOG("UMEM_IOC_SERVE: %s", strerror(errno));
+			st.restarts++;
+			since_restart = 0;
+			continue;
+		}
+		n = starve_read(_metadata, srv, false, &st);
+		since_restart += n;
+		if (!n)
+			sched_yield();
+	}
+	__atomic_store_n(&sv.stop, 1, __ATOMIC_RELAXED);
+	for (i = 0; i < STARVE_PRODUCERS; i++)
+		pthread_join(t[i], NULL);
+	/* The load stops: what was left is read now. */
+	while (starve_read(_metadata, srv, false, &st))
+		;
+	ASSERT_EQ(0, ioctl(r.ctl, UMEM_IOC_STATS, &ks));
+
+	TH_LOG("%lu requests made, %lu read (%lu redelivered, %lu of unknown age) in %lu ms, %lu daemon restarts; oldest read after %lu newer (bound %d)",
+	       (unsigned long)ks.pages_requested, (unsigned long)sv.reads,
+	       (unsigned long)st.redelivered, (unsigned long)st.unknown,
+	       (unsigned long)(umem_now_ms() - t0), (unsigned long)st.restarts,
+	       (unsigned long)st.max_age, STARVE_MAX_AGE);
+	/* The summary line `make stress` adds up: no page data here. */
+	printf("# stress: %lu faults, 0 corrupted pages\n",
+	       (unsigned long)sv.reads);
+	fflush(stdout);
+	EXPECT_EQ(0, sv.errors);
+	EXPECT_EQ(0, ks.pages_outstanding);
+	/* The test did what it claims: the ring overflowed, daemons restarted. */
+	EXPECT_LT(2 * STARVE_RESTART, sv.reads);
+	EXPECT_LT(0, st.redelivered);
+	EXPECT_EQ(0, st.starved)
+		TH_LOG("%lu requests read after more than %d newer ones",
+		       (unsigned long)st.starved, STARVE_MAX_AGE);
+	close(srv);
+	close(sv.zero);
+	munmap(sv.map, sv.pages * sv.psz);
+	umem_close(&r);
+	free(sv.made_at);
+}
+
 TEST_HARNESS_MAIN

@@ -317,6 +317,60 @@ TEST_F(umemfs, ioc_init)
 	close(ro);
 }
 
+/*
+ * A read-only fd of the file makes read-only shared mappings (issue 20,
+ * item 8), as Documentation/umem.rst says: a missing page is requested
+ * and waited for as through any mapping, and the mapping can never be
+ * made writable.  Before, the mmap failed with EINVAL: do_mmap() drops
+ * VM_SHARED for a file not open for writing, and umem looked for it.
+ */
+TEST_F(umemfs, mmap__readonly_fd)
+{
+	struct umem_fix *f = &self->f;
+	struct umem_request req;
+	int ro, mem;
+	pid_t pid;
+	char *p;
+
+	file_setup(_metadata, f, self->path, 4, false);
+	serve_path(_metadata, f, self->path);
+	ASSERT_EQ(0, umem_supply(f, 0));
+	ro = open(self->path, O_RDONLY | O_CLOEXEC);
+	ASSERT_LE(0, ro);
+	p = mmap(NULL, 4 * f->psz, PROT_READ, MAP_SHARED, ro, 0);
+	ASSERT_NE(MAP_FAILED, p) TH_LOG("mmap of a read-only fd: %s",
+					strerror(errno));
+	f->map = p;
+	EXPECT_TRUE(umem_page_ok(f, 0));
+	/* A missing page: requested and waited for, a read. */
+	pid = umem_fork_reader(f, 2);
+	ASSERT_LT(0, pid);
+	ASSERT_EQ(sizeof(req), umem_read_req(f, &req));
+	EXPECT_EQ(2, req.pgoff);
+	EXPECT_EQ(0, req.flags & UMEM_REQ_WRITE);
+	ASSERT_EQ(0, umem_supply(f, 2));
+	EXPECT_EQ(0, umem_wait_child(pid));
+	/* Never writable: not by mprotect, mmap or /proc/self/mem. */
+	EXPECT_EQ(-1, mprotect(p, f->psz, PROT_READ | PROT_WRITE));
+	EXPECT_EQ(EACCES, errno);
+	EXPECT_EQ(MAP_FAILED, mmap(NULL, f->psz, PROT_READ | PROT_WRITE,
+				   MAP_SHARED, ro, 0));
+	EXPECT_EQ(EACCES, errno);
+	mem = open("/proc/self/mem", O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, mem);
+	EXPECT_EQ(-1, pwrite(mem, "x", 1, (off_t)(uintptr_t)p));
+	close(mem);
+	EXPECT_EQ(-1, madvise(p, f->psz, MADV_REMOVE));
+	EXPECT_TRUE(umem_page_ok(f, 0));
+	/* Private mappings stay refused, and ranges outside the region. */
+	EXPECT_EQ(MAP_FAILED, mmap(NULL, f->psz, PROT_READ, MAP_PRIVATE, ro, 0));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(MAP_FAILED, mmap(NULL, 2 * f->psz, PROT_READ, MAP_SHARED, ro,
+				   3 * f->psz));
+	EXPECT_EQ(EINVAL, errno);
+	close(ro);
+}
+
 /* A daemon that opened the file by its path serves a guest fault. */
 TEST_F(umemfs, serve_by_path)
 {
@@ -743,6 +797,79 @@ TEST(umemfs__mount_kernel_efault)
 	close(pipefd[0]);
 	close(pipefd[1]);
 	umem_fix_teardown(&f);
+	umount_umemfs(dir);
+}
+
+/*
+ * UMEM_IOC_INIT on a file may state a policy stronger than its mount's,
+ * never a weaker one (issue 20, item 4): on a kernel_efault mount anyone
+ * who can create a file could otherwise drop the flag, state an endless
+ * deadline, and block a copy_from_user() from a missing page at will.
+ * Before, any flags and any deadline were taken.
+ */
+TEST(umemfs__ioc_init_keeps_policy)
+{
+	struct umem_api api = { .api = UMEM_API_VERSION };
+	struct umem_init init = { 0 };
+	char dir[64], path[96];
+	struct umem_stats st;
+	int fd, pipefd[2];
+	uint32_t psz = sysconf(_SC_PAGESIZE);
+	struct stat sb;
+	char *map;
+
+	ASSERT_EQ(0, mount_umemfs(dir, "detach_timeout_ms=1000,kernel_efault,mode=1777"));
+	snprintf(path, sizeof(path), "%s/vm", dir);
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, ioctl(fd, UMEM_IOC_API, &api));
+	init.size = 4 * psz;
+	/* The mount's flag dropped: EPERM. */
+	init.flags = 0;
+	init.detach_timeout_ms = 1000;
+	EXPECT_EQ(-1, ioctl(fd, UMEM_IOC_INIT, &init));
+	EXPECT_EQ(EPERM, errno);
+	/* A longer deadline: EPERM. */
+	init.flags = UMEM_INIT_KERNEL_EFAULT;
+	init.detach_timeout_ms = UINT32_MAX;
+	EXPECT_EQ(-1, ioctl(fd, UMEM_IOC_INIT, &init));
+	EXPECT_EQ(EPERM, errno);
+	init.detach_timeout_ms = 1001;
+	EXPECT_EQ(-1, ioctl(fd, UMEM_IOC_INIT, &init));
+	EXPECT_EQ(EPERM, errno);
+	/* An unknown flag is still EINVAL. */
+	init.flags = UMEM_INIT_KERNEL_EFAULT | (1U << 31);
+	init.detach_timeout_ms = 0;
+	EXPECT_EQ(-1, ioctl(fd, UMEM_IOC_INIT, &init));
+	EXPECT_EQ(EINVAL, errno);
+	/* Nothing was made. */
+	EXPECT_EQ(-1, ioctl(fd, UMEM_IOC_STATS, &st));
+	EXPECT_EQ(ENXIO, errno);
+	ASSERT_EQ(0, fstat(fd, &sb));
+	EXPECT_EQ(0, sb.st_size);
+	/* As strong (a shorter deadline is stronger): made. */
+	init.flags = UMEM_INIT_KERNEL_EFAULT;
+	init.detach_timeout_ms = 500;
+	EXPECT_EQ(0, ioctl(fd, UMEM_IOC_INIT, &init))
+		TH_LOG("UMEM_IOC_INIT: %s", strerror(errno));
+	EXPECT_EQ(0, ioctl(fd, UMEM_IOC_STATS, &st));
+	EXPECT_EQ(4 * psz, st.size);
+	/* And kernel_efault holds: a kernel read of a missing page fails. */
+	map = mmap(NULL, 4 * psz, PROT_READ, MAP_SHARED, fd, 0);
+	EXPECT_NE(MAP_FAILED, map);
+	/*
+	 * Not after a failure: a region made without the flag would block
+	 * the write (it has no server), and the mount would stay.
+	 */
+	if (_metadata->passed && map != MAP_FAILED && !pipe(pipefd)) {
+		EXPECT_EQ(-1, write(pipefd[1], map, 64));
+		EXPECT_EQ(EFAULT, errno);
+		close(pipefd[0]);
+		close(pipefd[1]);
+		munmap(map, 4 * psz);
+	}
+	/* No ASSERT up to here: the mount must go, or rmmod fails. */
+	close(fd);
 	umount_umemfs(dir);
 }
 

@@ -85,12 +85,15 @@ struct umem_api {
  *			umem_api.page_size, at most the module's
  *			max_region_bytes parameter.
  * @flags:		(in) UMEM_INIT_* flags; unknown bits fail with EINVAL.
+ *			On a umemfs file, every flag of its mount must be
+ *			set (EPERM); see UMEM_IOC_INIT.
  * @detach_timeout_ms:	(in) how long faulting threads stay parked after
  *			the daemon's server fd is closed, waiting for a new
  *			server to adopt the region, before they and every
  *			later fault on a missing page get SIGBUS.  There is
  *			no default: the caller chooses.  0 means SIGBUS at
- *			once.
+ *			once.  On a umemfs file, at most its mount's
+ *			(EPERM).
  * @reserved:		(in) must be zero.
  */
 struct umem_init {
@@ -107,8 +110,12 @@ struct umem_init {
  * Errors: EFAULT, EBADF (the fd is not open for writing), ENXIO (no
  * handshake yet), EINVAL (size zero or not a page multiple, unknown flag,
  * non-zero reserved field), E2BIG (size over the max_region_bytes limit),
- * EBUSY (the fd is already a region), ENOSPC (max_regions regions exist),
- * ENOMEM.
+ * EBUSY (the fd is already a region), EPERM (a policy weaker than allowed:
+ * on a file of a umemfs mount, flags without one of the mount's or a
+ * detach_timeout_ms over the mount's; on /dev/umem, no
+ * UMEM_INIT_KERNEL_EFAULT from a caller without CAP_SYS_PTRACE while the
+ * module's unprivileged_kernel_efault parameter is set), ENOSPC
+ * (max_regions regions exist), ENOMEM.
  */
 #define UMEM_IOC_INIT		_IOW(UMEM_IOC_MAGIC, 0x01, struct umem_init)
 
@@ -169,7 +176,7 @@ struct umem_serve {
  *			it as urgently as any other request.
  * UMEM_REQ_REDELIVERED	outstanding when this server adopted the region
  *			(read by a previous server); tid is 0
- * UMEM_REQ_OVERFLOW	made while more than 512 requests waited to be
+ * UMEM_REQ_OVERFLOW	512 newer requests came while it waited to be
  *			read: the fault's flags and tid were not kept
  *			(tid is 0, no other flag is set)
  * A server must ignore flags it does not know.
@@ -190,9 +197,16 @@ struct umem_serve {
  * Each missing page is requested once, however many threads fault on it,
  * and read once per server: a request whose page became present before
  * it was read is not returned.  The 512 most recent requests not read
- * yet are kept whole and come first, oldest first; then those that did
- * not fit (UMEM_REQ_OVERFLOW), then those to deliver again
- * (UMEM_REQ_REDELIVERED), both in page order.  read() returns 0 once the
+ * yet are kept whole.  Requests are read oldest first, so that none
+ * waits behind a steady stream of newer ones: those to deliver again
+ * (UMEM_REQ_REDELIVERED, requested before this server came), then those
+ * pushed out by the 512 more recent ones (UMEM_REQ_OVERFLOW), both in
+ * page order, then the 512 kept whole, oldest first.  Overflowed
+ * requests are read a batch at a time, each in page order: those pushed
+ * out while a batch is read make the next one.  So no stream of newer
+ * requests can keep a request waiting: it waits at most for those to
+ * deliver again, the batch being read when it was pushed out, and its
+ * own batch.  read() returns 0 once the
  * region is hung up (poll reports POLLHUP): its control file is closed
  * and the server holds its last reference, so no one can fault on it.
  */
