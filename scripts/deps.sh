@@ -29,6 +29,9 @@ pkgs=(
 	build-essential liburing-dev
 	# the wire protocol's page checksum (XXH3, header-only use)
 	libxxhash-dev
+	# TLS on the migration channels: OpenSSL's static archives (libssl-dev,
+	# below), and certtool for the tests' credentials
+	gnutls-bin
 	# building the debug kernel, and the style gates
 	bc bison flex libelf-dev libssl-dev perl sparse
 	# make bench: the scaling plot

@@ -5,7 +5,9 @@
 # vmm, between two network namespaces of the test VM.  TAP on stdout.
 # Each test gets a fresh source and VMM; their logs are printed on
 # failure.  POSTCOPY_ONLY=ERE runs only the tests whose name matches
-# (the plan comes last then).
+# (the plan comes last then).  Every migration runs over TLS with the
+# credentials of mkcreds.sh (creds.tar) unless a test says otherwise:
+# SRC_SEC and DST_SEC are the source's and umemd's security options.
 
 T=$(dirname "$0")
 . "$T/netns.sh"
@@ -17,6 +19,8 @@ n=0
 failed=0
 log=/tmp/postcopy
 mkdir -p $log
+CREDS=/tmp/tls
+mkdir -p $CREDS && tar xf "$T/creds.tar" -C $CREDS
 
 diag() {
 	sed 's/^/#   /' "$@"
@@ -30,6 +34,8 @@ run() {
 	n=$((n + 1))
 	echo "#  RUN postcopy.$1"
 	rm -f $log/*
+	SRC_SEC="--tls-creds $CREDS/good"
+	DST_SEC="--tls-creds $CREDS/good"
 	if $2; then
 		echo "ok $n postcopy.$1"
 	else
@@ -46,7 +52,7 @@ run() {
 start_source() {
 	# nsenter may fork: the shell records the source's own pid.
 	on_src sh -c 'echo $$ > /tmp/source.pid; exec "$0" "$@"' \
-		$UMEMCTL source --listen $SRC "$@" > $log/source 2>&1 &
+		$UMEMCTL source --listen $SRC $SRC_SEC "$@" > $log/source 2>&1 &
 	SRC_WAIT=$!
 	sleep 0.3
 }
@@ -61,7 +67,7 @@ stop_source() {
 
 # vmm ARGS...: the VMM on the destination host; sets rc.
 vmm() {
-	on_dst $UMEMCTL vmm --umemd $UMEMD --umemd-arg --progress=none "$@" \
+	on_dst $UMEMCTL vmm --umemd $UMEMD --umemd-arg --progress=none $DST_SEC "$@" \
 		> $log/vmm 2>&1
 	rc=$?
 	return $rc
@@ -70,6 +76,22 @@ vmm() {
 expect() {
 	if ! grep -q -- "$1" $log/*; then
 		echo "# expected '$1' in the logs"
+		return 1
+	fi
+}
+
+# expect_in LOG TEXT: TEXT in $log/LOG
+expect_in() {
+	if ! grep -q -- "$2" $log/$1; then
+		echo "# expected '$2' in the $1 log"
+		return 1
+	fi
+}
+
+# not_in LOG TEXT: TEXT nowhere in $log/LOG
+not_in() {
+	if grep -q -- "$2" $log/$1; then
+		echo "# did not expect '$2' in the $1 log"
 		return 1
 	fi
 }
@@ -236,8 +258,76 @@ t_no_module() {
 	expect_rc 2 && expect "/dev/umem (is the umem module loaded?)"
 }
 
+# ---- TLS (Documentation/umemctl.rst, "Security") ----
+
+# The right credentials: the migration completes over kernel TLS, each
+# side names the other's certificate.
+t_tls_ktls() {
+	if ! [ -d /sys/module/tls ]; then
+		echo "# no kernel TLS in this kernel: the fallback is tls__user_space"
+		return 0
+	fi
+	start_source --image pattern:16M:31 --verbose
+	vmm --image pattern:16M:31 --source $SRC --vcpus 4 --ops 4000 \
+		--umemd-arg --verbose
+	expect_rc 0 && expect "every page OK" &&
+		expect_in source "TLS: CN=umem-destination,O=umem tests, TLSv1.3 .*, kernel TLS" &&
+		expect_in vmm "TLS: CN=umem-source,O=umem tests, TLSv1.3 .*, kernel TLS" &&
+		not_in source "kernel TLS unavailable" && not_in vmm "kernel TLS unavailable"
+}
+
+# The same with the records in user space on both sides (the fallback).
+t_tls_user() {
+	start_source --image pattern:16M:37 --verbose --tls-no-ktls
+	vmm --image pattern:16M:37 --source $SRC --vcpus 4 --ops 4000 \
+		--umemd-arg --verbose --tls-no-ktls
+	expect_rc 0 && expect "every page OK" &&
+		expect_in source "TLS: CN=umem-destination.*, user-space TLS" &&
+		expect_in vmm "TLS: CN=umem-source.*, user-space TLS"
+}
+
+# refused SRC-REASON DST-REASON: umemd exits 2 (the vmm 1), both sides say
+# why, and not one wire record went either way: no channel came up.
+refused() {
+	start_source --image pattern:4M:41 --verbose
+	vmm --image pattern:4M:41 --source $SRC --vcpus 1 --ops 100
+	expect_rc 1 && expect_in source "$1" && expect_in vmm "$2" &&
+		not_in source "channel up" && not_in vmm "umemd: complete"
+}
+
+t_tls_no_cert() {
+	DST_SEC="--tls-creds $CREDS/nocert"
+	refused "TLS refused: .*peer did not return a certificate" \
+		"TLS with $SRC refused: .*certificate required"
+}
+
+t_tls_other_ca() {
+	DST_SEC="--tls-creds $CREDS/otherca"
+	refused "TLS refused: the peer's certificate: unable to get local issuer certificate" \
+		"TLS with $SRC refused: .*unknown ca"
+}
+
+t_tls_expired() {
+	DST_SEC="--tls-creds $CREDS/expired"
+	refused "TLS refused: the peer's certificate: certificate has expired" \
+		"TLS with $SRC refused: .*certificate expired"
+}
+
+# umemd without TLS to a TLS source, and the reverse.
+t_tls_plain_client() {
+	DST_SEC=""
+	refused "TLS refused: the peer does not speak TLS" \
+		"closed the connection at the hello: does the source want TLS"
+}
+
+t_tls_plain_source() {
+	SRC_SEC=""
+	refused "a TLS client, but this source runs without TLS: refused" \
+		"TLS with $SRC refused: the peer does not speak TLS"
+}
+
 echo "TAP version 13"
-[ -z "${POSTCOPY_ONLY:-}" ] && echo "1..14"
+[ -z "${POSTCOPY_ONLY:-}" ] && echo "1..21"
 if ! net_up > $log/net 2>&1; then
 	diag $log/net
 	echo "Bail out! cannot set up the network namespaces"
@@ -257,6 +347,13 @@ run input__size_mismatch t_size_mismatch
 run input__not_umem_fd t_not_umem_fd
 run input__help t_help
 run input__no_module t_no_module
+run tls__ktls t_tls_ktls
+run tls__user_space t_tls_user
+run tls__no_client_cert t_tls_no_cert
+run tls__other_ca t_tls_other_ca
+run tls__expired_cert t_tls_expired
+run tls__plain_client t_tls_plain_client
+run tls__plain_source t_tls_plain_source
 net_down
 [ -n "${POSTCOPY_ONLY:-}" ] && echo "1..$n"
 echo "# postcopy: $((n - failed)) passed, $failed failed"

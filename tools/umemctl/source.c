@@ -29,6 +29,7 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
+#include "tls.h"
 #include "umemctl.h"
 #include "wire.h"
 
@@ -48,6 +49,7 @@ struct source {
 	bool once;
 	bool verbose;
 	uint64_t rate;		/* background bytes/s, 0: unlimited */
+	struct tls_creds *tls;	/* NULL: --insecure */
 
 	pthread_mutex_t lock;	/* everything below */
 	uint64_t session;
@@ -79,6 +81,9 @@ static const char source_usage[] =
 "  --image SPEC        file:PATH, a plain PATH, or pattern:SIZE[:SEED]\n"
 "                      (synthetic; SIZE like 256M; one page in 8 is zero)\n"
 "  --listen ADDR:PORT  where to listen (default 0.0.0.0:4444)\n"
+"  --tls-creds DIR     TLS 1.3, mutual X.509: DIR holds ca-cert.pem,\n"
+"                      server-cert.pem and server-key.pem (QEMU's layout)\n"
+"  --tls-no-ktls       keep TLS records in user space (tests, benchmarks)\n"
 "  --page-size N       page unit (default 4096; must match the region)\n"
 "  --once              exit once a destination has received every page\n"
 "                      and disconnected\n"
@@ -398,6 +403,20 @@ static void *conn_thread(void *arg)
 	int fd = c->fd, ch = 0, one = 1;
 
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (S.tls) {
+		char who[768], err[384];
+
+		/* Before any wire byte: a refused peer learns nothing. */
+		fd = tls_start(S.tls, fd, NULL, 5000, who, sizeof(who), err,
+			       sizeof(err));
+		if (fd < 0) {
+			fprintf(stderr, "source: %s: TLS refused: %s\n", c->peer,
+				err);
+			free(c);
+			return NULL;
+		}
+		logv("%s: TLS: %s", c->peer, who);
+	}
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	if (!recv_all(fd, &h, sizeof(h)))
 		goto out;
@@ -418,6 +437,9 @@ static void *conn_thread(void *arg)
 			goto out;
 	}
 	if (!send_all(fd, &w, sizeof(w)) || w.status != WIRE_OK) {
+		if ((h.magic & 0xffff) == 0x0316)
+			fprintf(stderr, "source: %s: a TLS client, but this source runs without TLS: refused\n",
+				c->peer);
 		logv("%s: refused (status %u)", c->peer, w.status);
 		goto out;
 	}
@@ -563,10 +585,14 @@ int cmd_source(int argc, char **argv)
 		{ "corrupt", required_argument, NULL, 'c' },
 		{ "duplicates", no_argument, NULL, 'd' },
 		{ "rate", required_argument, NULL, 'r' },
+		{ "tls-creds", required_argument, NULL, 'T' },
+		{ "tls-no-ktls", no_argument, NULL, 'K' },
 		{ "help", no_argument, NULL, 'h' },
 		{ }
 	};
 	const char *image = NULL, *listen_spec = "0.0.0.0:4444";
+	const char *tls_dir = NULL;
+	bool no_ktls = false;
 	uint64_t psz = 4096;
 	char err[256];
 	int opt, lfd;
@@ -597,6 +623,8 @@ int cmd_source(int argc, char **argv)
 				return usage_error("source", "bad --rate", source_usage);
 			S.rate <<= 20;
 			break;
+		case 'T': tls_dir = optarg; break;
+		case 'K': no_ktls = true; break;
 		case 'h': fputs(source_usage, stdout); return 0;
 		default: return usage_error("source", NULL, source_usage);
 		}
@@ -604,6 +632,13 @@ int cmd_source(int argc, char **argv)
 	if (optind != argc || !image)
 		return usage_error("source", image ? "unexpected argument" :
 				   "--image is required", source_usage);
+	if (tls_dir) {
+		S.tls = tls_creds_load(tls_dir, true, no_ktls, err, sizeof(err));
+		if (!S.tls) {
+			fprintf(stderr, "umemctl source: --tls-creds: %s\n", err);
+			return 2;
+		}
+	}
 	S.psz = psz;
 	if (image_open(&S.img, image, S.psz, err, sizeof(err))) {
 		fprintf(stderr, "umemctl source: %s\n", err);

@@ -37,6 +37,7 @@
 #include <sys/un.h>
 
 #include "libumem.h"
+#include "tls.h"
 #include "wire.h"
 
 #define EXIT_CONFIG	2	/* bad input: do not restart */
@@ -88,6 +89,7 @@ static struct {
 	uint64_t net_timeout_ns, give_up_ns, connect_timeout_ns;
 	int progress;		/* 0 off, 1 auto, 2 lines */
 	bool verbose;
+	struct tls_creds *tls;	/* NULL: --insecure */
 
 	struct umem_region reg;
 	struct umem_server srv;
@@ -113,6 +115,7 @@ static struct {
 	uint64_t session;
 	struct chan *urg, *bg;
 	bool connected;
+	bool was_connected;	/* ever: refusals are final before that */
 	uint64_t down_since_ns, next_try_ns, backoff_ns;
 
 	/* snapshot */
@@ -141,6 +144,10 @@ static const char umemd_usage[] =
 "                      as QEMU with mem-path= on a umem mount) has open\n"
 "  --path-match STR    with --pid: only files whose path contains STR\n"
 "  --source HOST:PORT  the migration source (`umemctl source`)\n"
+"  --tls-creds DIR     TLS 1.3, mutual X.509: DIR holds ca-cert.pem,\n"
+"                      client-cert.pem and client-key.pem (QEMU's\n"
+"                      layout); the source's certificate must name HOST\n"
+"  --tls-no-ktls       keep TLS records in user space (tests, benchmarks)\n"
 "  --snapshot FILE     restore lazily from a local image file instead\n"
 "  --window N          pages prefetched after each faulted page (default 16)\n"
 "  --net-timeout MS    reconnect when a channel is silent this long\n"
@@ -605,6 +612,25 @@ static struct chan *chan_open(int type, uint64_t timeout_ms)
 		errno = -fd;
 		return NULL;
 	}
+	if (D.tls) {
+		char who[768], err[384];
+
+		fd = tls_start(D.tls, fd, D.host, 5000, who, sizeof(who), err,
+			       sizeof(err));
+		if (fd < 0) {
+			/* Before the first session a refusal is final. */
+			if (!D.was_connected)
+				die_code(EXIT_CONFIG, "TLS with %s:%d refused: %s",
+					 D.host, D.port, err);
+			if (D.tty)
+				fputc('\n', stderr);
+			fprintf(stderr, "umemd: TLS with %s:%d refused: %s\n",
+				D.host, D.port, err);
+			errno = ECONNREFUSED;
+			return NULL;
+		}
+		logv("TLS: %s", who);
+	}
 	if (type == WIRE_BACKGROUND)
 		h.bitmap_words = words;
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
@@ -613,6 +639,10 @@ static struct chan *chan_open(int type, uint64_t timeout_ms)
 	    !recv_all(fd, &w, sizeof(w))) {
 		if (!errno || errno == EAGAIN)
 			errno = ECONNRESET;
+		if (!D.tls && !D.was_connected)
+			die_code(EXIT_CONFIG,
+				 "%s:%d closed the connection at the hello: does the source want TLS (--tls-creds)?",
+				 D.host, D.port);
 		close(fd);
 		return NULL;
 	}
@@ -667,6 +697,7 @@ static bool net_connect(uint64_t timeout_ms)
 	D.urg = u;
 	D.bg = b;
 	D.connected = true;
+	D.was_connected = true;
 	chan_submit_recv(u);
 	chan_submit_recv(b);
 	/* Ask again for every page a fault still waits for. */
@@ -1039,11 +1070,16 @@ int main(int argc, char **argv)
 		{ "progress", required_argument, NULL, 'p' },
 		{ "nice", required_argument, NULL, 'N' },
 		{ "verbose", no_argument, NULL, 'v' },
+		{ "tls-creds", required_argument, NULL, 'T' },
+		{ "tls-no-ktls", no_argument, NULL, 'K' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ }
 	};
 	const char *unix_path = NULL, *file_path = NULL, *path_match = NULL;
+	const char *tls_dir = NULL;
+	bool no_ktls = false;
+	char err[384];
 	char pid_path[320];
 	long nice_val, pid = 0;
 	struct io_uring_cqe *cqe;
@@ -1099,6 +1135,8 @@ int main(int argc, char **argv)
 					 strerror(errno));
 			break;
 		case 'v': D.verbose = true; break;
+		case 'T': tls_dir = optarg; break;
+		case 'K': no_ktls = true; break;
 		case 'h': fputs(umemd_usage, stdout); return 0;
 		case 'V': printf("umemd %s\n", UMEM_VERSION); return 0;
 		default: fputs(umemd_usage, stderr); return EXIT_CONFIG;
@@ -1114,6 +1152,11 @@ int main(int argc, char **argv)
 	}
 	if (D.source && !parse_hostport(D.source, D.host, sizeof(D.host), &D.port))
 		die_code(EXIT_CONFIG, "bad --source '%s': want HOST:PORT", D.source);
+	if (D.source && tls_dir) {
+		D.tls = tls_creds_load(tls_dir, false, no_ktls, err, sizeof(err));
+		if (!D.tls)
+			die_code(EXIT_CONFIG, "--tls-creds: %s", err);
+	}
 	signal(SIGPIPE, SIG_IGN);
 	D.tty = D.progress == 1 && isatty(2);
 	if (unix_path)

@@ -47,6 +47,8 @@ static const char vmm_usage[] =
 "  --detach-timeout MS how long faults wait for a new umemd (default 10000)\n"
 "  --umemd PATH        the umemd binary (default: umemd beside umemctl)\n"
 "  --umemd-arg ARG     pass ARG to umemd (repeatable)\n"
+"  --tls-creds DIR     umemd's TLS credentials (with --source)\n"
+"  --tls-no-ktls       umemd keeps TLS records in user space\n"
 "  --unix PATH         hand umemd the region over a unix socket at PATH\n"
 "                      (SCM_RIGHTS) instead of by inheritance\n"
 "  --max-restarts N    new umemds after crashes (default 5)\n"
@@ -453,6 +455,8 @@ int cmd_vmm(int argc, char **argv)
 		{ "umemd-arg", required_argument, NULL, 'a' },
 		{ "unix", required_argument, NULL, 'U' },
 		{ "max-restarts", required_argument, NULL, 'r' },
+		{ "tls-creds", required_argument, NULL, 'T' },
+		{ "tls-no-ktls", no_argument, NULL, 'K' },
 		{ "help", no_argument, NULL, 'h' },
 		{ }
 	};
@@ -501,6 +505,16 @@ int cmd_vmm(int argc, char **argv)
 			V.umemd_args[V.nargs++] = optarg;
 			break;
 		case 'U': V.unix_path = optarg; break;
+		case 'T':
+		case 'K':
+			/* umemd's own options, passed on: it checks them. */
+			if (V.nargs + 2 > 32)
+				return usage_error("vmm", "too many umemd arguments", vmm_usage);
+			V.umemd_args[V.nargs++] = opt == 'T' ? "--tls-creds" :
+						  "--tls-no-ktls";
+			if (opt == 'T')
+				V.umemd_args[V.nargs++] = optarg;
+			break;
 		case 'r':
 			if (!parse_size(optarg, &v) || v > 1000)
 				return usage_error("vmm", "bad --max-restarts", vmm_usage);
