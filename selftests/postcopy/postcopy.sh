@@ -238,7 +238,7 @@ t_size_mismatch() {
 }
 
 t_not_umem_fd() {
-	$UMEMD --fd 0 --source $SRC < /dev/null > $log/umemd 2>&1
+	$UMEMD --fd 0 --source $SRC --insecure < /dev/null > $log/umemd 2>&1
 	rc=$?
 	expect_rc 2 && expect "fd 0 is not a umem control fd"
 }
@@ -315,19 +315,42 @@ t_tls_expired() {
 
 # umemd without TLS to a TLS source, and the reverse.
 t_tls_plain_client() {
-	DST_SEC=""
+	DST_SEC=--insecure
 	refused "TLS refused: the peer does not speak TLS" \
 		"closed the connection at the hello: does the source want TLS"
 }
 
 t_tls_plain_source() {
-	SRC_SEC=""
+	SRC_SEC=--insecure
 	refused "a TLS client, but this source runs without TLS: refused" \
 		"TLS with $SRC refused: the peer does not speak TLS"
 }
 
+# Without credentials both refuse to start; with --insecure they work and
+# each warns once.
+t_tls_insecure() {
+	SRC_SEC=""
+	start_source --image pattern:8M:43
+	wait $SRC_WAIT
+	rc=$?
+	SRC_WAIT=""
+	expect_rc 2 && expect_in source "refusing to serve guest memory without TLS" ||
+		return 1
+	DST_SEC=""
+	vmm --image pattern:8M:43 --source $SRC --vcpus 1 --ops 100
+	expect_rc 1 && expect_in vmm "refusing to fetch guest memory without TLS" ||
+		return 1
+	SRC_SEC=--insecure
+	DST_SEC=--insecure
+	start_source --image pattern:8M:43
+	vmm --image pattern:8M:43 --source $SRC --vcpus 2 --ops 2000
+	expect_rc 0 && expect "every page OK" &&
+		[ "$(grep -c 'WARNING: --insecure' $log/source)" = 1 ] &&
+		expect_in vmm "umemd: WARNING: --insecure"
+}
+
 echo "TAP version 13"
-[ -z "${POSTCOPY_ONLY:-}" ] && echo "1..21"
+[ -z "${POSTCOPY_ONLY:-}" ] && echo "1..22"
 if ! net_up > $log/net 2>&1; then
 	diag $log/net
 	echo "Bail out! cannot set up the network namespaces"
@@ -354,6 +377,7 @@ run tls__other_ca t_tls_other_ca
 run tls__expired_cert t_tls_expired
 run tls__plain_client t_tls_plain_client
 run tls__plain_source t_tls_plain_source
+run tls__insecure t_tls_insecure
 net_down
 [ -n "${POSTCOPY_ONLY:-}" ] && echo "1..$n"
 echo "# postcopy: $((n - failed)) passed, $failed failed"

@@ -258,7 +258,7 @@ mig_prepare() {
 }
 
 umemd_start() {
-	on_dst "$T/umemd" --path $DST_RAM --source $SRC_IP:$UMEM_PORT --progress=line --nice -10 "$@" \
+	on_dst "$T/umemd" --path $DST_RAM --source $SRC_IP:$UMEM_PORT --insecure --progress=line --nice -10 "$@" \
 		>> $RUN/umemd.log 2>&1 &
 	UMEMD_PID=$!
 }
@@ -266,7 +266,7 @@ umemd_start() {
 source_start() {
 	# busybox has renice, not nice: the shell renices itself, then execs.
 	on_src sh -c 'echo $$ > /tmp/l2/source.pid; renice -n -10 $$ > /dev/null; exec "$0" "$@"' \
-		"$T/umemctl" source --image file:$SRC_RAM --listen $SRC_IP:$UMEM_PORT "$@" \
+		"$T/umemctl" source --image file:$SRC_RAM --listen $SRC_IP:$UMEM_PORT --insecure "$@" \
 		>> $RUN/source.log 2>&1 &
 	SOURCE_PID=$!
 }

@@ -47,12 +47,12 @@ opts() {
 # the vCPUs too (--nice), as a deployment should set it up.
 migrate() {
 	on_src "$T/umemctl" source --image "pattern:${MIB}M:42" \
-		--listen "$SRC_IP:4444" --once > /tmp/source.log 2>&1 &
+		--listen "$SRC_IP:4444" --insecure --once > /tmp/source.log 2>&1 &
 	src=$!
 	renice -n -10 -p $src > /dev/null
 	sleep 0.3
 	on_dst "$T/umemctl" vmm --image "pattern:${MIB}M:42" \
-		--source "$SRC_IP:4444" --umemd "$T/umemd" \
+		--source "$SRC_IP:4444" --insecure --umemd "$T/umemd" \
 		--umemd-arg --progress=none --umemd-arg --nice=-10 "$@"
 	rc=$?
 	wait $src

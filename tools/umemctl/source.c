@@ -84,6 +84,9 @@ static const char source_usage[] =
 "  --tls-creds DIR     TLS 1.3, mutual X.509: DIR holds ca-cert.pem,\n"
 "                      server-cert.pem and server-key.pem (QEMU's layout)\n"
 "  --tls-no-ktls       keep TLS records in user space (tests, benchmarks)\n"
+"  --insecure          serve without TLS: anyone who reaches the port\n"
+"                      reads the guest's memory (one of --tls-creds and\n"
+"                      --insecure is required)\n"
 "  --page-size N       page unit (default 4096; must match the region)\n"
 "  --once              exit once a destination has received every page\n"
 "                      and disconnected\n"
@@ -587,12 +590,13 @@ int cmd_source(int argc, char **argv)
 		{ "rate", required_argument, NULL, 'r' },
 		{ "tls-creds", required_argument, NULL, 'T' },
 		{ "tls-no-ktls", no_argument, NULL, 'K' },
+		{ "insecure", no_argument, NULL, 'I' },
 		{ "help", no_argument, NULL, 'h' },
 		{ }
 	};
 	const char *image = NULL, *listen_spec = "0.0.0.0:4444";
 	const char *tls_dir = NULL;
-	bool no_ktls = false;
+	bool insecure = false, no_ktls = false;
 	uint64_t psz = 4096;
 	char err[256];
 	int opt, lfd;
@@ -625,6 +629,7 @@ int cmd_source(int argc, char **argv)
 			break;
 		case 'T': tls_dir = optarg; break;
 		case 'K': no_ktls = true; break;
+		case 'I': insecure = true; break;
 		case 'h': fputs(source_usage, stdout); return 0;
 		default: return usage_error("source", NULL, source_usage);
 		}
@@ -632,6 +637,11 @@ int cmd_source(int argc, char **argv)
 	if (optind != argc || !image)
 		return usage_error("source", image ? "unexpected argument" :
 				   "--image is required", source_usage);
+	if (!tls_dir == !insecure)
+		return usage_error("source", tls_dir ?
+				   "--tls-creds and --insecure exclude each other" :
+				   "refusing to serve guest memory without TLS: give --tls-creds DIR, or --insecure",
+				   source_usage);
 	if (tls_dir) {
 		S.tls = tls_creds_load(tls_dir, true, no_ktls, err, sizeof(err));
 		if (!S.tls) {
@@ -657,6 +667,9 @@ int cmd_source(int argc, char **argv)
 	signal(SIGTERM, on_term);
 	signal(SIGINT, on_term);
 	S.start_ns = now_ns();
+	if (insecure)
+		fprintf(stderr, "source: WARNING: --insecure: no TLS; anyone who reaches %s can read the guest's memory or break the migration\n",
+			listen_spec);
 	fprintf(stderr, "source: serving %llu MiB (%llu pages) on %s\n",
 		(unsigned long long)(S.img.size >> 20),
 		(unsigned long long)S.pages, listen_spec);

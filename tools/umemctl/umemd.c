@@ -148,6 +148,8 @@ static const char umemd_usage[] =
 "                      client-cert.pem and client-key.pem (QEMU's\n"
 "                      layout); the source's certificate must name HOST\n"
 "  --tls-no-ktls       keep TLS records in user space (tests, benchmarks)\n"
+"  --insecure          fetch without TLS (with --source, one of\n"
+"                      --tls-creds and --insecure is required)\n"
 "  --snapshot FILE     restore lazily from a local image file instead\n"
 "  --window N          pages prefetched after each faulted page (default 16)\n"
 "  --net-timeout MS    reconnect when a channel is silent this long\n"
@@ -1072,13 +1074,14 @@ int main(int argc, char **argv)
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "tls-creds", required_argument, NULL, 'T' },
 		{ "tls-no-ktls", no_argument, NULL, 'K' },
+		{ "insecure", no_argument, NULL, 'I' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ }
 	};
 	const char *unix_path = NULL, *file_path = NULL, *path_match = NULL;
 	const char *tls_dir = NULL;
-	bool no_ktls = false;
+	bool insecure = false, no_ktls = false;
 	char err[384];
 	char pid_path[320];
 	long nice_val, pid = 0;
@@ -1137,6 +1140,7 @@ int main(int argc, char **argv)
 		case 'v': D.verbose = true; break;
 		case 'T': tls_dir = optarg; break;
 		case 'K': no_ktls = true; break;
+		case 'I': insecure = true; break;
 		case 'h': fputs(umemd_usage, stdout); return 0;
 		case 'V': printf("umemd %s\n", UMEM_VERSION); return 0;
 		default: fputs(umemd_usage, stderr); return EXIT_CONFIG;
@@ -1152,11 +1156,18 @@ int main(int argc, char **argv)
 	}
 	if (D.source && !parse_hostport(D.source, D.host, sizeof(D.host), &D.port))
 		die_code(EXIT_CONFIG, "bad --source '%s': want HOST:PORT", D.source);
+	if (tls_dir && insecure)
+		die_code(EXIT_CONFIG, "--tls-creds and --insecure exclude each other");
+	if (D.source && !tls_dir && !insecure)
+		die_code(EXIT_CONFIG,
+			 "refusing to fetch guest memory without TLS: give --tls-creds DIR, or --insecure");
 	if (D.source && tls_dir) {
 		D.tls = tls_creds_load(tls_dir, false, no_ktls, err, sizeof(err));
 		if (!D.tls)
 			die_code(EXIT_CONFIG, "--tls-creds: %s", err);
 	}
+	if (D.source && insecure)
+		fprintf(stderr, "umemd: WARNING: --insecure: no TLS; anyone on the path can read the guest's memory or feed it pages\n");
 	signal(SIGPIPE, SIG_IGN);
 	D.tty = D.progress == 1 && isatty(2);
 	if (unix_path)

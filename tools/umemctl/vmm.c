@@ -49,6 +49,8 @@ static const char vmm_usage[] =
 "  --umemd-arg ARG     pass ARG to umemd (repeatable)\n"
 "  --tls-creds DIR     umemd's TLS credentials (with --source)\n"
 "  --tls-no-ktls       umemd keeps TLS records in user space\n"
+"  --insecure          umemd fetches without TLS (with --source, one of\n"
+"                      --tls-creds and --insecure is required)\n"
 "  --unix PATH         hand umemd the region over a unix socket at PATH\n"
 "                      (SCM_RIGHTS) instead of by inheritance\n"
 "  --max-restarts N    new umemds after crashes (default 5)\n"
@@ -457,6 +459,7 @@ int cmd_vmm(int argc, char **argv)
 		{ "max-restarts", required_argument, NULL, 'r' },
 		{ "tls-creds", required_argument, NULL, 'T' },
 		{ "tls-no-ktls", no_argument, NULL, 'K' },
+		{ "insecure", no_argument, NULL, 'I' },
 		{ "help", no_argument, NULL, 'h' },
 		{ }
 	};
@@ -507,11 +510,13 @@ int cmd_vmm(int argc, char **argv)
 		case 'U': V.unix_path = optarg; break;
 		case 'T':
 		case 'K':
+		case 'I':
 			/* umemd's own options, passed on: it checks them. */
 			if (V.nargs + 2 > 32)
 				return usage_error("vmm", "too many umemd arguments", vmm_usage);
 			V.umemd_args[V.nargs++] = opt == 'T' ? "--tls-creds" :
-						  "--tls-no-ktls";
+						  opt == 'K' ? "--tls-no-ktls" :
+						  "--insecure";
 			if (opt == 'T')
 				V.umemd_args[V.nargs++] = optarg;
 			break;
