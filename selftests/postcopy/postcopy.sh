@@ -73,6 +73,13 @@ vmm() {
 	return $rc
 }
 
+# vmm2 ARGS...: a second destination's VMM, beside the first; sets rc2.
+vmm2() {
+	on_dst $UMEMCTL vmm --umemd $UMEMD --umemd-arg --progress=none $DST_SEC "$@" \
+		> $log/vmm2 2>&1
+	rc2=$?
+}
+
 expect() {
 	if ! grep -q -- "$1" $log/*; then
 		echo "# expected '$1' in the logs"
@@ -349,8 +356,44 @@ t_tls_insecure() {
 		expect_in vmm "umemd: WARNING: --insecure"
 }
 
+# ---- one destination per migration ----
+
+# A second destination during a live migration: refused, both sides say
+# so, and the first goes on without as much as a reconnect.
+t_second_destination() {
+	start_source --image pattern:16M:47 --rate 4 --verbose
+	vmm --image pattern:16M:47 --source $SRC --vcpus 2 --ops 2000 \
+		--umemd-arg --window=0 &
+	pid=$!
+	sleep 1.5
+	vmm2 --image pattern:16M:47 --source $SRC --vcpus 1 --ops 100
+	wait $pid
+	rc=$?
+	expect_rc 0 && expect_in vmm "every page OK" && expect_in vmm " 0 reconnects" &&
+		[ "$rc2" = 1 ] &&
+		expect_in vmm2 "serves another destination's migration: refused" &&
+		expect_in source "refused: the migration belongs to another destination" &&
+		not_in vmm2 "umemd: complete"
+}
+
+# --takeover: the second destination gets the migration, the first stops.
+t_takeover() {
+	start_source --image pattern:16M:53 --rate 4 --verbose
+	vmm --image pattern:16M:53 --source $SRC --vcpus 2 --ops 2000 \
+		--umemd-arg --window=0 &
+	pid=$!
+	sleep 1.5
+	vmm2 --image pattern:16M:53 --source $SRC --vcpus 2 --ops 2000 \
+		--umemd-arg --takeover
+	wait $pid
+	rc=$?
+	[ "$rc2" = 0 ] && expect_in vmm2 "every page OK" &&
+		expect_rc 1 && expect_in vmm "another destination took the migration over" &&
+		expect_in source "takes the migration over from the destination it had"
+}
+
 echo "TAP version 13"
-[ -z "${POSTCOPY_ONLY:-}" ] && echo "1..22"
+[ -z "${POSTCOPY_ONLY:-}" ] && echo "1..24"
 if ! net_up > $log/net 2>&1; then
 	diag $log/net
 	echo "Bail out! cannot set up the network namespaces"
@@ -378,6 +421,8 @@ run tls__expired_cert t_tls_expired
 run tls__plain_client t_tls_plain_client
 run tls__plain_source t_tls_plain_source
 run tls__insecure t_tls_insecure
+run session__busy t_second_destination
+run session__takeover t_takeover
 net_down
 [ -n "${POSTCOPY_ONLY:-}" ] && echo "1..$n"
 echo "# postcopy: $((n - failed)) passed, $failed failed"

@@ -79,7 +79,7 @@ t_umemd_killed() {
 	sleep 1
 	echo "# the guest's heartbeat without a daemon: $(heartbeat dst)"
 	sleep 1
-	umemd_start
+	umemd_start --takeover
 	finish_ok || return 1
 	grep -q 'adopted a region with' $RUN/umemd.log ||
 		{ ERR="the new umemd did not re-adopt"; return 1; }

@@ -84,6 +84,8 @@ static const char source_usage[] =
 "  --tls-creds DIR     TLS 1.3, mutual X.509: DIR holds ca-cert.pem,\n"
 "                      server-cert.pem and server-key.pem (QEMU's layout)\n"
 "  --tls-no-ktls       keep TLS records in user space (tests, benchmarks)\n"
+"  (one destination per migration: another is refused until the first\n"
+"  completes, unless it runs umemd --takeover)\n"
 "  --insecure          serve without TLS: anyone who reaches the port\n"
 "                      reads the guest's memory (one of --tls-creds and\n"
 "                      --insecure is required)\n"
@@ -394,6 +396,33 @@ struct conn {
 	char peer[64];
 };
 
+/*
+ * One destination per migration: the first session to say hello holds the
+ * source until it completes; another is refused (WIRE_EBUSY) unless its
+ * hello asks to take over (umemd --takeover).  The session's own channels
+ * may come and go (reconnects).
+ */
+static bool session_allowed(const struct conn *c, uint64_t session,
+			    bool takeover)
+{
+	bool ok = true;
+
+	pthread_mutex_lock(&S.lock);
+	if (!S.have_session) {
+		/* Claim it now: two first hellos must not both win. */
+		S.session = session;
+		S.have_session = true;
+	} else if (S.session != session && !S.finished) {
+		ok = takeover;
+		fprintf(stderr, takeover ?
+			"source: %s: takes the migration over from the destination it had (--takeover)\n" :
+			"source: %s: refused: the migration belongs to another destination (umemd --takeover replaces it)\n",
+			c->peer);
+	}
+	pthread_mutex_unlock(&S.lock);
+	return ok;
+}
+
 static void *conn_thread(void *arg)
 {
 	struct conn *c = arg;
@@ -404,6 +433,7 @@ static void *conn_thread(void *arg)
 	size_t words = (S.pages + 63) / 64;
 	void *buf = NULL;
 	int fd = c->fd, ch = 0, one = 1;
+	bool takeover;
 
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if (S.tls) {
@@ -423,6 +453,8 @@ static void *conn_thread(void *arg)
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	if (!recv_all(fd, &h, sizeof(h)))
 		goto out;
+	takeover = h.channel & WIRE_HELLO_TAKEOVER;
+	h.channel &= ~WIRE_HELLO_TAKEOVER;
 	w.image_bytes = S.img.size;
 	w.page_size = S.psz;
 	if (h.magic != WIRE_MAGIC || h.version != WIRE_VERSION ||
@@ -434,6 +466,8 @@ static void *conn_thread(void *arg)
 		w.status = WIRE_ESIZE;
 	else if (h.channel == WIRE_BACKGROUND && h.bitmap_words != words)
 		w.status = WIRE_EPROTO;
+	else if (!session_allowed(c, h.session, takeover))
+		w.status = WIRE_EBUSY;
 	if (w.status == WIRE_OK && h.channel == WIRE_BACKGROUND) {
 		bm = malloc(words * 8);
 		if (!bm || !recv_all(fd, bm, words * 8))

@@ -116,6 +116,7 @@ static struct {
 	struct chan *urg, *bg;
 	bool connected;
 	bool was_connected;	/* ever: refusals are final before that */
+	bool takeover;		/* --takeover: until the first session */
 	uint64_t down_since_ns, next_try_ns, backoff_ns;
 
 	/* snapshot */
@@ -148,6 +149,8 @@ static const char umemd_usage[] =
 "                      client-cert.pem and client-key.pem (QEMU's\n"
 "                      layout); the source's certificate must name HOST\n"
 "  --tls-no-ktls       keep TLS records in user space (tests, benchmarks)\n"
+"  --takeover          take the migration over from the destination the\n"
+"                      source serves (which then stops)\n"
 "  --insecure          fetch without TLS (with --source, one of\n"
 "                      --tls-creds and --insecure is required)\n"
 "  --snapshot FILE     restore lazily from a local image file instead\n"
@@ -635,6 +638,9 @@ static struct chan *chan_open(int type, uint64_t timeout_ms)
 	}
 	if (type == WIRE_BACKGROUND)
 		h.bitmap_words = words;
+	/* Once ours, the session is never taken back from a successor. */
+	if (D.takeover && !D.was_connected)
+		h.channel |= WIRE_HELLO_TAKEOVER;
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	if (!send_all(fd, &h, sizeof(h)) ||
 	    (type == WIRE_BACKGROUND && !send_all(fd, D.have, words * 8)) ||
@@ -659,6 +665,14 @@ static struct chan *chan_open(int type, uint64_t timeout_ms)
 		die_code(EXIT_CONFIG,
 			 "the source's page size is %u but the region's is %u",
 			 w.page_size, D.psz);
+	if (w.status == WIRE_EBUSY && !D.was_connected)
+		die_code(EXIT_CONFIG,
+			 "the source %s:%d serves another destination's migration: refused (--takeover replaces it)",
+			 D.host, D.port);
+	if (w.status == WIRE_EBUSY)
+		die_code(EXIT_CONFIG,
+			 "another destination took the migration over from %s:%d: this one stops",
+			 D.host, D.port);
 	if (w.status != WIRE_OK)
 		die_code(EXIT_CONFIG, "the source refused the connection (status %u)",
 			 w.status);
@@ -1075,6 +1089,7 @@ int main(int argc, char **argv)
 		{ "tls-creds", required_argument, NULL, 'T' },
 		{ "tls-no-ktls", no_argument, NULL, 'K' },
 		{ "insecure", no_argument, NULL, 'I' },
+		{ "takeover", no_argument, NULL, 'O' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ }
@@ -1141,6 +1156,7 @@ int main(int argc, char **argv)
 		case 'T': tls_dir = optarg; break;
 		case 'K': no_ktls = true; break;
 		case 'I': insecure = true; break;
+		case 'O': D.takeover = true; break;
 		case 'h': fputs(umemd_usage, stdout); return 0;
 		case 'V': printf("umemd %s\n", UMEM_VERSION); return 0;
 		default: fputs(umemd_usage, stderr); return EXIT_CONFIG;

@@ -53,7 +53,8 @@ static const char vmm_usage[] =
 "                      --tls-creds and --insecure is required)\n"
 "  --unix PATH         hand umemd the region over a unix socket at PATH\n"
 "                      (SCM_RIGHTS) instead of by inheritance\n"
-"  --max-restarts N    new umemds after crashes (default 5)\n"
+"  --max-restarts N    new umemds after crashes (default 5); each takes\n"
+"                      its predecessor's migration over (--takeover)\n"
 "Exit status: 0 every page verified; 1 error or a page wrong; 2 bad\n"
 "input; 3 guest memory lost (a vCPU got SIGBUS).\n";
 
@@ -215,6 +216,9 @@ static pid_t spawn_umemd(int ctlfd)
 		argv[n++] = "--snapshot";
 		argv[n++] = V.snapshot;
 	}
+	/* A new umemd for the same region takes its predecessor's place. */
+	if (V.source && V.restarts)
+		argv[n++] = "--takeover";
 	for (i = 0; i < V.nargs; i++)
 		argv[n++] = V.umemd_args[i];
 	argv[n] = NULL;
