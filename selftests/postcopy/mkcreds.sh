@@ -12,6 +12,8 @@
 #   otherca/  a destination certificate from another CA
 #   expired/  a destination certificate that expired in 2020
 #   intruder/ a valid destination certificate, CN=umem-intruder (authz)
+#   psk/      no PKI: keys.psk (QEMU's tls-creds-psk), username qemu
+#   pskwrong/ keys.psk with another key for qemu
 # ECDSA P-256 keys: quick to make and to use under TCG.
 set -eu
 
@@ -75,4 +77,11 @@ for d in good nocert otherca expired intruder; do
 	cp main-cert.pem $d/ca-cert.pem
 done
 rm -f ./*.tmpl ./*-key.pem main-cert.pem other-cert.pem
-tar cf creds.tar good nocert otherca expired intruder
+psk() {
+	mkdir -p "$1"
+	printf 'qemu:%s\n' "$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')" \
+		> "$1/keys.psk"
+}
+psk psk
+psk pskwrong
+tar cf creds.tar good nocert otherca expired intruder psk pskwrong

@@ -356,14 +356,57 @@ t_tls_insecure() {
 		expect_in vmm "umemd: WARNING: --insecure"
 }
 
+# PSK (QEMU's keys.psk), no PKI: a migration over kernel TLS.
+t_tls_psk() {
+	SRC_SEC="--tls-creds $CREDS/psk"
+	DST_SEC="--tls-creds $CREDS/psk"
+	start_source --image pattern:16M:61 --verbose
+	vmm --image pattern:16M:61 --source $SRC --vcpus 4 --ops 4000 \
+		--umemd-arg --verbose
+	expect_rc 0 && expect "every page OK" &&
+		expect_in source "TLS: PSK username qemu, TLSv1.3 TLS_AES_128_GCM_SHA256" &&
+		expect_in vmm "TLS: PSK, TLSv1.3 TLS_AES_128_GCM_SHA256"
+}
+
+t_tls_psk_wrong_key() {
+	SRC_SEC="--tls-creds $CREDS/psk"
+	DST_SEC="--tls-creds $CREDS/pskwrong"
+	refused "TLS refused: the peer's key for its PSK username is not the one in keys.psk" \
+		"TLS with $SRC refused: .*is the key of 'qemu' in keys.psk the source's?"
+}
+
+# --tls-authz: a certificate of the right CA with another subject is
+# refused (both sides say so), the allowed one migrates; and umemd's own
+# list refuses a source it does not name.
+t_tls_authz() {
+	start_source --image pattern:8M:59 --verbose \
+		--tls-authz "CN=umem-destination,O=umem tests"
+	DST_SEC="--tls-creds $CREDS/intruder"
+	vmm --image pattern:8M:59 --source $SRC --vcpus 1 --ops 100
+	expect_rc 1 &&
+		expect_in source "TLS refused: the peer 'CN=umem-intruder,O=umem tests' is not in --tls-authz" &&
+		expect_in vmm "does not allow this destination's name, 'CN=umem-intruder,O=umem tests'" &&
+		not_in source "channel up" || return 1
+	DST_SEC="--tls-creds $CREDS/good"
+	vmm --image pattern:8M:59 --source $SRC --vcpus 1 --ops 100 \
+		--umemd-arg --tls-authz=CN=umem-other-source
+	expect_rc 1 &&
+		expect_in vmm "the source 'CN=umem-source,O=umem tests' is not in --tls-authz" &&
+		not_in source "channel up" || return 1
+	vmm --image pattern:8M:59 --source $SRC --vcpus 2 --ops 1000 \
+		--umemd-arg "--tls-authz=CN=umem-source,O=umem tests"
+	expect_rc 0 && expect_in vmm "every page OK"
+}
+
 # ---- one destination per migration ----
 
 # A second destination during a live migration: refused, both sides say
-# so, and the first goes on without as much as a reconnect.
+# so, and the first goes on without as much as a reconnect (a long
+# --net-timeout: a loaded host must not starve it into one).
 t_second_destination() {
 	start_source --image pattern:16M:47 --rate 4 --verbose
 	vmm --image pattern:16M:47 --source $SRC --vcpus 2 --ops 2000 \
-		--umemd-arg --window=0 &
+		--umemd-arg --window=0 --umemd-arg --net-timeout=10000 &
 	pid=$!
 	sleep 1.5
 	vmm2 --image pattern:16M:47 --source $SRC --vcpus 1 --ops 100
@@ -393,7 +436,7 @@ t_takeover() {
 }
 
 echo "TAP version 13"
-[ -z "${POSTCOPY_ONLY:-}" ] && echo "1..24"
+[ -z "${POSTCOPY_ONLY:-}" ] && echo "1..27"
 if ! net_up > $log/net 2>&1; then
 	diag $log/net
 	echo "Bail out! cannot set up the network namespaces"
@@ -421,6 +464,9 @@ run tls__expired_cert t_tls_expired
 run tls__plain_client t_tls_plain_client
 run tls__plain_source t_tls_plain_source
 run tls__insecure t_tls_insecure
+run tls__psk t_tls_psk
+run tls__psk_wrong_key t_tls_psk_wrong_key
+run tls__authz t_tls_authz
 run session__busy t_second_destination
 run session__takeover t_takeover
 net_down

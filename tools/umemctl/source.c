@@ -83,6 +83,10 @@ static const char source_usage[] =
 "  --listen ADDR:PORT  where to listen (default 0.0.0.0:4444)\n"
 "  --tls-creds DIR     TLS 1.3, mutual X.509: DIR holds ca-cert.pem,\n"
 "                      server-cert.pem and server-key.pem (QEMU's layout)\n"
+"                      or, without a PKI, keys.psk (tls-creds-psk's)\n"
+"  --tls-authz NAME     accept only this destination: its certificate's\n"
+"                      subject (\"CN=host,O=org\") or its PSK username;\n"
+"                      repeatable\n"
 "  --tls-no-ktls       keep TLS records in user space (tests, benchmarks)\n"
 "  (one destination per migration: another is refused until the first\n"
 "  completes, unless it runs umemd --takeover)\n"
@@ -624,13 +628,15 @@ int cmd_source(int argc, char **argv)
 		{ "rate", required_argument, NULL, 'r' },
 		{ "tls-creds", required_argument, NULL, 'T' },
 		{ "tls-no-ktls", no_argument, NULL, 'K' },
+		{ "tls-authz", required_argument, NULL, 'A' },
 		{ "insecure", no_argument, NULL, 'I' },
 		{ "help", no_argument, NULL, 'h' },
 		{ }
 	};
 	const char *image = NULL, *listen_spec = "0.0.0.0:4444";
-	const char *tls_dir = NULL;
+	const char *tls_dir = NULL, *authz[32];
 	bool insecure = false, no_ktls = false;
+	int nauthz = 0;
 	uint64_t psz = 4096;
 	char err[256];
 	int opt, lfd;
@@ -663,6 +669,12 @@ int cmd_source(int argc, char **argv)
 			break;
 		case 'T': tls_dir = optarg; break;
 		case 'K': no_ktls = true; break;
+		case 'A':
+			if (nauthz == 32)
+				return usage_error("source", "too many --tls-authz",
+						   source_usage);
+			authz[nauthz++] = optarg;
+			break;
 		case 'I': insecure = true; break;
 		case 'h': fputs(source_usage, stdout); return 0;
 		default: return usage_error("source", NULL, source_usage);
@@ -677,11 +689,17 @@ int cmd_source(int argc, char **argv)
 				   "refusing to serve guest memory without TLS: give --tls-creds DIR, or --insecure",
 				   source_usage);
 	if (tls_dir) {
-		S.tls = tls_creds_load(tls_dir, true, no_ktls, err, sizeof(err));
+		S.tls = tls_creds_load(tls_dir, true, no_ktls, NULL, err,
+				       sizeof(err));
 		if (!S.tls) {
 			fprintf(stderr, "umemctl source: --tls-creds: %s\n", err);
 			return 2;
 		}
+		for (int i = 0; i < nauthz; i++)
+			tls_creds_allow(S.tls, authz[i]);
+	} else if (nauthz) {
+		return usage_error("source", "--tls-authz needs --tls-creds",
+				   source_usage);
 	}
 	S.psz = psz;
 	if (image_open(&S.img, image, S.psz, err, sizeof(err))) {

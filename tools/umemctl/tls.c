@@ -51,21 +51,39 @@
 #endif
 
 #define TLS_ACCEPTED	0x01
-#define TLS_REFUSED	0x02
+#define TLS_REFUSED	0x02	/* the peer's name is not allowed */
 /* Only AEADs the kernel's TLS 1.3 offloads. */
 #define TLS_SUITES	"TLS_AES_256_GCM_SHA384:TLS_AES_128_GCM_SHA256"
+/* OpenSSL's PSK callbacks assume a SHA-256 suite. */
+#define TLS_PSK_SUITES	"TLS_AES_128_GCM_SHA256"
 #define SECRET_MAX	64
+#define PSK_MAX		64
+#define NAME_MAX_LEN	128
+#define ALLOW_MAX	32
+
+struct psk {
+	char user[NAME_MAX_LEN];
+	uint8_t key[PSK_MAX];
+	size_t len;
+};
 
 struct tls_creds {
 	SSL_CTX *ctx;
 	bool server;
 	bool no_ktls;
+	struct psk *psk;	/* keys.psk, or NULL: X.509 */
+	int npsk;
+	char username[NAME_MAX_LEN];
+	char *allow[ALLOW_MAX];
+	int nallow;
 };
 
 /* One connection's traffic secrets, from OpenSSL's key log callback. */
 struct tls_conn {
 	uint8_t csec[SECRET_MAX], ssec[SECRET_MAX];
 	size_t clen, slen;
+	char psk_user[NAME_MAX_LEN];	/* PSK server: the client's username */
+	bool psk_unknown;		/* ... which keys.psk lacks */
 };
 
 static bool ktls_warned;
@@ -135,8 +153,112 @@ static bool file_ok(const char *dir, const char *name, char *path,
 	return true;
 }
 
+static const struct psk *psk_find(const struct tls_creds *c, const char *user)
+{
+	int i;
+
+	for (i = 0; i < c->npsk; i++)
+		if (!strcmp(c->psk[i].user, user))
+			return &c->psk[i];
+	return NULL;
+}
+
+/* keys.psk, as QEMU's tls-creds-psk reads it: "username:hexkey" lines. */
+static bool psk_load(struct tls_creds *c, const char *path, char *err,
+		     size_t errlen)
+{
+	char line[1024], *colon, *h;
+	FILE *f = fopen(path, "r");
+	struct psk *k;
+	int n = 0;
+
+	if (!f) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return false;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		n++;
+		line[strcspn(line, "\r\n")] = 0;
+		if (!line[0])
+			continue;
+		colon = strchr(line, ':');
+		k = realloc(c->psk, (c->npsk + 1) * sizeof(*k));
+		if (!k)
+			break;
+		c->psk = k;
+		k = &c->psk[c->npsk];
+		memset(k, 0, sizeof(*k));
+		if (!colon || colon == line ||
+		    (size_t)(colon - line) >= sizeof(k->user)) {
+			snprintf(err, errlen, "%s:%d: want username:hexkey", path, n);
+			goto bad;
+		}
+		memcpy(k->user, line, colon - line);
+		for (h = colon + 1; hexval(h[0]) >= 0 && hexval(h[1]) >= 0 &&
+		     k->len < PSK_MAX; h += 2)
+			k->key[k->len++] = hexval(h[0]) << 4 | hexval(h[1]);
+		if (*h || k->len < 16) {
+			snprintf(err, errlen,
+				 "%s:%d: the key must be 16 to %d bytes in hex",
+				 path, n, PSK_MAX);
+			goto bad;
+		}
+		c->npsk++;
+	}
+	fclose(f);
+	if (!c->npsk) {
+		snprintf(err, errlen, "%s: no key", path);
+		return false;
+	}
+	return true;
+bad:
+	OPENSSL_cleanse(k, sizeof(*k));
+	fclose(f);
+	return false;
+}
+
+static unsigned int psk_server_cb(SSL *ssl, const char *identity,
+				  unsigned char *psk, unsigned int max)
+{
+	const struct tls_creds *c = SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl));
+	struct tls_conn *t = SSL_get_app_data(ssl);
+	const struct psk *k = psk_find(c, identity);
+
+	if (t)
+		snprintf(t->psk_user, sizeof(t->psk_user), "%s", identity);
+	if (!k || k->len > max) {
+		if (t)
+			t->psk_unknown = true;
+		return 0;
+	}
+	memcpy(psk, k->key, k->len);
+	return k->len;
+}
+
+static unsigned int psk_client_cb(SSL *ssl, const char *hint, char *identity,
+				  unsigned int max_id, unsigned char *psk,
+				  unsigned int max)
+{
+	const struct tls_creds *c = SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl));
+	const struct psk *k = psk_find(c, c->username);
+
+	if (!k || k->len > max || strlen(k->user) >= max_id)
+		return 0;
+	strcpy(identity, k->user);
+	memcpy(psk, k->key, k->len);
+	return k->len;
+}
+
+bool tls_creds_allow(struct tls_creds *c, const char *name)
+{
+	if (c->nallow == ALLOW_MAX)
+		return false;
+	c->allow[c->nallow] = strdup(name);
+	return c->allow[c->nallow++];
+}
+
 struct tls_creds *tls_creds_load(const char *dir, bool server, bool no_ktls,
-				 char *err, size_t errlen)
+				 const char *username, char *err, size_t errlen)
 {
 	const char *cert = server ? "server-cert.pem" : "client-cert.pem";
 	const char *key = server ? "server-key.pem" : "client-key.pem";
@@ -144,11 +266,23 @@ struct tls_creds *tls_creds_load(const char *dir, bool server, bool no_ktls,
 	char path[4096];
 	SSL_CTX *ctx;
 
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	c->server = server;
+	c->no_ktls = no_ktls;
+	snprintf(c->username, sizeof(c->username), "%s",
+		 username ? username : "qemu");
 	ctx = SSL_CTX_new(server ? TLS_server_method() : TLS_client_method());
 	if (!ctx) {
 		ssl_reason(err, errlen, "cannot create a TLS context");
+		free(c);
 		return NULL;
 	}
+	c->ctx = ctx;
+	SSL_CTX_set_app_data(ctx, c);
 	if (!SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION) ||
 	    !SSL_CTX_set_ciphersuites(ctx, TLS_SUITES)) {
 		ssl_reason(err, errlen, "cannot require TLS 1.3");
@@ -161,6 +295,32 @@ struct tls_creds *tls_creds_load(const char *dir, bool server, bool no_ktls,
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
 			 SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	SSL_CTX_set_keylog_callback(ctx, keylog);
+	snprintf(path, sizeof(path), "%s/ca-cert.pem", dir);
+	if (access(path, F_OK) && errno == ENOENT) {
+		/* No PKI: QEMU's tls-creds-psk, keys.psk in the same place. */
+		snprintf(path, sizeof(path), "%s/keys.psk", dir);
+		if (access(path, F_OK) && errno == ENOENT) {
+			snprintf(err, errlen, "%s has neither ca-cert.pem nor keys.psk",
+				 dir);
+			goto fail;
+		}
+		if (!psk_load(c, path, err, errlen))
+			goto fail;
+		if (!server && !psk_find(c, c->username)) {
+			snprintf(err, errlen, "%s: no key for username '%s'",
+				 path, c->username);
+			goto fail;
+		}
+		if (!SSL_CTX_set_ciphersuites(ctx, TLS_PSK_SUITES)) {
+			ssl_reason(err, errlen, "cannot require TLS 1.3");
+			goto fail;
+		}
+		if (server)
+			SSL_CTX_set_psk_server_callback(ctx, psk_server_cb);
+		else
+			SSL_CTX_set_psk_client_callback(ctx, psk_client_cb);
+		return c;
+	}
 	if (!file_ok(dir, "ca-cert.pem", path, sizeof(path), err, errlen))
 		goto fail;
 	if (!SSL_CTX_load_verify_locations(ctx, path, NULL)) {
@@ -191,17 +351,13 @@ verify:
 	/* Mutual: the server asks for the client's certificate and needs one. */
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER |
 			   (server ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0), NULL);
-	c = calloc(1, sizeof(*c));
-	if (!c) {
-		snprintf(err, errlen, "out of memory");
-		goto fail;
-	}
-	c->ctx = ctx;
-	c->server = server;
-	c->no_ktls = no_ktls;
 	return c;
 fail:
 	SSL_CTX_free(ctx);
+	if (c->psk)
+		OPENSSL_cleanse(c->psk, c->npsk * sizeof(*c->psk));
+	free(c->psk);
+	free(c);
 	return NULL;
 }
 
@@ -489,9 +645,9 @@ static int pump_start(SSL *ssl, int fd, char *err, size_t errlen)
 
 /* ---- the handshake ------------------------------------------------------ */
 
-static void peer_name(SSL *ssl, char *buf, size_t len)
+/* A certificate's subject as RFC 2253 prints it, as QEMU's authz names. */
+static void cert_name(X509 *x, char *buf, size_t len)
 {
-	X509 *x = SSL_get1_peer_certificate(ssl);
 	BIO *b;
 	int n;
 
@@ -505,6 +661,13 @@ static void peer_name(SSL *ssl, char *buf, size_t len)
 		buf[n > 0 ? n : 0] = 0;
 	}
 	BIO_free(b);
+}
+
+static void peer_name(SSL *ssl, char *buf, size_t len)
+{
+	X509 *x = SSL_get1_peer_certificate(ssl);
+
+	cert_name(x, buf, len);
 	X509_free(x);
 }
 
@@ -524,6 +687,11 @@ static void handshake_reason(SSL *ssl, int r, char *err, size_t errlen)
 		    ERR_GET_REASON(ERR_peek_error()) == SSL_R_PACKET_LENGTH_TOO_LONG ||
 		    ERR_GET_REASON(ERR_peek_error()) == SSL_R_RECORD_LENGTH_MISMATCH)) {
 		snprintf(err, errlen, "the peer does not speak TLS (a peer without TLS?)");
+		ERR_clear_error();
+	} else if (ERR_GET_LIB(ERR_peek_error()) == ERR_LIB_SSL &&
+		   ERR_GET_REASON(ERR_peek_error()) == SSL_R_BINDER_DOES_NOT_VERIFY) {
+		snprintf(err, errlen,
+			 "the peer's key for its PSK username is not the one in keys.psk (binder does not verify)");
 		ERR_clear_error();
 	} else if (e == SSL_ERROR_SYSCALL && !ERR_peek_error()) {
 		snprintf(err, errlen,
@@ -548,10 +716,11 @@ int tls_start(struct tls_creds *c, int fd, const char *host, int timeout_ms,
 {
 	struct tls_conn t = { };
 	struct in6_addr a6;
-	char dn[512], why[160];
+	char dn[512], name[600], why[160];
+	bool allowed;
 	uint8_t verdict;
 	SSL *ssl;
-	int r, out;
+	int r, out, i;
 
 	ERR_clear_error();
 	ssl = SSL_new(c->ctx);
@@ -578,25 +747,61 @@ int tls_start(struct tls_creds *c, int fd, const char *host, int timeout_ms,
 		goto fail;
 	}
 	r = c->server ? SSL_accept(ssl) : SSL_connect(ssl);
-	if (r != 1) {
-		handshake_reason(ssl, r, err, errlen);
+	if (r != 1 && t.psk_unknown) {
+		snprintf(err, errlen, "unknown PSK username '%s'", t.psk_user);
 		goto fail;
 	}
-	peer_name(ssl, dn, sizeof(dn));
+	if (r != 1) {
+		handshake_reason(ssl, r, err, errlen);
+		if (c->psk && !c->server)
+			snprintf(err + strlen(err), errlen - strlen(err),
+				 " (is the key of '%s' in keys.psk the source's?)",
+				 c->username);
+		goto fail;
+	}
+	if (c->psk && c->server)
+		snprintf(dn, sizeof(dn), "%s", t.psk_user);
+	else if (!c->psk)
+		peer_name(ssl, dn, sizeof(dn));
+	/* The name the server's --tls-authz judges: the client's. */
+	if (c->psk)
+		snprintf(name, sizeof(name), "PSK username %s",
+			 c->server ? t.psk_user : c->username);
+	else if (c->server)
+		snprintf(name, sizeof(name), "%s", dn);
+	else
+		cert_name(SSL_get_certificate(ssl), name, sizeof(name));
+	/* A PSK client's peer is whoever holds the key: no name to check. */
+	allowed = !c->nallow || (c->psk && !c->server);
+	for (i = 0; i < c->nallow && !allowed; i++)
+		allowed = !strcmp(c->allow[i], dn);
 	if (c->server) {
-		verdict = TLS_ACCEPTED;
+		verdict = allowed ? TLS_ACCEPTED : TLS_REFUSED;
 		if (SSL_write(ssl, &verdict, 1) != 1) {
 			ssl_reason(err, errlen, "cannot send the verdict");
 			goto fail;
 		}
+		if (!allowed) {
+			snprintf(err, errlen, "the peer '%s' is not in --tls-authz",
+				 dn);
+			goto fail;
+		}
 	} else {
+		if (!allowed) {
+			snprintf(err, errlen, "the source '%s' is not in --tls-authz",
+				 dn);
+			goto fail;
+		}
 		r = SSL_read(ssl, &verdict, 1);
 		if (r != 1) {
 			handshake_reason(ssl, r, err, errlen);
 			goto fail;
 		}
 		if (verdict != TLS_ACCEPTED) {
-			snprintf(err, errlen, "the source refused this destination");
+			snprintf(err, errlen, verdict == TLS_REFUSED ?
+				 "the source does not allow this destination's name, '%s' (its --tls-authz)" :
+				 "the source refused this destination ('%s')",
+				 name);
 			goto fail;
 		}
 	}
@@ -610,7 +815,8 @@ int tls_start(struct tls_creds *c, int fd, const char *host, int timeout_ms,
 		snprintf(err, errlen, "kernel TLS: %s", why);
 		goto fail;
 	}
-	snprintf(peer, peerlen, "%s, %s %s, %s", dn, SSL_get_version(ssl),
+	snprintf(peer, peerlen, "%s, %s %s, %s",
+		 c->psk ? (c->server ? name : "PSK") : dn, SSL_get_version(ssl),
 		 SSL_get_cipher_name(ssl), r ? "user-space TLS" : "kernel TLS");
 	if (!r) {
 		SSL_free(ssl);

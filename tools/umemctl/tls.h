@@ -4,7 +4,8 @@
  * (Documentation/umemctl.rst, "Security").  `umemctl source` is the TLS
  * server, umemd the client.  The credentials are a directory laid out as
  * QEMU's tls-creds-x509 wants it: ca-cert.pem, server-cert.pem,
- * server-key.pem, client-cert.pem, client-key.pem.
+ * server-key.pem, client-cert.pem, client-key.pem; or, without a PKI,
+ * tls-creds-psk's keys.psk ("username:hexkey" lines).
  *
  * tls_start() runs the handshake right after accept()/connect(), before
  * the wire hello, and returns the fd the wire protocol then uses in
@@ -25,10 +26,20 @@ struct tls_creds;
 
 /*
  * Load the credentials in @dir for the server (source) or the client
- * (umemd).  @no_ktls forces user-space TLS.  NULL with a reason in @err.
+ * (umemd): X.509 where @dir has ca-cert.pem, else PSK from keys.psk, the
+ * client using the key of @username (NULL: "qemu", as QEMU).  @no_ktls
+ * forces user-space TLS.  NULL with a reason in @err.
  */
 struct tls_creds *tls_creds_load(const char *dir, bool server, bool no_ktls,
-				 char *err, size_t errlen);
+				 const char *username, char *err, size_t errlen);
+
+/*
+ * Accept only a peer named @name: its certificate's subject as RFC 2253
+ * prints it ("CN=host,O=org", as QEMU's authz-simple identity), or, on a
+ * PSK server, the client's username.  Repeatable; with none, every peer
+ * the CA (or keys.psk) vouches for.  false: too many names.
+ */
+bool tls_creds_allow(struct tls_creds *c, const char *name);
 
 /*
  * Handshake on the connected, blocking socket @fd within @timeout_ms.

@@ -148,6 +148,10 @@ static const char umemd_usage[] =
 "  --tls-creds DIR     TLS 1.3, mutual X.509: DIR holds ca-cert.pem,\n"
 "                      client-cert.pem and client-key.pem (QEMU's\n"
 "                      layout); the source's certificate must name HOST\n"
+"                      or, without a PKI, keys.psk (tls-creds-psk's)\n"
+"  --tls-username NAME  the PSK username (default qemu, as QEMU)\n"
+"  --tls-authz NAME     accept only this source: its certificate's\n"
+"                      subject (\"CN=host,O=org\"); repeatable\n"
 "  --tls-no-ktls       keep TLS records in user space (tests, benchmarks)\n"
 "  --takeover          take the migration over from the destination the\n"
 "                      source serves (which then stops)\n"
@@ -1088,6 +1092,8 @@ int main(int argc, char **argv)
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "tls-creds", required_argument, NULL, 'T' },
 		{ "tls-no-ktls", no_argument, NULL, 'K' },
+		{ "tls-authz", required_argument, NULL, 'A' },
+		{ "tls-username", required_argument, NULL, 'U' },
 		{ "insecure", no_argument, NULL, 'I' },
 		{ "takeover", no_argument, NULL, 'O' },
 		{ "help", no_argument, NULL, 'h' },
@@ -1095,8 +1101,9 @@ int main(int argc, char **argv)
 		{ }
 	};
 	const char *unix_path = NULL, *file_path = NULL, *path_match = NULL;
-	const char *tls_dir = NULL;
+	const char *tls_dir = NULL, *tls_user = NULL, *authz[32];
 	bool insecure = false, no_ktls = false;
+	int nauthz = 0;
 	char err[384];
 	char pid_path[320];
 	long nice_val, pid = 0;
@@ -1155,6 +1162,12 @@ int main(int argc, char **argv)
 		case 'v': D.verbose = true; break;
 		case 'T': tls_dir = optarg; break;
 		case 'K': no_ktls = true; break;
+		case 'U': tls_user = optarg; break;
+		case 'A':
+			if (nauthz == 32)
+				die_code(EXIT_CONFIG, "too many --tls-authz");
+			authz[nauthz++] = optarg;
+			break;
 		case 'I': insecure = true; break;
 		case 'O': D.takeover = true; break;
 		case 'h': fputs(umemd_usage, stdout); return 0;
@@ -1178,9 +1191,12 @@ int main(int argc, char **argv)
 		die_code(EXIT_CONFIG,
 			 "refusing to fetch guest memory without TLS: give --tls-creds DIR, or --insecure");
 	if (D.source && tls_dir) {
-		D.tls = tls_creds_load(tls_dir, false, no_ktls, err, sizeof(err));
+		D.tls = tls_creds_load(tls_dir, false, no_ktls, tls_user, err,
+				       sizeof(err));
 		if (!D.tls)
 			die_code(EXIT_CONFIG, "--tls-creds: %s", err);
+		for (int i = 0; i < nauthz; i++)
+			tls_creds_allow(D.tls, authz[i]);
 	}
 	if (D.source && insecure)
 		fprintf(stderr, "umemd: WARNING: --insecure: no TLS; anyone on the path can read the guest's memory or feed it pages\n");
