@@ -59,10 +59,12 @@ POSTCOPY := $(BUILD)/postcopy/postcopy
 # Holds KVM's static keys for a test VM's whole run (kvm-hold.c says why);
 # the guest's init starts it where there is a /dev/kvm.
 KVM_HOLD := $(BUILD)/runner/kvm-hold
-# The tests' TLS credentials (selftests/postcopy/mkcreds.sh), one tar file.
+# The tests' TLS credentials (selftests/postcopy/mkcreds.sh), one tar file,
+# and the relay that corrupts a TLS record on the wire.
 CREDS := $(BUILD)/tls/creds.tar
+RELAY := $(BUILD)/postcopy/relay
 POSTCOPY_FILES := --file $(UMEMCTL) --file $(UMEMD) --file selftests/postcopy/netns.sh \
-	--file $(KVM_HOLD) --file $(CREDS)
+	--file $(KVM_HOLD) --file $(CREDS) --file $(RELAY)
 # A module of the kernel's own: $(call kmod,PATH) is PATH.ko, or Debian
 # 6.12's PATH.ko.xz (the runner decompresses it), or nothing.
 kmod = $(firstword $(wildcard $(addprefix /lib/modules/$(KVER)/kernel/$(1),.ko .ko.xz)))
@@ -180,7 +182,7 @@ endif
 tools:
 	$(MAKE) -C tools/umemctl
 
-selftests: headers-check $(SELFTESTS) $(POSTCOPY) $(KVM_HOLD) $(CREDS)
+selftests: headers-check $(SELFTESTS) $(POSTCOPY) $(KVM_HOLD) $(CREDS) $(RELAY)
 
 # The kselftest harness and checkpatch come from the installed kernel
 # source tarball, extracted once into $(BUILD)/linux; never committed.
@@ -212,6 +214,10 @@ $(LIBUMEM): tools
 $(POSTCOPY): selftests/postcopy/postcopy.sh
 	@mkdir -p $(dir $@)
 	cp $< $@ && chmod 755 $@
+
+$(RELAY): selftests/postcopy/relay.c
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) -o $@ $< $(TEST_LDFLAGS)
 
 $(CREDS): selftests/postcopy/mkcreds.sh
 	selftests/postcopy/mkcreds.sh $(dir $@)
@@ -271,7 +277,7 @@ demo-vm: VM_MEM = $(QEMU_MEM)
 demo-vm: VM_SMP = $(QEMU_SMP)
 # The real guest: the demo's report is the TAP's comments, and its last
 # line is the verdict.
-demo-vm: module tools l2-guest $(KVM_HOLD) $(CREDS)
+demo-vm: module tools l2-guest $(KVM_HOLD) $(CREDS) $(RELAY)
 	@mkdir -p $(BUILD)/demo
 	sed -e 's/@GUEST_MIB@/$(GUEST_MIB)/' -e 's/@WORK_MIB@/$(WORK_MIB)/' \
 		-e 's/@RAM@/$(DEMO_RAM)/' selftests/qemu/demo.sh > $(BUILD)/demo/demo
@@ -294,7 +300,7 @@ check-qemu: deps
 
 check-qemu-vm: VM_MEM = $(QEMU_MEM)
 check-qemu-vm: VM_SMP = $(QEMU_SMP)
-check-qemu-vm: module tools l2-guest $(KVM_HOLD) $(CREDS)
+check-qemu-vm: module tools l2-guest $(KVM_HOLD) $(CREDS) $(RELAY)
 	@mkdir -p $(BUILD)/qemu
 	sed -e 's/@GUEST_MIB@/$(GUEST_MIB)/' -e 's/@WORK_MIB@/$(WORK_MIB)/' \
 		-e 's/@QEMU_T@/$(QEMU_T)/' selftests/qemu/qemu.sh > $(BUILD)/qemu/qemu
@@ -311,7 +317,7 @@ check-qemu-vm: module tools l2-guest $(KVM_HOLD) $(CREDS)
 demo-sim: deps
 	$(MAKE) demo-sim-vm
 
-demo-sim-vm: module tools $(KVM_HOLD) $(CREDS)
+demo-sim-vm: module tools $(KVM_HOLD) $(CREDS) $(RELAY)
 	@mkdir -p $(BUILD)/demo
 	sed 's/@DEMO_MIB@/$(DEMO_MIB)/' selftests/postcopy/demo.sh > $(BUILD)/demo/demo-sim
 	chmod 755 $(BUILD)/demo/demo-sim
@@ -356,7 +362,7 @@ bench: deps
 # The qemu case (selftests/qemu/bench.sh) boots a third VM with QEMU and
 # the kvm modules in it; BENCH_QEMU=0 leaves it out.
 BENCH_QEMU ?= 1
-bench-vm: module tools $(KVM_HOLD) $(CREDS) $(if $(filter 1,$(BENCH_QEMU)),l2-guest)
+bench-vm: module tools $(KVM_HOLD) $(CREDS) $(RELAY) $(if $(filter 1,$(BENCH_QEMU)),l2-guest)
 	$(MAKE) -C tools/bench
 	@mkdir -p $(BUILD)/bench
 	sed -e 's/@GUEST_MIB@/$(GUEST_MIB)/' -e 's/@WORK_MIB@/$(WORK_MIB)/' \
