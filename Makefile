@@ -73,8 +73,11 @@ VETH_KO = $(call kmod,drivers/net/veth)
 # Kernel TLS for the migration channels (tools/umemctl/tls.c), and the
 # AES-GCM its records need (the initramfs has no modprobe to load it on
 # demand: TLS_TX would fail with ENOENT), in load order.
-TLS_KO = $(foreach m,net/tls/tls crypto/gf128mul crypto/ghash-generic crypto/ctr \
-	crypto/gcm crypto/cryptd crypto/crypto_simd arch/x86/crypto/aesni-intel,$(call kmod,$(m)))
+# gf128mul moved to lib/crypto in 6.12, where gcm needs crypto_null; kmod
+# skips what a kernel has built in or elsewhere.
+TLS_KO = $(foreach m,net/tls/tls crypto/gf128mul lib/crypto/gf128mul crypto/ghash-generic \
+	crypto/ctr crypto/crypto_null crypto/gcm crypto/cryptd crypto/crypto_simd \
+	arch/x86/crypto/aesni-intel,$(call kmod,$(m)))
 # Nested KVM in the test VM (--cpu max exposes SVM): kvm-amd and what it
 # needs, in load order.  Built in on the debug kernel.  Not on PREEMPT_RT:
 # KVM refuses to load there without a constant TSC ("RT requires
