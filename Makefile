@@ -372,7 +372,8 @@ bench-vm: module tools $(KVM_HOLD) $(CREDS) $(RELAY) $(if $(filter 1,$(BENCH_QEM
 		selftests/qemu/bench.sh > $(BUILD)/bench/bench-qemu
 	chmod 755 $(BUILD)/bench/bench-qemu
 	tools/bench/bench.sh --kernel $(KERNEL) --module $(MODULE) \
-		$(if $(VETH_KO),--module $(VETH_KO)) --smp $(SMP) --mib $(DEMO_MIB) \
+		$(if $(VETH_KO),--module $(VETH_KO)) $(addprefix --module ,$(TLS_KO)) \
+		--creds $(CREDS) --smp $(SMP) --mib $(DEMO_MIB) \
 		$(if $(filter 1,$(BENCH_QEMU)),--qemu-test $(BUILD)/bench/bench-qemu \
 			--qemu-mem $(QEMU_MEM) --qemu-arg --smp --qemu-arg $(QEMU_SMP) \
 			$(addprefix --qemu-arg --module --qemu-arg ,$(KVM_KOS)) \
