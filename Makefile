@@ -59,13 +59,25 @@ POSTCOPY := $(BUILD)/postcopy/postcopy
 # Holds KVM's static keys for a test VM's whole run (kvm-hold.c says why);
 # the guest's init starts it where there is a /dev/kvm.
 KVM_HOLD := $(BUILD)/runner/kvm-hold
+# The tests' TLS credentials (selftests/postcopy/mkcreds.sh), one tar file,
+# and the relay that corrupts a TLS record on the wire.
+CREDS := $(BUILD)/tls/creds.tar
+RELAY := $(BUILD)/postcopy/relay
 POSTCOPY_FILES := --file $(UMEMCTL) --file $(UMEMD) --file selftests/postcopy/netns.sh \
-	--file $(KVM_HOLD)
+	--file $(KVM_HOLD) --file $(CREDS) --file $(RELAY)
 # A module of the kernel's own: $(call kmod,PATH) is PATH.ko, or Debian
 # 6.12's PATH.ko.xz (the runner decompresses it), or nothing.
 kmod = $(firstword $(wildcard $(addprefix /lib/modules/$(KVER)/kernel/$(1),.ko .ko.xz)))
 # veth is a module in Debian's kernel (built in, in the debug kernel).
 VETH_KO = $(call kmod,drivers/net/veth)
+# Kernel TLS for the migration channels (tools/umemctl/tls.c), and the
+# AES-GCM its records need (the initramfs has no modprobe to load it on
+# demand: TLS_TX would fail with ENOENT), in load order.
+# gf128mul moved to lib/crypto in 6.12, where gcm needs crypto_null; kmod
+# skips what a kernel has built in or elsewhere.
+TLS_KO = $(foreach m,net/tls/tls crypto/gf128mul lib/crypto/gf128mul crypto/ghash-generic \
+	crypto/ctr crypto/crypto_null crypto/gcm crypto/cryptd crypto/crypto_simd \
+	arch/x86/crypto/aesni-intel,$(call kmod,$(m)))
 # Nested KVM in the test VM (--cpu max exposes SVM): kvm-amd and what it
 # needs, in load order.  Built in on the debug kernel.  Not on PREEMPT_RT:
 # KVM refuses to load there without a constant TSC ("RT requires
@@ -78,7 +90,7 @@ KVM_KOS = $(if $(findstring -rt-,$(KVER)),,$(foreach m,virt/lib/irqbypass \
 VHOST_KOS = $(foreach m,drivers/net/tun drivers/net/tap drivers/vhost/vhost_iotlb \
 	drivers/vhost/vhost drivers/vhost/vhost_net,$(call kmod,$(m)))
 # Modules of the kernel's own that the VM loads after umem.ko.
-VM_KOS = $(VETH_KO) $(KVM_KOS) $(VHOST_KOS)
+VM_KOS = $(VETH_KO) $(TLS_KO) $(KVM_KOS) $(VHOST_KOS)
 DEMO_MIB ?= 256
 # Real L2 guests (make demo, make check-qemu): Debian's QEMU in the test
 # VM under nested KVM, the same kernel, a busybox initramfs whose init is
@@ -177,7 +189,7 @@ endif
 tools:
 	$(MAKE) -C tools/umemctl
 
-selftests: headers-check $(SELFTESTS) $(POSTCOPY) $(KVM_HOLD)
+selftests: headers-check $(SELFTESTS) $(POSTCOPY) $(KVM_HOLD) $(CREDS) $(RELAY)
 
 # The kselftest harness and checkpatch come from the installed kernel
 # source tarball, extracted once into $(BUILD)/linux; never committed.
@@ -209,6 +221,13 @@ $(LIBUMEM): tools
 $(POSTCOPY): selftests/postcopy/postcopy.sh
 	@mkdir -p $(dir $@)
 	cp $< $@ && chmod 755 $@
+
+$(RELAY): selftests/postcopy/relay.c
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) -o $@ $< $(TEST_LDFLAGS)
+
+$(CREDS): selftests/postcopy/mkcreds.sh
+	selftests/postcopy/mkcreds.sh $(dir $@)
 
 $(KVM_HOLD): selftests/runner/kvm-hold.c
 	@mkdir -p $(dir $@)
@@ -265,7 +284,7 @@ demo-vm: VM_MEM = $(QEMU_MEM)
 demo-vm: VM_SMP = $(QEMU_SMP)
 # The real guest: the demo's report is the TAP's comments, and its last
 # line is the verdict.
-demo-vm: module tools l2-guest $(KVM_HOLD)
+demo-vm: module tools l2-guest $(KVM_HOLD) $(CREDS) $(RELAY)
 	@mkdir -p $(BUILD)/demo
 	sed -e 's/@GUEST_MIB@/$(GUEST_MIB)/' -e 's/@WORK_MIB@/$(WORK_MIB)/' \
 		-e 's/@RAM@/$(DEMO_RAM)/' selftests/qemu/demo.sh > $(BUILD)/demo/demo
@@ -288,7 +307,7 @@ check-qemu: deps
 
 check-qemu-vm: VM_MEM = $(QEMU_MEM)
 check-qemu-vm: VM_SMP = $(QEMU_SMP)
-check-qemu-vm: module tools l2-guest $(KVM_HOLD)
+check-qemu-vm: module tools l2-guest $(KVM_HOLD) $(CREDS) $(RELAY)
 	@mkdir -p $(BUILD)/qemu
 	sed -e 's/@GUEST_MIB@/$(GUEST_MIB)/' -e 's/@WORK_MIB@/$(WORK_MIB)/' \
 		-e 's/@QEMU_T@/$(QEMU_T)/' selftests/qemu/qemu.sh > $(BUILD)/qemu/qemu
@@ -305,7 +324,7 @@ check-qemu-vm: module tools l2-guest $(KVM_HOLD)
 demo-sim: deps
 	$(MAKE) demo-sim-vm
 
-demo-sim-vm: module tools $(KVM_HOLD)
+demo-sim-vm: module tools $(KVM_HOLD) $(CREDS) $(RELAY)
 	@mkdir -p $(BUILD)/demo
 	sed 's/@DEMO_MIB@/$(DEMO_MIB)/' selftests/postcopy/demo.sh > $(BUILD)/demo/demo-sim
 	chmod 755 $(BUILD)/demo/demo-sim
@@ -352,14 +371,15 @@ bench: deps
 BENCH_QEMU ?= 1
 # Runs of each real-guest method (umem, postcopy, postcopy-preempt).
 BENCH_RUNS ?= 3
-bench-vm: module tools $(KVM_HOLD) $(if $(filter 1,$(BENCH_QEMU)),l2-guest)
+bench-vm: module tools $(KVM_HOLD) $(CREDS) $(RELAY) $(if $(filter 1,$(BENCH_QEMU)),l2-guest)
 	$(MAKE) -C tools/bench
 	@mkdir -p $(BUILD)/bench
 	sed -e 's/@GUEST_MIB@/$(GUEST_MIB)/' -e 's/@WORK_MIB@/$(WORK_MIB)/' \
 		-e 's/@BENCH_RUNS@/$(BENCH_RUNS)/' selftests/qemu/bench.sh > $(BUILD)/bench/bench-qemu
 	chmod 755 $(BUILD)/bench/bench-qemu
 	tools/bench/bench.sh --kernel $(KERNEL) --module $(MODULE) \
-		$(if $(VETH_KO),--module $(VETH_KO)) --smp $(SMP) --mib $(DEMO_MIB) \
+		$(if $(VETH_KO),--module $(VETH_KO)) $(addprefix --module ,$(TLS_KO)) \
+		--creds $(CREDS) --smp $(SMP) --mib $(DEMO_MIB) \
 		$(if $(filter 1,$(BENCH_QEMU)),--qemu-test $(BUILD)/bench/bench-qemu \
 			--qemu-mem $(QEMU_MEM) --qemu-arg --smp --qemu-arg $(QEMU_SMP) \
 			$(addprefix --qemu-arg --module --qemu-arg ,$(KVM_KOS)) \

@@ -31,6 +31,9 @@ pkgs=(
 	libxxhash-dev
 	# QMP, the migration tool's conversation with QEMU (static archive)
 	libjson-c-dev
+	# TLS on the migration channels: OpenSSL's static archives (libssl-dev,
+	# below), and certtool for the tests' credentials
+	gnutls-bin
 	# building the debug kernel, and the style gates
 	bc bison flex libelf-dev libssl-dev perl sparse
 	# make bench: the scaling plot

@@ -22,12 +22,15 @@ if ! net_up > /tmp/net.log 2>&1; then
 fi
 echo "# demo: source host $SRC_IP, destination host $DST_IP (veth)"
 echo "# demo: migrating a $MIB MiB image into a running VMM, 4 vCPUs"
+# TLS with the tests' credentials (mkcreds.sh), kernel TLS where it loads.
+mkdir -p /tmp/tls && tar xf "$T/creds.tar" -C /tmp/tls
 on_src "$T/umemctl" source --image $IMAGE --listen $SRC_IP:4444 --once \
+	--tls-creds /tmp/tls/good --verbose \
 	> /tmp/source.log 2>&1 &
 src=$!
 sleep 0.3
 on_dst "$T/umemctl" vmm --image $IMAGE --source $SRC_IP:4444 \
-	--vcpus 4 --ops 50000 --umemd "$T/umemd" \
+	--vcpus 4 --ops 50000 --umemd "$T/umemd" --tls-creds /tmp/tls/good \
 	--umemd-arg --progress=line 2>&1
 rc=$?
 wait $src

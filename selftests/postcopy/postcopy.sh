@@ -5,7 +5,9 @@
 # vmm, between two network namespaces of the test VM.  TAP on stdout.
 # Each test gets a fresh source and VMM; their logs are printed on
 # failure.  POSTCOPY_ONLY=ERE runs only the tests whose name matches
-# (the plan comes last then).
+# (the plan comes last then).  Every migration runs over TLS with the
+# credentials of mkcreds.sh (creds.tar) unless a test says otherwise:
+# SRC_SEC and DST_SEC are the source's and umemd's security options.
 
 T=$(dirname "$0")
 . "$T/netns.sh"
@@ -17,6 +19,8 @@ n=0
 failed=0
 log=/tmp/postcopy
 mkdir -p $log
+CREDS=/tmp/tls
+mkdir -p $CREDS && tar xf "$T/creds.tar" -C $CREDS
 
 diag() {
 	sed 's/^/#   /' "$@"
@@ -30,6 +34,8 @@ run() {
 	n=$((n + 1))
 	echo "#  RUN postcopy.$1"
 	rm -f $log/*
+	SRC_SEC="--tls-creds $CREDS/good"
+	DST_SEC="--tls-creds $CREDS/good"
 	if $2; then
 		echo "ok $n postcopy.$1"
 	else
@@ -46,7 +52,7 @@ run() {
 start_source() {
 	# nsenter may fork: the shell records the source's own pid.
 	on_src sh -c 'echo $$ > /tmp/source.pid; exec "$0" "$@"' \
-		$UMEMCTL source --listen $SRC "$@" > $log/source 2>&1 &
+		$UMEMCTL source --listen $SRC $SRC_SEC "$@" > $log/source 2>&1 &
 	SRC_WAIT=$!
 	sleep 0.3
 }
@@ -61,15 +67,38 @@ stop_source() {
 
 # vmm ARGS...: the VMM on the destination host; sets rc.
 vmm() {
-	on_dst $UMEMCTL vmm --umemd $UMEMD --umemd-arg --progress=none "$@" \
+	on_dst $UMEMCTL vmm --umemd $UMEMD --umemd-arg --progress=none $DST_SEC "$@" \
 		> $log/vmm 2>&1
 	rc=$?
 	return $rc
 }
 
+# vmm2 ARGS...: a second destination's VMM, beside the first; sets rc2.
+vmm2() {
+	on_dst $UMEMCTL vmm --umemd $UMEMD --umemd-arg --progress=none $DST_SEC "$@" \
+		> $log/vmm2 2>&1
+	rc2=$?
+}
+
 expect() {
 	if ! grep -q -- "$1" $log/*; then
 		echo "# expected '$1' in the logs"
+		return 1
+	fi
+}
+
+# expect_in LOG TEXT: TEXT in $log/LOG
+expect_in() {
+	if ! grep -q -- "$2" $log/$1; then
+		echo "# expected '$2' in the $1 log"
+		return 1
+	fi
+}
+
+# not_in LOG TEXT: TEXT nowhere in $log/LOG
+not_in() {
+	if grep -q -- "$2" $log/$1; then
+		echo "# did not expect '$2' in the $1 log"
 		return 1
 	fi
 }
@@ -216,7 +245,7 @@ t_size_mismatch() {
 }
 
 t_not_umem_fd() {
-	$UMEMD --fd 0 --source $SRC < /dev/null > $log/umemd 2>&1
+	$UMEMD --fd 0 --source $SRC --insecure < /dev/null > $log/umemd 2>&1
 	rc=$?
 	expect_rc 2 && expect "fd 0 is not a umem control fd"
 }
@@ -236,8 +265,199 @@ t_no_module() {
 	expect_rc 2 && expect "/dev/umem (is the umem module loaded?)"
 }
 
+# ---- TLS (Documentation/umemctl.rst, "Security") ----
+
+# The right credentials: the migration completes over kernel TLS, each
+# side names the other's certificate.
+t_tls_ktls() {
+	if ! [ -d /sys/module/tls ]; then
+		echo "# no kernel TLS in this kernel: the fallback is tls__user_space"
+		return 0
+	fi
+	start_source --image pattern:16M:31 --verbose
+	vmm --image pattern:16M:31 --source $SRC --vcpus 4 --ops 4000 \
+		--umemd-arg --verbose
+	expect_rc 0 && expect "every page OK" &&
+		expect_in source "TLS: CN=umem-destination,O=umem tests, TLSv1.3 .*, kernel TLS" &&
+		expect_in vmm "TLS: CN=umem-source,O=umem tests, TLSv1.3 .*, kernel TLS" &&
+		not_in source "kernel TLS unavailable" && not_in vmm "kernel TLS unavailable"
+}
+
+# The same with the records in user space on both sides (the fallback).
+t_tls_user() {
+	start_source --image pattern:16M:37 --verbose --tls-no-ktls
+	vmm --image pattern:16M:37 --source $SRC --vcpus 4 --ops 4000 \
+		--umemd-arg --verbose --tls-no-ktls
+	expect_rc 0 && expect "every page OK" &&
+		expect_in source "TLS: CN=umem-destination.*, user-space TLS" &&
+		expect_in vmm "TLS: CN=umem-source.*, user-space TLS"
+}
+
+# refused SRC-REASON DST-REASON: umemd exits 2 (the vmm 1), both sides say
+# why, and not one wire record went either way: no channel came up.
+refused() {
+	start_source --image pattern:4M:41 --verbose
+	vmm --image pattern:4M:41 --source $SRC --vcpus 1 --ops 100
+	expect_rc 1 && expect_in source "$1" && expect_in vmm "$2" &&
+		not_in source "channel up" && not_in vmm "umemd: complete"
+}
+
+t_tls_no_cert() {
+	DST_SEC="--tls-creds $CREDS/nocert"
+	refused "TLS refused: .*peer did not return a certificate" \
+		"TLS with $SRC refused: .*certificate required"
+}
+
+t_tls_other_ca() {
+	DST_SEC="--tls-creds $CREDS/otherca"
+	refused "TLS refused: the peer's certificate: unable to get local issuer certificate" \
+		"TLS with $SRC refused: .*unknown ca"
+}
+
+t_tls_expired() {
+	DST_SEC="--tls-creds $CREDS/expired"
+	refused "TLS refused: the peer's certificate: certificate has expired" \
+		"TLS with $SRC refused: .*certificate expired"
+}
+
+# umemd without TLS to a TLS source, and the reverse.
+t_tls_plain_client() {
+	DST_SEC=--insecure
+	refused "TLS refused: the peer does not speak TLS" \
+		"closed the connection at the hello: does the source want TLS"
+}
+
+t_tls_plain_source() {
+	SRC_SEC=--insecure
+	refused "a TLS client, but this source runs without TLS: refused" \
+		"TLS with $SRC refused: the peer does not speak TLS"
+}
+
+# Without credentials both refuse to start; with --insecure they work and
+# each warns once.
+t_tls_insecure() {
+	SRC_SEC=""
+	start_source --image pattern:8M:43
+	wait $SRC_WAIT
+	rc=$?
+	SRC_WAIT=""
+	expect_rc 2 && expect_in source "refusing to serve guest memory without TLS" ||
+		return 1
+	DST_SEC=""
+	vmm --image pattern:8M:43 --source $SRC --vcpus 1 --ops 100
+	expect_rc 1 && expect_in vmm "refusing to fetch guest memory without TLS" ||
+		return 1
+	SRC_SEC=--insecure
+	DST_SEC=--insecure
+	start_source --image pattern:8M:43
+	vmm --image pattern:8M:43 --source $SRC --vcpus 2 --ops 2000
+	expect_rc 0 && expect "every page OK" &&
+		[ "$(grep -c 'WARNING: --insecure' $log/source)" = 1 ] &&
+		expect_in vmm "umemd: WARNING: --insecure"
+}
+
+# PSK (QEMU's keys.psk), no PKI: a migration over kernel TLS.
+t_tls_psk() {
+	SRC_SEC="--tls-creds $CREDS/psk"
+	DST_SEC="--tls-creds $CREDS/psk"
+	start_source --image pattern:16M:61 --verbose
+	vmm --image pattern:16M:61 --source $SRC --vcpus 4 --ops 4000 \
+		--umemd-arg --verbose
+	expect_rc 0 && expect "every page OK" &&
+		expect_in source "TLS: PSK username qemu, TLSv1.3 TLS_AES_128_GCM_SHA256" &&
+		expect_in vmm "TLS: PSK, TLSv1.3 TLS_AES_128_GCM_SHA256"
+}
+
+t_tls_psk_wrong_key() {
+	SRC_SEC="--tls-creds $CREDS/psk"
+	DST_SEC="--tls-creds $CREDS/pskwrong"
+	refused "TLS refused: the peer's key for its PSK username is not the one in keys.psk" \
+		"TLS with $SRC refused: .*is the key of 'qemu' in keys.psk the source's?"
+}
+
+# --tls-authz: a certificate of the right CA with another subject is
+# refused (both sides say so), the allowed one migrates; and umemd's own
+# list refuses a source it does not name.
+t_tls_authz() {
+	start_source --image pattern:8M:59 --verbose \
+		--tls-authz "CN=umem-destination,O=umem tests"
+	DST_SEC="--tls-creds $CREDS/intruder"
+	vmm --image pattern:8M:59 --source $SRC --vcpus 1 --ops 100
+	expect_rc 1 &&
+		expect_in source "TLS refused: the peer 'CN=umem-intruder,O=umem tests' is not in --tls-authz" &&
+		expect_in vmm "does not allow this destination's name, 'CN=umem-intruder,O=umem tests'" &&
+		not_in source "channel up" || return 1
+	DST_SEC="--tls-creds $CREDS/good"
+	vmm --image pattern:8M:59 --source $SRC --vcpus 1 --ops 100 \
+		--umemd-arg --tls-authz=CN=umem-other-source
+	expect_rc 1 &&
+		expect_in vmm "the source 'CN=umem-source,O=umem tests' is not in --tls-authz" &&
+		not_in source "channel up" || return 1
+	vmm --image pattern:8M:59 --source $SRC --vcpus 2 --ops 1000 \
+		--umemd-arg "--tls-authz=CN=umem-source,O=umem tests"
+	expect_rc 0 && expect_in vmm "every page OK"
+}
+
+# A bit flipped in a TLS record on the wire (relay.c between the hosts, in
+# the background channel's downstream): the record fails its AEAD tag in
+# umemd's kernel TLS, the connection fails and comes back, and no bad page
+# reaches the guest; its page checksum never even sees one.
+t_tls_corrupt_record() {
+	start_source --image pattern:16M:67 --rate 8 --verbose
+	on_src sh -c 'echo $$ > /tmp/relay.pid; exec "$0" "$@"' \
+		$T/relay $SRC_IP:4445 $SRC 2 1000000 > $log/relay 2>&1 &
+	relay=$!
+	sleep 0.3
+	vmm --image pattern:16M:67 --source $SRC_IP:4445 --vcpus 2 --ops 2000 \
+		--umemd-arg --verbose
+	kill "$(cat /tmp/relay.pid)" 2>/dev/null
+	wait $relay 2>/dev/null
+	expect_rc 0 && expect_in vmm "every page OK" &&
+		expect_in relay "relay: flipped a bit at byte 1000000" &&
+		expect_in vmm "umemd: background channel: Bad message; reconnecting" &&
+		expect_in vmm "reconnected" && expect_in vmm " 0 bad checksums" &&
+		[ "$(grep -c 'background channel up' $log/source)" -ge 2 ]
+}
+
+# ---- one destination per migration ----
+
+# A second destination during a live migration: refused, both sides say
+# so, and the first goes on without as much as a reconnect (a long
+# --net-timeout: a loaded host must not starve it into one).
+t_second_destination() {
+	start_source --image pattern:16M:47 --rate 4 --verbose
+	vmm --image pattern:16M:47 --source $SRC --vcpus 2 --ops 2000 \
+		--umemd-arg --window=0 --umemd-arg --net-timeout=10000 &
+	pid=$!
+	sleep 1.5
+	vmm2 --image pattern:16M:47 --source $SRC --vcpus 1 --ops 100
+	wait $pid
+	rc=$?
+	expect_rc 0 && expect_in vmm "every page OK" && expect_in vmm " 0 reconnects" &&
+		[ "$rc2" = 1 ] &&
+		expect_in vmm2 "serves another destination's migration: refused" &&
+		expect_in source "refused: the migration belongs to another destination" &&
+		not_in vmm2 "umemd: complete"
+}
+
+# --takeover: the second destination gets the migration, the first stops.
+t_takeover() {
+	start_source --image pattern:16M:53 --rate 4 --verbose
+	vmm --image pattern:16M:53 --source $SRC --vcpus 2 --ops 2000 \
+		--umemd-arg --window=0 &
+	pid=$!
+	sleep 1.5
+	vmm2 --image pattern:16M:53 --source $SRC --vcpus 2 --ops 2000 \
+		--umemd-arg --takeover
+	wait $pid
+	rc=$?
+	[ "$rc2" = 0 ] && expect_in vmm2 "every page OK" &&
+		expect_rc 1 && expect_in vmm "another destination took the migration over" &&
+		expect_in source "takes the migration over from the destination it had"
+}
+
 echo "TAP version 13"
-[ -z "${POSTCOPY_ONLY:-}" ] && echo "1..14"
+[ -z "${POSTCOPY_ONLY:-}" ] && echo "1..28"
 if ! net_up > $log/net 2>&1; then
 	diag $log/net
 	echo "Bail out! cannot set up the network namespaces"
@@ -257,6 +477,20 @@ run input__size_mismatch t_size_mismatch
 run input__not_umem_fd t_not_umem_fd
 run input__help t_help
 run input__no_module t_no_module
+run tls__ktls t_tls_ktls
+run tls__user_space t_tls_user
+run tls__no_client_cert t_tls_no_cert
+run tls__other_ca t_tls_other_ca
+run tls__expired_cert t_tls_expired
+run tls__plain_client t_tls_plain_client
+run tls__plain_source t_tls_plain_source
+run tls__insecure t_tls_insecure
+run tls__psk t_tls_psk
+run tls__psk_wrong_key t_tls_psk_wrong_key
+run tls__authz t_tls_authz
+run tls__corrupt_record t_tls_corrupt_record
+run session__busy t_second_destination
+run session__takeover t_takeover
 net_down
 [ -n "${POSTCOPY_ONLY:-}" ] && echo "1..$n"
 echo "# postcopy: $((n - failed)) passed, $failed failed"

@@ -266,18 +266,23 @@ mig_prepare() {
 	l2_start dst on_dst $DST_RAM -incoming defer
 }
 
+# The RAM transport over TLS, with the credentials of
+# selftests/postcopy/mkcreds.sh (QEMU's layout; the source is 10.99.0.1).
+CREDS=/tmp/tls
+[ -d $CREDS/good ] || { mkdir -p $CREDS && tar xf "$T/creds.tar" -C $CREDS; }
+
 # Every blocked vCPU waits on umemd and the RAM server: they outrank it.
 incoming_start() {
 	on_dst "$T/umemctl" incoming --qmp $RUN/dst.qmp --listen tcp:$DST_IP:$MIG_PORT \
-		--source $SRC_IP:$UMEM_PORT --nice -10 --progress line "$@" \
-		>> $RUN/incoming.log 2>&1 &
+		--source $SRC_IP:$UMEM_PORT --tls-creds $CREDS/good --nice -10 \
+		--progress line "$@" >> $RUN/incoming.log 2>&1 &
 	INCOMING_PID=$!
 }
 
 migrate_start() {
 	on_src "$T/umemctl" migrate --qmp $RUN/src.qmp --to tcp:$DST_IP:$MIG_PORT \
-		--listen $SRC_IP:$UMEM_PORT --nice -10 --progress line "$@" \
-		>> $RUN/migrate.log 2>&1 &
+		--listen $SRC_IP:$UMEM_PORT --tls-creds $CREDS/good --nice -10 \
+		--progress line "$@" >> $RUN/migrate.log 2>&1 &
 	MIGRATE_PID=$!
 }
 

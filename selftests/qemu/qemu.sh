@@ -103,7 +103,8 @@ t_dst_unreachable() {
 	incoming_start
 	# The RAM transport arms, then QEMU's own connection is refused.
 	on_src "$T/umemctl" migrate --qmp $RUN/src.qmp --to tcp:$DST_IP:$((MIG_PORT + 1)) \
-		--listen $SRC_IP:$UMEM_PORT --progress line > $RUN/migrate.log 2>&1 &
+		--listen $SRC_IP:$UMEM_PORT --tls-creds $CREDS/good --progress line \
+		> $RUN/migrate.log 2>&1 &
 	MIGRATE_PID=$!
 	tool_status $MIGRATE_PID 180
 	rc=$?

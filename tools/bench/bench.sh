@@ -4,7 +4,8 @@
 # make bench: boot the test VM twice and run umem-bench in it.
 #  1. -smp 1: round-trip latency (umem, both userfaultfd modes, the floor);
 #  2. -smp SMP: scaling, same pages, marking present, footprint, and the
-#     postcopy migration against its stream floor;
+#     postcopy migration against its stream floor, and that floor in
+#     clear, over kernel TLS and over user-space TLS;
 #  3. with --qemu-test: a real guest under QEMU migrated onto umem and by
 #     QEMU's own postcopy (selftests/qemu/bench.sh), in a bigger VM.
 # Every comparison is made inside one boot.  Writes OUT/results.json,
@@ -14,7 +15,7 @@
 set -uo pipefail
 
 usage() {
-	echo "usage: $0 --kernel IMAGE --module KO [--module KO] --out DIR" \
+	echo "usage: $0 --kernel IMAGE --module KO [--module KO] --creds TAR --out DIR" \
 	     "[--smp N] [--mib N] [--quick] [--verbose]" \
 	     "[--qemu-test SCRIPT --qemu-mem SIZE --qemu-arg RUN-VM-ARG...]" >&2
 	exit 2
@@ -23,7 +24,7 @@ usage() {
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 kernel="" modules=() out="" smp=2 mib=256 quick=0 verbose=()
-qemu_test="" qemu_mem=3G qemu_args=()
+qemu_test="" qemu_mem=3G qemu_args=() creds=""
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--kernel) kernel=$2; shift ;;
@@ -36,11 +37,12 @@ while [ $# -gt 0 ]; do
 	--qemu-test) qemu_test=$2; shift ;;
 	--qemu-mem) qemu_mem=$2; shift ;;
 	--qemu-arg) qemu_args+=("$2"); shift ;;
+	--creds) creds=$2; shift ;;
 	*) usage ;;
 	esac
 	shift
 done
-[ -n "$kernel" ] && [ -n "$out" ] && [ ${#modules[@]} -gt 0 ] || usage
+[ -n "$kernel" ] && [ -n "$out" ] && [ ${#modules[@]} -gt 0 ] && [ -n "$creds" ] || usage
 command -v gnuplot > /dev/null || { echo "bench: gnuplot missing (make deps)" >&2; exit 1; }
 
 mkdir -p "$out"
@@ -60,7 +62,7 @@ rc=0
 	--test "$out/bench-latency" > "$out/latency.log" 2>&1 || rc=1
 "${run_vm[@]}" --name bench-main --smp "$smp" --out "$out/vm-main" \
 	--file "$top/tools/umemctl/umemctl" --file "$top/tools/umemctl/umemd" \
-	--file "$top/selftests/postcopy/netns.sh" \
+	--file "$top/selftests/postcopy/netns.sh" --file "$creds" \
 	--test "$out/bench-main" > "$out/main.log" 2>&1 || rc=1
 if [ -n "$qemu_test" ]; then
 	"${run_vm[@]}" --name bench-qemu --mem "$qemu_mem" --out "$out/vm-qemu" \

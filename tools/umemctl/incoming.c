@@ -32,7 +32,8 @@
 #define UMEMD_HUP	4
 
 static const char incoming_usage[] =
-"usage: umemctl incoming --qmp SOCKET --listen URI --source HOST:PORT [options]\n"
+"usage: umemctl incoming --qmp SOCKET --listen URI --source HOST:PORT\n"
+"                        (--tls-creds DIR | --insecure) [options]\n"
 "Receive a live migration onto umem: the QEMU at SOCKET was started with\n"
 "its RAM on a umemfs file (memory-backend-file,share=on,mem-path= on a\n"
 "umem mount) and -incoming defer.  The source runs `umemctl migrate`.\n"
@@ -46,6 +47,10 @@ static const char incoming_usage[] =
 "  --max-restarts N    restart a umemd that dies up to N times (default 5)\n"
 "  --server-arg ARG    pass ARG to umemd (repeatable)\n"
 "  --progress MODE     auto (a bar on a terminal, else lines), line or none\n"
+"  --tls-creds DIR     TLS 1.3 with mutual X.509 (or PSK) on the RAM transport,\n"
+"                      DIR in QEMU's tls-creds layout (umemd)\n"
+"  --tls-authz NAME    accept only the source NAME (repeatable)\n"
+"  --insecure          no TLS (one of --tls-creds and --insecure is required)\n"
 "Exit status: 0 the region is complete; 1 the migration failed (the guest\n"
 "runs on the source); 2 bad input or refused by QEMU; 3 the source was lost\n"
 "for good after the switchover; 4 the destination QEMU is gone; 130\n"
@@ -112,27 +117,33 @@ static bool umemd_read(struct incoming *in)
 
 /*
  * Before the guest runs here, umemd holds the background stream: the
- * destination QEMU loads the device state without it in the way.
+ * destination QEMU loads the device state without it in the way.  A umemd
+ * started again takes the migration over from its dead predecessor: the
+ * source serves one destination's session at a time.
  */
 static int umemd_start(struct incoming *in)
 {
-	bool hold = !in->resumed;
-	int p[2];
+	int p[2], n = in->umemd.n;
+	bool ok = true;
 
 	if (pipe2(p, O_CLOEXEC)) {
 		perror("umemctl incoming: pipe");
 		return -1;
 	}
-	if (hold && !mig_arg(&in->umemd, "--hold-stream")) {
+	if (!in->resumed)
+		ok = mig_arg(&in->umemd, "--hold-stream");
+	if (in->restarts)
+		ok = ok && mig_arg(&in->umemd, "--takeover");
+	in->umemd_pid = ok ? mig_spawn(&in->umemd, -1, p[1], in->nice) : -1;
+	while (in->umemd.n > n)
+		free(in->umemd.v[--in->umemd.n]);
+	in->umemd.v[n] = NULL;
+	if (!ok) {
 		close(p[0]);
 		close(p[1]);
 		fprintf(stderr, "umemctl incoming: too many --server-arg\n");
 		return -1;
 	}
-	in->umemd_pid = mig_spawn(&in->umemd, -1, p[1], in->nice);
-	if (hold)
-		free(in->umemd.v[--in->umemd.n]);
-	in->umemd.v[in->umemd.n] = NULL;
 	close(p[1]);
 	if (in->umemd_pid < 0) {
 		perror("umemctl incoming: fork");
@@ -347,10 +358,14 @@ static int parse(struct incoming *in, int argc, char **argv)
 		{ "max-restarts", required_argument, NULL, 'r' },
 		{ "server-arg", required_argument, NULL, 'S' },
 		{ "progress", required_argument, NULL, 'p' },
+		{ "tls-creds", required_argument, NULL, 'T' },
+		{ "tls-authz", required_argument, NULL, 'A' },
+		{ "insecure", no_argument, NULL, 'I' },
 		{ "help", no_argument, NULL, 'h' },
 		{ }
 	};
-	const char *qmp = NULL, *progress = "auto";
+	const char *qmp = NULL, *progress = "auto", *tls = NULL;
+	bool insecure = false;
 	static char umemd[4096];
 	char *end;
 	int opt;
@@ -390,6 +405,12 @@ static int parse(struct incoming *in, int argc, char **argv)
 				return usage_error("incoming", "bad --progress", incoming_usage);
 			progress = optarg;
 			break;
+		case 'T': tls = optarg; break;
+		case 'A':
+			if (!mig_arg(&in->umemd, "--tls-authz=%s", optarg))
+				return usage_error("incoming", "too many --tls-authz", incoming_usage);
+			break;
+		case 'I': insecure = true; break;
 		case 'h': fputs(incoming_usage, stdout); return 0;
 		default: return usage_error("incoming", NULL, incoming_usage);
 		}
@@ -399,6 +420,12 @@ static int parse(struct incoming *in, int argc, char **argv)
 				   "--qmp, --listen and --source are required", incoming_usage);
 	if (strncmp(in->listen, "tcp:", 4))
 		return usage_error("incoming", "--listen takes tcp:ADDR:PORT", incoming_usage);
+	if (!tls == !insecure)
+		return usage_error("incoming", tls ? "--tls-creds and --insecure exclude each other" :
+				   "the RAM transport carries the guest's memory: give --tls-creds DIR (QEMU's layout), or --insecure",
+				   incoming_usage);
+	if (!(tls ? mig_arg(&in->umemd, "--tls-creds=%s", tls) : mig_arg(&in->umemd, "--insecure")))
+		return usage_error("incoming", "too many --server-arg", incoming_usage);
 	mig_progress_init(&in->prog, progress);
 	if (qmp_open(&in->q, qmp, QMP_WAIT_MS)) {
 		fprintf(stderr, "umemctl incoming: %s\n", in->q.err);

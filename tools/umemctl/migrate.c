@@ -34,7 +34,8 @@
 #include "wire.h"
 
 static const char migrate_usage[] =
-"usage: umemctl migrate --qmp SOCKET --to URI --listen ADDR:PORT [options]\n"
+"usage: umemctl migrate --qmp SOCKET --to URI --listen ADDR:PORT\n"
+"                       (--tls-creds DIR | --insecure) [options]\n"
 "Live-migrate the guest of the QEMU at SOCKET onto umem: the destination\n"
 "runs `umemctl incoming`.  QEMU sends the device state (x-ignore-shared);\n"
 "the guest's RAM is served from its file here by `umemctl source`, whose\n"
@@ -52,6 +53,11 @@ static const char migrate_usage[] =
 "  --server-arg ARG    pass ARG to `umemctl source` (repeatable)\n"
 "  --progress MODE     auto (a bar on a terminal, else lines), line or none\n"
 "  --quit              quit the source QEMU once the destination has every page\n"
+"  --tls-creds DIR     TLS 1.3 with mutual X.509 (or PSK) on the RAM transport,\n"
+"                      DIR in QEMU's tls-creds layout (umemctl source)\n"
+"  --tls-authz NAME    accept only the destination NAME (repeatable)\n"
+"  --insecure          no TLS: anyone who reaches --listen reads the guest's\n"
+"                      memory (one of --tls-creds and --insecure is required)\n"
 "Exit status: 0 the destination has every page; 1 the migration failed and\n"
 "the guest runs here; 2 bad input or refused by QEMU (nothing started);\n"
 "3 the RAM server failed after the switchover; 130 interrupted (see\n"
@@ -453,11 +459,15 @@ static int parse(struct migrate *m, int argc, char **argv)
 		{ "nice", required_argument, NULL, 'n' },
 		{ "server-arg", required_argument, NULL, 's' },
 		{ "progress", required_argument, NULL, 'p' },
+		{ "tls-creds", required_argument, NULL, 'T' },
+		{ "tls-authz", required_argument, NULL, 'A' },
+		{ "insecure", no_argument, NULL, 'I' },
 		{ "quit", no_argument, NULL, 'Q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ }
 	};
-	const char *qmp = NULL, *progress = "auto";
+	const char *qmp = NULL, *progress = "auto", *tls = NULL;
+	bool insecure = false;
 	static char self[4096];
 	char *end;
 	int opt;
@@ -493,6 +503,12 @@ static int parse(struct migrate *m, int argc, char **argv)
 			progress = optarg;
 			break;
 		case 'Q': m->quit = true; break;
+		case 'T': tls = optarg; break;
+		case 'A':
+			if (!mig_arg(&m->server, "--tls-authz=%s", optarg))
+				return usage_error("migrate", "too many --tls-authz", migrate_usage);
+			break;
+		case 'I': insecure = true; break;
 		case 'h': fputs(migrate_usage, stdout); return 0;
 		default: return usage_error("migrate", NULL, migrate_usage);
 		}
@@ -502,6 +518,12 @@ static int parse(struct migrate *m, int argc, char **argv)
 				   "--qmp, --to and --listen are required", migrate_usage);
 	if (strncmp(m->to, "tcp:", 4))
 		return usage_error("migrate", "--to takes tcp:HOST:PORT", migrate_usage);
+	if (!tls == !insecure)
+		return usage_error("migrate", tls ? "--tls-creds and --insecure exclude each other" :
+				   "the RAM transport carries the guest's memory: give --tls-creds DIR (QEMU's layout), or --insecure",
+				   migrate_usage);
+	if (!(tls ? mig_arg(&m->server, "--tls-creds=%s", tls) : mig_arg(&m->server, "--insecure")))
+		return usage_error("migrate", "too many --server-arg", migrate_usage);
 	mig_progress_init(&m->prog, progress);
 	if (qmp_open(&m->q, qmp, QMP_WAIT_MS)) {
 		fprintf(stderr, "umemctl migrate: %s\n", m->q.err);

@@ -40,6 +40,7 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
+#include "tls.h"
 #include "umemctl.h"
 #include "wire.h"
 
@@ -60,6 +61,7 @@ struct source {
 	bool verbose;
 	int control;		/* --control fd, or -1 */
 	uint64_t rate;		/* background bytes/s, 0: unlimited */
+	struct tls_creds *tls;	/* NULL: --insecure */
 
 	pthread_mutex_t lock;	/* everything below */
 	uint64_t session;
@@ -95,6 +97,18 @@ static const char source_usage[] =
 "  --image SPEC        file:PATH, a plain PATH, or pattern:SIZE[:SEED]\n"
 "                      (synthetic; SIZE like 256M; one page in 8 is zero)\n"
 "  --listen ADDR:PORT  where to listen (default 0.0.0.0:4444)\n"
+"  --tls-creds DIR     TLS 1.3, mutual X.509: DIR holds ca-cert.pem,\n"
+"                      server-cert.pem and server-key.pem (QEMU's layout)\n"
+"                      or, without a PKI, keys.psk (tls-creds-psk's)\n"
+"  --tls-authz NAME     accept only this destination: its certificate's\n"
+"                      subject (\"CN=host,O=org\") or its PSK username;\n"
+"                      repeatable\n"
+"  --tls-no-ktls       keep TLS records in user space (tests, benchmarks)\n"
+"  (one destination per migration: another is refused until the first\n"
+"  completes, unless it runs umemd --takeover)\n"
+"  --insecure          serve without TLS: anyone who reaches the port\n"
+"                      reads the guest's memory (one of --tls-creds and\n"
+"                      --insecure is required)\n"
 "  --page-size N       page unit (default 4096; must match the region)\n"
 "  --once              exit once a destination has received every page\n"
 "                      and disconnected\n"
@@ -516,6 +530,33 @@ struct conn {
 	char peer[64];
 };
 
+/*
+ * One destination per migration: the first session to say hello holds the
+ * source until it completes; another is refused (WIRE_EBUSY) unless its
+ * hello asks to take over (umemd --takeover).  The session's own channels
+ * may come and go (reconnects).
+ */
+static bool session_allowed(const struct conn *c, uint64_t session,
+			    bool takeover)
+{
+	bool ok = true;
+
+	pthread_mutex_lock(&S.lock);
+	if (!S.have_session) {
+		/* Claim it now: two first hellos must not both win. */
+		S.session = session;
+		S.have_session = true;
+	} else if (S.session != session && !S.finished) {
+		ok = takeover;
+		fprintf(stderr, takeover ?
+			"source: %s: takes the migration over from the destination it had (--takeover)\n" :
+			"source: %s: refused: the migration belongs to another destination (umemd --takeover replaces it)\n",
+			c->peer);
+	}
+	pthread_mutex_unlock(&S.lock);
+	return ok;
+}
+
 static void *conn_thread(void *arg)
 {
 	struct conn *c = arg;
@@ -527,11 +568,28 @@ static void *conn_thread(void *arg)
 	void *buf = NULL;
 	int fd = c->fd, ch = 0, one = 1;
 	bool armed;
+	bool takeover;
 
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (S.tls) {
+		char who[768], err[384];
+
+		/* Before any wire byte: a refused peer learns nothing. */
+		fd = tls_start(S.tls, fd, NULL, 5000, who, sizeof(who), err,
+			       sizeof(err));
+		if (fd < 0) {
+			fprintf(stderr, "source: %s: TLS refused: %s\n", c->peer,
+				err);
+			free(c);
+			return NULL;
+		}
+		logv("%s: TLS: %s", c->peer, who);
+	}
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	if (!recv_all(fd, &h, sizeof(h)))
 		goto out;
+	takeover = h.channel & WIRE_HELLO_TAKEOVER;
+	h.channel &= ~WIRE_HELLO_TAKEOVER;
 	w.image_bytes = S.img.size;
 	w.page_size = S.psz;
 	if (h.magic != WIRE_MAGIC || h.version != WIRE_VERSION ||
@@ -543,12 +601,17 @@ static void *conn_thread(void *arg)
 		w.status = WIRE_ESIZE;
 	else if (h.channel == WIRE_BACKGROUND && h.bitmap_words != words)
 		w.status = WIRE_EPROTO;
+	else if (!session_allowed(c, h.session, takeover))
+		w.status = WIRE_EBUSY;
 	if (w.status == WIRE_OK && h.channel == WIRE_BACKGROUND) {
 		bm = malloc(words * 8);
 		if (!bm || !recv_all(fd, bm, words * 8))
 			goto out;
 	}
 	if (!send_all(fd, &w, sizeof(w)) || w.status != WIRE_OK) {
+		if ((h.magic & 0xffff) == 0x0316)
+			fprintf(stderr, "source: %s: a TLS client, but this source runs without TLS: refused\n",
+				c->peer);
 		logv("%s: refused (status %u)", c->peer, w.status);
 		goto out;
 	}
@@ -701,10 +764,17 @@ int cmd_source(int argc, char **argv)
 		{ "rate", required_argument, NULL, 'r' },
 		{ "hold", no_argument, NULL, 'H' },
 		{ "control", required_argument, NULL, 'C' },
+		{ "tls-creds", required_argument, NULL, 'T' },
+		{ "tls-no-ktls", no_argument, NULL, 'K' },
+		{ "tls-authz", required_argument, NULL, 'A' },
+		{ "insecure", no_argument, NULL, 'I' },
 		{ "help", no_argument, NULL, 'h' },
 		{ }
 	};
 	const char *image = NULL, *listen_spec = "0.0.0.0:4444";
+	const char *tls_dir = NULL, *authz[32];
+	bool insecure = false, no_ktls = false;
+	int nauthz = 0;
 	uint64_t psz = 4096;
 	char err[256], *end;
 	bool hold_opt = false;
@@ -747,6 +817,15 @@ int cmd_source(int argc, char **argv)
 				return usage_error("source", "bad --control (an open fd)",
 						   source_usage);
 			break;
+		case 'T': tls_dir = optarg; break;
+		case 'K': no_ktls = true; break;
+		case 'A':
+			if (nauthz == 32)
+				return usage_error("source", "too many --tls-authz",
+						   source_usage);
+			authz[nauthz++] = optarg;
+			break;
+		case 'I': insecure = true; break;
 		case 'h': fputs(source_usage, stdout); return 0;
 		default: return usage_error("source", NULL, source_usage);
 		}
@@ -757,6 +836,24 @@ int cmd_source(int argc, char **argv)
 	if (hold_opt && S.control < 0)
 		return usage_error("source", "--hold needs --control", source_usage);
 	S.serving = S.streaming = !hold_opt;
+	if (!tls_dir == !insecure)
+		return usage_error("source", tls_dir ?
+				   "--tls-creds and --insecure exclude each other" :
+				   "refusing to serve guest memory without TLS: give --tls-creds DIR, or --insecure",
+				   source_usage);
+	if (tls_dir) {
+		S.tls = tls_creds_load(tls_dir, true, no_ktls, NULL, err,
+				       sizeof(err));
+		if (!S.tls) {
+			fprintf(stderr, "umemctl source: --tls-creds: %s\n", err);
+			return 2;
+		}
+		for (int i = 0; i < nauthz; i++)
+			tls_creds_allow(S.tls, authz[i]);
+	} else if (nauthz) {
+		return usage_error("source", "--tls-authz needs --tls-creds",
+				   source_usage);
+	}
 	S.psz = psz;
 	if (image_open(&S.img, image, S.psz, err, sizeof(err))) {
 		fprintf(stderr, "umemctl source: %s\n", err);
@@ -775,6 +872,9 @@ int cmd_source(int argc, char **argv)
 	signal(SIGTERM, on_term);
 	signal(SIGINT, on_term);
 	S.start_ns = now_ns();
+	if (insecure)
+		fprintf(stderr, "source: WARNING: --insecure: no TLS; anyone who reaches %s can read the guest's memory or break the migration\n",
+			listen_spec);
 	fprintf(stderr, "source: %s %llu MiB (%llu pages) on %s\n",
 		S.serving ? "serving" : "holding",
 		(unsigned long long)(S.img.size >> 20),

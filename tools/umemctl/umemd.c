@@ -37,6 +37,7 @@
 #include <sys/un.h>
 
 #include "libumem.h"
+#include "tls.h"
 #include "wire.h"
 
 #define EXIT_CONFIG	2	/* bad input: do not restart */
@@ -89,6 +90,7 @@ static struct {
 	int progress;		/* 0 off, 1 auto, 2 lines */
 	bool verbose;
 	bool hold_stream;	/* --hold-stream: no background recv yet */
+	struct tls_creds *tls;	/* NULL: --insecure */
 
 	struct umem_region reg;
 	struct umem_server srv;
@@ -114,6 +116,8 @@ static struct {
 	uint64_t session;
 	struct chan *urg, *bg;
 	bool connected;
+	bool was_connected;	/* ever: refusals are final before that */
+	bool takeover;		/* --takeover: until the first session */
 	uint64_t down_since_ns, next_try_ns, backoff_ns;
 
 	/* snapshot */
@@ -142,6 +146,18 @@ static const char umemd_usage[] =
 "                      as QEMU with mem-path= on a umem mount) has open\n"
 "  --path-match STR    with --pid: only files whose path contains STR\n"
 "  --source HOST:PORT  the migration source (`umemctl source`)\n"
+"  --tls-creds DIR     TLS 1.3, mutual X.509: DIR holds ca-cert.pem,\n"
+"                      client-cert.pem and client-key.pem (QEMU's\n"
+"                      layout); the source's certificate must name HOST\n"
+"                      or, without a PKI, keys.psk (tls-creds-psk's)\n"
+"  --tls-username NAME  the PSK username (default qemu, as QEMU)\n"
+"  --tls-authz NAME     accept only this source: its certificate's\n"
+"                      subject (\"CN=host,O=org\"); repeatable\n"
+"  --tls-no-ktls       keep TLS records in user space (tests, benchmarks)\n"
+"  --takeover          take the migration over from the destination the\n"
+"                      source serves (which then stops)\n"
+"  --insecure          fetch without TLS (with --source, one of\n"
+"                      --tls-creds and --insecure is required)\n"
 "  --snapshot FILE     restore lazily from a local image file instead\n"
 "  --window N          pages prefetched after each faulted page (default 16)\n"
 "  --net-timeout MS    reconnect when a channel is silent this long\n"
@@ -609,14 +625,40 @@ static struct chan *chan_open(int type, uint64_t timeout_ms)
 		errno = -fd;
 		return NULL;
 	}
+	if (D.tls) {
+		char who[768], err[384];
+
+		fd = tls_start(D.tls, fd, D.host, 5000, who, sizeof(who), err,
+			       sizeof(err));
+		if (fd < 0) {
+			/* Before the first session a refusal is final. */
+			if (!D.was_connected)
+				die_code(EXIT_CONFIG, "TLS with %s:%d refused: %s",
+					 D.host, D.port, err);
+			if (D.tty)
+				fputc('\n', stderr);
+			fprintf(stderr, "umemd: TLS with %s:%d refused: %s\n",
+				D.host, D.port, err);
+			errno = ECONNREFUSED;
+			return NULL;
+		}
+		logv("TLS: %s", who);
+	}
 	if (type == WIRE_BACKGROUND)
 		h.bitmap_words = words;
+	/* Once ours, the session is never taken back from a successor. */
+	if (D.takeover && !D.was_connected)
+		h.channel |= WIRE_HELLO_TAKEOVER;
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	if (!send_all(fd, &h, sizeof(h)) ||
 	    (type == WIRE_BACKGROUND && !send_all(fd, D.have, words * 8)) ||
 	    !recv_all(fd, &w, sizeof(w))) {
 		if (!errno || errno == EAGAIN)
 			errno = ECONNRESET;
+		if (!D.tls && !D.was_connected)
+			die_code(EXIT_CONFIG,
+				 "%s:%d closed the connection at the hello: does the source want TLS (--tls-creds)?",
+				 D.host, D.port);
 		close(fd);
 		return NULL;
 	}
@@ -631,6 +673,14 @@ static struct chan *chan_open(int type, uint64_t timeout_ms)
 		die_code(EXIT_CONFIG,
 			 "the source's page size is %u but the region's is %u",
 			 w.page_size, D.psz);
+	if (w.status == WIRE_EBUSY && !D.was_connected)
+		die_code(EXIT_CONFIG,
+			 "the source %s:%d serves another destination's migration: refused (--takeover replaces it)",
+			 D.host, D.port);
+	if (w.status == WIRE_EBUSY)
+		die_code(EXIT_CONFIG,
+			 "another destination took the migration over from %s:%d: this one stops",
+			 D.host, D.port);
 	if (w.status != WIRE_OK)
 		die_code(EXIT_CONFIG, "the source refused the connection (status %u)",
 			 w.status);
@@ -671,6 +721,7 @@ static bool net_connect(uint64_t timeout_ms)
 	D.urg = u;
 	D.bg = b;
 	D.connected = true;
+	D.was_connected = true;
 	chan_submit_recv(u);
 	if (!D.hold_stream)
 		chan_submit_recv(b);
@@ -1072,11 +1123,21 @@ int main(int argc, char **argv)
 		{ "nice", required_argument, NULL, 'N' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "hold-stream", no_argument, NULL, 'H' },
+		{ "tls-creds", required_argument, NULL, 'T' },
+		{ "tls-no-ktls", no_argument, NULL, 'K' },
+		{ "tls-authz", required_argument, NULL, 'A' },
+		{ "tls-username", required_argument, NULL, 'U' },
+		{ "insecure", no_argument, NULL, 'I' },
+		{ "takeover", no_argument, NULL, 'O' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ }
 	};
 	const char *unix_path = NULL, *file_path = NULL, *path_match = NULL;
+	const char *tls_dir = NULL, *tls_user = NULL, *authz[32];
+	bool insecure = false, no_ktls = false;
+	int nauthz = 0;
+	char err[384];
 	char pid_path[320];
 	long nice_val, pid = 0;
 	struct io_uring_cqe *cqe;
@@ -1133,6 +1194,16 @@ int main(int argc, char **argv)
 			break;
 		case 'v': D.verbose = true; break;
 		case 'H': D.hold_stream = true; break;
+		case 'T': tls_dir = optarg; break;
+		case 'K': no_ktls = true; break;
+		case 'U': tls_user = optarg; break;
+		case 'A':
+			if (nauthz == 32)
+				die_code(EXIT_CONFIG, "too many --tls-authz");
+			authz[nauthz++] = optarg;
+			break;
+		case 'I': insecure = true; break;
+		case 'O': D.takeover = true; break;
 		case 'h': fputs(umemd_usage, stdout); return 0;
 		case 'V': printf("umemd %s\n", UMEM_VERSION); return 0;
 		default: fputs(umemd_usage, stderr); return EXIT_CONFIG;
@@ -1148,6 +1219,21 @@ int main(int argc, char **argv)
 	}
 	if (D.source && !parse_hostport(D.source, D.host, sizeof(D.host), &D.port))
 		die_code(EXIT_CONFIG, "bad --source '%s': want HOST:PORT", D.source);
+	if (tls_dir && insecure)
+		die_code(EXIT_CONFIG, "--tls-creds and --insecure exclude each other");
+	if (D.source && !tls_dir && !insecure)
+		die_code(EXIT_CONFIG,
+			 "refusing to fetch guest memory without TLS: give --tls-creds DIR, or --insecure");
+	if (D.source && tls_dir) {
+		D.tls = tls_creds_load(tls_dir, false, no_ktls, tls_user, err,
+				       sizeof(err));
+		if (!D.tls)
+			die_code(EXIT_CONFIG, "--tls-creds: %s", err);
+		for (int i = 0; i < nauthz; i++)
+			tls_creds_allow(D.tls, authz[i]);
+	}
+	if (D.source && insecure)
+		fprintf(stderr, "umemd: WARNING: --insecure: no TLS; anyone on the path can read the guest's memory or feed it pages\n");
 	signal(SIGPIPE, SIG_IGN);
 	D.tty = D.progress == 1 && isatty(2);
 	signal(SIGUSR1, on_usr1);

@@ -47,9 +47,14 @@ static const char vmm_usage[] =
 "  --detach-timeout MS how long faults wait for a new umemd (default 10000)\n"
 "  --umemd PATH        the umemd binary (default: umemd beside umemctl)\n"
 "  --umemd-arg ARG     pass ARG to umemd (repeatable)\n"
+"  --tls-creds DIR     umemd's TLS credentials (with --source)\n"
+"  --tls-no-ktls       umemd keeps TLS records in user space\n"
+"  --insecure          umemd fetches without TLS (with --source, one of\n"
+"                      --tls-creds and --insecure is required)\n"
 "  --unix PATH         hand umemd the region over a unix socket at PATH\n"
 "                      (SCM_RIGHTS) instead of by inheritance\n"
-"  --max-restarts N    new umemds after crashes (default 5)\n"
+"  --max-restarts N    new umemds after crashes (default 5); each takes\n"
+"                      its predecessor's migration over (--takeover)\n"
 "Exit status: 0 every page verified; 1 error or a page wrong; 2 bad\n"
 "input; 3 guest memory lost (a vCPU got SIGBUS).\n";
 
@@ -211,6 +216,9 @@ static pid_t spawn_umemd(int ctlfd)
 		argv[n++] = "--snapshot";
 		argv[n++] = V.snapshot;
 	}
+	/* A new umemd for the same region takes its predecessor's place. */
+	if (V.source && V.restarts)
+		argv[n++] = "--takeover";
 	for (i = 0; i < V.nargs; i++)
 		argv[n++] = V.umemd_args[i];
 	argv[n] = NULL;
@@ -453,6 +461,9 @@ int cmd_vmm(int argc, char **argv)
 		{ "umemd-arg", required_argument, NULL, 'a' },
 		{ "unix", required_argument, NULL, 'U' },
 		{ "max-restarts", required_argument, NULL, 'r' },
+		{ "tls-creds", required_argument, NULL, 'T' },
+		{ "tls-no-ktls", no_argument, NULL, 'K' },
+		{ "insecure", no_argument, NULL, 'I' },
 		{ "help", no_argument, NULL, 'h' },
 		{ }
 	};
@@ -501,6 +512,18 @@ int cmd_vmm(int argc, char **argv)
 			V.umemd_args[V.nargs++] = optarg;
 			break;
 		case 'U': V.unix_path = optarg; break;
+		case 'T':
+		case 'K':
+		case 'I':
+			/* umemd's own options, passed on: it checks them. */
+			if (V.nargs + 2 > 32)
+				return usage_error("vmm", "too many umemd arguments", vmm_usage);
+			V.umemd_args[V.nargs++] = opt == 'T' ? "--tls-creds" :
+						  opt == 'K' ? "--tls-no-ktls" :
+						  "--insecure";
+			if (opt == 'T')
+				V.umemd_args[V.nargs++] = optarg;
+			break;
 		case 'r':
 			if (!parse_size(optarg, &v) || v > 1000)
 				return usage_error("vmm", "bad --max-restarts", vmm_usage);

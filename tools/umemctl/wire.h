@@ -34,11 +34,16 @@
 #define WIRE_ESIZE	1	/* image size differs from the region */
 #define WIRE_EPAGE	2	/* page size differs */
 #define WIRE_EPROTO	3	/* bad hello */
+#define WIRE_EBUSY	4	/* another destination's session holds the source */
+
+/* struct wire_hello.channel: the channel in the low byte, flags above. */
+#define WIRE_CHANNEL_MASK	0xff
+#define WIRE_HELLO_TAKEOVER	0x100	/* replace the session the source holds */
 
 struct wire_hello {
 	uint32_t magic;
 	uint16_t version;
-	uint16_t channel;	/* WIRE_URGENT or WIRE_BACKGROUND */
+	uint16_t channel;	/* WIRE_URGENT or WIRE_BACKGROUND, | flags */
 	uint64_t session;	/* the same for both channels of one umemd */
 	uint64_t image_bytes;	/* the region size */
 	uint32_t page_size;
