@@ -59,8 +59,8 @@ static const char incoming_usage[] =
 struct incoming {
 	struct qmp q;
 	const char *listen, *source, *match;
-	int arm_timeout_s, nice, max_restarts;
-	struct mig_argv umemd;
+	int max_restarts;
+	struct mig_opts o;	/* the options both halves take; umemd's arguments */
 	struct mig_progress prog;
 
 	char file[320];		/* /proc/PID/fd/N of QEMU's umemfs file */
@@ -123,7 +123,7 @@ static bool umemd_read(struct incoming *in)
  */
 static int umemd_start(struct incoming *in)
 {
-	int p[2], n = in->umemd.n;
+	int p[2], n = in->o.server.n;
 	bool ok = true;
 
 	if (pipe2(p, O_CLOEXEC)) {
@@ -131,13 +131,13 @@ static int umemd_start(struct incoming *in)
 		return -1;
 	}
 	if (!in->resumed)
-		ok = mig_arg(&in->umemd, "--hold-stream");
+		ok = mig_arg(&in->o.server, "--hold-stream");
 	if (in->restarts)
-		ok = ok && mig_arg(&in->umemd, "--takeover");
-	in->umemd_pid = ok ? mig_spawn(&in->umemd, -1, p[1], in->nice) : -1;
-	while (in->umemd.n > n)
-		free(in->umemd.v[--in->umemd.n]);
-	in->umemd.v[n] = NULL;
+		ok = ok && mig_arg(&in->o.server, "--takeover");
+	in->umemd_pid = ok ? mig_spawn(&in->o.server, -1, p[1], in->o.nice) : -1;
+	while (in->o.server.n > n)
+		free(in->o.server.v[--in->o.server.n]);
+	in->o.server.v[n] = NULL;
 	if (!ok) {
 		close(p[0]);
 		close(p[1]);
@@ -349,85 +349,47 @@ static void report(struct incoming *in)
 static int parse(struct incoming *in, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "qmp", required_argument, NULL, 'q' },
+		MIG_OPTIONS,
 		{ "listen", required_argument, NULL, 'l' },
 		{ "source", required_argument, NULL, 's' },
 		{ "path-match", required_argument, NULL, 'm' },
-		{ "arm-timeout", required_argument, NULL, 'a' },
-		{ "nice", required_argument, NULL, 'n' },
 		{ "max-restarts", required_argument, NULL, 'r' },
-		{ "server-arg", required_argument, NULL, 'S' },
-		{ "progress", required_argument, NULL, 'p' },
-		{ "tls-creds", required_argument, NULL, 'T' },
-		{ "tls-authz", required_argument, NULL, 'A' },
-		{ "insecure", no_argument, NULL, 'I' },
-		{ "help", no_argument, NULL, 'h' },
 		{ }
 	};
-	const char *qmp = NULL, *progress = "auto", *tls = NULL;
-	bool insecure = false;
-	static char umemd[4096];
+	struct mig_opts *o = &in->o;
 	char *end;
-	int opt;
+	int opt, r;
 
-	mig_sibling("umemd", umemd, sizeof(umemd));
-	mig_arg(&in->umemd, "%s", umemd);
-	in->arm_timeout_s = 120;
+	mig_opts_init(o, "incoming", incoming_usage, "umemd", NULL);
 	in->max_restarts = 5;
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		r = mig_opt(o, opt, optarg);
+		if (r > 1)
+			return r - 10;
+		if (r)
+			continue;
 		switch (opt) {
-		case 'q': qmp = optarg; break;
 		case 'l': in->listen = optarg; break;
 		case 's': in->source = optarg; break;
 		case 'm': in->match = optarg; break;
-		case 'a':
-			in->arm_timeout_s = strtol(optarg, &end, 10);
-			if (end == optarg || *end || in->arm_timeout_s <= 0)
-				return usage_error("incoming", "bad --arm-timeout", incoming_usage);
-			break;
-		case 'n':
-			in->nice = strtol(optarg, &end, 10);
-			if (end == optarg || *end || in->nice < -20 || in->nice > 19)
-				return usage_error("incoming", "bad --nice (-20..19)", incoming_usage);
-			break;
 		case 'r':
 			in->max_restarts = strtol(optarg, &end, 10);
 			if (end == optarg || *end || in->max_restarts < 0)
 				return usage_error("incoming", "bad --max-restarts", incoming_usage);
 			break;
-		case 'S':
-			if (!mig_arg(&in->umemd, "%s", optarg))
-				return usage_error("incoming", "too many --server-arg", incoming_usage);
-			break;
-		case 'p':
-			if (!mig_progress_mode_ok(optarg))
-				return usage_error("incoming", "bad --progress", incoming_usage);
-			progress = optarg;
-			break;
-		case 'T': tls = optarg; break;
-		case 'A':
-			if (!mig_arg(&in->umemd, "--tls-authz=%s", optarg))
-				return usage_error("incoming", "too many --tls-authz", incoming_usage);
-			break;
-		case 'I': insecure = true; break;
-		case 'h': fputs(incoming_usage, stdout); return 0;
 		default: return usage_error("incoming", NULL, incoming_usage);
 		}
 	}
-	if (optind != argc || !qmp || !in->listen || !in->source)
+	if (optind != argc || !in->listen || !in->source)
 		return usage_error("incoming", optind != argc ? "unexpected argument" :
-				   "--qmp, --listen and --source are required", incoming_usage);
+				   "--listen and --source are required", incoming_usage);
 	if (strncmp(in->listen, "tcp:", 4))
 		return usage_error("incoming", "--listen takes tcp:ADDR:PORT", incoming_usage);
-	if (!tls == !insecure)
-		return usage_error("incoming", tls ? "--tls-creds and --insecure exclude each other" :
-				   "the RAM transport carries the guest's memory: give --tls-creds DIR (QEMU's layout), or --insecure",
-				   incoming_usage);
-	if (!(tls ? mig_arg(&in->umemd, "--tls-creds=%s", tls) : mig_arg(&in->umemd, "--insecure")))
-		return usage_error("incoming", "too many --server-arg", incoming_usage);
-	mig_progress_init(&in->prog, progress);
-	if (qmp_open(&in->q, qmp, QMP_WAIT_MS)) {
+	if (mig_opts_done(o))
+		return 2;
+	mig_progress_init(&in->prog, o->progress);
+	if (qmp_open(&in->q, o->qmp, QMP_WAIT_MS)) {
 		fprintf(stderr, "umemctl incoming: %s\n", in->q.err);
 		return 2;
 	}
@@ -499,11 +461,11 @@ int cmd_incoming(int argc, char **argv)
 	}
 	json_object_put(r);
 	in.t_start = mig_wall();
-	if (!mig_arg(&in.umemd, "--pid=%d", in.q.pid) ||
-	    (in.match && !mig_arg(&in.umemd, "--path-match=%s", in.match)) ||
-	    !mig_arg(&in.umemd, "--source=%s", in.source) ||
-	    !mig_arg(&in.umemd, "--connect-timeout=%d", in.arm_timeout_s * 1000) ||
-	    !mig_arg(&in.umemd, "--progress=none"))
+	if (!mig_arg(&in.o.server, "--pid=%d", in.q.pid) ||
+	    (in.match && !mig_arg(&in.o.server, "--path-match=%s", in.match)) ||
+	    !mig_arg(&in.o.server, "--source=%s", in.source) ||
+	    !mig_arg(&in.o.server, "--connect-timeout=%d", in.o.arm_timeout_s * 1000) ||
+	    !mig_arg(&in.o.server, "--progress=none"))
 		return usage_error("incoming", "too many --server-arg", incoming_usage);
 	if (umemd_start(&in))
 		return 1;

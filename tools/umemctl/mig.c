@@ -59,6 +59,96 @@ bool mig_arg(struct mig_argv *a, const char *fmt, ...)
 	return true;
 }
 
+void mig_opts_init(struct mig_opts *o, const char *cmd, const char *usage,
+		   const char *prog, const char *subcmd)
+{
+	char path[4096];
+
+	memset(o, 0, sizeof(*o));
+	o->cmd = cmd;
+	o->usage = usage;
+	o->progress = "auto";
+	o->arm_timeout_s = 120;
+	mig_sibling(prog, path, sizeof(path));
+	mig_arg(&o->server, "%s", path);
+	if (subcmd)
+		mig_arg(&o->server, "%s", subcmd);
+}
+
+static int int_arg(const char *arg, int lo, int hi, int *out)
+{
+	char *end;
+	long v = strtol(arg, &end, 10);
+
+	if (end == arg || *end || v < lo || v > hi)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int mig_opt(struct mig_opts *o, int opt, const char *arg)
+{
+	const char *bad = NULL;
+
+	switch (opt) {
+	case 'q': o->qmp = arg; break;
+	case 'a':
+		if (int_arg(arg, 1, 86400, &o->arm_timeout_s))
+			bad = "bad --arm-timeout";
+		break;
+	case 'n':
+		if (int_arg(arg, -20, 19, &o->nice))
+			bad = "bad --nice (-20..19)";
+		break;
+	case 'S':
+		if (!mig_arg(&o->server, "%s", arg))
+			bad = "too many --server-arg";
+		break;
+	case 'p':
+		if (!mig_progress_mode_ok(arg))
+			bad = "bad --progress";
+		o->progress = arg;
+		break;
+	case 'T': o->tls = arg; break;
+	case 'A':
+		if (!mig_arg(&o->server, "--tls-authz=%s", arg))
+			bad = "too many --tls-authz";
+		break;
+	case 'I': o->insecure = true; break;
+	case 'h':
+		fputs(o->usage, stdout);
+		return 10;
+	default:
+		return 0;
+	}
+	if (bad) {
+		fprintf(stderr, "umemctl %s: %s\n", o->cmd, bad);
+		fputs(o->usage, stderr);
+		return 12;
+	}
+	return 1;
+}
+
+int mig_opts_done(struct mig_opts *o)
+{
+	const char *bad = NULL;
+
+	if (!o->qmp)
+		bad = "--qmp is required";
+	else if (o->tls && o->insecure)
+		bad = "--tls-creds and --insecure exclude each other";
+	else if (!o->tls && !o->insecure)
+		bad = "the RAM transport carries the guest's memory: give --tls-creds DIR (QEMU's layout), or --insecure";
+	else if (!(o->tls ? mig_arg(&o->server, "--tls-creds=%s", o->tls) :
+			    mig_arg(&o->server, "--insecure")))
+		bad = "too many --server-arg";
+	if (!bad)
+		return 0;
+	fprintf(stderr, "umemctl %s: %s\n", o->cmd, bad);
+	fputs(o->usage, stderr);
+	return 2;
+}
+
 pid_t mig_spawn(struct mig_argv *a, int keep_fd, int err_fd, int nice)
 {
 	pid_t pid = fork();

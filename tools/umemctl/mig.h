@@ -38,6 +38,37 @@ struct mig_argv {
 bool mig_arg(struct mig_argv *a, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/* The options both halves take; the server's arguments gather in @server. */
+struct mig_opts {
+	const char *cmd, *usage;	/* "migrate", its usage text */
+	const char *qmp, *progress, *tls;
+	bool insecure;
+	int arm_timeout_s, nice;
+	struct mig_argv server;
+};
+
+#define MIG_OPTIONS \
+	{ "qmp", required_argument, NULL, 'q' }, \
+	{ "arm-timeout", required_argument, NULL, 'a' }, \
+	{ "nice", required_argument, NULL, 'n' }, \
+	{ "server-arg", required_argument, NULL, 'S' }, \
+	{ "progress", required_argument, NULL, 'p' }, \
+	{ "tls-creds", required_argument, NULL, 'T' }, \
+	{ "tls-authz", required_argument, NULL, 'A' }, \
+	{ "insecure", no_argument, NULL, 'I' }, \
+	{ "help", no_argument, NULL, 'h' }
+
+/* Defaults, and the server program @prog with its first arguments. */
+void mig_opts_init(struct mig_opts *o, const char *cmd, const char *usage,
+		   const char *prog, const char *subcmd);
+/*
+ * Option @opt of MIG_OPTIONS with @arg: 1 taken, 0 not one of them, or
+ * the exit status after --help (0) or a usage error (2, printed) + 10.
+ */
+int mig_opt(struct mig_opts *o, int opt, const char *arg);
+/* After the options: the TLS choice, passed on; 0, or 2 (printed). */
+int mig_opts_done(struct mig_opts *o);
+
 /*
  * Start a->v[0] in a session of its own at nice @nice (unless 0), with
  * @keep_fd inherited (-1: none) and its stderr on @err_fd (-1: ours).

@@ -67,8 +67,7 @@ static const char migrate_usage[] =
 struct migrate {
 	struct qmp q;
 	const char *to, *listen, *ram;
-	int arm_timeout_s, nice;
-	struct mig_argv server;
+	struct mig_opts o;	/* the options both halves take */
 	struct mig_progress prog;
 	bool quit;
 
@@ -226,11 +225,11 @@ static void wait_some(struct migrate *m, int ms)
 
 static int arm(struct migrate *m)
 {
-	uint64_t end = now_ns() + m->arm_timeout_s * 1000000000ULL;
+	uint64_t end = now_ns() + m->o.arm_timeout_s * 1000000000ULL;
 	int st;
 
 	fprintf(stderr, "umemctl migrate: RAM server (pid %d) listening on %s; waiting up to %d s for the destination's umemd\n",
-		m->server_pid, m->listen, m->arm_timeout_s);
+		m->server_pid, m->listen, m->o.arm_timeout_s);
 	while (!m->armed) {
 		if (mig_interrupted)
 			return 130;
@@ -242,7 +241,7 @@ static int arm(struct migrate *m)
 		}
 		if (now_ns() > end) {
 			fprintf(stderr, "umemctl migrate: no destination connected to %s within %d s: is `umemctl incoming --source` on the destination pointing here?\n",
-				m->listen, m->arm_timeout_s);
+				m->listen, m->o.arm_timeout_s);
 			return 1;
 		}
 		wait_some(m, 200);
@@ -451,81 +450,41 @@ static void report(struct migrate *m)
 static int parse(struct migrate *m, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "qmp", required_argument, NULL, 'q' },
+		MIG_OPTIONS,
 		{ "to", required_argument, NULL, 't' },
 		{ "listen", required_argument, NULL, 'l' },
 		{ "ram", required_argument, NULL, 'r' },
-		{ "arm-timeout", required_argument, NULL, 'a' },
-		{ "nice", required_argument, NULL, 'n' },
-		{ "server-arg", required_argument, NULL, 's' },
-		{ "progress", required_argument, NULL, 'p' },
-		{ "tls-creds", required_argument, NULL, 'T' },
-		{ "tls-authz", required_argument, NULL, 'A' },
-		{ "insecure", no_argument, NULL, 'I' },
 		{ "quit", no_argument, NULL, 'Q' },
-		{ "help", no_argument, NULL, 'h' },
 		{ }
 	};
-	const char *qmp = NULL, *progress = "auto", *tls = NULL;
-	bool insecure = false;
-	static char self[4096];
-	char *end;
-	int opt;
+	struct mig_opts *o = &m->o;
+	int opt, r;
 
-	mig_sibling("umemctl", self, sizeof(self));
-	mig_arg(&m->server, "%s", self);
-	mig_arg(&m->server, "source");
-	m->arm_timeout_s = 120;
+	mig_opts_init(o, "migrate", migrate_usage, "umemctl", "source");
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		r = mig_opt(o, opt, optarg);
+		if (r > 1)
+			return r - 10;
+		if (r)
+			continue;
 		switch (opt) {
-		case 'q': qmp = optarg; break;
 		case 't': m->to = optarg; break;
 		case 'l': m->listen = optarg; break;
 		case 'r': m->ram = optarg; break;
-		case 'a':
-			m->arm_timeout_s = strtol(optarg, &end, 10);
-			if (end == optarg || *end || m->arm_timeout_s <= 0)
-				return usage_error("migrate", "bad --arm-timeout", migrate_usage);
-			break;
-		case 'n':
-			m->nice = strtol(optarg, &end, 10);
-			if (end == optarg || *end || m->nice < -20 || m->nice > 19)
-				return usage_error("migrate", "bad --nice (-20..19)", migrate_usage);
-			break;
-		case 's':
-			if (!mig_arg(&m->server, "%s", optarg))
-				return usage_error("migrate", "too many --server-arg", migrate_usage);
-			break;
-		case 'p':
-			if (!mig_progress_mode_ok(optarg))
-				return usage_error("migrate", "bad --progress", migrate_usage);
-			progress = optarg;
-			break;
 		case 'Q': m->quit = true; break;
-		case 'T': tls = optarg; break;
-		case 'A':
-			if (!mig_arg(&m->server, "--tls-authz=%s", optarg))
-				return usage_error("migrate", "too many --tls-authz", migrate_usage);
-			break;
-		case 'I': insecure = true; break;
-		case 'h': fputs(migrate_usage, stdout); return 0;
 		default: return usage_error("migrate", NULL, migrate_usage);
 		}
 	}
-	if (optind != argc || !qmp || !m->to || !m->listen)
+	if (optind != argc || !m->to || !m->listen)
 		return usage_error("migrate", optind != argc ? "unexpected argument" :
-				   "--qmp, --to and --listen are required", migrate_usage);
+				   "--to and --listen are required", migrate_usage);
 	if (strncmp(m->to, "tcp:", 4))
 		return usage_error("migrate", "--to takes tcp:HOST:PORT", migrate_usage);
-	if (!tls == !insecure)
-		return usage_error("migrate", tls ? "--tls-creds and --insecure exclude each other" :
-				   "the RAM transport carries the guest's memory: give --tls-creds DIR (QEMU's layout), or --insecure",
-				   migrate_usage);
-	if (!(tls ? mig_arg(&m->server, "--tls-creds=%s", tls) : mig_arg(&m->server, "--insecure")))
-		return usage_error("migrate", "too many --server-arg", migrate_usage);
-	mig_progress_init(&m->prog, progress);
-	if (qmp_open(&m->q, qmp, QMP_WAIT_MS)) {
+	if (mig_opts_done(o))
+		return 2;
+	mig_progress_init(&m->prog, o->progress);
+	if (qmp_open(&m->q, o->qmp, QMP_WAIT_MS)) {
 		fprintf(stderr, "umemctl migrate: %s\n", m->q.err);
 		return 2;
 	}
@@ -569,12 +528,12 @@ int cmd_migrate(int argc, char **argv)
 		perror("umemctl migrate: socketpair");
 		return 1;
 	}
-	if (!mig_arg(&m.server, "--image=file:%s", m.ram) ||
-	    !mig_arg(&m.server, "--listen=%s", m.listen) ||
-	    !mig_arg(&m.server, "--hold") || !mig_arg(&m.server, "--once") ||
-	    !mig_arg(&m.server, "--control=%d", sv[1]))
+	if (!mig_arg(&m.o.server, "--image=file:%s", m.ram) ||
+	    !mig_arg(&m.o.server, "--listen=%s", m.listen) ||
+	    !mig_arg(&m.o.server, "--hold") || !mig_arg(&m.o.server, "--once") ||
+	    !mig_arg(&m.o.server, "--control=%d", sv[1]))
 		return usage_error("migrate", "too many --server-arg", migrate_usage);
-	m.server_pid = mig_spawn(&m.server, sv[1], -1, m.nice);
+	m.server_pid = mig_spawn(&m.o.server, sv[1], -1, m.o.nice);
 	close(sv[1]);
 	if (m.server_pid < 0) {
 		perror("umemctl migrate: fork");
