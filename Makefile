@@ -25,7 +25,7 @@ SMP ?= 2
 MEM ?= 2G
 T ?=
 VERBOSE ?= 0
-TEST_TIMEOUT ?= 300
+TEST_TIMEOUT ?= 600
 # The debug kernel runs 3-10x slower: each of its binaries gets longer.
 DEBUG_TEST_TIMEOUT ?= 900
 VM_TIMEOUT ?= 1200
