@@ -267,21 +267,23 @@ mig_prepare() {
 }
 
 # The RAM transport over TLS, with the credentials of
-# selftests/postcopy/mkcreds.sh (QEMU's layout; the source is 10.99.0.1).
+# selftests/postcopy/mkcreds.sh (QEMU's layout; the source is 10.99.0.1);
+# the bench sets MIG_SEC=--insecure to race QEMU's stream, which is clear.
 CREDS=/tmp/tls
 [ -d $CREDS/good ] || { mkdir -p $CREDS && tar xf "$T/creds.tar" -C $CREDS; }
+MIG_SEC=${MIG_SEC:---tls-creds $CREDS/good}
 
 # Every blocked vCPU waits on umemd and the RAM server: they outrank it.
 incoming_start() {
 	on_dst "$T/umemctl" incoming --qmp $RUN/dst.qmp --listen tcp:$DST_IP:$MIG_PORT \
-		--source $SRC_IP:$UMEM_PORT --tls-creds $CREDS/good --nice -10 \
+		--source $SRC_IP:$UMEM_PORT $MIG_SEC --nice -10 \
 		--progress line "$@" >> $RUN/incoming.log 2>&1 &
 	INCOMING_PID=$!
 }
 
 migrate_start() {
 	on_src "$T/umemctl" migrate --qmp $RUN/src.qmp --to tcp:$DST_IP:$MIG_PORT \
-		--listen $SRC_IP:$UMEM_PORT --tls-creds $CREDS/good --nice -10 \
+		--listen $SRC_IP:$UMEM_PORT $MIG_SEC --nice -10 \
 		--progress line "$@" >> $RUN/migrate.log 2>&1 &
 	MIGRATE_PID=$!
 }
