@@ -173,6 +173,7 @@ vm() {
 		--file /usr/bin/umemctl --file /usr/bin/umemd \
 		--file "$top/selftests/postcopy/netns.sh" \
 		--file "$top/build/postcopy/postcopy" \
+		--file "$top/build/tls/creds.tar" \
 		--out "$out/vm" --show-tap \
 		--test "$top/build/selftests/api" --test "$out/postcopy-smoke"
 }
