@@ -226,6 +226,7 @@ static void wait_some(struct migrate *m, int ms)
 static int arm(struct migrate *m)
 {
 	uint64_t end = now_ns() + m->o.arm_timeout_s * 1000000000ULL;
+	json_object *ev;
 	int st;
 
 	fprintf(stderr, "umemctl migrate: RAM server (pid %d) listening on %s; waiting up to %d s for the destination's umemd\n",
@@ -245,6 +246,8 @@ static int arm(struct migrate *m)
 			return 1;
 		}
 		wait_some(m, 200);
+		while (m->q.fd >= 0 && (ev = qmp_event(&m->q, 0)))
+			json_object_put(ev);
 	}
 	fprintf(stderr, "umemctl migrate: armed: the destination %s has both channels up\n",
 		m->peer);
@@ -400,6 +403,7 @@ static void progress_extra(struct migrate *m, char *buf, size_t len)
 static int drain(struct migrate *m)
 {
 	char extra[128];
+	json_object *ev;
 	int st;
 
 	fprintf(stderr, "umemctl migrate: the guest runs on the destination; its RAM is served from %s by pid %d until the destination has every page: keep both (Ctrl-C leaves the server running)\n",
@@ -425,6 +429,9 @@ static int drain(struct migrate *m)
 			return 0;
 		}
 		wait_some(m, 200);
+		/* QEMU's events go unread now: a waiting one would spin us. */
+		while (m->q.fd >= 0 && (ev = qmp_event(&m->q, 0)))
+			json_object_put(ev);
 		progress_extra(m, extra, sizeof(extra));
 		mig_progress(&m->prog, "serving", m->sent, m->pages, extra);
 	}
