@@ -169,34 +169,62 @@ static bool take_corrupt(uint64_t pgoff)
 	return hit;
 }
 
-/* Send one page record (PAGE with bytes, or ZERO). */
-static bool send_page(int fd, uint64_t pgoff, void *buf)
-{
-	struct wire_msg m = { .pgoff = pgoff };
-	struct iovec iov[2] = {
-		{ .iov_base = &m, .iov_len = sizeof(m) },
-		{ .iov_base = buf, .iov_len = S.psz },
-	};
-	struct msghdr msg = { .msg_iov = iov, .msg_iovlen = 2 };
-	size_t len = sizeof(m) + S.psz;
-	ssize_t n;
+/*
+ * Records gathered for one sendmsg(): up to BATCH_PAGES page records, each
+ * a header and, unless the page is zero, its bytes.  One system call and
+ * one pass through the network stack per batch instead of per page is
+ * most of what the stream costs (Documentation/performance.rst).
+ */
+#define BATCH_PAGES	16
 
+struct batch {
+	struct wire_msg hdr[BATCH_PAGES];
+	struct iovec iov[2 * BATCH_PAGES];
+	uint8_t *buf;		/* BATCH_PAGES pages */
+	unsigned int n, niov;
+	size_t len;
+};
+
+/* Add one page record (PAGE with bytes, or ZERO) for @pgoff to @b. */
+static void batch_add(struct batch *b, uint64_t pgoff)
+{
+	struct wire_msg *m = &b->hdr[b->n];
+	uint8_t *buf = b->buf + (size_t)b->n * S.psz;
+
+	memset(m, 0, sizeof(*m));
+	m->pgoff = pgoff;
 	image_page(&S.img, pgoff, buf);
 	if (take_corrupt(pgoff)) {
 		/* Zero pages too: the corrupted copy travels with its bytes. */
-		m.type = WIRE_PAGE;
-		m.arg = wire_csum(buf, S.psz, pgoff);
-		((uint8_t *)buf)[pgoff % S.psz] ^= 0x5a;
+		m->type = WIRE_PAGE;
+		m->arg = wire_csum(buf, S.psz, pgoff);
+		buf[pgoff % S.psz] ^= 0x5a;
 		atomic_fetch_add(&S.n_corrupt, 1);
-	} else if (page_is_zero(buf, S.psz / 8)) {
-		m.type = WIRE_ZERO;
-		msg.msg_iovlen = 1;
-		len = sizeof(m);
+	} else if (page_is_zero((uint64_t *)buf, S.psz / 8)) {
+		m->type = WIRE_ZERO;
 		atomic_fetch_add(&S.n_zero, 1);
 	} else {
-		m.type = WIRE_PAGE;
-		m.arg = wire_csum(buf, S.psz, pgoff);
+		m->type = WIRE_PAGE;
+		m->arg = wire_csum(buf, S.psz, pgoff);
 	}
+	b->iov[b->niov].iov_base = m;
+	b->iov[b->niov++].iov_len = sizeof(*m);
+	b->len += sizeof(*m);
+	if (m->type == WIRE_PAGE) {
+		b->iov[b->niov].iov_base = buf;
+		b->iov[b->niov++].iov_len = S.psz;
+		b->len += S.psz;
+	}
+	b->n++;
+}
+
+/* Send what @b holds, all of it; false if the connection failed. */
+static bool batch_flush(int fd, struct batch *b)
+{
+	struct msghdr msg = { .msg_iov = b->iov, .msg_iovlen = b->niov };
+	size_t len = b->len;
+	ssize_t n;
+
 	while (len) {
 		n = sendmsg(fd, &msg, MSG_NOSIGNAL);
 		if (n < 0 && errno == EINTR)
@@ -217,8 +245,17 @@ static bool send_page(int fd, uint64_t pgoff, void *buf)
 			}
 		}
 	}
-	atomic_fetch_add(&S.n_bytes, sizeof(m) + (m.type == WIRE_PAGE ? S.psz : 0));
+	atomic_fetch_add(&S.n_bytes, b->len);
+	b->n = b->niov = 0;
+	b->len = 0;
 	return true;
+}
+
+/* Add a page to @b, and send the batch once it is full. */
+static bool send_page(int fd, struct batch *b, uint64_t pgoff)
+{
+	batch_add(b, pgoff);
+	return b->n < BATCH_PAGES || batch_flush(fd, b);
 }
 
 static bool send_simple(int fd, uint32_t type)
@@ -294,7 +331,7 @@ static uint64_t prefetch_next(void)
 	return ~0ULL;
 }
 
-static void serve_urgent(int fd, void *buf)
+static void serve_urgent(int fd, struct batch *b)
 {
 	struct pollfd pfd = { .fd = fd, .events = POLLIN };
 	struct wire_msg m;
@@ -325,11 +362,13 @@ static void serve_urgent(int fd, void *buf)
 		atomic_store(&S.jump, m.pgoff + 1);
 		for (p = m.pgoff; p < end; p++) {
 			mark_sent(p);
-			if (!send_page(fd, p, buf))
+			if (!send_page(fd, b, p))
 				return;
 			atomic_fetch_add(&S.n_urgent, 1);
 			dup_push(p);
 		}
+		if (!batch_flush(fd, b))
+			return;
 	}
 }
 
@@ -359,7 +398,7 @@ static void throttle(uint64_t sent)
 		usleep((due - now) / 1000);
 }
 
-static void serve_background(int fd, void *buf)
+static void serve_background(int fd, struct batch *b)
 {
 	uint64_t cur = 0, p, j, sent = 0;
 	unsigned int n = 0;
@@ -371,7 +410,7 @@ static void serve_background(int fd, void *buf)
 			cur = j;
 		/* The duplicates hook: every 16 pages, one old urgent page. */
 		if (++n % 16 == 0 && dup_pop(&p, done ? 0 : 8)) {
-			if (!send_page(fd, p, buf))
+			if (!send_page(fd, b, p))
 				return;
 			atomic_fetch_add(&S.n_dup, 1);
 			continue;
@@ -389,28 +428,33 @@ static void serve_background(int fd, void *buf)
 		pthread_mutex_unlock(&S.lock);
 
 		if (p < S.pages) {
-			if (!send_page(fd, p, buf))
+			if (!send_page(fd, b, p))
 				return;
 			atomic_fetch_add(pf ? &S.n_prefetch : &S.n_bg, 1);
 			if (!pf)
 				cur = p + 1;
+			/* --rate paces page by page: nothing waits in a batch. */
+			if (S.rate && !batch_flush(fd, b))
+				return;
 			throttle(++sent);
 			continue;
 		}
 		if (!done) {
 			/* Drain the duplicates hook before saying DONE. */
 			while (dup_pop(&p, 0)) {
-				if (!send_page(fd, p, buf))
+				if (!send_page(fd, b, p))
 					return;
 				atomic_fetch_add(&S.n_dup, 1);
 			}
+			if (!batch_flush(fd, b))
+				return;
 			if (!send_simple(fd, WIRE_DONE))
 				return;
 			done = true;
 			logv("background: every page sent after %.2f s",
 			     (now_ns() - S.start_ns) / 1e9);
 		}
-		if (!idle_wait(fd, WIRE_PING_MS))
+		if (!batch_flush(fd, b) || !idle_wait(fd, WIRE_PING_MS))
 			return;
 		if (!send_simple(fd, WIRE_PING))
 			return;
@@ -565,7 +609,7 @@ static void *conn_thread(void *arg)
 	struct wire_hello h;
 	uint64_t *bm = NULL;
 	size_t words = (S.pages + 63) / 64;
-	void *buf = NULL;
+	struct batch *b = NULL;
 	int fd = c->fd, ch = 0, one = 1;
 	bool armed;
 	bool takeover;
@@ -644,13 +688,15 @@ static void *conn_thread(void *arg)
 	if (armed)
 		control_say("armed %s\n", c->peer);
 
-	buf = aligned_alloc(64, S.psz);
-	if (!buf || !hold(fd, ch))
+	b = calloc(1, sizeof(*b));
+	if (b)
+		b->buf = aligned_alloc(64, (size_t)BATCH_PAGES * S.psz);
+	if (!b || !b->buf || !hold(fd, ch))
 		goto out;
 	if (ch == WIRE_URGENT)
-		serve_urgent(fd, buf);
+		serve_urgent(fd, b);
 	else
-		serve_background(fd, buf);
+		serve_background(fd, b);
 	logv("%s: %s channel closed", c->peer,
 	     ch == WIRE_URGENT ? "urgent" : "background");
 
@@ -665,7 +711,9 @@ out:
 	pthread_mutex_unlock(&S.lock);
 	close(fd);
 	free(bm);
-	free(buf);
+	if (b)
+		free(b->buf);
+	free(b);
 	free(c);
 	return NULL;
 }

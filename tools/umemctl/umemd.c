@@ -49,6 +49,13 @@
 #define NR_FREAD	16	/* snapshot reads in flight */
 #define FREAD_PAGES	64	/* pages per background snapshot read */
 #define TICK_MS		100
+/*
+ * A channel reads up to this much at once and parses the records in it:
+ * one recv per record (a header, then a page) cost more than the bytes
+ * did.  The rest of a page that straddles the end goes straight into the
+ * mapping.
+ */
+#define RBUF_BYTES	(64 * 1024)
 
 enum op_kind { OP_REQ, OP_RECV, OP_SEND, OP_WRITE, OP_TICK, OP_FREAD };
 
@@ -68,9 +75,12 @@ struct chan {
 	int inflight;
 	struct op recv_op, send_op;
 	/* receive state */
+	uint8_t *rbuf;		/* RBUF_BYTES of records read ahead */
+	size_t rlen;		/* bytes in rbuf not parsed yet */
+	bool direct;		/* the recv in flight reads into dst */
 	bool in_payload;
 	struct wire_msg hdr;
-	size_t got;
+	size_t got;		/* bytes of the page at dst so far */
 	uint8_t *dst;
 	bool dup;
 	uint64_t page;		/* page being received into, or ~0 */
@@ -173,6 +183,7 @@ static const char umemd_usage[] =
 "  --hold-stream       connect the background channel but read nothing\n"
 "                      from it until SIGUSR1 (the migration tool sends it\n"
 "                      once the guest runs here)\n"
+
 "  --verbose           log connections\n"
 "  --version           print the release of umemd\n"
 "Exit status: 0 complete; 1 error; 2 bad input or refused by the source;\n"
@@ -388,12 +399,14 @@ static void chan_submit_recv(struct chan *ch)
 	uint8_t *p;
 	size_t len;
 
-	if (ch->in_payload) {
+	/* Parsing left either part of a page or part of a header. */
+	ch->direct = ch->in_payload;
+	if (ch->direct) {
 		p = ch->dst + ch->got;
 		len = D.psz - ch->got;
 	} else {
-		p = (uint8_t *)&ch->hdr + ch->got;
-		len = sizeof(ch->hdr) - ch->got;
+		p = ch->rbuf + ch->rlen;
+		len = RBUF_BYTES - ch->rlen;
 	}
 	io_uring_prep_recv(sqe, ch->fd, p, len, 0);
 	io_uring_sqe_set_data(sqe, &ch->recv_op);
@@ -405,6 +418,7 @@ static void chan_free_if_drained(struct chan *ch)
 	if (!ch->dead || ch->inflight)
 		return;
 	close(ch->fd);
+	free(ch->rbuf);
 	free(ch->out);
 	free(ch->tx);
 	free(ch);
@@ -495,18 +509,47 @@ static bool chan_op_done(struct chan *ch, int res)
 	return true;
 }
 
+/* Take every whole record, and the start of a page, out of rbuf. */
+static bool chan_parse(struct chan *ch)
+{
+	size_t off = 0, n;
+
+	while (off < ch->rlen) {
+		if (!ch->in_payload) {
+			if (ch->rlen - off < sizeof(ch->hdr))
+				break;
+			memcpy(&ch->hdr, ch->rbuf + off, sizeof(ch->hdr));
+			off += sizeof(ch->hdr);
+			if (!got_header(ch))
+				return false;
+			continue;
+		}
+		n = D.psz - ch->got;
+		if (n > ch->rlen - off)
+			n = ch->rlen - off;
+		memcpy(ch->dst + ch->got, ch->rbuf + off, n);
+		ch->got += n;
+		off += n;
+		if (ch->got == D.psz)
+			got_payload(ch);
+	}
+	ch->rlen -= off;
+	memmove(ch->rbuf, ch->rbuf + off, ch->rlen);
+	return true;
+}
+
 static void recv_done(struct chan *ch, int res)
 {
 	if (!chan_op_done(ch, res))
 		return;
 	ch->last_rx_ns = now_ns();
-	ch->got += res;
-	if (ch->in_payload) {
+	if (ch->direct) {
+		ch->got += res;
 		if (ch->got == D.psz)
 			got_payload(ch);
-	} else if (ch->got == sizeof(ch->hdr)) {
-		ch->got = 0;
-		if (!got_header(ch)) {
+	} else {
+		ch->rlen += res;
+		if (!chan_parse(ch)) {
 			chan_fail(ch, "protocol error");
 			return;
 		}
@@ -687,7 +730,9 @@ static struct chan *chan_open(int type, uint64_t timeout_ms)
 	tv.tv_sec = 0;
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	ch = calloc(1, sizeof(*ch));
-	if (!ch)
+	if (ch)
+		ch->rbuf = malloc(RBUF_BYTES);
+	if (!ch || !ch->rbuf)
 		die("out of memory");
 	ch->fd = fd;
 	ch->type = type;
