@@ -64,6 +64,7 @@ KVM_HOLD := $(BUILD)/runner/kvm-hold
 CREDS := $(BUILD)/tls/creds.tar
 RELAY := $(BUILD)/postcopy/relay
 POSTCOPY_FILES := --file $(UMEMCTL) --file $(UMEMD) --file selftests/postcopy/netns.sh \
+	--file selftests/postcopy/trace.sh --file tools/bench/fault-path.awk \
 	--file $(KVM_HOLD) --file $(CREDS) --file $(RELAY)
 # A module of the kernel's own: $(call kmod,PATH) is PATH.ko, or Debian
 # 6.12's PATH.ko.xz (the runner decompresses it), or nothing.

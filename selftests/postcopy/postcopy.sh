@@ -11,6 +11,7 @@
 
 T=$(dirname "$0")
 . "$T/netns.sh"
+. "$T/trace.sh"
 PORT=4444
 SRC=$SRC_IP:$PORT
 UMEMCTL=$T/umemctl
@@ -114,6 +115,23 @@ t_happy() {
 	start_source --image pattern:16M:7
 	vmm --image pattern:16M:7 --source $SRC --vcpus 4 --ops 4000
 	expect_rc 0 && expect "every page OK" && expect "umemd: complete"
+}
+
+# umemd --trace and umem's tracepoints give every step of a demand fault,
+# and fault-path.awk joins them: every step has pages.
+t_fault_path() {
+	start_source --image pattern:16M:17
+	trace_start
+	vmm --image pattern:16M:17 --source $SRC --vcpus 2 --ops 2000 \
+		--umemd-arg --trace
+	trace_stop $log/trace
+	awk -f "$T/fault-path.awk" $log/trace > $log/path
+	diag $log/path
+	expect_rc 0 && expect "every page OK" &&
+		grep -q 'tracing_mark_write: umemd req' $log/trace &&
+		awk '$1 ~ /_to_|total/ && $2 + 0 < 1 { bad = 1 }
+		     $1 ~ /_to_|total/ { seen++ }
+		     END { exit bad || seen != 6 }' $log/path
 }
 
 # The VMM in a memory cgroup just above its guest RAM, umemd in one half
@@ -469,6 +487,7 @@ if ! net_up > $log/net 2>&1; then
 	exit 1
 fi
 run migrate__happy t_happy
+run trace__fault_path t_fault_path
 run migrate__unix_handoff t_unix_handoff
 run migrate__memcg t_memcg
 run migrate__net_down t_net_down

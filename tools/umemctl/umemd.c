@@ -100,6 +100,7 @@ static struct {
 	int progress;		/* 0 off, 1 auto, 2 lines */
 	bool verbose;
 	bool hold_stream;	/* --hold-stream: no background recv yet */
+	int trace_fd;		/* --trace: tracefs's trace_marker, or -1 */
 	struct tls_creds *tls;	/* NULL: --insecure */
 
 	struct umem_region reg;
@@ -183,7 +184,10 @@ static const char umemd_usage[] =
 "  --hold-stream       connect the background channel but read nothing\n"
 "                      from it until SIGUSR1 (the migration tool sends it\n"
 "                      once the guest runs here)\n"
-
+"  --trace             write when each demand page is requested and when\n"
+"                      it arrives to the kernel's trace (trace_marker),\n"
+"                      beside umem's tracepoints: tools/bench/fault-path.awk\n"
+"                      makes the fault path's breakdown of them\n"
 "  --verbose           log connections\n"
 "  --version           print the release of umemd\n"
 "Exit status: 0 complete; 1 error; 2 bad input or refused by the source;\n"
@@ -277,8 +281,24 @@ static void add_present(uint64_t pgoff)
 }
 
 /* Page @pgoff holds its right contents: mark it, in the next batch. */
+/* --trace: "umemd WHAT PGOFF" in the kernel's trace, on its clock. */
+static void trace_mark(const char *what, uint64_t pgoff)
+{
+	char b[64];
+	int n;
+
+	if (D.trace_fd < 0)
+		return;
+	n = snprintf(b, sizeof(b), "umemd %s %llu\n", what,
+		     (unsigned long long)pgoff);
+	if (write(D.trace_fd, b, n) != n)
+		logv("trace_marker: %s", strerror(errno));
+}
+
 static void got_page(uint64_t pgoff, int type)
 {
+	if (bit_test(D.wanted, pgoff))
+		trace_mark("got", pgoff);
 	bit_set(D.have, pgoff);
 	bit_clear(D.wanted, pgoff);
 	D.n_have++;
@@ -913,8 +933,10 @@ static void want_page(uint64_t p)
 		D.bg_cursor = p + n;
 		return;
 	}
-	if (!bit_test(D.busy, p))
+	if (!bit_test(D.busy, p)) {
+		trace_mark("req", p);
 		send_req(p, 1, 0);
+	}
 	end = p + 1 + D.window > D.pages ? D.pages : p + 1 + D.window;
 	while (++p < end && bit_test(D.have, p))
 		;
@@ -1168,6 +1190,7 @@ int main(int argc, char **argv)
 		{ "nice", required_argument, NULL, 'N' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "hold-stream", no_argument, NULL, 'H' },
+		{ "trace", no_argument, NULL, 'R' },
 		{ "tls-creds", required_argument, NULL, 'T' },
 		{ "tls-no-ktls", no_argument, NULL, 'K' },
 		{ "tls-authz", required_argument, NULL, 'A' },
@@ -1195,6 +1218,7 @@ int main(int argc, char **argv)
 	D.connect_timeout_ns = 10000000000ULL;
 	D.progress = 1;
 	D.snap_fd = -1;
+	D.trace_fd = -1;
 	while ((opt = getopt_long(argc, argv, "hV", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'f':
@@ -1239,6 +1263,16 @@ int main(int argc, char **argv)
 			break;
 		case 'v': D.verbose = true; break;
 		case 'H': D.hold_stream = true; break;
+		case 'R':
+			D.trace_fd = open("/sys/kernel/tracing/trace_marker",
+					  O_WRONLY | O_CLOEXEC);
+			if (D.trace_fd < 0)
+				D.trace_fd = open("/sys/kernel/debug/tracing/trace_marker",
+						  O_WRONLY | O_CLOEXEC);
+			if (D.trace_fd < 0)
+				die_code(EXIT_CONFIG, "--trace: no trace_marker (is tracefs mounted?): %s",
+					 strerror(errno));
+			break;
 		case 'T': tls_dir = optarg; break;
 		case 'K': no_ktls = true; break;
 		case 'U': tls_user = optarg; break;
