@@ -372,11 +372,17 @@ bench: deps
 BENCH_QEMU ?= 1
 # Runs of each real-guest method (umem, postcopy, postcopy-preempt).
 BENCH_RUNS ?= 3
+# BENCH_TLS=1: the same three methods again with their streams in TLS.
+BENCH_TLS ?= 1
+# BENCH_NICE=1: umem once more with its daemons at nice -10.
+BENCH_NICE ?= 1
 bench-vm: module tools $(KVM_HOLD) $(CREDS) $(RELAY) $(if $(filter 1,$(BENCH_QEMU)),l2-guest)
 	$(MAKE) -C tools/bench
 	@mkdir -p $(BUILD)/bench
 	sed -e 's/@GUEST_MIB@/$(GUEST_MIB)/' -e 's/@WORK_MIB@/$(WORK_MIB)/' \
-		-e 's/@BENCH_RUNS@/$(BENCH_RUNS)/' selftests/qemu/bench.sh > $(BUILD)/bench/bench-qemu
+		-e 's/@BENCH_RUNS@/$(BENCH_RUNS)/' -e 's/@BENCH_TLS@/$(BENCH_TLS)/' \
+		-e 's/@BENCH_NICE@/$(BENCH_NICE)/' \
+		selftests/qemu/bench.sh > $(BUILD)/bench/bench-qemu
 	chmod 755 $(BUILD)/bench/bench-qemu
 	tools/bench/bench.sh --kernel $(KERNEL) --module $(MODULE) \
 		$(if $(VETH_KO),--module $(VETH_KO)) $(addprefix --module ,$(TLS_KO)) \

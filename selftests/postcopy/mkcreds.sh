@@ -14,6 +14,9 @@
 #   intruder/ a valid destination certificate, CN=umem-intruder (authz)
 #   psk/      no PKI: keys.psk (QEMU's tls-creds-psk), username qemu
 #   pskwrong/ keys.psk with another key for qemu
+#   qemu/     QEMU's own migration stream, the other way round: the
+#             destination QEMU (10.99.0.2) serves, the source connects
+#             (make bench's QEMU-over-TLS cases)
 # ECDSA P-256 keys: quick to make and to use under TCG.
 set -eu
 
@@ -72,7 +75,13 @@ client other otherca umem-destination "$valid"
 client main expired umem-destination 'activation_date = "2020-01-01 00:00:00"
 expiration_date = "2020-02-01 00:00:00"'
 client main intruder umem-intruder "$valid"
-for d in good nocert otherca expired intruder; do
+cert main qemu server "cn = \"umem-qemu-destination\"
+organization = \"umem tests\"
+ip_address = \"10.99.0.2\"
+tls_www_server
+$valid"
+client main qemu umem-qemu-source "$valid"
+for d in good nocert otherca expired intruder qemu; do
 	mkdir -p $d
 	cp main-cert.pem $d/ca-cert.pem
 done
@@ -84,4 +93,4 @@ psk() {
 }
 psk psk
 psk pskwrong
-tar cf creds.tar good nocert otherca expired intruder psk pskwrong
+tar cf creds.tar good nocert otherca expired intruder psk pskwrong qemu

@@ -19,21 +19,36 @@ T=$(dirname "$0")
 GUEST_MIB=@GUEST_MIB@
 WORK_MIB=@WORK_MIB@
 BENCH_RUNS=@BENCH_RUNS@
+BENCH_TLS=@BENCH_TLS@
+BENCH_NICE=@BENCH_NICE@
 # Like with like: QEMU's cases run in clear, so umem's transport does too
 # (what TLS costs is the "tls" table of the main bench VM).
 MIG_SEC=--insecure
+# and its daemons run at QEMU's migration threads' priority, not above the
+# vCPU (lib.sh's tests give them -10).
+MIG_NICE=0
 . "$T/lib.sh"
+# umem's runs trace their demand faults (tools/bench/fault-path.awk).
+. "$T/trace.sh"
 DST_SHM=/dev/shm/l2-ram-dst
 failed=0
 METHODS="umem postcopy postcopy_preempt"
+# BENCH_NICE=1: umem once more with its daemons above the vCPU (nice -10,
+# as the tests run them), to show what the priority does.
+[ "$BENCH_NICE" = 1 ] && METHODS="umem umem_nice postcopy postcopy_preempt"
+# BENCH_TLS=1: the same three with the streams in TLS, X.509 with mutual
+# authentication: umem's RAM transport (QEMU's device state stays clear,
+# 0.2 MiB), and QEMU's whole stream (tls-creds-x509).
+[ "$BENCH_TLS" = 1 ] && METHODS="$METHODS umem_tls postcopy_tls postcopy_preempt_tls"
+NMETHODS=$(echo $METHODS | wc -w)
 
 echo "TAP version 13"
-echo "1..$((BENCH_RUNS * 3))"
+echo "1..$((BENCH_RUNS * NMETHODS))"
 net_up > /tmp/net.log 2>&1 || { echo "not ok 1 bench.qemu # no network"; exit 1; }
 
 # row NAME TOTAL_S DOWN_MS BLOCKED_S STALL_S WIRE VERIFIED
 row() {
-	printf "%-18s %9s %12s %10s %14s %14s %15s\n" "$@"
+	printf "%-21s %9s %12s %10s %14s %14s %15s\n" "$@"
 }
 
 # median: the median of the numbers on stdin, one a line
@@ -69,27 +84,42 @@ bench_umem() {
 	sleep 2
 	s0=$(stall src)
 	w0=$(wire_bytes)
-	mig_switch || { echo "#   umem: $MIG_ERR"; return 1; }
-	wait $INCOMING_PID || { echo "#   umem: umemctl incoming failed"; return 1; }
+	trace_start
+	INCOMING_ARGS="--server-arg --trace"
+	mig_switch ||
+		{ trace_stop $RUN/fault.trace; echo "#   umem: $MIG_ERR"; return 1; }
+	wait $INCOMING_PID || { trace_stop $RUN/fault.trace; echo "#   umem: umemctl incoming failed"; return 1; }
 	INCOMING_PID=""
 	t_done=$(now)
+	trace_stop $RUN/fault.trace
 	w1=$(wire_bytes)
 	s1=$(stall dst)
 	st=$("$T/umemctl" stat "$(cat $RUN/dst.pid)" 2>&1)
 	sed -n '/umemctl incoming: complete/,$p' $RUN/incoming.log | sed 's/^/#   /'
 	sed -n '/umemctl migrate: complete/,$p' $RUN/migrate.log | sed 's/^/#   /'
 	finish_guest || return 1
-	record umem $(elapsed $T_START $t_done) \
+	record $M $(elapsed $T_START $t_done) \
 		$(awk -v a=$T_STOP -v b=$T_RESUME 'BEGIN { printf "%.0f", (b - a) * 1000 }') \
 		"$(echo "$st" | sed -n 's/.* \([0-9.]*\) s blocked in total.*/\1/p')" \
 		$(awk -v a=$s0 -v b=$s1 'BEGIN { printf "%.3f", b - a }') \
 		$((w1 - w0)) $(verified_pages)
 }
 
-# bench_postcopy [CAP...]: QEMU's postcopy, with CAPs on both sides too
+# tls NAME ENDPOINT: QEMU's migration stream in TLS (mkcreds.sh's qemu/)
+tls() {
+	qmp $1 "{\"execute\":\"object-add\",\"arguments\":{\"qom-type\":\"tls-creds-x509\",\"id\":\"tls0\",\"dir\":\"$CREDS/qemu\",\"endpoint\":\"$2\",\"verify-peer\":true}}" > /dev/null &&
+		qmp $1 '{"execute":"migrate-set-parameters","arguments":{"tls-creds":"tls0"}}' > /dev/null
+}
+
+# bench_postcopy [CAP...]: QEMU's postcopy, with CAPs on both sides too;
+# in TLS when QEMU_TLS=1
 bench_postcopy() {
 	l2_boot src on_src $SRC_RAM || return 1
 	l2_start dst on_dst $DST_SHM -incoming defer
+	if [ "$QEMU_TLS" = 1 ]; then
+		tls dst server || { echo "#   the destination QEMU refused TLS"; return 1; }
+		tls src client || { echo "#   the source QEMU refused TLS"; return 1; }
+	fi
 	caps dst postcopy-ram postcopy-blocktime "$@" || return 1
 	qmp dst "{\"execute\":\"migrate-incoming\",\"arguments\":{\"uri\":\"tcp:$DST_IP:$MIG_PORT\"}}" > /dev/null || return 1
 	caps src postcopy-ram postcopy-blocktime "$@" || return 1
@@ -119,16 +149,23 @@ bench_postcopy() {
 bench_one() {
 	case $M in
 	umem) bench_umem ;;
+	umem_nice) MIG_NICE=-10 bench_umem ;;
 	postcopy) bench_postcopy ;;
 	postcopy_preempt) bench_postcopy postcopy-preempt ;;
+	umem_tls) MIG_SEC="--tls-creds $CREDS/good" bench_umem ;;
+	postcopy_tls) QEMU_TLS=1 bench_postcopy ;;
+	postcopy_preempt_tls) QEMU_TLS=1 bench_postcopy postcopy-preempt ;;
 	esac
+	_rc=$?
+	MIG_SEC=--insecure MIG_NICE=0 QEMU_TLS=0
+	return $_rc
 }
 
 # Each run goes once more if it fails (mig_twice): its figures are those
 # of the attempt that passed.  The methods alternate, so that a slow
 # stretch of the host does not fall on one of them only.
 echo "# qemu: the same guest ($GUEST_MIB MiB RAM, workload on $WORK_MIB MiB) migrated by umem and by QEMU's postcopy, plain and preempt, $BENCH_RUNS runs each"
-rm -f $RUN/bench.*
+rm -f $RUN/bench.* $RUN/fault.trace
 n=0
 for r in $(seq $BENCH_RUNS); do
 	for M in $METHODS; do
@@ -148,12 +185,19 @@ for M in $METHODS; do
 	json="$json${json:+, }\"$M\": {\"total_s\": $(col $M 1), \"downtime_ms\": $(col $M 2), \"blocked_s\": $(col $M 3), \"guest_stall_s\": $(col $M 4), \"wire_bytes\": $(col $M 5), \"verified_pages\": $(col $M 6), \"runs\": $(wc -l < $RUN/bench.$M)}"
 done
 # umem against the better of QEMU's two modes, per figure (lower is better)
-if [ -s $RUN/bench.umem ] && [ -s $RUN/bench.postcopy ] && [ -s $RUN/bench.postcopy_preempt ]; then
+for x in "" _tls; do
+	[ -s $RUN/bench.umem$x ] && [ -s $RUN/bench.postcopy$x ] &&
+		[ -s $RUN/bench.postcopy_preempt$x ] || continue
 	for c in 1:total 2:downtime 3:blocked 4:guest_stall; do
 		i=${c%%:*}
-		echo "# umem / best QEMU postcopy, ${c#*:}: $(awk -v u=$(col umem $i) -v a=$(col postcopy $i) -v b=$(col postcopy_preempt $i) \
+		echo "# umem$x / best QEMU postcopy$x, ${c#*:}: $(awk -v u=$(col umem$x $i) -v a=$(col postcopy$x $i) -v b=$(col postcopy_preempt$x $i) \
 			'BEGIN { m = a < b ? a : b; if (m > 0) printf "%.2fx", u / m; else print "n/a" }')"
 	done
-fi
+done
 [ -n "$json" ] && echo "# # json \"qemu\": {$json}"
+if [ -s $RUN/fault.trace ]; then
+	echo "#"
+	echo "# Where umem's demand faults wait (all umem runs; microseconds)"
+	awk -f "$T/fault-path.awk" $RUN/fault.trace | sed 's/^/# /'
+fi
 [ $failed = 0 ]

@@ -273,17 +273,21 @@ CREDS=/tmp/tls
 [ -d $CREDS/good ] || { mkdir -p $CREDS && tar xf "$T/creds.tar" -C $CREDS; }
 MIG_SEC=${MIG_SEC:---tls-creds $CREDS/good}
 
-# Every blocked vCPU waits on umemd and the RAM server: they outrank it.
+# The daemons' nice value: the tests give them the CPU first (-10), so
+# that a slow test VM does not time out; the bench races QEMU's own
+# migration threads, which run at 0, with 0.
+MIG_NICE=${MIG_NICE:--10}
+
 incoming_start() {
 	on_dst "$T/umemctl" incoming --qmp $RUN/dst.qmp --listen tcp:$DST_IP:$MIG_PORT \
-		--source $SRC_IP:$UMEM_PORT $MIG_SEC --nice -10 \
+		--source $SRC_IP:$UMEM_PORT $MIG_SEC --nice $MIG_NICE \
 		--progress line "$@" >> $RUN/incoming.log 2>&1 &
 	INCOMING_PID=$!
 }
 
 migrate_start() {
 	on_src "$T/umemctl" migrate --qmp $RUN/src.qmp --to tcp:$DST_IP:$MIG_PORT \
-		--listen $SRC_IP:$UMEM_PORT $MIG_SEC --nice -10 \
+		--listen $SRC_IP:$UMEM_PORT $MIG_SEC --nice $MIG_NICE \
 		--progress line "$@" >> $RUN/migrate.log 2>&1 &
 	MIGRATE_PID=$!
 }
