@@ -234,7 +234,7 @@ static inline const unsigned long *umem_poisoned(struct umem_region *region)
 /* Largest region, in pages: the bitmap helpers take unsigned int sizes. */
 #define UMEM_MAX_PAGES	((pgoff_t)INT_MAX)
 
-/* dev.c: controls, for /dev/umem fds and umemfs files */
+/* dev.c: controls, for /dev/umem fds and umemfs files; /dev/umem */
 struct umem_ctl *umem_ctl_alloc(void);
 void umem_ctl_free(struct umem_ctl *ctl);
 int umem_ctl_create(struct umem_ctl *ctl, const struct umem_init *init,
@@ -244,6 +244,8 @@ long umem_ctl_ioctl(struct umem_ctl *ctl, struct file *file, unsigned int cmd,
 		    unsigned long arg);
 int umem_ctl_mmap(struct umem_ctl *ctl, struct vm_area_struct *vma);
 void umem_ctl_show_fdinfo(struct umem_ctl *ctl, struct seq_file *m);
+int umem_dev_init(void);
+void umem_dev_exit(void);
 
 /* fs.c: umemfs */
 int umem_fs_init(void);
