@@ -119,7 +119,8 @@ struct umem_counters {
  * @hup:		the control file is closed and the live server holds
  *			the last reference: no one can fault on the region
  *			again (set once)
- * @read_lock:		serialises readers of the server fd
+ * @read_lock:		serialises readers of the server fd; taken outside
+ *			@lock, never inside it
  * @server_wq:		readers and pollers of the server fd
  * @detach_work:	fails the region when the detach deadline passes
  * @stats:		event counters
@@ -263,9 +264,6 @@ struct file *umem_region_file(struct umem_region *region,
 int umem_region_check_range(struct umem_region *region,
 			    const struct umem_range *range);
 unsigned long *umem_bitmap_alloc(pgoff_t nr_pages);
-void umem_mark_present(struct umem_region *region,
-		       const struct umem_range *ranges, unsigned int n);
-int umem_poison(struct umem_region *region, const struct umem_range *range);
 int umem_complete(struct umem_region *region);
 void umem_wake_range(struct umem_region *region, pgoff_t start, pgoff_t end);
 void umem_wake_all(struct umem_region *region);
@@ -285,7 +283,6 @@ struct file *umem_fill_open(struct umem_region *region);
 
 /* queue.c */
 void umem_queue_request(struct umem_region *region, pgoff_t pgoff, u32 flags);
-unsigned long *umem_redeliver_detach(struct umem_region *region);
 long umem_serve(struct umem_region *region, void __user *argp);
 
 /* stats.c */
