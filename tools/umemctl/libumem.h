@@ -77,9 +77,6 @@ int umem_fd_is_umemfs(int fd);
  */
 int umem_find_pid_file(pid_t pid, const char *match, char *path, size_t len);
 
-/* The magic statfs(2) reports for a umemfs mount. */
-#define UMEM_FS_MAGIC	0x756d656d
-
 void umem_close(struct umem_region *r);
 
 /* mmap(MAP_SHARED) [@offset, @offset + @len) of the region; *addr set. */
