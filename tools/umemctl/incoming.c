@@ -23,7 +23,7 @@
 #include "libumem.h"
 #include "mig.h"
 #include "qmp.h"
-#include "umemctl.h"
+#include "commands.h"
 #include "wire.h"
 
 /* umemd's exit statuses (umemd.c) */

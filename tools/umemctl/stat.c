@@ -22,7 +22,7 @@
 #include <fcntl.h>
 
 #include "libumem.h"
-#include "umemctl.h"
+#include "commands.h"
 
 #ifndef SYS_pidfd_open
 #define SYS_pidfd_open 434

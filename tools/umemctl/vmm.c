@@ -27,7 +27,7 @@
 #include <sys/wait.h>
 
 #include "libumem.h"
-#include "umemctl.h"
+#include "commands.h"
 #include "wire.h"
 
 #define MAX_VCPUS	64
