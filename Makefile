@@ -208,14 +208,15 @@ $(BUILD)/linux/.stamp: | $(LINUX_SOURCE)
 $(LINUX_SOURCE):
 	@echo "$(LINUX_SOURCE) missing: run 'make deps' as root" >&2; exit 1
 
-# A binary too long for one file has parts, selftests/umem/AREA/*.h, that
-# AREA.c includes (Documentation/testing.rst, "Writing a test").
+# A binary too long for one file has parts, selftests/umem/AREA/: files
+# compiled with AREA.c, and headers (Documentation/testing.rst, "Writing a
+# selftest").
 $(foreach a,$(SELFTEST_AREAS),$(eval $(BUILD)/selftests/$(a): \
-	$(wildcard selftests/umem/$(a)/*.h)))
+	$(wildcard selftests/umem/$(a)/*.[ch])))
 $(BUILD)/selftests/%: selftests/umem/%.c selftests/umem/umem_test.h include/uapi/linux/umem.h \
 		$(BUILD)/linux/.stamp $(LIBUMEM)
 	@mkdir -p $(dir $@)
-	$(CC) $(TEST_CFLAGS) -Itools/umemctl -o $@ $< $(LIBUMEM) $(TEST_LDFLAGS) $(TEST_LDLIBS)
+	$(CC) $(TEST_CFLAGS) -Itools/umemctl -o $@ $(filter %.c,$^) $(LIBUMEM) $(TEST_LDFLAGS) $(TEST_LDLIBS)
 
 $(LIBUMEM): tools
 

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * umem: controls (what UMEM_IOC_API, INIT, SERVE, STATS and mmap act on),
- * the /dev/umem misc device whose fds carry them, and module setup.
+ * and the /dev/umem misc device whose fds carry them.
  *
  * Each open() of /dev/umem yields an independent control fd; nothing is
  * named or shared globally, so one user cannot squat on another's state.
@@ -10,7 +10,6 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
-#include <linux/build_bug.h>
 #include <linux/capability.h>
 #include <linux/fs.h>
 #include <linux/lockdep.h>
@@ -324,18 +323,14 @@ static struct miscdevice umem_misc = {
 	.mode	= 0600,
 };
 
-static int __init umem_init(void)
+/**
+ * umem_dev_init - register /dev/umem, with the mode dev_mode states
+ *
+ * Return: 0, -EINVAL (a dev_mode beyond 0660), or misc_register()'s error.
+ */
+int __init umem_dev_init(void)
 {
 	int ret;
-
-	/* The ABI layout is fixed: selftests/umem/header_check.c agrees. */
-	BUILD_BUG_ON(sizeof(struct umem_api) != 64);
-	BUILD_BUG_ON(sizeof(struct umem_init) != 64);
-	BUILD_BUG_ON(sizeof(struct umem_serve) != 64);
-	BUILD_BUG_ON(sizeof(struct umem_request) != 16);
-	BUILD_BUG_ON(sizeof(struct umem_range) != 16);
-	BUILD_BUG_ON(sizeof(struct umem_stats) != 400);
-	BUILD_BUG_ON(sizeof(struct umem_bitmap) != 64);
 
 	if (dev_mode & ~0660) {
 		pr_err("dev_mode %#o: owner and group bits only, at most 0660\n",
@@ -343,42 +338,13 @@ static int __init umem_init(void)
 		return -EINVAL;
 	}
 	umem_misc.mode = dev_mode;
-
-	ret = umem_region_init();
-	if (ret) {
-		pr_err("cannot mount the backing tmpfs: %d\n", ret);
-		return ret;
-	}
 	ret = misc_register(&umem_misc);
-	if (ret) {
+	if (ret)
 		pr_err("cannot register /dev/umem: %d\n", ret);
-		goto err_region;
-	}
-	ret = umem_fs_init();
-	if (ret) {
-		pr_err("cannot register the umem filesystem: %d\n", ret);
-		goto err_misc;
-	}
-	return 0;
-
-err_misc:
-	misc_deregister(&umem_misc);
-err_region:
-	umem_region_exit();
 	return ret;
 }
 
-static void __exit umem_exit(void)
+void umem_dev_exit(void)
 {
-	umem_fs_exit();
 	misc_deregister(&umem_misc);
-	umem_region_exit();
 }
-
-module_init(umem_init);
-module_exit(umem_exit);
-
-MODULE_DESCRIPTION("User-process-backed memory for postcopy live migration");
-MODULE_AUTHOR("The umem developers");
-MODULE_LICENSE("GPL");
-MODULE_VERSION(UMEM_VERSION);

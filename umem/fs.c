@@ -49,9 +49,6 @@
 #include "compat.h"
 #include "umem.h"
 
-/* "umem" in ASCII, for statfs(2). */
-#define UMEM_FS_MAGIC	0x756d656d
-
 /**
  * struct umem_fs_opts - a mount's options
  * @detach_timeout_ms:	the detach deadline of its regions

@@ -21,6 +21,15 @@
  * may poison ranges or declare the region complete.  Closing the server
  * detaches the region: waiters stay parked, and the next server
  * re-adopts the region and is handed every request still outstanding.
+ *
+ * The queue's state is this file's alone: the pending, overflow and
+ * redeliver bits, the ring, and the redeliver bitmap's life.  So marking
+ * pages present and poisoning them live here too: a page becomes present
+ * and leaves the queue in one hold of region->lock, so no reader ever
+ * finds a request for a present page.  A write() may mark 4096 ranges of
+ * a whole region each, and a poison may cover a whole region: the bits
+ * are set a word at a time, in steps of UMEM_STEP_PAGES pages per hold
+ * of region->lock.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -28,6 +37,8 @@
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/jiffies.h>
+#include <linux/pagemap.h>
+#include <linux/pagevec.h>
 #include <linux/poll.h>
 #include <linux/sched.h>
 #include <linux/slab.h>
@@ -116,7 +127,7 @@ void umem_queue_request(struct umem_region *region, pgoff_t pgoff, u32 flags)
  *
  * Return: the bitmap to kvfree(), or NULL.
  */
-unsigned long *umem_redeliver_detach(struct umem_region *region)
+static unsigned long *umem_redeliver_detach(struct umem_region *region)
 {
 	unsigned long *bits = region->redeliver;
 
@@ -360,6 +371,261 @@ static ssize_t umem_server_read_iter(struct kiocb *iocb, struct iov_iter *to)
 	}
 	mutex_unlock(&region->read_lock);
 	return done;
+}
+
+/*
+ * Set bits [@start, @start + @nr) of @map, @nr >= 1, a word at a time,
+ * under region->lock.  Lockless readers test bits of @map: a word that
+ * changes is stored once, whole.  Returns how many bits changed.
+ */
+static pgoff_t umem_bits_set(unsigned long *map, pgoff_t start, pgoff_t nr)
+{
+	pgoff_t w = BIT_WORD(start), last = BIT_WORD(start + nr - 1);
+	unsigned long mask = BITMAP_FIRST_WORD_MASK(start);
+	unsigned long old, diff;
+	pgoff_t changed = 0;
+
+	for (;; w++, mask = ~0UL) {
+		if (w == last)
+			mask &= BITMAP_LAST_WORD_MASK(start + nr);
+		old = map[w];
+		diff = ~old & mask;
+		if (diff) {
+			changed += hweight_long(diff);
+			WRITE_ONCE(map[w], old | diff);
+		}
+		if (w == last)
+			return changed;
+	}
+}
+
+/*
+ * Mark [@start, @start + @nr) present, @nr <= UMEM_STEP_PAGES, under
+ * region->lock, after the barrier that orders what must be seen first
+ * (page contents, poisoned bits).  A present page is never to be
+ * delivered: its pending, overflow and redeliver bits go, and the
+ * counters follow word by word, so nothing needs a whole-region pass
+ * later.
+ */
+static void umem_set_present(struct umem_region *region, pgoff_t start,
+			     pgoff_t nr)
+{
+	pgoff_t w = BIT_WORD(start), last = BIT_WORD(start + nr - 1);
+	unsigned long mask = BITMAP_FIRST_WORD_MASK(start);
+	unsigned long new, bits;
+	unsigned int i;
+
+	if (region->nr_present == region->nr_pages)
+		return;
+	for (;; w++, mask = ~0UL) {
+		if (w == last)
+			mask &= BITMAP_LAST_WORD_MASK(start + nr);
+		new = ~region->present[w] & mask;
+		if (new) {
+			WRITE_ONCE(region->present[w], region->present[w] | new);
+			WRITE_ONCE(region->nr_present,
+				   region->nr_present + hweight_long(new));
+			WRITE_ONCE(region->nr_outstanding,
+				   region->nr_outstanding -
+				   hweight_long(new & region->requested[w]));
+			bits = region->pending[w] & new;
+			if (bits) {
+				region->pending[w] &= ~bits;
+				WRITE_ONCE(region->nr_pending,
+					   region->nr_pending -
+					   hweight_long(bits));
+			}
+			for (i = 0; i < 2; i++) {
+				bits = region->overflow[i][w] & new;
+				if (bits) {
+					region->overflow[i][w] &= ~bits;
+					region->nr_overflow[i] -=
+						hweight_long(bits);
+				}
+			}
+			bits = region->redeliver ? region->redeliver[w] & new : 0;
+			if (bits) {
+				region->redeliver[w] &= ~bits;
+				WRITE_ONCE(region->nr_redeliver,
+					   region->nr_redeliver -
+					   hweight_long(bits));
+			}
+		}
+		if (w == last)
+			return;
+	}
+}
+
+/*
+ * Wake the waiters of what one step of umem_mark_present() marked: from
+ * page @from of range @first to page @to of range @last (exclusive; @last
+ * may be @n, past the end).
+ */
+static void umem_wake_ranges(struct umem_region *region,
+			     const struct umem_range *ranges, unsigned int n,
+			     unsigned int first, pgoff_t from,
+			     unsigned int last, pgoff_t to)
+{
+	pgoff_t start, end;
+	unsigned int i;
+
+	for (i = first; i <= last && i < n; i++) {
+		start = i == first ? from : ranges[i].pgoff;
+		end = i == last ? to : ranges[i].pgoff + ranges[i].count;
+		if (start < end)
+			umem_wake_range(region, start, end);
+	}
+}
+
+/**
+ * umem_mark_present - mark validated ranges present and wake their waiters
+ * @region: the region
+ * @ranges: ranges already checked by umem_region_check_range()
+ * @n: how many, at least 1
+ *
+ * The page contents were written (to the shmem file) before the caller's
+ * write(); the barrier orders them before the bits, pairing with
+ * umem_page_present().  Pages already present are left alone.  The work
+ * is done in steps of at most UMEM_STEP_PAGES pages (and ranges) per hold
+ * of region->lock, each followed by the wake-ups of what it marked; once
+ * every page is present, the rest is skipped.  Process context: it may
+ * sleep between steps.
+ */
+static void umem_mark_present(struct umem_region *region,
+			      const struct umem_range *ranges, unsigned int n)
+{
+	unsigned int i = 0, first;
+	pgoff_t pos = ranges[0].pgoff, from, end, len, budget;
+	unsigned long *stale;
+	bool full;
+
+	/* Page contents before present bits: pairs with umem_page_present(). */
+	smp_wmb();
+	for (;;) {
+		first = i;
+		from = pos;
+		budget = UMEM_STEP_PAGES;
+		spin_lock(&region->lock);
+		for (;;) {
+			full = region->nr_present == region->nr_pages;
+			if (full || i == n || !budget)
+				break;
+			end = ranges[i].pgoff + ranges[i].count;
+			len = min(end - pos, budget);
+			umem_set_present(region, pos, len);
+			trace_umem_present(region, pos, len);
+			budget -= len;
+			pos += len;
+			if (pos == end && ++i < n)
+				pos = ranges[i].pgoff;
+		}
+		stale = umem_redeliver_detach(region);
+		spin_unlock(&region->lock);
+		kvfree(stale);
+		/* Bits before the waitqueue checks: pairs with prepare_to_wait(). */
+		smp_mb();
+		umem_wake_ranges(region, ranges, n, first, from, i, pos);
+		/*
+		 * All present: the pages not reached were set, and their
+		 * waiters woken, by the writes that set them.
+		 */
+		if (full || i == n)
+			return;
+		cond_resched();
+	}
+}
+
+/*
+ * Wait out the faults that may be installing a PTE for a page of
+ * [start, end) after missing its poisoned bit: such a fault holds the
+ * page lock until its PTE is in, so waiting for every cached page that
+ * is locked now to be unlocked is enough; the unmap that follows then
+ * zaps what they installed.  Pairs with the barrier and re-check, under
+ * the page lock, in umem_fault_present().
+ */
+static void umem_poison_sync(struct umem_region *region, pgoff_t start,
+			     pgoff_t end)
+{
+	struct address_space *mapping = region->shmem->f_mapping;
+	struct folio_batch fbatch;
+	unsigned int i;
+
+	/* The poisoned bits before the page cache and page lock looks. */
+	smp_mb();
+	folio_batch_init(&fbatch);
+	while (filemap_get_folios(mapping, &start, end - 1, &fbatch)) {
+		/*
+		 * Unlocked: whoever locks it next sees the bit.  Locked:
+		 * maybe by such a fault; wait for it to have set its PTE.
+		 */
+		for (i = 0; i < folio_batch_count(&fbatch); i++)
+			if (folio_test_locked(fbatch.folios[i]))
+				folio_wait_locked(fbatch.folios[i]);
+		folio_batch_release(&fbatch);
+		cond_resched();
+	}
+}
+
+/**
+ * umem_poison - mark a validated range as never arriving
+ * @region: the region
+ * @range: checked by umem_region_check_range()
+ *
+ * Poisoned pages are also marked present, so that their waiters wake up,
+ * re-fault and get SIGBUS.  Pages already supplied are poisoned too: the
+ * daemon says their contents cannot be trusted.  The poisoned bitmap is
+ * allocated at the first poison.  Like umem_mark_present(), the range is
+ * done in steps of UMEM_STEP_PAGES pages.  Process context.
+ *
+ * Return: 0, or -ENOMEM (nothing changed).
+ */
+static int umem_poison(struct umem_region *region,
+		       const struct umem_range *range)
+{
+	pgoff_t pos = range->pgoff, end = range->pgoff + range->count, len;
+	unsigned long *bits = NULL, *stale;
+
+	if (!umem_poisoned(region)) {
+		bits = umem_bitmap_alloc(region->nr_pages);
+		if (!bits)
+			return -ENOMEM;
+	}
+	for (; pos < end; pos += len) {
+		len = min(end - pos, UMEM_STEP_PAGES);
+		spin_lock(&region->lock);
+		if (!region->poisoned) {
+			/*
+			 * The zeroed bitmap before the pointer, the pointer
+			 * before the bits: pairs with umem_poisoned().
+			 */
+			smp_store_release(&region->poisoned, bits);
+			bits = NULL;
+		}
+		WRITE_ONCE(region->nr_poisoned, region->nr_poisoned +
+			   umem_bits_set(region->poisoned, pos, len));
+		/* Poisoned before present: pairs with umem_page_present(). */
+		smp_wmb();
+		umem_set_present(region, pos, len);
+		stale = umem_redeliver_detach(region);
+		spin_unlock(&region->lock);
+		kvfree(stale);
+		/* Bits before the waitqueue checks: pairs with prepare_to_wait(). */
+		smp_mb();
+		umem_wake_range(region, pos, pos + len);
+		cond_resched();
+	}
+	/* Another poison published its bitmap first. */
+	kvfree(bits);
+	/*
+	 * Supplied pages may be mapped already, or being mapped: unmap them,
+	 * so that the next access faults and gets SIGBUS.
+	 */
+	trace_umem_poison(region, range->pgoff, range->count);
+	umem_poison_sync(region, range->pgoff, end);
+	unmap_mapping_range(region->shmem->f_mapping,
+			    (loff_t)range->pgoff << PAGE_SHIFT,
+			    (loff_t)range->count << PAGE_SHIFT, 0);
+	return 0;
 }
 
 /*

@@ -119,7 +119,8 @@ struct umem_counters {
  * @hup:		the control file is closed and the live server holds
  *			the last reference: no one can fault on the region
  *			again (set once)
- * @read_lock:		serialises readers of the server fd
+ * @read_lock:		serialises readers of the server fd; taken outside
+ *			@lock, never inside it
  * @server_wq:		readers and pollers of the server fd
  * @detach_work:	fails the region when the detach deadline passes
  * @stats:		event counters
@@ -234,7 +235,7 @@ static inline const unsigned long *umem_poisoned(struct umem_region *region)
 /* Largest region, in pages: the bitmap helpers take unsigned int sizes. */
 #define UMEM_MAX_PAGES	((pgoff_t)INT_MAX)
 
-/* dev.c: controls, for /dev/umem fds and umemfs files */
+/* dev.c: controls, for /dev/umem fds and umemfs files; /dev/umem */
 struct umem_ctl *umem_ctl_alloc(void);
 void umem_ctl_free(struct umem_ctl *ctl);
 int umem_ctl_create(struct umem_ctl *ctl, const struct umem_init *init,
@@ -244,6 +245,8 @@ long umem_ctl_ioctl(struct umem_ctl *ctl, struct file *file, unsigned int cmd,
 		    unsigned long arg);
 int umem_ctl_mmap(struct umem_ctl *ctl, struct vm_area_struct *vma);
 void umem_ctl_show_fdinfo(struct umem_ctl *ctl, struct seq_file *m);
+int umem_dev_init(void);
+void umem_dev_exit(void);
 
 /* fs.c: umemfs */
 int umem_fs_init(void);
@@ -261,9 +264,6 @@ struct file *umem_region_file(struct umem_region *region,
 int umem_region_check_range(struct umem_region *region,
 			    const struct umem_range *range);
 unsigned long *umem_bitmap_alloc(pgoff_t nr_pages);
-void umem_mark_present(struct umem_region *region,
-		       const struct umem_range *ranges, unsigned int n);
-int umem_poison(struct umem_region *region, const struct umem_range *range);
 int umem_complete(struct umem_region *region);
 void umem_wake_range(struct umem_region *region, pgoff_t start, pgoff_t end);
 void umem_wake_all(struct umem_region *region);
@@ -283,7 +283,6 @@ struct file *umem_fill_open(struct umem_region *region);
 
 /* queue.c */
 void umem_queue_request(struct umem_region *region, pgoff_t pgoff, u32 flags);
-unsigned long *umem_redeliver_detach(struct umem_region *region);
 long umem_serve(struct umem_region *region, void __user *argp);
 
 /* stats.c */

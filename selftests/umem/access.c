@@ -159,20 +159,20 @@ TEST_F(access, fd__read_only)
  */
 TEST_F(access, fd__reopen_has_no_region)
 {
-	struct umem_region r;
+	struct umemlib_region r;
 	struct umem_stats st;
 	char path[64];
 	int fd;
 
-	ASSERT_EQ(0, umem_create(&r, 4 * sysconf(_SC_PAGESIZE), 0))
-		TH_LOG("%s", umem_strerror());
+	ASSERT_EQ(0, umemlib_create(&r, 4 * sysconf(_SC_PAGESIZE), 0))
+		TH_LOG("%s", umemlib_strerror());
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", r.ctl);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	ASSERT_LE(0, fd);
 	EXPECT_EQ(-1, ioctl(fd, UMEM_IOC_STATS, &st));
 	EXPECT_EQ(ENXIO, errno);
 	close(fd);
-	umem_close(&r);
+	umemlib_close(&r);
 }
 
 TEST_HARNESS_MAIN

@@ -21,5 +21,6 @@ umem_static_assert(sizeof(struct umem_stats) == 400, "struct umem_stats size");
 umem_static_assert(sizeof(struct umem_bitmap) == 64, "struct umem_bitmap size");
 umem_static_assert(UMEM_IOC_API == 0xc040e600, "UMEM_IOC_API number");
 umem_static_assert(UMEM_IOC_INIT == 0x4040e601, "UMEM_IOC_INIT number");
+umem_static_assert(UMEM_FS_MAGIC == 0x756d656d, "UMEM_FS_MAGIC value");
 
 int umem_header_check;

@@ -433,8 +433,8 @@ static int try_unload(void)
  */
 TEST_F_TIMEOUT(lifecycle, module__unload_refused_while_alive, 120)
 {
-	struct umem_region r;
-	struct umem_server s;
+	struct umemlib_region r;
+	struct umemlib_server s;
 	struct umem_fix f;
 	uint64_t word = 0;
 	pid_t pid;
@@ -444,17 +444,17 @@ TEST_F_TIMEOUT(lifecycle, module__unload_refused_while_alive, 120)
 		SKIP(return, "needs root and %s", MODULE_KO);
 
 	/* A control fd alone. */
-	ASSERT_EQ(0, umem_create(&r, 4 * sysconf(_SC_PAGESIZE), 0))
-		TH_LOG("%s", umem_strerror());
+	ASSERT_EQ(0, umemlib_create(&r, 4 * sysconf(_SC_PAGESIZE), 0))
+		TH_LOG("%s", umemlib_strerror());
 	EXPECT_EQ(EWOULDBLOCK, try_unload());
-	umem_close(&r);
+	umemlib_close(&r);
 
 	/* A server fd alone. */
-	ASSERT_EQ(0, umem_create(&r, 4 * sysconf(_SC_PAGESIZE), 0))
-		TH_LOG("%s", umem_strerror());
-	ASSERT_EQ(0, umem_serve(&r, UMEM_SERVE_CLOEXEC, &s));
+	ASSERT_EQ(0, umemlib_create(&r, 4 * sysconf(_SC_PAGESIZE), 0))
+		TH_LOG("%s", umemlib_strerror());
+	ASSERT_EQ(0, umemlib_serve(&r, UMEM_SERVE_CLOEXEC, &s));
 	close(s.shmem_fd);
-	umem_close(&r);
+	umemlib_close(&r);
 	EXPECT_EQ(EWOULDBLOCK, try_unload());
 	close(s.fd);
 
@@ -495,7 +495,7 @@ TEST_F_TIMEOUT(lifecycle, module__unload_refused_while_alive, 120)
  * guest page 0x10 (page 0 of the region) then exits with an OUT.
  * Returns only if something failed; exits 0 if the read completed.
  */
-static void kvm_reader(const struct umem_region *r)
+static void kvm_reader(const struct umemlib_region *r)
 {
 	static const unsigned char code[] = {
 		0xfb,			/* sti */
@@ -519,7 +519,7 @@ static void kvm_reader(const struct umem_region *r)
 	mem = mmap(NULL, 0x10000, PROT_READ | PROT_WRITE,
 		   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (mem == MAP_FAILED ||
-	    umem_map(r, 0, r->page_size, PROT_READ | PROT_WRITE, &guest))
+	    umemlib_map(r, 0, r->page_size, PROT_READ | PROT_WRITE, &guest))
 		_exit(11);
 	memcpy(mem, code, sizeof(code));
 	slot.memory_size = 0x10000;
@@ -559,18 +559,18 @@ TEST(lifecycle__kvm_async_worker_dead_vmm)
 	struct umem_range rg = { .pgoff = 0, .count = 1 };
 	struct pollfd p = { .events = POLLIN };
 	struct umem_request req;
-	struct umem_region r;
-	struct umem_server s;
+	struct umemlib_region r;
+	struct umemlib_server s;
 	uint64_t t0, waited;
 	int status, ret;
 	pid_t vmm;
 
 	if (access("/dev/kvm", R_OK | W_OK))
 		SKIP(return, "no /dev/kvm");
-	ASSERT_EQ(0, umem_create(&r, 16 * 4096, 60000))
-		TH_LOG("%s", umem_strerror());
-	ASSERT_EQ(0, umem_serve(&r, UMEM_SERVE_CLOEXEC, &s))
-		TH_LOG("%s", umem_strerror());
+	ASSERT_EQ(0, umemlib_create(&r, 16 * 4096, 60000))
+		TH_LOG("%s", umemlib_strerror());
+	ASSERT_EQ(0, umemlib_serve(&r, UMEM_SERVE_CLOEXEC, &s))
+		TH_LOG("%s", umemlib_strerror());
 	vmm = fork();
 	ASSERT_LE(0, vmm);
 	if (!vmm) {
@@ -616,7 +616,7 @@ TEST(lifecycle__kvm_async_worker_dead_vmm)
 	EXPECT_EQ(sizeof(rg), write(s.fd, &rg, sizeof(rg)));
 	ASSERT_EQ(vmm, waitpid(vmm, &status, 0));
 	EXPECT_TRUE(WIFSIGNALED(status));
-	umem_server_close(&s);
+	umemlib_server_close(&s);
 }
 
 TEST_HARNESS_MAIN

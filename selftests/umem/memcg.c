@@ -795,7 +795,7 @@ TEST_F_TIMEOUT(memcg, memcg__oom_daemon_deadline, 120)
  */
 TEST_F_TIMEOUT(memcg, memcg__vmm_limit_below_region, 120)
 {
-	struct umem_region r;
+	struct umemlib_region r;
 	struct umem_serve sv;
 	uint64_t buf[512], p, done = 0;
 	int sock[2], ctl, status, err = 0;
@@ -809,15 +809,15 @@ TEST_F_TIMEOUT(memcg, memcg__vmm_limit_below_region, 120)
 	ASSERT_LE(0, vmm);
 	if (vmm == 0) {
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (cg_enter(CG_VMM) || umem_create(&r, 32 * MIB, 60000) ||
-		    umem_map(&r, 0, r.size, PROT_READ | PROT_WRITE,
-			     (void **)&map) ||
-		    umem_send_fd(sock[0], r.ctl))
+		if (cg_enter(CG_VMM) || umemlib_create(&r, 32 * MIB, 60000) ||
+		    umemlib_map(&r, 0, r.size, PROT_READ | PROT_WRITE,
+				(void **)&map) ||
+		    umemlib_send_fd(sock[0], r.ctl))
 			_exit(2);
 		/* A vCPU waiting for the last page, until killed. */
 		_exit(*(volatile char *)(map + r.size - 1));
 	}
-	ctl = umem_recv_fd(sock[1]);
+	ctl = umemlib_recv_fd(sock[1]);
 	ASSERT_LE(0, ctl);
 	self->f.ctl = ctl;
 	ASSERT_EQ(0, serve_fd(ctl, &sv));
@@ -875,7 +875,7 @@ static void __attribute__((noreturn)) store_pages(int shm, uint64_t from,
  */
 TEST_F_TIMEOUT(memcg, memcg__fill_fault_enomem, 120)
 {
-	struct umem_region r;
+	struct umemlib_region r;
 	struct umem_serve sv;
 	uint64_t buf[512], p;
 	int sock[2], ctl, err = 0, ret;
@@ -894,15 +894,15 @@ TEST_F_TIMEOUT(memcg, memcg__fill_fault_enomem, 120)
 		if (adj < 0 || write(adj, "-1000", 5) != 5)
 			_exit(3);
 		close(adj);
-		if (cg_enter(CG_VMM) || umem_create(&r, 32 * MIB, 60000) ||
-		    umem_map(&r, 0, r.size, PROT_READ | PROT_WRITE,
-			     (void **)&map) ||
-		    umem_send_fd(sock[0], r.ctl))
+		if (cg_enter(CG_VMM) || umemlib_create(&r, 32 * MIB, 60000) ||
+		    umemlib_map(&r, 0, r.size, PROT_READ | PROT_WRITE,
+				(void **)&map) ||
+		    umemlib_send_fd(sock[0], r.ctl))
 			_exit(2);
 		/* A vCPU waiting for the last page, until the test ends. */
 		_exit(*(volatile char *)(map + r.size - 1));
 	}
-	ctl = umem_recv_fd(sock[1]);
+	ctl = umemlib_recv_fd(sock[1]);
 	ASSERT_LE(0, ctl);
 	self->f.ctl = ctl;
 	ASSERT_EQ(0, serve_fd(ctl, &sv));

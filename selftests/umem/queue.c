@@ -545,20 +545,20 @@ TEST(stats__huge_region)
 {
 	struct umem_request req;
 	struct umem_stats st;
-	struct umem_region r;
-	struct umem_server s;
+	struct umemlib_region r;
+	struct umemlib_server s;
 	double best = 1, t;
 	char *map;
 	int i, zero = open("/dev/zero", O_RDONLY | O_CLOEXEC);
 
 	ASSERT_LE(0, zero);
-	ASSERT_EQ(0, umem_create_flags(&r, umem_max_region_bytes(), 10000,
-				       UMEM_INIT_KERNEL_EFAULT))
-		TH_LOG("%s", umem_strerror());
-	ASSERT_EQ(0, umem_serve(&r, UMEM_SERVE_CLOEXEC, &s))
-		TH_LOG("%s", umem_strerror());
-	ASSERT_EQ(0, umem_map(&r, (r.pages - 1) * r.page_size, r.page_size,
-			      PROT_READ | PROT_WRITE, (void **)&map));
+	ASSERT_EQ(0, umemlib_create_flags(&r, umem_max_region_bytes(), 10000,
+					  UMEM_INIT_KERNEL_EFAULT))
+		TH_LOG("%s", umemlib_strerror());
+	ASSERT_EQ(0, umemlib_serve(&r, UMEM_SERVE_CLOEXEC, &s))
+		TH_LOG("%s", umemlib_strerror());
+	ASSERT_EQ(0, umemlib_map(&r, (r.pages - 1) * r.page_size, r.page_size,
+				 PROT_READ | PROT_WRITE, (void **)&map));
 	EXPECT_EQ(-1, read(zero, map, 1));
 	ASSERT_EQ(sizeof(req), read(s.fd, &req, sizeof(req)));
 	for (i = 0; i < 20; i++) {
@@ -573,8 +573,8 @@ TEST(stats__huge_region)
 	       (unsigned long long)r.pages, best * 1e3);
 	EXPECT_GT(0.2e-3, best);
 	munmap(map, r.page_size);
-	umem_server_close(&s);
-	umem_close(&r);
+	umemlib_server_close(&s);
+	umemlib_close(&r);
 	close(zero);
 }
 

@@ -584,23 +584,23 @@ TEST(bitmap__snapshot)
  * bitmaps are all the kernel allocates for it.
  */
 struct bare {
-	struct umem_region r;
-	struct umem_server s;
+	struct umemlib_region r;
+	struct umemlib_server s;
 };
 
 static void bare_setup(struct __test_metadata *_metadata, struct bare *b,
 		       uint64_t bytes)
 {
-	ASSERT_EQ(0, umem_create(&b->r, bytes, 10000))
-		TH_LOG("%s", umem_strerror());
-	ASSERT_EQ(0, umem_serve(&b->r, UMEM_SERVE_CLOEXEC, &b->s))
-		TH_LOG("%s", umem_strerror());
+	ASSERT_EQ(0, umemlib_create(&b->r, bytes, 10000))
+		TH_LOG("%s", umemlib_strerror());
+	ASSERT_EQ(0, umemlib_serve(&b->r, UMEM_SERVE_CLOEXEC, &b->s))
+		TH_LOG("%s", umemlib_strerror());
 }
 
 static void bare_teardown(struct bare *b)
 {
-	umem_server_close(&b->s);
-	umem_close(&b->r);
+	umemlib_server_close(&b->s);
+	umemlib_close(&b->r);
 }
 
 static double cpu_seconds(void)
@@ -655,7 +655,7 @@ TEST(write__huge_ranges)
 	TH_LOG("%zu ranges of %llu pages: %.3f s CPU, %.3f s wall", n,
 	       (unsigned long long)b.r.pages, cpu, wall);
 	EXPECT_GT(HUGE_CPU_MAX, cpu);
-	ASSERT_EQ(0, umem_stats(b.s.fd, &st));
+	ASSERT_EQ(0, umemlib_stats(b.s.fd, &st));
 	EXPECT_EQ(b.r.pages, st.pages_present);
 	EXPECT_EQ(~0ULL, bitmap_word(_metadata, b.s.fd, UMEM_BITMAP_PRESENT,
 				     b.r.pages - 64, b.r.pages));
@@ -667,7 +667,7 @@ TEST(write__huge_ranges)
 	ASSERT_EQ(UMEM_WRITE_MAX, write(b.s.fd, r, UMEM_WRITE_MAX));
 	cpu = cpu_seconds() - cpu;
 	EXPECT_GT(HUGE_CPU_MAX, cpu);
-	ASSERT_EQ(0, umem_stats(b.s.fd, &st));
+	ASSERT_EQ(0, umemlib_stats(b.s.fd, &st));
 	EXPECT_EQ(b.r.pages, st.pages_present);
 	EXPECT_EQ(0, ioctl(b.s.fd, UMEM_IOC_COMPLETE));
 	bare_teardown(&b);
@@ -694,7 +694,7 @@ TEST(poison__huge_range)
 	TH_LOG("poison of %llu pages: %.3f s CPU",
 	       (unsigned long long)most.count, cpu);
 	EXPECT_GT(HUGE_CPU_MAX, cpu);
-	ASSERT_EQ(0, umem_stats(b.s.fd, &st));
+	ASSERT_EQ(0, umemlib_stats(b.s.fd, &st));
 	EXPECT_EQ(pages - 2, st.pages_poisoned);
 	EXPECT_EQ(pages - 2, st.pages_present);
 	EXPECT_EQ(~1ULL, bitmap_word(_metadata, b.s.fd, UMEM_BITMAP_POISONED,
@@ -710,7 +710,7 @@ TEST(poison__huge_range)
 	cpu = cpu_seconds();
 	ASSERT_EQ(0, ioctl(b.s.fd, UMEM_IOC_POISON, &all));
 	EXPECT_GT(HUGE_CPU_MAX, cpu_seconds() - cpu);
-	ASSERT_EQ(0, umem_stats(b.s.fd, &st));
+	ASSERT_EQ(0, umemlib_stats(b.s.fd, &st));
 	EXPECT_EQ(pages, st.pages_poisoned);
 	EXPECT_EQ(pages, st.pages_present);
 	EXPECT_EQ(0, ioctl(b.s.fd, UMEM_IOC_COMPLETE));
@@ -732,8 +732,8 @@ static void check_model(struct __test_metadata *_metadata, struct bare *b,
 {
 	uint64_t p, w, bad = 0;
 
-	ASSERT_EQ(0, umem_bitmap(&b->s, which, words))
-		TH_LOG("%s", umem_strerror());
+	ASSERT_EQ(0, umemlib_bitmap(&b->s, which, words))
+		TH_LOG("%s", umemlib_strerror());
 	for (w = 0; w < (b->r.pages + 63) / 64; w++) {
 		uint64_t want = 0;
 
@@ -781,7 +781,7 @@ TEST(write__overlapping_exact)
 	ASSERT_NE(NULL, present);
 	ASSERT_NE(NULL, poisoned);
 	ASSERT_NE(NULL, words);
-	ASSERT_EQ(0, umem_page_size(&psz));
+	ASSERT_EQ(0, umemlib_page_size(&psz));
 	bare_setup(_metadata, &b, pages * psz);
 
 	for (round = 0; round < 8; round++) {
@@ -816,7 +816,7 @@ TEST(write__overlapping_exact)
 			want += model_set(present, pr.pgoff, pr.count);
 			want_poisoned += model_set(poisoned, pr.pgoff, pr.count);
 		}
-		ASSERT_EQ(0, umem_stats(b.s.fd, &st));
+		ASSERT_EQ(0, umemlib_stats(b.s.fd, &st));
 		EXPECT_EQ(want, st.pages_present)
 			TH_LOG("round %llu", (unsigned long long)round);
 		EXPECT_EQ(want_poisoned, st.pages_poisoned);

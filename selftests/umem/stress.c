@@ -627,17 +627,17 @@ static pid_t spawn_daemon(int ctl, int done, int done_wr)
 
 /* The first src: a region filled by the test itself, complete. */
 static void make_first_src(struct __test_metadata *_metadata,
-			   struct umem_region *r)
+			   struct umemlib_region *r)
 {
-	struct umem_server s;
+	struct umemlib_server s;
 	struct umem_range all;
 	uint64_t p, i, *buf;
 	struct page_hdr *h;
 
-	ASSERT_EQ(0, umem_create(r, g.pages * g.psz, DETACH_MS))
-		TH_LOG("%s", umem_strerror());
-	ASSERT_EQ(0, umem_serve(r, UMEM_SERVE_CLOEXEC, &s))
-		TH_LOG("%s", umem_strerror());
+	ASSERT_EQ(0, umemlib_create(r, g.pages * g.psz, DETACH_MS))
+		TH_LOG("%s", umemlib_strerror());
+	ASSERT_EQ(0, umemlib_serve(r, UMEM_SERVE_CLOEXEC, &s))
+		TH_LOG("%s", umemlib_strerror());
 	buf = malloc(g.psz);
 	ASSERT_NE(NULL, buf);
 	h = (void *)buf;
@@ -654,16 +654,16 @@ static void make_first_src(struct __test_metadata *_metadata,
 	}
 	free(buf);
 	all = (struct umem_range){ .pgoff = 0, .count = g.pages };
-	ASSERT_EQ(0, umem_mark_present(&s, &all, 1));
-	ASSERT_EQ(0, umem_complete(&s));
-	umem_server_close(&s);
+	ASSERT_EQ(0, umemlib_mark_present(&s, &all, 1));
+	ASSERT_EQ(0, umemlib_complete(&s));
+	umemlib_server_close(&s);
 }
 
 static void one_bounce(struct __test_metadata *_metadata, int done_rd,
 		       int done_wr, struct totals *tot)
 {
 	pthread_t lockers[256], vmops;
-	struct umem_region dst;
+	struct umemlib_region dst;
 	struct umem_stats st;
 	uint64_t t0, p, bad = 0, s = seed_of(7, g.bounce), kill_at = 0;
 	unsigned int i, kills = 0;
@@ -671,11 +671,11 @@ static void one_bounce(struct __test_metadata *_metadata, int done_rd,
 	pid_t daemon;
 	int status;
 
-	ASSERT_EQ(0, umem_create(&dst, g.pages * g.psz, DETACH_MS))
-		TH_LOG("%s", umem_strerror());
-	ASSERT_EQ(0, umem_map(&dst, 0, g.pages * g.psz,
-			      PROT_READ | PROT_WRITE, (void **)&g.dst))
-		TH_LOG("%s", umem_strerror());
+	ASSERT_EQ(0, umemlib_create(&dst, g.pages * g.psz, DETACH_MS))
+		TH_LOG("%s", umemlib_strerror());
+	ASSERT_EQ(0, umemlib_map(&dst, 0, g.pages * g.psz,
+				 PROT_READ | PROT_WRITE, (void **)&g.dst))
+		TH_LOG("%s", umemlib_strerror());
 	g.dst_ctl = dst.ctl;
 	memset(g.sh->bad, 0, g.pages);
 	memset(g.checked, 0, g.pages);
@@ -796,13 +796,13 @@ static void run_stress(struct __test_metadata *_metadata, unsigned int mode,
 		       bool cycle, uint64_t seconds, uint64_t target)
 {
 	struct totals tot = { 0 };
-	struct umem_region src;
+	struct umemlib_region src;
 	uint64_t t0, ms, next_note = 60000;
 	char name[64];
 	int done[2];
 
 	memset(&g, 0, sizeof(g));
-	ASSERT_EQ(0, umem_page_size(&g.psz)) TH_LOG("%s", umem_strerror());
+	ASSERT_EQ(0, umemlib_page_size(&g.psz)) TH_LOG("%s", umemlib_strerror());
 	g.pages = env_u64("STRESS_PAGES", DEF_PAGES);
 	ASSERT_LE(128, g.pages);
 	g.ncpu = sysconf(_SC_NPROCESSORS_ONLN);
@@ -824,9 +824,9 @@ static void run_stress(struct __test_metadata *_metadata, unsigned int mode,
 	ASSERT_NE(SIG_ERR, signal(SIGSEGV, segv_handler));
 
 	make_first_src(_metadata, &src);
-	ASSERT_EQ(0, umem_map(&src, 0, g.pages * g.psz, PROT_READ,
-			      (void **)&g.src))
-		TH_LOG("%s", umem_strerror());
+	ASSERT_EQ(0, umemlib_map(&src, 0, g.pages * g.psz, PROT_READ,
+				 (void **)&g.src))
+		TH_LOG("%s", umemlib_strerror());
 	g.src_ctl = src.ctl;
 
 	t0 = umem_now_ms();
@@ -1083,19 +1083,19 @@ TEST_F_TIMEOUT(stress, stress__starvation, 300)
 	pthread_t t[STARVE_PRODUCERS];
 	uint64_t t0, since_restart = 0;
 	struct umem_stats ks;
-	struct umem_region r;
+	struct umemlib_region r;
 	int i, srv;
 	ssize_t n;
 
 	memset(&sv, 0, sizeof(sv));
-	ASSERT_EQ(0, umem_page_size(&sv.psz)) TH_LOG("%s", umem_strerror());
+	ASSERT_EQ(0, umemlib_page_size(&sv.psz)) TH_LOG("%s", umemlib_strerror());
 	sv.pages = STARVE_PAGES;
-	ASSERT_EQ(0, umem_create_flags(&r, sv.pages * sv.psz, DETACH_MS,
-				       UMEM_INIT_KERNEL_EFAULT))
-		TH_LOG("%s", umem_strerror());
-	ASSERT_EQ(0, umem_map(&r, 0, sv.pages * sv.psz, PROT_READ | PROT_WRITE,
-			      (void **)&sv.map))
-		TH_LOG("%s", umem_strerror());
+	ASSERT_EQ(0, umemlib_create_flags(&r, sv.pages * sv.psz, DETACH_MS,
+					  UMEM_INIT_KERNEL_EFAULT))
+		TH_LOG("%s", umemlib_strerror());
+	ASSERT_EQ(0, umemlib_map(&r, 0, sv.pages * sv.psz, PROT_READ | PROT_WRITE,
+				 (void **)&sv.map))
+		TH_LOG("%s", umemlib_strerror());
 	sv.zero = open("/dev/zero", O_RDONLY | O_CLOEXEC);
 	ASSERT_LE(0, sv.zero);
 	sv.made_at = calloc(sv.pages, sizeof(*sv.made_at));
@@ -1163,7 +1163,7 @@ TEST_F_TIMEOUT(stress, stress__starvation, 300)
 	close(srv);
 	close(sv.zero);
 	munmap(sv.map, sv.pages * sv.psz);
-	umem_close(&r);
+	umemlib_close(&r);
 	free(sv.made_at);
 }
 

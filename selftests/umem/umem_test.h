@@ -80,29 +80,29 @@ static inline void umem_fix_setup_flags(struct __test_metadata *_metadata,
 					uint32_t timeout_ms, bool serve,
 					uint32_t flags)
 {
-	struct umem_region r;
+	struct umemlib_region r;
 	uint32_t psz;
 
 	memset(f, 0, sizeof(*f));
 	f->srv = f->shm = -1;
 	/* The page size first: the region size is counted in pages. */
-	ASSERT_EQ(0, umem_page_size(&psz)) TH_LOG("%s", umem_strerror());
-	ASSERT_EQ(0, umem_create_flags(&r, pages * psz, timeout_ms, flags))
-		TH_LOG("%s", umem_strerror());
+	ASSERT_EQ(0, umemlib_page_size(&psz)) TH_LOG("%s", umemlib_strerror());
+	ASSERT_EQ(0, umemlib_create_flags(&r, pages * psz, timeout_ms, flags))
+		TH_LOG("%s", umemlib_strerror());
 	f->ctl = r.ctl;
 	f->psz = r.page_size;
 	f->pages = r.pages;
 	if (serve) {
-		struct umem_server s;
+		struct umemlib_server s;
 
-		ASSERT_EQ(0, umem_serve(&r, UMEM_SERVE_CLOEXEC, &s))
-			TH_LOG("%s", umem_strerror());
+		ASSERT_EQ(0, umemlib_serve(&r, UMEM_SERVE_CLOEXEC, &s))
+			TH_LOG("%s", umemlib_strerror());
 		f->srv = s.fd;
 		f->shm = s.shmem_fd;
 	}
-	ASSERT_EQ(0, umem_map(&r, 0, pages * psz, PROT_READ | PROT_WRITE,
-			      (void **)&f->map))
-		TH_LOG("%s", umem_strerror());
+	ASSERT_EQ(0, umemlib_map(&r, 0, pages * psz, PROT_READ | PROT_WRITE,
+				 (void **)&f->map))
+		TH_LOG("%s", umemlib_strerror());
 }
 
 static inline void umem_fix_setup(struct __test_metadata *_metadata,

@@ -86,15 +86,15 @@ static void file_setup(struct __test_metadata *_metadata, struct umem_fix *f,
 static void serve_path(struct __test_metadata *_metadata, struct umem_fix *f,
 		       const char *path)
 {
-	struct umem_region r;
-	struct umem_server s;
+	struct umemlib_region r;
+	struct umemlib_server s;
 
-	ASSERT_EQ(0, umem_open_file(&r, path)) TH_LOG("%s", umem_strerror());
+	ASSERT_EQ(0, umemlib_open_file(&r, path)) TH_LOG("%s", umemlib_strerror());
 	ASSERT_EQ(f->pages, r.pages);
-	ASSERT_EQ(0, umem_serve(&r, UMEM_SERVE_CLOEXEC, &s))
-		TH_LOG("%s", umem_strerror());
+	ASSERT_EQ(0, umemlib_serve(&r, UMEM_SERVE_CLOEXEC, &s))
+		TH_LOG("%s", umemlib_strerror());
 	/* The server and shmem fds hold the region; the file fd may go. */
-	umem_close(&r);
+	umemlib_close(&r);
 	f->srv = s.fd;
 	f->shm = s.shmem_fd;
 }
@@ -385,12 +385,12 @@ TEST_F(umemfs, serve_by_path)
 	serve_path(_metadata, f, self->path);
 	/* One server at a time. */
 	{
-		struct umem_region r;
-		struct umem_server s;
+		struct umemlib_region r;
+		struct umemlib_server s;
 
-		ASSERT_EQ(0, umem_open_file(&r, self->path));
-		EXPECT_EQ(-EBUSY, umem_serve(&r, UMEM_SERVE_CLOEXEC, &s));
-		umem_close(&r);
+		ASSERT_EQ(0, umemlib_open_file(&r, self->path));
+		EXPECT_EQ(-EBUSY, umemlib_serve(&r, UMEM_SERVE_CLOEXEC, &s));
+		umemlib_close(&r);
 	}
 	ASSERT_EQ(sizeof(req), umem_read_req(f, &req));
 	EXPECT_EQ(5, req.pgoff);

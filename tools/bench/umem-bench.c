@@ -146,8 +146,8 @@ struct backend {
 	char *area;		/* the faulting mapping */
 	char *fill;		/* server's second mapping (umem, uffd_minor) */
 	char *src;		/* one page, UFFDIO_COPY's source */
-	struct umem_region r;
-	struct umem_server s;
+	struct umemlib_region r;
+	struct umemlib_server s;
 	int memfd, uffd;
 	uint8_t *filled;	/* uffd_minor: pages filled already */
 	bool pwrite_fill;	/* fill with pwrite() on the file, not the mapping */
@@ -211,10 +211,10 @@ static void backend_init(struct backend *b, enum mode mode, uint64_t pages)
 
 	switch (mode) {
 	case M_UMEM:
-		if (umem_create(&b->r, len, 60000) ||
-		    umem_map(&b->r, 0, len, PROT_READ | PROT_WRITE, &p) ||
-		    umem_serve(&b->r, 0, &b->s))
-			die("umem: %s", umem_strerror());
+		if (umemlib_create(&b->r, len, 60000) ||
+		    umemlib_map(&b->r, 0, len, PROT_READ | PROT_WRITE, &p) ||
+		    umemlib_serve(&b->r, 0, &b->s))
+			die("umem: %s", umemlib_strerror());
 		b->area = p;
 		b->fill = map_shared(b->s.shmem_fd, len);
 		break;
@@ -248,8 +248,8 @@ static void backend_destroy(struct backend *b)
 	if (b->fill)
 		munmap(b->fill, len);
 	if (b->mode == M_UMEM) {
-		umem_server_close(&b->s);
-		umem_close(&b->r);
+		umemlib_server_close(&b->s);
+		umemlib_close(&b->r);
 	}
 	if (b->uffd >= 0)
 		close(b->uffd);
@@ -645,8 +645,8 @@ static void umem_present_run(const uint64_t *order, uint64_t n, uint64_t *ns)
 
 	backend_init(&b, M_UMEM, n);
 	prefill(&b);
-	if (umem_mark_present(&b.s, &rg, 1))
-		die("umem: %s", umem_strerror());
+	if (umemlib_mark_present(&b.s, &rg, 1))
+		die("umem: %s", umemlib_strerror());
 	for (i = 0; i < n; i++) {
 		t = now_ns();
 		touch(&b, order[i]);
@@ -1139,8 +1139,8 @@ static double mark_run(enum mode mode, uint64_t pages, uint64_t chunk,
 		rg[i] = (struct umem_range){ .pgoff = i * chunk, .count = chunk };
 	t0 = now_ns();
 	if (mode == M_UMEM) {
-		if (umem_mark_present(&b.s, rg, n))
-			die("umem: %s", umem_strerror());
+		if (umemlib_mark_present(&b.s, rg, n))
+			die("umem: %s", umemlib_strerror());
 	} else {
 		for (i = 0; i < n; i++) {
 			struct uffdio_continue c = {
@@ -1237,18 +1237,18 @@ static unsigned long long max_region(unsigned long long set)
 /* Kernel memory taken by @n regions of @size bytes, per region, in bytes. */
 static double region_cost(uint64_t size, int n)
 {
-	struct umem_region r[MAX_THREADS];
+	struct umemlib_region r[MAX_THREADS];
 	long long before, after;
 	int i;
 
 	sync();
 	before = meminfo_kb("MemFree");
 	for (i = 0; i < n; i++)
-		if (umem_create(&r[i], size, 0))
-			die("umem: %s", umem_strerror());
+		if (umemlib_create(&r[i], size, 0))
+			die("umem: %s", umemlib_strerror());
 	after = meminfo_kb("MemFree");
 	for (i = 0; i < n; i++)
-		umem_close(&r[i]);
+		umemlib_close(&r[i]);
 	return (before - after) * 1024.0 / n;
 }
 
@@ -1257,17 +1257,17 @@ static void create_destroy(uint64_t size, int reps, double *create_ms,
 			   double *destroy_ms)
 {
 	uint64_t c[16], d[16], t;
-	struct umem_region r;
+	struct umemlib_region r;
 	int i;
 
 	for (i = 0; i < reps; i++) {
 		t = now_ns();
-		if (umem_create(&r, size, 0))
+		if (umemlib_create(&r, size, 0))
 			die("umem %llu bytes: %s", (unsigned long long)size,
-			    umem_strerror());
+			    umemlib_strerror());
 		c[i] = now_ns() - t;
 		t = now_ns();
-		umem_close(&r);
+		umemlib_close(&r);
 		d[i] = now_ns() - t;
 	}
 	qsort(c, reps, sizeof(c[0]), cmp_u64);

@@ -23,7 +23,7 @@
 #include "libumem.h"
 #include "mig.h"
 #include "qmp.h"
-#include "umemctl.h"
+#include "commands.h"
 #include "wire.h"
 
 /* umemd's exit statuses (umemd.c) */
@@ -314,7 +314,7 @@ static int fill(struct incoming *in)
 				break;
 			json_object_put(ev);
 		}
-		if (!umem_stats(in->stats_fd, &in->st)) {
+		if (!umemlib_stats(in->stats_fd, &in->st)) {
 			snprintf(extra, sizeof(extra), "%llu faults, %llu blocked %.3f s",
 				 (unsigned long long)in->st.faults,
 				 (unsigned long long)in->st.faults_blocked,
@@ -329,7 +329,7 @@ static void report(struct incoming *in)
 {
 	const char *pages = strstr(in->complete, ": ");
 
-	umem_stats(in->stats_fd, &in->st);
+	umemlib_stats(in->stats_fd, &in->st);
 	fprintf(stderr, "umemctl incoming: complete\n");
 	fprintf(stderr, "  switchover  the guest resumed here %.3f s after the incoming side was ready\n",
 		in->t_resume - in->t_start);
@@ -340,8 +340,8 @@ static void report(struct incoming *in)
 	fprintf(stderr, "  vCPU stalls %llu faults, %llu blocked, %.3f s blocked in all, p50 < %llu us, p99 < %llu us\n",
 		(unsigned long long)in->st.faults,
 		(unsigned long long)in->st.faults_blocked, in->st.blocked_ns / 1e9,
-		(unsigned long long)umem_wait_quantile_us(&in->st, 0.5),
-		(unsigned long long)umem_wait_quantile_us(&in->st, 0.99));
+		(unsigned long long)umemlib_wait_quantile_us(&in->st, 0.5),
+		(unsigned long long)umemlib_wait_quantile_us(&in->st, 0.99));
 	if (in->restarts)
 		fprintf(stderr, "  restarts    %d (umemd died and was started again)\n", in->restarts);
 }
@@ -413,15 +413,15 @@ static int find_region(struct incoming *in)
 		fprintf(stderr, "umemctl incoming: the QMP socket's peer has no pid (is QEMU on another host?)\n");
 		return -1;
 	}
-	if (umem_find_pid_file(in->q.pid, in->match, in->file, sizeof(in->file))) {
+	if (umemlib_find_pid_file(in->q.pid, in->match, in->file, sizeof(in->file))) {
 		fprintf(stderr, "umemctl incoming: QEMU (pid %d): %s\n", in->q.pid,
-			umem_strerror());
+			umemlib_strerror());
 		return -1;
 	}
 	in->stats_fd = open(in->file, O_RDONLY | O_CLOEXEC);
-	if (in->stats_fd < 0 || umem_stats(in->stats_fd, &in->st)) {
+	if (in->stats_fd < 0 || umemlib_stats(in->stats_fd, &in->st)) {
 		fprintf(stderr, "umemctl incoming: %s: %s\n", in->file,
-			in->stats_fd < 0 ? strerror(errno) : umem_strerror());
+			in->stats_fd < 0 ? strerror(errno) : umemlib_strerror());
 		return -1;
 	}
 	if (in->st.pages_present) {

@@ -20,7 +20,7 @@
 
 static __thread char umem_err[256];
 
-const char *umem_strerror(void)
+const char *umemlib_strerror(void)
 {
 	return umem_err;
 }
@@ -41,7 +41,7 @@ static int fail(int err, const char *fmt, ...)
 	return -err;
 }
 
-static int region_fill(struct umem_region *r, int fd)
+static int region_fill(struct umemlib_region *r, int fd)
 {
 	struct umem_stats st;
 
@@ -66,24 +66,24 @@ static int open_api(struct umem_api *api)
 
 	memset(api, 0, sizeof(*api));
 	api->api = UMEM_API_VERSION;
-	fd = open(UMEM_DEVICE, O_RDWR | O_CLOEXEC);
+	fd = open(UMEMLIB_DEVICE, O_RDWR | O_CLOEXEC);
 	if (fd < 0) {
 		ret = errno;
 		if (ret == ENOENT)
 			return fail(ret, "%s (is the umem module loaded?)",
-				    UMEM_DEVICE);
-		return fail(ret, "open %s", UMEM_DEVICE);
+				    UMEMLIB_DEVICE);
+		return fail(ret, "open %s", UMEMLIB_DEVICE);
 	}
 	if (ioctl(fd, UMEM_IOC_API, api) < 0) {
 		ret = fail(errno, "%s: handshake for protocol version %d",
-			   UMEM_DEVICE, UMEM_API_VERSION);
+			   UMEMLIB_DEVICE, UMEM_API_VERSION);
 		close(fd);
 		return ret;
 	}
 	return fd;
 }
 
-int umem_page_size(uint32_t *page_size)
+int umemlib_page_size(uint32_t *page_size)
 {
 	struct umem_api api;
 	int fd = open_api(&api);
@@ -95,14 +95,14 @@ int umem_page_size(uint32_t *page_size)
 	return 0;
 }
 
-int umem_create(struct umem_region *r, uint64_t size,
-		uint32_t detach_timeout_ms)
+int umemlib_create(struct umemlib_region *r, uint64_t size,
+		   uint32_t detach_timeout_ms)
 {
-	return umem_create_flags(r, size, detach_timeout_ms, 0);
+	return umemlib_create_flags(r, size, detach_timeout_ms, 0);
 }
 
-int umem_create_flags(struct umem_region *r, uint64_t size,
-		      uint32_t detach_timeout_ms, uint32_t flags)
+int umemlib_create_flags(struct umemlib_region *r, uint64_t size,
+			 uint32_t detach_timeout_ms, uint32_t flags)
 {
 	struct umem_init init = {
 		.size = size,
@@ -143,14 +143,14 @@ err:
 	return ret;
 }
 
-int umem_from_fd(struct umem_region *r, int fd)
+int umemlib_from_fd(struct umemlib_region *r, int fd)
 {
 	if (fcntl(fd, F_GETFD) < 0)
 		return fail(errno, "fd %d", fd);
 	return region_fill(r, fd);
 }
 
-int umem_fd_is_umemfs(int fd)
+int umemlib_fd_is_umemfs(int fd)
 {
 	struct statfs sfs;
 
@@ -159,13 +159,13 @@ int umem_fd_is_umemfs(int fd)
 	return sfs.f_type == UMEM_FS_MAGIC;
 }
 
-int umem_open_file(struct umem_region *r, const char *path)
+int umemlib_open_file(struct umemlib_region *r, const char *path)
 {
 	int fd = open(path, O_RDWR | O_CLOEXEC), ret;
 
 	if (fd < 0)
 		return fail(errno, "open %s", path);
-	ret = umem_fd_is_umemfs(fd);
+	ret = umemlib_fd_is_umemfs(fd);
 	if (ret < 0) {
 		ret = fail(-ret, "fstatfs %s", path);
 		goto err;
@@ -186,7 +186,7 @@ err:
 	return ret;
 }
 
-int umem_find_pid_file(pid_t pid, const char *match, char *path, size_t len)
+int umemlib_find_pid_file(pid_t pid, const char *match, char *path, size_t len)
 {
 	char dir[32], fdp[320], link[PATH_MAX], names[1024] = "", found[320];
 	dev_t dev = 0;
@@ -243,15 +243,15 @@ int umem_find_pid_file(pid_t pid, const char *match, char *path, size_t len)
 	return 0;
 }
 
-void umem_close(struct umem_region *r)
+void umemlib_close(struct umemlib_region *r)
 {
 	if (r->ctl >= 0)
 		close(r->ctl);
 	r->ctl = -1;
 }
 
-int umem_map(const struct umem_region *r, uint64_t offset, uint64_t len,
-	     int prot, void **addr)
+int umemlib_map(const struct umemlib_region *r, uint64_t offset, uint64_t len,
+		int prot, void **addr)
 {
 	void *p = mmap(NULL, len, prot, MAP_SHARED, r->ctl, offset);
 
@@ -263,8 +263,8 @@ int umem_map(const struct umem_region *r, uint64_t offset, uint64_t len,
 	return 0;
 }
 
-int umem_serve(const struct umem_region *r, uint32_t flags,
-	       struct umem_server *s)
+int umemlib_serve(const struct umemlib_region *r, uint32_t flags,
+		  struct umemlib_server *s)
 {
 	struct umem_serve sv = { .flags = flags };
 
@@ -282,7 +282,7 @@ int umem_serve(const struct umem_region *r, uint32_t flags,
 	return 0;
 }
 
-void umem_server_close(struct umem_server *s)
+void umemlib_server_close(struct umemlib_server *s)
 {
 	if (s->fd >= 0)
 		close(s->fd);
@@ -291,8 +291,8 @@ void umem_server_close(struct umem_server *s)
 	s->fd = s->shmem_fd = -1;
 }
 
-ssize_t umem_read_requests(const struct umem_server *s,
-			   struct umem_request *reqs, size_t max)
+ssize_t umemlib_read_requests(const struct umemlib_server *s,
+			      struct umem_request *reqs, size_t max)
 {
 	ssize_t n = read(s->fd, reqs, max * sizeof(*reqs));
 
@@ -304,8 +304,8 @@ ssize_t umem_read_requests(const struct umem_server *s,
 	return n / sizeof(*reqs);
 }
 
-int umem_mark_present(const struct umem_server *s,
-		      const struct umem_range *ranges, size_t n)
+int umemlib_mark_present(const struct umemlib_server *s,
+			 const struct umem_range *ranges, size_t n)
 {
 	const size_t max = UMEM_WRITE_MAX / sizeof(*ranges);
 
@@ -326,7 +326,7 @@ int umem_mark_present(const struct umem_server *s,
 	return 0;
 }
 
-int umem_poison(const struct umem_server *s, uint64_t pgoff, uint64_t count)
+int umemlib_poison(const struct umemlib_server *s, uint64_t pgoff, uint64_t count)
 {
 	struct umem_range r = { .pgoff = pgoff, .count = count };
 
@@ -337,14 +337,14 @@ int umem_poison(const struct umem_server *s, uint64_t pgoff, uint64_t count)
 	return 0;
 }
 
-int umem_complete(const struct umem_server *s)
+int umemlib_complete(const struct umemlib_server *s)
 {
 	if (ioctl(s->fd, UMEM_IOC_COMPLETE) < 0)
 		return fail(errno, "UMEM_IOC_COMPLETE");
 	return 0;
 }
 
-int umem_bitmap(const struct umem_server *s, uint32_t which, uint64_t *words)
+int umemlib_bitmap(const struct umemlib_server *s, uint32_t which, uint64_t *words)
 {
 	struct umem_bitmap bm = {
 		.count = s->pages,
@@ -357,7 +357,7 @@ int umem_bitmap(const struct umem_server *s, uint32_t which, uint64_t *words)
 	return 0;
 }
 
-int umem_stats(int fd, struct umem_stats *st)
+int umemlib_stats(int fd, struct umem_stats *st)
 {
 	if (ioctl(fd, UMEM_IOC_STATS, st) < 0) {
 		if (errno == ENOTTY)
@@ -367,7 +367,7 @@ int umem_stats(int fd, struct umem_stats *st)
 	return 0;
 }
 
-uint64_t umem_wait_quantile_us(const struct umem_stats *st, double q)
+uint64_t umemlib_wait_quantile_us(const struct umem_stats *st, double q)
 {
 	uint64_t total = 0, seen = 0, want;
 	int i;
@@ -387,7 +387,7 @@ uint64_t umem_wait_quantile_us(const struct umem_stats *st, double q)
 	return 1ULL << (UMEM_HIST_BUCKETS - 1);
 }
 
-const char *umem_state_name(uint32_t state)
+const char *umemlib_state_name(uint32_t state)
 {
 	static const char * const names[] = {
 		[UMEM_STATE_UNSERVED] = "unserved",
@@ -400,7 +400,7 @@ const char *umem_state_name(uint32_t state)
 	return state < sizeof(names) / sizeof(names[0]) ? names[state] : "?";
 }
 
-int umem_send_fd(int sock, int fd)
+int umemlib_send_fd(int sock, int fd)
 {
 	char byte = 'U';
 	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
@@ -425,7 +425,7 @@ int umem_send_fd(int sock, int fd)
 	return 0;
 }
 
-int umem_recv_fd(int sock)
+int umemlib_recv_fd(int sock)
 {
 	char byte;
 	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };

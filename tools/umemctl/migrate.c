@@ -30,7 +30,7 @@
 
 #include "mig.h"
 #include "qmp.h"
-#include "umemctl.h"
+#include "commands.h"
 #include "wire.h"
 
 static const char migrate_usage[] =

@@ -41,7 +41,7 @@
 #include <sys/uio.h>
 
 #include "tls.h"
-#include "umemctl.h"
+#include "commands.h"
 #include "wire.h"
 
 #define MAX_CORRUPT	64

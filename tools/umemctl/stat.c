@@ -22,7 +22,7 @@
 #include <fcntl.h>
 
 #include "libumem.h"
-#include "umemctl.h"
+#include "commands.h"
 
 #ifndef SYS_pidfd_open
 #define SYS_pidfd_open 434
@@ -93,10 +93,10 @@ static int stats_of_file(const char *path, long watch)
 		return 1;
 	}
 	for (;;) {
-		ret = umem_stats(fd, &st);
+		ret = umemlib_stats(fd, &st);
 		if (ret) {
 			fprintf(stderr, "umemctl stat: %s: %s\n", path,
-				ret == -ENXIO ? "no region yet (never sized)" : umem_strerror());
+				ret == -ENXIO ? "no region yet (never sized)" : umemlib_strerror());
 			close(fd);
 			return 1;
 		}
@@ -137,7 +137,7 @@ static int stats_from_fdinfo(int pid, int fd, struct umem_stats *st)
 	while (fgets(line, sizeof(line), f)) {
 		if (sscanf(line, "umem-state: %31s", word) == 1) {
 			for (i = UMEM_STATE_UNSERVED; i <= UMEM_STATE_COMPLETE; i++)
-				if (!strcmp(word, umem_state_name(i)))
+				if (!strcmp(word, umemlib_state_name(i)))
 					st->state = i;
 			any = !!strcmp(word, "new");
 		}
@@ -178,7 +178,7 @@ static int get_stats(int pid, int fd, struct umem_stats *st)
 		copy = syscall(SYS_pidfd_getfd, pidfd, fd, 0);
 		close(pidfd);
 		if (copy >= 0) {
-			ret = umem_stats(copy, st);
+			ret = umemlib_stats(copy, st);
 			close(copy);
 			if (!ret)
 				return 0;
@@ -193,7 +193,7 @@ static void print_stats(const char *who, const struct umem_stats *st)
 	int i;
 	printf("region of %s: %.1f MiB (%llu pages of %u bytes), %s\n",
 	       who, st->size / 1048576.0, (unsigned long long)pages,
-	       st->page_size, umem_state_name(st->state));
+	       st->page_size, umemlib_state_name(st->state));
 	printf("  pages     %llu present (%.1f%%), %llu requested, %llu outstanding, %llu poisoned\n",
 	       (unsigned long long)st->pages_present,
 	       pages ? 100.0 * st->pages_present / pages : 0.0,
@@ -204,13 +204,13 @@ static void print_stats(const char *who, const struct umem_stats *st)
 	       (unsigned long long)st->faults,
 	       (unsigned long long)st->faults_blocked, st->blocked_ns / 1e9);
 	printf("  wait      p50 < %llu us, p99 < %llu us, max < %llu us\n",
-	       (unsigned long long)umem_wait_quantile_us(st, 0.5),
-	       (unsigned long long)umem_wait_quantile_us(st, 0.99),
-	       (unsigned long long)umem_wait_quantile_us(st, 1.0));
+	       (unsigned long long)umemlib_wait_quantile_us(st, 0.5),
+	       (unsigned long long)umemlib_wait_quantile_us(st, 0.99),
+	       (unsigned long long)umemlib_wait_quantile_us(st, 1.0));
 	printf("  server    %llu detaches, %llu requests redelivered\n",
 	       (unsigned long long)st->detaches,
 	       (unsigned long long)st->requests_redelivered);
-	if (umem_wait_quantile_us(st, 1.0)) {
+	if (umemlib_wait_quantile_us(st, 1.0)) {
 		printf("  histogram");
 		for (i = 0; i < UMEM_HIST_BUCKETS; i++)
 			if (st->wait_hist[i])
@@ -301,7 +301,7 @@ static void print_watch(const char *who, int pid, const struct umem_stats *st,
 	if (tty)
 		fputs("\033[H\033[J", stdout);	/* home, clear to the end */
 	printf("umem region of %s: %.1f MiB, %s\n", who,
-	       st->size / 1048576.0, umem_state_name(st->state));
+	       st->size / 1048576.0, umemlib_state_name(st->state));
 	n = pages ? (int)(WATCH_BAR * st->pages_present / pages) : 0;
 	printf("  present  [%.*s%*s] %5.1f%%  %llu/%llu pages\n", n,
 	       "########################################", WATCH_BAR - n, "",
@@ -339,9 +339,9 @@ static void print_watch(const char *who, int pid, const struct umem_stats *st,
 		printf("  fault wait: no fault has slept yet\n");
 	} else {
 		printf("  fault wait  p50 < %llu us, p99 < %llu us, max < %llu us\n",
-		       (unsigned long long)umem_wait_quantile_us(st, 0.5),
-		       (unsigned long long)umem_wait_quantile_us(st, 0.99),
-		       (unsigned long long)umem_wait_quantile_us(st, 1.0));
+		       (unsigned long long)umemlib_wait_quantile_us(st, 0.5),
+		       (unsigned long long)umemlib_wait_quantile_us(st, 0.99),
+		       (unsigned long long)umemlib_wait_quantile_us(st, 1.0));
 		for (i = first; i <= last; i++) {
 			n = (int)((WATCH_BAR * st->wait_hist[i] + max - 1) / max);
 			bucket_label(label, sizeof(label), i);

@@ -14,7 +14,7 @@
 #include <sys/ioctl.h>
 #include <linux/umem.h>
 
-#include "umemctl.h"
+#include "commands.h"
 #include "wire.h"
 
 static int usage(FILE *f)

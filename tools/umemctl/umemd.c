@@ -103,8 +103,8 @@ static struct {
 	int trace_fd;		/* --trace: tracefs's trace_marker, or -1 */
 	struct tls_creds *tls;	/* NULL: --insecure */
 
-	struct umem_region reg;
-	struct umem_server srv;
+	struct umemlib_region reg;
+	struct umemlib_server srv;
 	uint8_t *map;
 	uint64_t pages;
 	uint32_t psz;
@@ -316,8 +316,8 @@ static void flush_present(bool sync)
 	if (!D.npend)
 		return;
 	if (sync) {
-		if (umem_mark_present(&D.srv, D.pend, D.npend))
-			die("%s", umem_strerror());
+		if (umemlib_mark_present(&D.srv, D.pend, D.npend))
+			die("%s", umemlib_strerror());
 		D.npend = 0;
 		return;
 	}
@@ -345,8 +345,8 @@ static void poison_page(uint64_t pgoff)
 {
 	fprintf(stderr, "%sumemd: page %llu failed its checksum %d times: poisoned\n",
 		D.tty ? "\n" : "", (unsigned long long)pgoff, MAX_RETRIES + 1);
-	if (umem_poison(&D.srv, pgoff, 1))
-		die("%s", umem_strerror());
+	if (umemlib_poison(&D.srv, pgoff, 1))
+		die("%s", umemlib_strerror());
 	bit_set(D.have, pgoff);
 	bit_clear(D.wanted, pgoff);
 	D.n_have++;
@@ -1066,9 +1066,9 @@ static int fd_from_unix(const char *path)
 	if (s < 0 || connect(s, (struct sockaddr *)&sa, sizeof(sa)))
 		die_code(EXIT_CONFIG, "cannot connect to %s: %s", path,
 			 strerror(errno));
-	fd = umem_recv_fd(s);
+	fd = umemlib_recv_fd(s);
 	if (fd < 0)
-		die_code(EXIT_CONFIG, "%s: %s", path, umem_strerror());
+		die_code(EXIT_CONFIG, "%s: %s", path, umemlib_strerror());
 	close(s);
 	return fd;
 }
@@ -1078,15 +1078,15 @@ static void adopt(int fd)
 	uint64_t words, p, end, t0;
 	int ret;
 
-	if (umem_from_fd(&D.reg, fd))
-		die_code(EXIT_CONFIG, "%s", umem_strerror());
+	if (umemlib_from_fd(&D.reg, fd))
+		die_code(EXIT_CONFIG, "%s", umemlib_strerror());
 	/* A server killed a moment ago may still be on its way out. */
 	t0 = now_ns();
-	while ((ret = umem_serve(&D.reg, UMEM_SERVE_CLOEXEC | UMEM_SERVE_NONBLOCK,
-				 &D.srv)) == -EBUSY && now_ns() - t0 < 2000000000ULL)
+	while ((ret = umemlib_serve(&D.reg, UMEM_SERVE_CLOEXEC | UMEM_SERVE_NONBLOCK,
+				    &D.srv)) == -EBUSY && now_ns() - t0 < 2000000000ULL)
 		usleep(20000);
 	if (ret)
-		die_code(ret == -EIO ? EXIT_SOURCE : 1, "%s", umem_strerror());
+		die_code(ret == -EIO ? EXIT_SOURCE : 1, "%s", umemlib_strerror());
 	/*
 	 * The control fd is the VMM's: holding it would keep the region
 	 * from hanging up when the VMM dies (see read() returning 0).
@@ -1111,8 +1111,8 @@ static void adopt(int fd)
 	if (D.map == MAP_FAILED)
 		die("mmap of the shmem file: %s", strerror(errno));
 	/* What an earlier server supplied must never be written again. */
-	if (umem_bitmap(&D.srv, UMEM_BITMAP_PRESENT, D.have))
-		die("%s", umem_strerror());
+	if (umemlib_bitmap(&D.srv, UMEM_BITMAP_PRESENT, D.have))
+		die("%s", umemlib_strerror());
 	for (p = 0; p < D.pages; p++)
 		D.n_have += bit_test(D.have, p);
 	/*
@@ -1146,8 +1146,8 @@ static void finish(void)
 		io_uring_cqe_seen(&D.ring, cqe);
 	}
 	flush_present(true);
-	if (umem_complete(&D.srv))
-		die("%s", umem_strerror());
+	if (umemlib_complete(&D.srv))
+		die("%s", umemlib_strerror());
 	progress(now_ns(), true);
 	el = (now_ns() - D.start_ns) / 1e9;
 	fprintf(stderr,
@@ -1319,15 +1319,15 @@ int main(int argc, char **argv)
 	if (unix_path)
 		fd = fd_from_unix(unix_path);
 	if (pid) {
-		if (umem_find_pid_file(pid, path_match, pid_path, sizeof(pid_path)))
-			die_code(EXIT_CONFIG, "--pid %ld: %s", pid, umem_strerror());
+		if (umemlib_find_pid_file(pid, path_match, pid_path, sizeof(pid_path)))
+			die_code(EXIT_CONFIG, "--pid %ld: %s", pid, umemlib_strerror());
 		file_path = pid_path;
 	}
 	if (file_path) {
-		struct umem_region r;
+		struct umemlib_region r;
 
-		if (umem_open_file(&r, file_path))
-			die_code(EXIT_CONFIG, "%s", umem_strerror());
+		if (umemlib_open_file(&r, file_path))
+			die_code(EXIT_CONFIG, "%s", umemlib_strerror());
 		fd = r.ctl;
 		logv("serving %s", file_path);
 	}

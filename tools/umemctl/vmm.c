@@ -27,7 +27,7 @@
 #include <sys/wait.h>
 
 #include "libumem.h"
-#include "umemctl.h"
+#include "commands.h"
 #include "wire.h"
 
 #define MAX_VCPUS	64
@@ -60,7 +60,7 @@ static const char vmm_usage[] =
 
 static struct {
 	struct image img;
-	struct umem_region reg;
+	struct umemlib_region reg;
 	uint8_t *ram;
 	uint64_t pages;
 	uint32_t psz;
@@ -248,8 +248,8 @@ static void *unix_thread(void *arg)
 				continue;
 			return NULL;
 		}
-		if (umem_send_fd(s, V.reg.ctl))
-			fprintf(stderr, "umemctl vmm: %s\n", umem_strerror());
+		if (umemlib_send_fd(s, V.reg.ctl))
+			fprintf(stderr, "umemctl vmm: %s\n", umemlib_strerror());
 		close(s);
 	}
 }
@@ -358,8 +358,8 @@ static void report(struct vcpu *cpus, bool verified, uint64_t bad,
 		reads += cpus[i].reads;
 		writes += cpus[i].writes;
 	}
-	if (umem_stats(V.reg.ctl, &st)) {
-		fprintf(stderr, "umemctl vmm: %s\n", umem_strerror());
+	if (umemlib_stats(V.reg.ctl, &st)) {
+		fprintf(stderr, "umemctl vmm: %s\n", umemlib_strerror());
 		return;
 	}
 	streamed = st.pages_present - st.pages_poisoned;
@@ -368,7 +368,7 @@ static void report(struct vcpu *cpus, bool verified, uint64_t bad,
 	printf("  guest RAM          %.1f MiB (%llu pages), %d vCPUs, state %s\n",
 	       V.pages * (double)V.psz / 1048576.0,
 	       (unsigned long long)V.pages, V.vcpus,
-	       umem_state_name(st.state));
+	       umemlib_state_name(st.state));
 	printf("  total time         %.2f s\n", (end_ns - V.start_ns) / 1e9);
 	if (V.first_op_ns)
 		printf("  first instruction  %.3f s after start\n",
@@ -384,9 +384,9 @@ static void report(struct vcpu *cpus, bool verified, uint64_t bad,
 	       (unsigned long long)st.faults,
 	       (unsigned long long)st.faults_blocked, st.blocked_ns / 1e9);
 	printf("  fault wait         p50 < %llu us, p99 < %llu us, max < %llu us\n",
-	       (unsigned long long)umem_wait_quantile_us(&st, 0.50),
-	       (unsigned long long)umem_wait_quantile_us(&st, 0.99),
-	       (unsigned long long)umem_wait_quantile_us(&st, 1.0));
+	       (unsigned long long)umemlib_wait_quantile_us(&st, 0.50),
+	       (unsigned long long)umemlib_wait_quantile_us(&st, 0.99),
+	       (unsigned long long)umemlib_wait_quantile_us(&st, 1.0));
 	printf("  umemd              %d restart(s), %llu detach(es), %llu request(s) redelivered\n",
 	       V.restarts, (unsigned long long)st.detaches,
 	       (unsigned long long)st.requests_redelivered);
@@ -545,9 +545,9 @@ int cmd_vmm(int argc, char **argv)
 	}
 
 	V.start_ns = now_ns();
-	ret = umem_page_size(&V.psz);
+	ret = umemlib_page_size(&V.psz);
 	if (ret) {
-		fprintf(stderr, "umemctl vmm: %s\n", umem_strerror());
+		fprintf(stderr, "umemctl vmm: %s\n", umemlib_strerror());
 		return ret == -ENOENT ? 2 : 1;
 	}
 	if (image_open(&V.img, image, V.psz, err, sizeof(err))) {
@@ -563,13 +563,13 @@ int cmd_vmm(int argc, char **argv)
 		fprintf(stderr, "umemctl vmm: --size must be a multiple of %u\n", V.psz);
 		return 2;
 	}
-	if (umem_create(&V.reg, size, V.detach_ms)) {
-		fprintf(stderr, "umemctl vmm: %s\n", umem_strerror());
+	if (umemlib_create(&V.reg, size, V.detach_ms)) {
+		fprintf(stderr, "umemctl vmm: %s\n", umemlib_strerror());
 		return 1;
 	}
 	V.pages = V.reg.pages;
-	if (umem_map(&V.reg, 0, size, PROT_READ | PROT_WRITE, (void **)&V.ram)) {
-		fprintf(stderr, "umemctl vmm: %s\n", umem_strerror());
+	if (umemlib_map(&V.reg, 0, size, PROT_READ | PROT_WRITE, (void **)&V.ram)) {
+		fprintf(stderr, "umemctl vmm: %s\n", umemlib_strerror());
 		return 1;
 	}
 	for (i = 0; i < V.vcpus; i++) {

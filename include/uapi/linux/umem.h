@@ -23,6 +23,12 @@
 #define UMEM_IOC_MAGIC		0xE6
 
 /*
+ * The f_type statfs(2) reports for a umemfs mount ("umem" in ASCII): how
+ * a daemon tells a umemfs file from any other file it is handed.
+ */
+#define UMEM_FS_MAGIC		0x756d656d
+
+/*
  * Optional features, negotiated by UMEM_IOC_API.  No optional feature
  * exists in version 1; the mask lets later versions add them without
  * breaking old callers.

@@ -1,17 +1,20 @@
-/* SPDX-License-Identifier: GPL-2.0 */
+// SPDX-License-Identifier: GPL-2.0
 /*
  * fuzz: the operations across processes and the kernel: fork, kill,
  * process_vm_readv/writev, pipes, the shmem fd, /proc/self/mem, sweeps,
  * fdinfo, poll, O_NONBLOCK and io_uring.
- *
- * A part of fuzz.c, included once, in order: the fuzzer is one
- * translation unit, so that its per-process and per-thread state (the
- * object table, the slots, each thread's random stream) stays static.
  */
+#include "ops.h"
 
 static pid_t children[MAX_CHILDREN];
 static pthread_mutex_t clock_ = PTHREAD_MUTEX_INITIALIZER;
-static void run_ops(long n);
+/* The fuzzing loop, fuzz.c's, that a forked child runs. */
+static void (*run_ops)(long n);
+
+void ops_process_init(void (*run)(long n))
+{
+	run_ops = run;
+}
 
 static void reap_children(void)
 {
@@ -34,7 +37,7 @@ static void reap_children(void)
 	pthread_mutex_unlock(&clock_);
 }
 
-static void op_fork(void)
+void op_fork(void)
 {
 	uint64_t seed = rnd();
 	int i, slot = -1;
@@ -70,7 +73,7 @@ static void op_fork(void)
 	pthread_mutex_unlock(&clock_);
 }
 
-static void op_kill(void)
+void op_kill(void)
 {
 	pid_t p = children[below(MAX_CHILDREN)];
 
@@ -79,7 +82,7 @@ static void op_kill(void)
 	reap_children();
 }
 
-static void op_pvm(void)
+void op_pvm(void)
 {
 	int i = below(NSLOT);
 	uint64_t buf[2 * PS / 8], pg, n;
@@ -112,7 +115,7 @@ static void op_pvm(void)
 	}
 }
 
-static void op_pipe(void)
+void op_pipe(void)
 {
 	int i = below(NSLOT), p[2];
 	uint64_t buf[PS / 8], pg;
@@ -147,7 +150,7 @@ static void op_pipe(void)
 	close(p[1]);
 }
 
-static void op_shmem(void)
+void op_shmem(void)
 {
 	struct obj o = pick(K_SHM, 5);
 	uint64_t buf[PS / 8], pg = below(o.pages + 2);
@@ -178,7 +181,7 @@ static void op_shmem(void)
 
 static int procmem = -1;
 
-static void op_procmem(void)
+void op_procmem(void)
 {
 	int i = below(NSLOT);
 	uint64_t buf[PS / 8], pg;
@@ -203,7 +206,7 @@ static void op_procmem(void)
  * /proc/self/mem read of each page, as op_procmem makes for one.  Such
  * a read fails at once without a server, but still queues a request.
  */
-static void op_sweep(void)
+void op_sweep(void)
 {
 	int i = below(NSLOT);
 	uint64_t buf[PS / 8], pg;
@@ -224,7 +227,7 @@ static void op_sweep(void)
 				    m.pgoff + pg, 0, buf, PS / 8, true);
 }
 
-static void op_fdinfo(void)
+void op_fdinfo(void)
 {
 	struct obj o = pick(below(3) + 1, 30);
 	char path[64], buf[2048];
@@ -239,7 +242,7 @@ static void op_fdinfo(void)
 	close(fd);
 }
 
-static void op_poll(void)
+void op_poll(void)
 {
 	struct obj o = pick(K_SRV, 10);
 	struct pollfd pfd = { .fd = o.fd, .events = POLLIN | POLLOUT };
@@ -252,7 +255,7 @@ static void op_poll(void)
 		fail("poll of a server fd: revents %#x without POLLOUT", pfd.revents);
 }
 
-static void op_nonblock(void)
+void op_nonblock(void)
 {
 	struct obj o = pick(K_SRV, 10);
 	int fl = fcntl(o.fd, F_GETFL);
@@ -309,7 +312,7 @@ static void uring_reap(bool wait)
 	}
 }
 
-static void op_uring(void)
+void op_uring(void)
 {
 	struct io_uring_sqe *sqe;
 
@@ -332,4 +335,22 @@ static void op_uring(void)
 		return;
 	ur.busy = true;
 	uring_reap(true);
+}
+
+/*
+ * In a child just forked: the children, the ring and /proc/self/mem of
+ * the parent are not the child's to use.
+ */
+void ops_process_forked(void)
+{
+	pthread_mutex_init(&clock_, NULL);
+	memset(children, 0, sizeof(children));
+	/* The parent's ring is not ours to use. */
+	ring_ok = false;
+	ring_tried = true;
+	ur.busy = false;
+	/* The parent's /proc/self/mem is the parent's memory. */
+	if (procmem >= 0)
+		close(procmem);
+	procmem = -1;
 }

@@ -1,14 +1,11 @@
-/* SPDX-License-Identifier: GPL-2.0 */
+// SPDX-License-Identifier: GPL-2.0
 /*
  * fuzz: the operations on regions and mappings: open, the handshake,
  * init, serve, mmap, touch, munmap, mremap, mprotect, madvise.
- *
- * A part of fuzz.c, included once, in order: the fuzzer is one
- * translation unit, so that its per-process and per-thread state (the
- * object table, the slots, each thread's random stream) stays static.
  */
+#include "ops.h"
 
-static void op_open(void)
+void op_open(void)
 {
 	static const int modes[] = { O_RDWR, O_RDWR, O_RDWR, O_RDWR, O_RDONLY,
 				     O_WRONLY, O_RDWR | O_NONBLOCK };
@@ -22,7 +19,7 @@ static void op_open(void)
 	obj_add(K_CTL, fd, 0, 0, false, (mode & O_ACCMODE) == O_RDONLY);
 }
 
-static void op_api(void)
+void op_api(void)
 {
 	struct obj o = pick(K_CTL, 10);
 	struct umem_api api = { .api = UMEM_API_VERSION };
@@ -77,7 +74,7 @@ static uint32_t rnd_timeout(void)
 	}
 }
 
-static void op_init(void)
+void op_init(void)
 {
 	struct obj o = pick(K_CTL, 8);
 	struct umem_init init = { .detach_timeout_ms = rnd_timeout() };
@@ -123,7 +120,7 @@ static void op_init(void)
 }
 
 /* UMEM_IOC_SERVE on @ctl; adds the two fds.  Returns 0 or errno. */
-static int do_serve(struct obj *o, bool garbage)
+int do_serve(struct obj *o, bool garbage)
 {
 	struct umem_serve sv = { 0 };
 	bool bad = false;
@@ -182,7 +179,7 @@ static int do_serve(struct obj *o, bool garbage)
 	return 0;
 }
 
-static void op_serve(void)
+void op_serve(void)
 {
 	struct obj o = pick(K_CTL, 8);
 
@@ -198,7 +195,7 @@ static uint64_t rnd_prot(void)
 	return prots[below(8)];
 }
 
-static void op_mmap(void)
+void op_mmap(void)
 {
 	int i = below(NSLOT), flags, prot = rnd_prot();
 	struct slot *s = &slots[i];
@@ -269,7 +266,7 @@ static void op_mmap(void)
 }
 
 /* mmap anywhere, touch a page, munmap: a mapping no other thread knows. */
-static void op_mmap_loose(void)
+void op_mmap_loose(void)
 {
 	struct obj o = pick(K_CTL, 5);
 	uint64_t npages, off, pg, w[PS / 8];
@@ -292,7 +289,7 @@ static void op_mmap_loose(void)
 	munmap(p, npages * PS);
 }
 
-static void op_touch(void)
+void op_touch(void)
 {
 	int i = below(NSLOT), mode, sig;
 	uint64_t pg, word, w[PS / 8], *addr, t0;
@@ -378,7 +375,7 @@ static void op_touch(void)
 	}
 }
 
-static void op_unmap(void)
+void op_unmap(void)
 {
 	int i = below(NSLOT);
 	struct slot *s = &slots[i];
@@ -413,7 +410,7 @@ static void op_unmap(void)
 	pthread_mutex_unlock(&s->lock);
 }
 
-static void op_mremap(void)
+void op_mremap(void)
 {
 	int a = below(NSLOT), b = below(NSLOT);
 	struct slot *sa = &slots[a], *sb = &slots[b];
@@ -478,7 +475,7 @@ static void op_mremap(void)
 	pthread_mutex_unlock(&sa->lock);
 }
 
-static void op_mprotect(void)
+void op_mprotect(void)
 {
 	int i = below(NSLOT), prot = rnd_prot();
 	struct slot *s = &slots[i];
@@ -500,7 +497,7 @@ static void op_mprotect(void)
 	pthread_mutex_unlock(&s->lock);
 }
 
-static void op_madvise(void)
+void op_madvise(void)
 {
 	static const int advice[] = {
 		MADV_DONTNEED, MADV_DONTNEED, MADV_DONTNEED, MADV_REMOVE,

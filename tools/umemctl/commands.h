@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * umemctl: the subcommands, one file each.
+ * umemctl's commands: what the dispatcher (umemctl.c) calls, one file
+ * each, and the usage helper they share.  The commands depend on this
+ * header alone, never on the dispatcher.
  */
-#ifndef UMEMCTL_H
-#define UMEMCTL_H
+#ifndef UMEMCTL_COMMANDS_H
+#define UMEMCTL_COMMANDS_H
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -24,4 +26,4 @@ static inline int usage_error(const char *cmd, const char *msg,
 	return 2;
 }
 
-#endif /* UMEMCTL_H */
+#endif /* UMEMCTL_COMMANDS_H */

@@ -1,14 +1,37 @@
-/* SPDX-License-Identifier: GPL-2.0 */
+// SPDX-License-Identifier: GPL-2.0
 /*
  * fuzz: the operations on the server and shmem fds: read, write,
- * poison, complete, bitmaps, stats, random ioctls, close and dup.
- *
- * A part of fuzz.c, included once, in order: the fuzzer is one
- * translation unit, so that its per-process and per-thread state (the
- * object table, the slots, each thread's random stream) stays static.
+ * poison, complete, bitmaps, stats, random ioctls, close and dup; and
+ * answering requests as a server does.
  */
+#include "ops.h"
 
-static void op_read(void)
+/* Answer requests read from server @srv of the region @tag. */
+void answer(int srv, uint64_t tag, uint64_t pages,
+	    const struct umem_request *req, size_t n)
+{
+	int shm = find_obj(K_SHM, tag);
+	struct umem_range r;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		r.pgoff = req[i].pgoff;
+		r.count = 1;
+		if (chance(3)) {
+			if (!ioctl(srv, UMEM_IOC_POISON, &r))
+				count_ev(EV_poisoned);
+			continue;
+		}
+		if (chance(2))
+			continue;	/* dropped: redelivered after a detach */
+		if (shm >= 0 && chance(95))
+			fill_pages(shm, tag, r.pgoff, 1);
+		if (write(srv, &r, sizeof(r)) == sizeof(r))
+			count_ev(EV_supplied);
+	}
+}
+
+void op_read(void)
 {
 	struct obj o = pick(K_SRV, 8);
 	uint64_t buf[512 + 8];
@@ -65,7 +88,7 @@ static void op_read(void)
 		answer(o.fd, o.tag, o.pages, (struct umem_request *)buf, n);
 }
 
-static void op_write(void)
+void op_write(void)
 {
 	struct obj o = pick(K_SRV, 8);
 	struct umem_range stack[8], *r = stack;
@@ -141,7 +164,7 @@ static void op_write(void)
 	count_ev(EV_supplied);
 }
 
-static void op_poison(void)
+void op_poison(void)
 {
 	struct obj o = pick(K_SRV, 8);
 	struct umem_range r;
@@ -190,7 +213,7 @@ static void op_poison(void)
 	}
 }
 
-static void op_complete(void)
+void op_complete(void)
 {
 	struct obj o = pick(K_SRV, 8);
 	struct umem_range r = { 0, o.pages };
@@ -215,7 +238,7 @@ static void op_complete(void)
 	}
 }
 
-static void op_bitmap(void)
+void op_bitmap(void)
 {
 	struct obj o = pick(K_SRV, 8);
 	uint64_t words[64 + 4];
@@ -307,7 +330,7 @@ static void op_bitmap(void)
 	}
 }
 
-static void op_stats(void)
+void op_stats(void)
 {
 	struct obj o = pick(chance(50) ? K_CTL : K_SRV, 8);
 	struct {
@@ -352,7 +375,7 @@ static bool known_cmd(int kind, unsigned long cmd)
 	       cmd == UMEM_IOC_STATS || cmd == UMEM_IOC_BITMAP;
 }
 
-static void op_ioctl(void)
+void op_ioctl(void)
 {
 	static const unsigned long known[] = { UMEM_IOC_API, UMEM_IOC_INIT,
 		UMEM_IOC_SERVE, UMEM_IOC_POISON, UMEM_IOC_COMPLETE,
@@ -407,7 +430,7 @@ static void op_ioctl(void)
 	}
 }
 
-static void op_close(void)
+void op_close(void)
 {
 	struct obj o = pick(below(3) + 1, 30);
 
@@ -418,7 +441,7 @@ static void op_close(void)
 	obj_close(o.fd);
 }
 
-static void op_dup(void)
+void op_dup(void)
 {
 	struct obj o = pick(below(3) + 1, 30);
 	int fd;
