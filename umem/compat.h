@@ -11,10 +11,18 @@
  *  - shmem moved to folios (6.2-6.11) and gained large folios (mTHP,
  *    6.11).  Its ->fault still returns vmf->page, locked, for the one
  *    page asked: the precise page of a large folio.  Our tmpfs is
- *    huge=never and every umem VMA is VM_NOHUGEPAGE, and a VMA that is
- *    not anonymous shmem gets no mTHP orders (only the PMD one, which
- *    huge=never denies); fault.c refuses any compound page that comes
- *    anyway (shmem_enabled=force).
+ *    huge=never and every umem VMA but a UMEM_INIT_HUGE region's is
+ *    VM_NOHUGEPAGE, and a VMA that is not anonymous shmem gets no mTHP
+ *    orders (only the PMD one, which huge=never denies); fault.c splits
+ *    any compound page that comes anyway (shmem_enabled=force, or a
+ *    collapse), but a complete extent's in a UMEM_INIT_HUGE region.
+ *  - huge pages (UMEM_INIT_HUGE): MADV_COLLAPSE of shmem and
+ *    finish_fault()'s PMD mapping of a PMD-sized folio work the same on
+ *    both; 6.5 made the collapse retract the page tables of every
+ *    mapping of the range, where 6.1 retracts only the caller's, and
+ *    6.12's do_set_pmd() refuses VM_NOHUGEPAGE VMAs, which 6.1's does
+ *    not.  The module calls none of them (Documentation/umem.rst, "Huge
+ *    pages"); thp_get_unmapped_area() is exported on both.
  *  - memcg: shmem charges a fault to the VMA's mm and an allocation
  *    without one to the active memcg, then to current's, as in 6.1
  *    (get_mem_cgroup_from_mm(NULL) still looks at active_memcg()), so

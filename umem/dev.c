@@ -14,6 +14,7 @@
 #include <linux/fs.h>
 #include <linux/lockdep.h>
 #include <linux/miscdevice.h>
+#include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
@@ -154,7 +155,7 @@ static long umem_ioctl_api(struct umem_ctl *ctl, void __user *argp)
 
 /*
  * May UMEM_IOC_INIT state this policy?  Not one weaker than its umemfs
- * mount's: the mount's flags kept, a deadline no longer than the
+ * mount's: the mount's kernel_efault kept, a deadline no longer than the
  * mount's, or any user who can create a file there could drop them.  On
  * /dev/umem, see unprivileged_kernel_efault.  Unknown flags are left to
  * umem_region_create() (EINVAL).
@@ -312,6 +313,8 @@ static const struct file_operations umem_fops = {
 	.unlocked_ioctl	= umem_ioctl,
 	.compat_ioctl	= compat_ptr_ioctl,
 	.mmap		= umem_mmap,
+	/* 2 MiB-aligned where THP exists: see UMEM_INIT_HUGE. */
+	.get_unmapped_area = thp_get_unmapped_area,
 	.show_fdinfo	= umem_show_ctl_fdinfo,
 	.llseek		= noop_llseek,
 };

@@ -128,6 +128,43 @@ static vm_fault_t umem_fault_split(struct vm_fault *vmf)
 	return UMEM_FAULT_LOST;
 }
 
+/*
+ * Huge pages (UMEM_INIT_HUGE, Documentation/umem.rst "Huge pages").  Our
+ * tmpfs is huge=never for every region, so shmem itself allocates no huge
+ * folio: one comes only from a collapse, the server's MADV_COLLAPSE of an
+ * extent on its mapping of the shmem fd (fill.c), which replaces the
+ * extent's pages by one 2 MiB folio holding the same bytes (and zeroes
+ * where the cache had holes).  shmem's fault returns the precise page of
+ * it, and finish_fault() then maps the whole folio by one PMD if the
+ * VMA's range is aligned for it and no page table is under it yet (a
+ * collapse empties and, since 6.5, retracts the page tables of every
+ * mapping of the range), or this page alone by a PTE.  Either way it is
+ * safe only if every page of the folio is present and none is poisoned:
+ * then a PMD exposes nothing that did not arrive.  Any other compound
+ * page is split (umem_fault_split()), as in a region without the flag.
+ *
+ * Present bits are never cleared, so a folio found mappable stays so but
+ * for a poison, which the caller checks again after its barrier.  The
+ * read barrier orders the bits before the folio's contents, as
+ * umem_page_present() does for one page.
+ */
+static bool umem_huge_mappable(struct umem_region *region, struct page *page)
+{
+	struct folio *folio = page_folio(page);
+	pgoff_t start = folio->index;
+	pgoff_t end = start + folio_nr_pages(folio);
+	const unsigned long *poisoned;
+	bool ok;
+
+	if (!(region->flags & UMEM_INIT_HUGE) || end > region->nr_pages)
+		return false;
+	ok = find_next_zero_bit(region->present, end, start) >= end;
+	/* The bits before the contents: pairs with umem_mark_present(). */
+	smp_rmb();
+	poisoned = umem_poisoned(region);
+	return ok && (!poisoned || find_next_bit(poisoned, end, start) >= end);
+}
+
 static vm_fault_t umem_fault_present(struct umem_region *region,
 				     struct vm_fault *vmf)
 {
@@ -149,11 +186,13 @@ static vm_fault_t umem_fault_present(struct umem_region *region,
 		ret |= VM_FAULT_LOCKED;
 	}
 	/*
-	 * Our tmpfs is huge=never, but a huge folio can still appear: see
-	 * umem_fault_split().  It could be PMD-mapped with neighbours that
-	 * were never supplied: split it rather than expose them.
+	 * A huge folio: a complete extent of a UMEM_INIT_HUGE region, which
+	 * may be mapped whole (see umem_huge_mappable()), or one that could
+	 * be PMD-mapped with neighbours that were never supplied (see
+	 * umem_fault_split()): split it rather than expose them.
 	 */
-	if (unlikely(PageTransCompound(vmf->page)))
+	if (unlikely(PageTransCompound(vmf->page)) &&
+	    !umem_huge_mappable(region, vmf->page))
 		return umem_fault_split(vmf);
 	/*
 	 * A poison of a supplied page may have come since the check above.
@@ -168,6 +207,13 @@ static vm_fault_t umem_fault_present(struct umem_region *region,
 	smp_mb();
 	if (unlikely(umem_page_poisoned(region, vmf->pgoff)))
 		return umem_fault_refuse(vmf, UMEM_FAULT_LOST);
+	/*
+	 * The same for a neighbour in a huge folio: a PMD would map it.
+	 * umem_poison() waits for the folio's lock (each page's) as well.
+	 */
+	if (unlikely(PageTransCompound(vmf->page)) &&
+	    !umem_huge_mappable(region, vmf->page))
+		return umem_fault_split(vmf);
 	return ret;
 }
 
@@ -358,14 +404,20 @@ static int umem_mmap_setup(struct umem_region *region,
 	vma->vm_ops = &umem_vm_ops;
 	vma->vm_private_data = region;
 	/*
-	 * No huge pages: a PMD mapping would expose 511 neighbours that may
-	 * not be present.  Not VM_DONTEXPAND: it is in VM_SPECIAL, and
+	 * No huge pages unless the region asked for them: a PMD mapping of
+	 * a huge folio the fault did not check could expose 511 neighbours
+	 * that may not be present (a UMEM_INIT_HUGE region's fault checks
+	 * them).  With UMEM_INIT_HUGE_ADVISE, madvise(MADV_HUGEPAGE) clears
+	 * the flag, as tmpfs's huge=advise.  Not VM_DONTEXPAND: it is in
+	 * VM_SPECIAL, and
 	 * mlock() silently skips VM_SPECIAL mappings (QEMU's mem-lock=on
 	 * would lock nothing).  A mapping grown by mremap() past the region
 	 * is harmless: the fault refuses offsets past the end, and the shmem
 	 * file is sealed to the region's size.
 	 */
-	umem_vm_flags_set(vma, VM_NOHUGEPAGE);
+	if ((region->flags & (UMEM_INIT_HUGE | UMEM_INIT_HUGE_ADVISE)) !=
+	    UMEM_INIT_HUGE)
+		umem_vm_flags_set(vma, VM_NOHUGEPAGE);
 	return 0;
 }
 

@@ -14,7 +14,9 @@
  * made the region (UMEM_IOC_INIT) as the active memcg, and hands the work
  * to shmem.  The rest go straight to shmem, except get_unmapped_area:
  * shmem's asserts that its file is shmem's own, and only aligns for huge
- * pages, which our tmpfs never has (huge=never); the default serves.
+ * pages, which our tmpfs never has (huge=never); the default serves, but
+ * for a UMEM_INIT_HUGE region, whose mappings thp_get_unmapped_area()
+ * aligns to 2 MiB so that its extents can be collapsed.
  *
  * A fault cannot pass the active memcg down: shmem charges a fault to
  * the VMA's mm.  So a fault first brings the page into the cache itself,
@@ -196,6 +198,26 @@ static int umem_fill_mmap(struct file *file, struct vm_area_struct *vma)
 	return 0;
 }
 
+/*
+ * The mapping of a UMEM_INIT_HUGE region's shmem fd: no refusal, so that
+ * the server can MADV_COLLAPSE an extent it completed.  A collapse fills
+ * the holes of the range with zeroed pages in the one folio, which the
+ * guest's fault splits again unless every page of it is present (fault.c,
+ * umem_huge_mappable()): collapsing an incomplete extent wastes work but
+ * exposes nothing.  khugepaged never collapses it on its own: the mount
+ * is huge=never, which only MADV_COLLAPSE overrides.
+ */
+static int umem_fill_mmap_huge(struct file *file, struct vm_area_struct *vma)
+{
+	int ret = umem_shmem_fops(file)->mmap(file, vma);
+
+	if (ret)
+		return ret;
+	WRITE_ONCE(umem_shmem_vm_ops, vma->vm_ops);
+	vma->vm_ops = &umem_fill_vm_ops;
+	return 0;
+}
+
 static int umem_fill_release(struct inode *inode, struct file *file)
 {
 	mem_cgroup_put(umem_fill_memcg(file));
@@ -212,6 +234,21 @@ static const struct file_operations umem_fill_fops = {
 	.fallocate		= umem_fill_fallocate,
 	.fsync			= umem_fill_fsync,
 	.mmap			= umem_fill_mmap,
+	.release		= umem_fill_release,
+};
+
+/* The same for a UMEM_INIT_HUGE region, but for mmap. */
+static const struct file_operations umem_fill_huge_fops = {
+	.owner			= THIS_MODULE,
+	.llseek			= umem_fill_llseek,
+	.read_iter		= umem_fill_read_iter,
+	.write_iter		= umem_fill_write_iter,
+	.splice_read		= umem_fill_splice_read,
+	.splice_write		= umem_fill_splice_write,
+	.fallocate		= umem_fill_fallocate,
+	.fsync			= umem_fill_fsync,
+	.mmap			= umem_fill_mmap_huge,
+	.get_unmapped_area	= thp_get_unmapped_area,
 	.release		= umem_fill_release,
 };
 
@@ -239,7 +276,8 @@ struct file *umem_fill_open(struct umem_region *region)
 	 * ours, so the module is live.
 	 */
 	__module_get(THIS_MODULE);
-	replace_fops(file, &umem_fill_fops);
+	replace_fops(file, region->flags & UMEM_INIT_HUGE ?
+		     &umem_fill_huge_fops : &umem_fill_fops);
 	file->private_data = umem_memcg_get(region->memcg);
 	return file;
 }

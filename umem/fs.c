@@ -5,7 +5,7 @@
  * (QEMU's memory-backend-file mem-path=, libvirt's memory_backing_dir).
  *
  *   mount -t umem -o detach_timeout_ms=MS[,kernel_efault][,mode=M]
- *         [,uid=N][,gid=N] umem DIR
+ *         [,uid=N][,gid=N][,huge=never|always|within_size|advise] umem DIR
  *
  * The mount states the failure policy of every region made in it: there
  * is no default (no hidden defaults), so a mount without
@@ -18,9 +18,16 @@
  *     the mount's policy, as UMEM_IOC_INIT would; the size never changes
  *     after (EBUSY), truncating to the same size does nothing.
  *     UMEM_IOC_INIT on an empty file may state a policy of its own, no
- *     weaker than the mount's (EPERM): the mount's flags kept, a
- *     detach_timeout_ms no longer than the mount's.  Whoever can create
- *     a file in the mount could otherwise drop kernel_efault.
+ *     weaker than the mount's (EPERM): the mount's kernel_efault kept,
+ *     a detach_timeout_ms no longer than the mount's.  Whoever can create
+ *     a file in the mount could otherwise drop kernel_efault.  huge= is
+ *     no policy: such an UMEM_IOC_INIT states its own huge flags.
+ *   - huge= gives the regions made by ftruncate() UMEM_INIT_HUGE
+ *     (always, within_size: a region is its file's size, so every whole
+ *     extent is within it) or UMEM_INIT_HUGE | UMEM_INIT_HUGE_ADVISE
+ *     (advise), as tmpfs's option of that name; never (the default)
+ *     gives neither.  A kernel without transparent huge pages
+ *     (PREEMPT_RT) refuses any value but never.
  *   - mmap(MAP_SHARED), the ioctls and fdinfo are those of a control fd
  *     (dev.c), on every fd of the file: the daemon's UMEM_IOC_SERVE too.
  *   - fallocate(PUNCH_HOLE | KEEP_SIZE) punches the region's shmem file
@@ -39,6 +46,7 @@
 #include <linux/fs.h>
 #include <linux/fs_context.h>
 #include <linux/fs_parser.h>
+#include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/pagemap.h>
 #include <linux/seq_file.h>
@@ -57,14 +65,18 @@
  * @uid:		owner of the root directory
  * @gid:		group of the root directory
  * @have_timeout:	detach_timeout_ms was given
+ * @have_huge:		huge= was given
+ * @huge:		the huge= value, UMEM_FS_HUGE_*
  */
 struct umem_fs_opts {
 	u32 detach_timeout_ms;
 	u32 flags;
+	u32 huge;
 	umode_t mode;
 	kuid_t uid;
 	kgid_t gid;
 	bool have_timeout;
+	bool have_huge;
 };
 
 enum {
@@ -73,7 +85,37 @@ enum {
 	umem_opt_mode,
 	umem_opt_uid,
 	umem_opt_gid,
+	umem_opt_huge,
 };
+
+/* huge=, with tmpfs's values; the index of umem_fs_huge_names[]. */
+enum {
+	UMEM_FS_HUGE_NEVER,
+	UMEM_FS_HUGE_ALWAYS,
+	UMEM_FS_HUGE_WITHIN_SIZE,
+	UMEM_FS_HUGE_ADVISE,
+};
+
+static const struct constant_table umem_fs_huge_names[] = {
+	{ "never",		UMEM_FS_HUGE_NEVER },
+	{ "always",		UMEM_FS_HUGE_ALWAYS },
+	{ "within_size",	UMEM_FS_HUGE_WITHIN_SIZE },
+	{ "advise",		UMEM_FS_HUGE_ADVISE },
+	{}
+};
+
+/* The UMEM_INIT_* flags of a huge= value. */
+static u32 umem_fs_huge_flags(u32 huge)
+{
+	switch (huge) {
+	case UMEM_FS_HUGE_ALWAYS:
+	case UMEM_FS_HUGE_WITHIN_SIZE:
+		return UMEM_INIT_HUGE;
+	case UMEM_FS_HUGE_ADVISE:
+		return UMEM_INIT_HUGE | UMEM_INIT_HUGE_ADVISE;
+	}
+	return 0;
+}
 
 static const struct fs_parameter_spec umem_fs_params[] = {
 	fsparam_u32("detach_timeout_ms", umem_opt_detach_timeout_ms),
@@ -81,6 +123,7 @@ static const struct fs_parameter_spec umem_fs_params[] = {
 	fsparam_u32oct("mode", umem_opt_mode),
 	fsparam_u32("uid", umem_opt_uid),
 	fsparam_u32("gid", umem_opt_gid),
+	fsparam_enum("huge", umem_opt_huge, umem_fs_huge_names),
 	{}
 };
 
@@ -128,7 +171,7 @@ static struct inode *umem_fs_new_inode(struct super_block *sb,
 		}
 		/* UMEM_IOC_INIT may strengthen the mount's policy, not weaken it. */
 		ctl->mount_policy = true;
-		ctl->mount_flags = opts->flags;
+		ctl->mount_flags = opts->flags & UMEM_INIT_KERNEL_EFAULT;
 		ctl->mount_timeout_ms = opts->detach_timeout_ms;
 		inode->i_private = ctl;
 		inode->i_op = &umem_fs_file_iops;
@@ -187,7 +230,7 @@ static int umem_fs_resize(struct inode *inode, loff_t size)
 	struct umem_ctl *ctl = umem_fs_ctl(inode);
 	struct umem_init init = {
 		.size = size,
-		.flags = opts->flags,
+		.flags = opts->flags | umem_fs_huge_flags(opts->huge),
 		.detach_timeout_ms = opts->detach_timeout_ms,
 	};
 	struct umem_region *region;
@@ -294,6 +337,8 @@ static const struct file_operations umem_fs_file_fops = {
 	.unlocked_ioctl	= umem_fs_ioctl,
 	.compat_ioctl	= compat_ptr_ioctl,
 	.mmap		= umem_fs_mmap,
+	/* 2 MiB-aligned where THP exists: see UMEM_INIT_HUGE. */
+	.get_unmapped_area = thp_get_unmapped_area,
 	.fallocate	= umem_fs_fallocate,
 	.llseek		= generic_file_llseek,
 	.fsync		= noop_fsync,
@@ -329,6 +374,8 @@ static int umem_fs_show_options(struct seq_file *m, struct dentry *root)
 	if (!gid_eq(opts->gid, GLOBAL_ROOT_GID))
 		seq_printf(m, ",gid=%u",
 			   from_kgid_munged(&init_user_ns, opts->gid));
+	if (opts->huge != UMEM_FS_HUGE_NEVER)
+		seq_printf(m, ",huge=%s", umem_fs_huge_names[opts->huge].name);
 	return 0;
 }
 
@@ -372,6 +419,14 @@ static int umem_fs_parse_param(struct fs_context *fc,
 		opts->gid = make_kgid(current_user_ns(), result.uint_32);
 		if (!gid_valid(opts->gid))
 			return invalfc(fc, "gid=%u: not mapped", result.uint_32);
+		break;
+	case umem_opt_huge:
+		if (result.uint_32 != UMEM_FS_HUGE_NEVER &&
+		    !IS_ENABLED(CONFIG_TRANSPARENT_HUGEPAGE))
+			return invalfc(fc, "huge=%s: no transparent huge pages (PREEMPT_RT?)",
+				       param->string);
+		opts->huge = result.uint_32;
+		opts->have_huge = true;
 		break;
 	}
 	return 0;
@@ -425,6 +480,7 @@ static int umem_fs_reconfigure(struct fs_context *fc)
 
 	if ((new->have_timeout &&
 	     new->detach_timeout_ms != old->detach_timeout_ms) ||
+	    (new->have_huge && new->huge != old->huge) ||
 	    (new->flags & ~old->flags))
 		return invalfc(fc, "the options of a mount cannot change: umount and mount again");
 	return 0;

@@ -61,7 +61,11 @@ static atomic_t umem_nr_regions = ATOMIC_INIT(0);
 /*
  * Our own tmpfs instance, mounted huge=never: a huge folio in the file
  * could be PMD-mapped and expose 511 neighbours that were never supplied,
- * whatever /sys/kernel/mm/transparent_hugepage/shmem_enabled says.
+ * whatever /sys/kernel/mm/transparent_hugepage/shmem_enabled says.  Also
+ * for UMEM_INIT_HUGE regions: shmem never allocates a huge folio for them
+ * on its own (at a fill, or at a fault after a hole punch); one comes
+ * only from the server's MADV_COLLAPSE of a complete extent, which the
+ * mount does not refuse (fault.c, "Huge pages").
  */
 static struct vfsmount *umem_mnt;
 
@@ -144,6 +148,13 @@ static int umem_init_check(const struct umem_init *init)
 		return -EINVAL;
 	if (!init->size || !PAGE_ALIGNED(init->size))
 		return -EINVAL;
+	if ((init->flags & UMEM_INIT_HUGE_ADVISE) &&
+	    !(init->flags & UMEM_INIT_HUGE))
+		return -EINVAL;
+	/* No THP (PREEMPT_RT): no huge page could ever map a region. */
+	if ((init->flags & UMEM_INIT_HUGE) &&
+	    !IS_ENABLED(CONFIG_TRANSPARENT_HUGEPAGE))
+		return -EOPNOTSUPP;
 	/* The bitmap helpers count bits in an unsigned int. */
 	if (init->size > READ_ONCE(max_region_bytes) ||
 	    init->size > MAX_LFS_FILESIZE ||

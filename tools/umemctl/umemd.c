@@ -139,6 +139,10 @@ static struct {
 	/* counters */
 	uint64_t n_urgent, n_bg, n_zero, n_dup, n_csum, n_poison, n_reconnect;
 	uint64_t n_requests;
+	uint8_t *collapsed;	/* per 2 MiB extent: collapsed, or tried */
+	bool no_collapse;	/* not a UMEM_INIT_HUGE region */
+	int collapse_err;	/* the last MADV_COLLAPSE failure */
+	uint64_t n_huge;
 	uint64_t start_ns, last_progress_ns, last_have;
 	bool tty;
 } D;
@@ -264,6 +268,7 @@ static void punch(uint64_t pgoff, uint64_t count)
 }
 
 static void flush_present(bool sync);
+static void collapse_ranges(const struct umem_range *r, size_t n);
 
 static void add_present(uint64_t pgoff)
 {
@@ -316,9 +321,12 @@ static void flush_present(bool sync)
 	if (!D.npend)
 		return;
 	if (sync) {
-		if (umemlib_mark_present(&D.srv, D.pend, D.npend))
+		size_t n = D.npend;
+
+		if (umemlib_mark_present(&D.srv, D.pend, n))
 			die("%s", umemlib_strerror());
 		D.npend = 0;
+		collapse_ranges(D.pend, n);
 		return;
 	}
 	if (D.write_op.busy)
@@ -332,6 +340,80 @@ static void flush_present(bool sync)
 	D.write_op.busy = true;
 }
 
+/* ---- huge pages -------------------------------------------------------- */
+
+#ifndef MADV_COLLAPSE
+#define MADV_COLLAPSE	25
+#endif
+
+/* Pages per 2 MiB extent. */
+static uint64_t extent_pages(void)
+{
+	return (2ULL << 20) / D.psz;
+}
+
+/* Is a page of extent @e still waiting in the next batch to be marked? */
+static bool extent_pending(uint64_t e)
+{
+	uint64_t first = e * extent_pages(), end = first + extent_pages();
+	size_t i;
+
+	for (i = 0; i < D.npend; i++)
+		if (D.pend[i].pgoff < end &&
+		    D.pend[i].pgoff + D.pend[i].count > first)
+			return true;
+	return false;
+}
+
+/*
+ * Extent @e is present whole: collapse it into one huge page on our
+ * mapping of the shmem fd, so that the VMM's next access maps it by a
+ * PMD (Documentation/umem.rst, "Huge pages").  EINVAL: the region is not
+ * UMEM_INIT_HUGE (or the kernel has no THP): never try again.  Other
+ * failures (no huge page free) leave the extent on 4 KiB pages.
+ */
+static void collapse_extent(uint64_t e)
+{
+	uint8_t *a = D.map + e * (2ULL << 20);
+
+	/* 6.1 collapses only under a page table of the caller's. */
+	(void)*(volatile uint8_t *)a;
+	if (!madvise(a, 2ULL << 20, MADV_COLLAPSE)) {
+		D.collapsed[e] = 1;
+		D.n_huge++;
+		return;
+	}
+	if (errno == EINVAL) {
+		D.no_collapse = true;
+		return;
+	}
+	/* Tried again at the end (finish()). */
+	D.collapse_err = errno;
+	logv("extent %llu stays on 4 KiB pages for now: MADV_COLLAPSE: %s",
+	     (unsigned long long)e, strerror(errno));
+}
+
+/*
+ * Ranges [@r, @r + @n) were just marked present: collapse each extent
+ * they made whole, unless a page of it is still to be marked.
+ */
+static void collapse_ranges(const struct umem_range *r, size_t n)
+{
+	uint64_t ext = extent_pages(), e, last;
+	size_t i;
+
+	for (i = 0; i < n && !D.no_collapse && ext > 1; i++) {
+		last = (r[i].pgoff + r[i].count - 1) / ext;
+		for (e = r[i].pgoff / ext; e <= last && !D.no_collapse; e++) {
+			if ((e + 1) * ext > D.pages || D.collapsed[e] ||
+			    bit_next_clear(D.have, (e + 1) * ext, e * ext) <
+			    (e + 1) * ext || extent_pending(e))
+				continue;
+			collapse_extent(e);
+		}
+	}
+}
+
 static void write_done(int res)
 {
 	D.write_op.busy = false;
@@ -339,6 +421,7 @@ static void write_done(int res)
 		errno = -res;
 		die("marking %zu ranges present: %s", D.nwbuf, strerror(-res));
 	}
+	collapse_ranges(D.wbuf, D.nwbuf);
 }
 
 static void poison_page(uint64_t pgoff)
@@ -1100,10 +1183,12 @@ static void adopt(int fd)
 	D.busy = calloc(words, 8);
 	D.wanted = calloc(words, 8);
 	D.retries = calloc(D.pages, 1);
+	D.collapsed = calloc(D.pages / ((2ULL << 20) / D.psz) + 1, 1);
 	D.pend = malloc(UMEM_WRITE_MAX);
 	D.wbuf = malloc(UMEM_WRITE_MAX);
 	D.scratch = aligned_alloc(64, D.psz);
-	if (!D.have || !D.busy || !D.wanted || !D.retries || !D.pend ||
+	if (!D.have || !D.busy || !D.wanted || !D.retries || !D.collapsed ||
+	    !D.pend ||
 	    !D.wbuf || !D.scratch)
 		die("out of memory for %llu pages", (unsigned long long)D.pages);
 	D.map = mmap(NULL, D.reg.size, PROT_READ | PROT_WRITE, MAP_SHARED,
@@ -1134,6 +1219,7 @@ static void finish(void)
 {
 	struct io_uring_cqe *cqe;
 	double el;
+	uint64_t e;
 
 	/* Let the last batch land, then the rest, then complete. */
 	while (D.write_op.busy) {
@@ -1146,9 +1232,21 @@ static void finish(void)
 		io_uring_cqe_seen(&D.ring, cqe);
 	}
 	flush_present(true);
+	/* Every extent is whole now: collapse those not collapsed yet. */
+	for (e = 0; e < D.pages / extent_pages() && !D.no_collapse; e++)
+		if (!D.collapsed[e])
+			collapse_extent(e);
 	if (umemlib_complete(&D.srv))
 		die("%s", umemlib_strerror());
 	progress(now_ns(), true);
+	if (!D.no_collapse && D.pages >= extent_pages())
+		fprintf(stderr, "umemd: %llu of %llu extents collapsed into huge pages%s%s\n",
+			(unsigned long long)D.n_huge,
+			(unsigned long long)(D.pages / extent_pages()),
+			D.n_huge < D.pages / extent_pages() ?
+			"; the rest stay 4 KiB: " : "",
+			D.n_huge < D.pages / extent_pages() ?
+			strerror(D.collapse_err) : "");
 	el = (now_ns() - D.start_ns) / 1e9;
 	fprintf(stderr,
 		"umemd: complete: %llu pages in %.2f s (%.1f MiB/s): %llu requested, %llu urgent, %llu background, %llu zero, %llu duplicates dropped, %llu bad checksums, %llu poisoned, %llu reconnects\n",

@@ -45,6 +45,9 @@ static const char vmm_usage[] =
 "  --ops N             memory operations per vCPU (default 20000): random\n"
 "                      reads and writes, sequential scans, a hot set\n"
 "  --detach-timeout MS how long faults wait for a new umemd (default 10000)\n"
+"  --huge              guest RAM is UMEM_INIT_HUGE: 2 MiB mappings of the\n"
+"                      extents umemd collapses; reports how much of it is\n"
+"                      PMD-mapped at the end\n"
 "  --umemd PATH        the umemd binary (default: umemd beside umemctl)\n"
 "  --umemd-arg ARG     pass ARG to umemd (repeatable)\n"
 "  --tls-creds DIR     umemd's TLS credentials (with --source)\n"
@@ -67,6 +70,7 @@ static struct {
 	int vcpus;
 	uint64_t ops;
 	uint32_t detach_ms;
+	bool huge;		/* --huge: UMEM_INIT_HUGE */
 	const char *umemd;
 	const char *umemd_args[32];
 	int nargs;
@@ -302,6 +306,33 @@ static void *umemd_thread(void *arg)
  * A poisoned page raises SIGBUS: it is counted, and it never gives wrong
  * data.  Returns the number of wrong pages.
  */
+/* ShmemPmdMapped + FilePmdMapped of our mapping at @addr, in kB. */
+static uint64_t pmd_mapped_kb(const void *addr)
+{
+	unsigned long start, end, kb;
+	uint64_t sum = 0;
+	char line[256];
+	bool in = false;
+	FILE *f = fopen("/proc/self/smaps", "r");
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx-%lx ", &start, &end) == 2 &&
+		    strchr(line, '-') < strchr(line, ' ')) {
+			if (in)
+				break;
+			in = (uintptr_t)addr >= start && (uintptr_t)addr < end;
+			continue;
+		}
+		if (in && (sscanf(line, "ShmemPmdMapped: %lu kB", &kb) == 1 ||
+			   sscanf(line, "FilePmdMapped: %lu kB", &kb) == 1))
+			sum += kb;
+	}
+	fclose(f);
+	return sum;
+}
+
 static uint64_t verify(uint64_t *written, uint64_t *poisoned)
 {
 	uint64_t words = V.psz / 8;
@@ -457,6 +488,7 @@ int cmd_vmm(int argc, char **argv)
 		{ "vcpus", required_argument, NULL, 'c' },
 		{ "ops", required_argument, NULL, 'o' },
 		{ "detach-timeout", required_argument, NULL, 't' },
+		{ "huge", no_argument, NULL, 'H' },
 		{ "umemd", required_argument, NULL, 'u' },
 		{ "umemd-arg", required_argument, NULL, 'a' },
 		{ "unix", required_argument, NULL, 'U' },
@@ -490,6 +522,7 @@ int cmd_vmm(int argc, char **argv)
 				return usage_error("vmm", "bad --size", vmm_usage);
 			break;
 		case 's': V.source = optarg; break;
+		case 'H': V.huge = true; break;
 		case 'S': V.snapshot = optarg; break;
 		case 'c':
 			if (!parse_size(optarg, &v) || !v || v > MAX_VCPUS)
@@ -563,7 +596,8 @@ int cmd_vmm(int argc, char **argv)
 		fprintf(stderr, "umemctl vmm: --size must be a multiple of %u\n", V.psz);
 		return 2;
 	}
-	if (umemlib_create(&V.reg, size, V.detach_ms)) {
+	if (umemlib_create_flags(&V.reg, size, V.detach_ms,
+			      V.huge ? UMEM_INIT_HUGE : 0)) {
 		fprintf(stderr, "umemctl vmm: %s\n", umemlib_strerror());
 		return 1;
 	}
@@ -625,6 +659,10 @@ int cmd_vmm(int argc, char **argv)
 	}
 	bad = verify(&written, &poisoned);
 	end = now_ns();
+	if (V.huge)
+		fprintf(stderr, "umemctl vmm: huge: %llu of %llu kB PMD-mapped\n",
+			(unsigned long long)pmd_mapped_kb(V.ram),
+			(unsigned long long)(size >> 10));
 	if (V.sigbus)
 		fprintf(stderr, "umemctl vmm: %d vCPU(s) got SIGBUS (last at guest page %llu): a page was poisoned\n",
 			(int)V.sigbus, (unsigned long long)V.sigbus_page);

@@ -83,16 +83,38 @@ struct umem_api {
  * synchronously makes KVM_RUN fail with EFAULT.
  */
 #define UMEM_INIT_KERNEL_EFAULT	(1U << 0)
-#define UMEM_INIT_FLAGS_ALL	UMEM_INIT_KERNEL_EFAULT
+
+/*
+ * UMEM_INIT_HUGE: the region's 2 MiB-aligned extents may be mapped by
+ * 2 MiB (PMD) mappings once every page of the extent is present.  Faults
+ * still wait for, and requests still name, single pages; no page that is
+ * not present is ever mapped.  A huge page comes to be when the server
+ * collapses a complete extent: madvise(MADV_COLLAPSE) on its mapping of
+ * the shmem fd, which for such a region is allowed; the guest's next
+ * fault in the extent maps it whole (see Documentation/umem.rst, "Huge
+ * pages").  Guest mappings of the region are eligible for huge pages
+ * from mmap() on.  A kernel without transparent huge pages (PREEMPT_RT)
+ * refuses the flag with EOPNOTSUPP.  Off by default.
+ *
+ * UMEM_INIT_HUGE_ADVISE: with UMEM_INIT_HUGE (alone: EINVAL), guest
+ * mappings start as VM_NOHUGEPAGE and become eligible once the VMM asks
+ * with madvise(MADV_HUGEPAGE), as tmpfs's huge=advise.
+ */
+#define UMEM_INIT_HUGE		(1U << 1)
+#define UMEM_INIT_HUGE_ADVISE	(1U << 2)
+#define UMEM_INIT_FLAGS_ALL	(UMEM_INIT_KERNEL_EFAULT | UMEM_INIT_HUGE | \
+				 UMEM_INIT_HUGE_ADVISE)
 
 /**
  * struct umem_init - size a region and state its failure policy
  * @size:		(in) region size in bytes: a non-zero multiple of
  *			umem_api.page_size, at most the module's
  *			max_region_bytes parameter.
- * @flags:		(in) UMEM_INIT_* flags; unknown bits fail with EINVAL.
- *			On a umemfs file, every flag of its mount must be
- *			set (EPERM); see UMEM_IOC_INIT.
+ * @flags:		(in) UMEM_INIT_* flags; unknown bits fail with EINVAL,
+ *			UMEM_INIT_HUGE_ADVISE without UMEM_INIT_HUGE too.
+ *			On a umemfs file, UMEM_INIT_KERNEL_EFAULT must be
+ *			set if its mount sets it (EPERM); the huge flags
+ *			are the caller's to choose.  See UMEM_IOC_INIT.
  * @detach_timeout_ms:	(in) how long faulting threads stay parked after
  *			the daemon's server fd is closed, waiting for a new
  *			server to adopt the region, before they and every
@@ -121,7 +143,8 @@ struct umem_init {
  * detach_timeout_ms over the mount's; on /dev/umem, no
  * UMEM_INIT_KERNEL_EFAULT from a caller without CAP_SYS_PTRACE while the
  * module's unprivileged_kernel_efault parameter is set), ENOSPC
- * (max_regions regions exist), ENOMEM.
+ * (max_regions regions exist), EOPNOTSUPP (UMEM_INIT_HUGE on a kernel
+ * without transparent huge pages, such as PREEMPT_RT), ENOMEM.
  */
 #define UMEM_IOC_INIT		_IOW(UMEM_IOC_MAGIC, 0x01, struct umem_init)
 
@@ -138,8 +161,11 @@ struct umem_init {
  *		pages it allocates are charged to the memory cgroup of the
  *		task that made the region (UMEM_IOC_INIT), not the server's.
  *		Sealed to the region's size (F_SEAL_GROW | F_SEAL_SHRINK:
- *		growing or shrinking it fails with EPERM).  Its mappings
- *		never hold huge pages (MADV_COLLAPSE fails with EINVAL).
+ *		growing or shrinking it fails with EPERM).  Without
+ *		UMEM_INIT_HUGE its mappings never hold huge pages
+ *		(MADV_COLLAPSE fails with EINVAL); with it, MADV_COLLAPSE
+ *		of a 2 MiB-aligned extent whose pages are all present is
+ *		how the server makes the extent huge.
  *		copy_file_range() into it from another filesystem's file
  *		fails with EXDEV: use sendfile() or splice().
  * @reserved:	(in) must be zero.

@@ -79,8 +79,9 @@ void op_init(void)
 	struct obj o = pick(K_CTL, 8);
 	struct umem_init init = { .detach_timeout_ms = rnd_timeout() };
 	uint64_t pages;
-	bool bad = false;
+	bool bad = false, nothp;
 	void *arg = &init;
+	int ret;
 
 	switch (below(20)) {
 	case 0: init.size = 0; bad = true; break;
@@ -94,10 +95,20 @@ void op_init(void)
 	default: init.size = PS * (1 + below(1024)); break;
 	}
 	init.flags = chance(20) ? UMEM_INIT_KERNEL_EFAULT : 0;
+	/* Huge regions; UMEM_INIT_HUGE_ADVISE alone is a mistake. */
+	if (chance(25))
+		init.flags |= UMEM_INIT_HUGE;
+	if (chance(10)) {
+		init.flags |= UMEM_INIT_HUGE_ADVISE;
+		bad |= !(init.flags & UMEM_INIT_HUGE);
+	}
 	if (chance(5)) {
-		init.flags |= 1U << (1 + below(31));
+		init.flags |= 1U << (3 + below(29));
 		bad = true;
 	}
+	/* No THP (PREEMPT_RT): UMEM_INIT_HUGE is refused, EOPNOTSUPP. */
+	nothp = (init.flags & UMEM_INIT_HUGE) &&
+		access("/sys/kernel/mm/transparent_hugepage", F_OK);
 	if (chance(5)) {
 		init.reserved[below(6)] = rnd() | 1;
 		bad = true;
@@ -107,11 +118,18 @@ void op_init(void)
 		bad = true;
 	}
 	pages = init.size / PS;
-	if (!ioctl_outcome("UMEM_IOC_INIT", ioctl(o.fd, UMEM_IOC_INIT, arg),
-			   &o, K_CTL, B(ENXIO) | B(EBUSY) | B(EINVAL) | B(E2BIG) |
-			   B(ENOSPC) | B(ENOMEM) | B(EFAULT)))
+	ret = ioctl(o.fd, UMEM_IOC_INIT, arg);
+	/* EOPNOTSUPP is past the B() mask: checked here. */
+	if (ret && errno == EOPNOTSUPP && o.kind == K_CTL) {
+		if (!nothp)
+			fail("UMEM_IOC_INIT: EOPNOTSUPP for flags %#x", init.flags);
 		return;
-	if (bad || o.rdonly)
+	}
+	if (!ioctl_outcome("UMEM_IOC_INIT", ret, &o, K_CTL, B(ENXIO) |
+			   B(EBUSY) | B(EINVAL) | B(E2BIG) | B(ENOSPC) |
+			   B(ENOMEM) | B(EFAULT)))
+		return;
+	if (bad || o.rdonly || nothp)
 		fail("UMEM_IOC_INIT accepted size %llu flags %#x on a%s fd",
 		     (unsigned long long)init.size, init.flags,
 		     o.rdonly ? " read-only" : "");
