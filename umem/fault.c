@@ -153,7 +153,7 @@ static vm_fault_t umem_fault_present(struct umem_region *region,
 	 * umem_fault_split().  It could be PMD-mapped with neighbours that
 	 * were never supplied: split it rather than expose them.
 	 */
-	if (unlikely(PageTransCompound(vmf->page)))
+	if (unlikely(folio_test_large(page_folio(vmf->page))))
 		return umem_fault_split(vmf);
 	/*
 	 * A poison of a supplied page may have come since the check above.
@@ -347,7 +347,7 @@ static int umem_mmap_setup(struct umem_region *region,
 {
 	int ret;
 
-	ret = call_mmap(region->shmem, vma);
+	ret = umem_fops_mmap(region->shmem->f_op, region->shmem, vma);
 	if (ret)
 		return ret;
 	/*
