@@ -19,8 +19,18 @@ DEFAULT_KVER := $(shell scripts/kver.sh)
 ifeq ($(origin KVER),undefined)
 KVER := $(DEFAULT_KVER)
 endif
-KDIR ?= /lib/modules/$(KVER)/build
-KERNEL ?= /boot/vmlinuz-$(KVER)
+# Test kernels the host cannot install live in a cache, each a dpkg -x
+# root (scripts/kernel-fetch.sh): 7.x, whose kbuild runs in the build
+# root (trixie or sid) that its .build-root names (scripts/build-root.sh,
+# scripts/in-root.sh).  A kernel not in the cache is the host's own.
+UMEM_CACHE ?= $(HOME)/.cache/umem
+KROOT := $(UMEM_CACHE)/kernels/$(KVER)
+KCACHED := $(wildcard $(KROOT)/.complete)
+KDIR ?= $(if $(KCACHED),$(KROOT)/usr/src/linux-headers-$(KVER),/lib/modules/$(KVER)/build)
+KERNEL ?= $(if $(KCACHED),$(KROOT)/boot/vmlinuz-$(KVER),/boot/vmlinuz-$(KVER))
+KMODDIR := $(if $(KCACHED),$(KROOT))/lib/modules/$(KVER)
+KBUILD_ROOT := $(if $(KCACHED),$(shell cat $(KROOT)/.build-root 2>/dev/null))
+KBUILD_RUN := $(if $(KBUILD_ROOT),scripts/in-root.sh $(KBUILD_ROOT))
 SMP ?= 2
 MEM ?= 2G
 T ?=
@@ -68,7 +78,7 @@ POSTCOPY_FILES := --file $(UMEMCTL) --file $(UMEMD) --file selftests/postcopy/ne
 	--file $(KVM_HOLD) --file $(CREDS) --file $(RELAY)
 # A module of the kernel's own: $(call kmod,PATH) is PATH.ko, or Debian
 # 6.12's PATH.ko.xz (the runner decompresses it), or nothing.
-kmod = $(firstword $(wildcard $(addprefix /lib/modules/$(KVER)/kernel/$(1),.ko .ko.xz)))
+kmod = $(firstword $(wildcard $(addprefix $(KMODDIR)/kernel/$(1),.ko .ko.xz)))
 # veth is a module in Debian's kernel (built in, in the debug kernel).
 VETH_KO = $(call kmod,drivers/net/veth)
 # Kernel TLS for the migration channels (tools/umemctl/tls.c), and the
@@ -131,7 +141,8 @@ RUN_VM = selftests/runner/run-vm.sh --smp $(VM_SMP) --mem $(VM_MEM) \
 	$(if $(T),--filter '$(T)') $(if $(filter 1,$(VERBOSE)),--verbose)
 
 .PHONY: all check-kdir module tools selftests headers-check deps check check-vm \
-	check-6.12 check-rt check-6.12-rt dkms-install check-dkms check-debug-6.12 \
+	check-6.12 check-rt check-6.12-rt check-7.3 check-7.3-rt check-sid \
+	dkms-install check-dkms check-debug-6.12 \
 	check-runner check-runner-vm check-man man install-man install-dkms-src \
 	deb deb-deps check-deb check-bpftrace demo demo-vm demo-sim demo-sim-vm \
 	l2-guest check-qemu check-qemu-vm shell debug-kernel \
@@ -145,6 +156,9 @@ help:
 	@echo "make check      install deps, build, run the selftests in a VM"
 	@echo "make check-6.12 check-rt check-6.12-rt"
 	@echo "                the same on 6.12, 6.1 PREEMPT_RT, 6.12 PREEMPT_RT"
+	@echo "make check-7.3 check-7.3-rt check-sid"
+	@echo "                the same on trixie-backports' 7.3, its PREEMPT_RT, sid's"
+	@echo "                kernel: fetched into UMEM_CACHE, built in a Debian root"
 	@echo "make demo       install deps, build, run the main job in a VM: a real"
 	@echo "                Linux guest under QEMU live-migrated onto umem"
 	@echo "                (GUEST_MIB=, WORK_MIB=, DEMO_RAM=umem|shm)"
@@ -185,7 +199,7 @@ module: check-kdir
 ifneq ($(KMOD),)
 	@mkdir -p $(KMOD) && cp -p --parents $(MODULE_SRCS) $(KMOD)/
 endif
-	$(MAKE) -C $(KDIR) M=$(CURDIR)$(if $(KMOD),/$(KMOD)) modules
+	$(KBUILD_RUN) $(MAKE) -C $(KDIR) M=$(CURDIR)$(if $(KMOD),/$(KMOD)) modules
 
 tools:
 	$(MAKE) -C tools/umemctl
@@ -277,6 +291,13 @@ check-vm: all
 # scripts/kver.sh maps each name to the release installed.
 check-6.12 check-rt check-6.12-rt: deps
 	@k=$$(scripts/kver.sh $(patsubst check-%,%,$@)) && \
+		$(MAKE) check-vm KVER=$$k
+
+# Debian's newest kernels, fetched into the cache (scripts/kernel-fetch.sh
+# makes their build roots first): check-7.3 and check-7.3-rt from
+# trixie-backports, check-sid sid's (7.2 today).
+check-7.3 check-7.3-rt check-sid: deps
+	@k=$$(scripts/kernel-fetch.sh $(patsubst check-%,%,$@)) && \
 		$(MAKE) check-vm KVER=$$k
 
 demo: deps
@@ -505,11 +526,13 @@ STYLE_MOD := $(BUILD)/style-module
 # line's end, arguments indented by a tab.
 TRACE_H := umem/trace.h
 TRACE_H_IGNORE := OPEN_ENDED_LINE,PARENTHESIS_ALIGNMENT
-# The kernel trees style builds against: KVER's, and 6.12's when
-# installed; only KDIR when that is given.
+# The kernel trees style builds against: KVER's, 6.12's when installed,
+# and the 7.x kernels in the cache (in their build roots); only KDIR when
+# that is given.
 STYLE_KVERS = $(sort $(KVER) $(shell scripts/kver.sh 6.12 2>/dev/null))
 STYLE_KDIRS ?= $(if $(filter command line environment,$(origin KDIR)),$(KDIR), \
-	$(foreach k,$(STYLE_KVERS),/lib/modules/$(k)/build))
+	$(foreach k,$(STYLE_KVERS),/lib/modules/$(k)/build) \
+	$(wildcard $(UMEM_CACHE)/kernels/7.*/usr/src/linux-headers-7.*-amd64))
 # checkpatch of 6.1 and, when linux-source-6.12 is installed, of 6.12.
 # compat.h alone may read LINUX_VERSION_CODE (one macro, UMEM_KERNEL_SINCE).
 LINUX_SOURCE_6_12 ?= /usr/src/linux-source-6.12.tar.xz
@@ -540,7 +563,9 @@ style: check-kdir $(BUILD)/linux/.stamp $(CHECKPATCH_6_12)
 		echo "W=1 C=2 (sparse) build against $$kd"; \
 		d=$(STYLE_MOD)/$$n log=$(BUILD)/style-build-$$n.log; \
 		rm -rf $$d && mkdir -p $$d && cp --parents $(MODULE_SRCS) $$d/ && \
-		$(MAKE) -s -C $$kd M=$(CURDIR)/$$d W=1 C=2 modules \
+		br=$$(cat $$kd/../../../.build-root 2>/dev/null); \
+		run=$${br:+scripts/in-root.sh $$br}; \
+		$$run $(MAKE) -s -C $$kd M=$(CURDIR)/$$d W=1 C=2 modules \
 			> $$log 2>&1 || { cat $$log; exit 1; }; \
 		if grep -E 'warning:|error:' $$log; then \
 			echo "style: W=1 or sparse is not clean against $$kd" >&2; exit 1; fi; \

@@ -3,8 +3,13 @@
  * umem: the kernel-version-specific calls, in one place, so a port to
  * another kernel touches this file only.  Built and tested on 6.1
  * (Debian 12) and 6.12 (the LTS in bookworm-backports), both also with
- * PREEMPT_RT.  Each wrapper says which kernel changed what; nothing else
- * in umem/ tests the kernel version.
+ * PREEMPT_RT, on 7.3 (trixie-backports, also PREEMPT_RT) and on sid's
+ * 7.2.  Each wrapper says which kernel changed what; nothing else in
+ * umem/ tests the kernel version.  No kernel between 6.12 and 7.2 is
+ * built here: the release given for a change after 6.12 is upstream's as
+ * read from its history and lists, and each wrapper is written so that
+ * a wrong one shows as a build error on that kernel (a missing function
+ * or a mismatched prototype), not as a different behaviour.
  *
  * What changed between them without a compiler noticing, and why umem
  * needs no code for it (each is exercised by the selftests on both):
@@ -41,10 +46,12 @@
 #ifndef _UMEM_COMPAT_H
 #define _UMEM_COMPAT_H
 
+#include <linux/dcache.h>
 #include <linux/fs.h>
 #include <linux/memcontrol.h>
 #include <linux/mm.h>
 #include <linux/sched.h>
+#include <linux/shmem_fs.h>
 #include <linux/user_namespace.h>
 
 #include <linux/uio.h>
@@ -203,6 +210,132 @@ static inline void umem_write_clamp(struct kiocb *iocb, struct iov_iter *from)
 	if (!(iocb->ki_flags & IOCB_APPEND) && iocb->ki_pos < size)
 		iov_iter_truncate(from, size - iocb->ki_pos);
 }
+
+/*
+ * struct folio_batch (queue.c) lived in linux/pagevec.h, which 7.1
+ * renamed linux/folio_batch.h once struct pagevec was gone.
+ */
+#if UMEM_KERNEL_SINCE(7, 1)
+#include <linux/folio_batch.h>
+#else
+#include <linux/pagevec.h>
+#endif
+
+/*
+ * The region's shmem file, without memory accounting (VM_NORESERVE:
+ * charged page by page as the daemon fills it).  7.0 made the flags of
+ * shmem_file_setup_with_mnt() a vma_flags_t, built with mk_vma_flags().
+ */
+static inline struct file *umem_shmem_file_setup(struct vfsmount *mnt,
+						 const char *name,
+						 loff_t size)
+{
+#if UMEM_KERNEL_SINCE(7, 0)
+	return shmem_file_setup_with_mnt(mnt, name, size,
+					 mk_vma_flags(VMA_NORESERVE_BIT));
+#else
+	return shmem_file_setup_with_mnt(mnt, name, size, VM_NORESERVE);
+#endif
+}
+
+/*
+ * Map @vma, a VMA of a file of umem's (a guest file, fault.c, or the
+ * daemon's fill file, fill.c), as shmem would map @file: shmem's file
+ * operations are @fops, the VMA's file stays ours.
+ *
+ * 6.16 let a file map with ->mmap_prepare, on a struct vm_area_desc
+ * before the VMA exists, instead of ->mmap, and shmem has only that
+ * since.  A driver that stacks on another file's mapping in its own
+ * ->mmap fills a descriptor from the VMA, calls the lower
+ * ->mmap_prepare, and applies the descriptor to the VMA: what
+ * compat_vma_mmap() does for the file's own f_op, with the two steps
+ * exported on their own (compat_set_desc_from_vma(), __compat_vma_mmap(),
+ * by 7.2 at the latest; a kernel without them fails to build here).  The
+ * descriptor's file is @file, its vm_file the VMA's.
+ */
+static inline int umem_fops_mmap(const struct file_operations *fops,
+				 struct file *file, struct vm_area_struct *vma)
+{
+#if UMEM_KERNEL_SINCE(6, 16)
+	if (fops->mmap_prepare) {
+		struct vm_area_desc desc;
+		int ret;
+
+		compat_set_desc_from_vma(&desc, file, vma);
+		ret = fops->mmap_prepare(&desc);
+		if (ret)
+			return ret;
+		return __compat_vma_mmap(&desc, vma);
+	}
+#endif
+	return fops->mmap(file, vma);
+}
+
+/*
+ * umemfs (fs.c): a name pins its inode until unlink or umount.  Until
+ * 6.19 the pin was a dentry reference of the filesystem's own, taken
+ * after d_instantiate(), dropped by simple_unlink() and simple_rmdir(),
+ * and at umount by kill_litter_super().  6.19 made it a dentry flag:
+ * d_make_persistent() instantiates and pins, the simple_ helpers undo it
+ * (d_make_discardable(), which warns on a dentry not made persistent),
+ * and kill_anon_super() drops what is left at umount; kill_litter_super()
+ * is gone.
+ */
+static inline void umem_d_pin(struct dentry *dentry, struct inode *inode)
+{
+#if UMEM_KERNEL_SINCE(6, 19)
+	d_make_persistent(dentry, inode);
+#else
+	d_instantiate(dentry, inode);
+	dget(dentry);
+#endif
+}
+
+static inline void umem_kill_pinned_super(struct super_block *sb)
+{
+#if UMEM_KERNEL_SINCE(6, 19)
+	kill_anon_super(sb);
+#else
+	kill_litter_super(sb);
+#endif
+}
+
+/*
+ * super_operations.drop_inode that frees an inode at its last iput():
+ * 6.18 renamed generic_delete_inode() inode_just_drop().
+ */
+#if UMEM_KERNEL_SINCE(6, 18)
+#define umem_drop_inode	inode_just_drop
+#else
+#define umem_drop_inode	generic_delete_inode
+#endif
+
+/*
+ * umemfs's ->create and ->mkdir (fs.c).  7.3 dropped ->create's last
+ * argument, "bool excl" (an O_EXCL hint, meaningless on a local
+ * filesystem): UMEM_CREATE_MODE is the parameters from the mode on.
+ * 6.15 made ->mkdir return a dentry, NULL for the one passed, now
+ * instantiated: umem_mkdir_ret() turns 0 or an error into that.
+ */
+#if UMEM_KERNEL_SINCE(7, 3)
+#define UMEM_CREATE_MODE	umode_t mode
+#else
+#define UMEM_CREATE_MODE	umode_t mode, bool excl
+#endif
+
+#if UMEM_KERNEL_SINCE(6, 15)
+#define UMEM_MKDIR_RET	struct dentry *
+static inline struct dentry *umem_mkdir_ret(int err)
+{
+	return ERR_PTR(err);
+}
+#else
+#define UMEM_MKDIR_RET	int
+static inline int umem_mkdir_ret(int err)
+{
+	return err;
+}
+#endif
 
 #ifdef CONFIG_NUMA
 /* shmem's vm_operations, which umem's wrap (fault.c). */

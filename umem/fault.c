@@ -191,7 +191,7 @@ static vm_fault_t umem_fault_present(struct umem_region *region,
 	 * be PMD-mapped with neighbours that were never supplied (see
 	 * umem_fault_split()): split it rather than expose them.
 	 */
-	if (unlikely(PageTransCompound(vmf->page)) &&
+	if (unlikely(folio_test_large(page_folio(vmf->page))) &&
 	    !umem_huge_mappable(region, vmf->page))
 		return umem_fault_split(vmf);
 	/*
@@ -211,7 +211,7 @@ static vm_fault_t umem_fault_present(struct umem_region *region,
 	 * The same for a neighbour in a huge folio: a PMD would map it.
 	 * umem_poison() waits for the folio's lock (each page's) as well.
 	 */
-	if (unlikely(PageTransCompound(vmf->page)) &&
+	if (unlikely(folio_test_large(page_folio(vmf->page))) &&
 	    !umem_huge_mappable(region, vmf->page))
 		return umem_fault_split(vmf);
 	return ret;
@@ -393,7 +393,7 @@ static int umem_mmap_setup(struct umem_region *region,
 {
 	int ret;
 
-	ret = call_mmap(region->shmem, vma);
+	ret = umem_fops_mmap(region->shmem->f_op, region->shmem, vma);
 	if (ret)
 		return ret;
 	/*

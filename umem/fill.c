@@ -178,7 +178,7 @@ static const struct vm_operations_struct umem_fill_vm_ops = {
 
 static int umem_fill_mmap(struct file *file, struct vm_area_struct *vma)
 {
-	int ret = umem_shmem_fops(file)->mmap(file, vma);
+	int ret = umem_fops_mmap(umem_shmem_fops(file), file, vma);
 
 	if (ret)
 		return ret;

@@ -187,27 +187,27 @@ static int umem_fs_mknod(struct inode *dir, struct dentry *dentry,
 
 	if (IS_ERR(inode))
 		return PTR_ERR(inode);
-	d_instantiate(dentry, inode);
 	/* The name pins the inode until it is unlinked (or at umount). */
-	dget(dentry);
+	umem_d_pin(dentry, inode);
 	umem_inode_touch(dir, false);
 	return 0;
 }
 
+/* The signatures of ->create and ->mkdir vary by kernel: compat.h. */
 static int umem_fs_create(UMEM_IDMAP *idmap, struct inode *dir,
-			  struct dentry *dentry, umode_t mode, bool excl)
+			  struct dentry *dentry, UMEM_CREATE_MODE)
 {
 	return umem_fs_mknod(dir, dentry, (mode & S_IALLUGO) | S_IFREG);
 }
 
-static int umem_fs_mkdir(UMEM_IDMAP *idmap, struct inode *dir,
-			 struct dentry *dentry, umode_t mode)
+static UMEM_MKDIR_RET umem_fs_mkdir(UMEM_IDMAP *idmap, struct inode *dir,
+				    struct dentry *dentry, umode_t mode)
 {
 	int ret = umem_fs_mknod(dir, dentry, (mode & S_IALLUGO) | S_IFDIR);
 
 	if (!ret)
 		inc_nlink(dir);
-	return ret;
+	return umem_mkdir_ret(ret);
 }
 
 static const struct inode_operations umem_fs_dir_iops = {
@@ -381,7 +381,7 @@ static int umem_fs_show_options(struct seq_file *m, struct dentry *root)
 
 static const struct super_operations umem_fs_sops = {
 	.statfs		= simple_statfs,
-	.drop_inode	= generic_delete_inode,
+	.drop_inode	= umem_drop_inode,
 	.evict_inode	= umem_fs_evict_inode,
 	.show_options	= umem_fs_show_options,
 };
@@ -519,7 +519,7 @@ static void umem_fs_kill_sb(struct super_block *sb)
 	struct umem_fs_opts *opts = umem_fs_sb_opts(sb);
 
 	/* Drops the names' pins: every file's control goes (evict). */
-	kill_litter_super(sb);
+	umem_kill_pinned_super(sb);
 	kfree(opts);
 }
 

@@ -38,13 +38,13 @@
 #include <linux/fs.h>
 #include <linux/jiffies.h>
 #include <linux/pagemap.h>
-#include <linux/pagevec.h>
 #include <linux/poll.h>
 #include <linux/sched.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/uio.h>
 
+#include "compat.h"
 #include "umem.h"
 #include "trace.h"
 

@@ -269,8 +269,7 @@ struct umem_region *umem_region_create(const struct umem_init *init)
 	 * VM_NORESERVE: a region is sparse until the daemon fills it, so
 	 * memory is charged page by page as it arrives, not up front.
 	 */
-	shmem = shmem_file_setup_with_mnt(umem_mnt, "umem", init->size,
-					  VM_NORESERVE);
+	shmem = umem_shmem_file_setup(umem_mnt, "umem", init->size);
 	if (IS_ERR(shmem)) {
 		/*
 		 * Our kernel mount has no inode or block limit: ENOSPC means
