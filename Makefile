@@ -3,10 +3,12 @@
 # umem: top-level build.  `make help` lists the targets.
 #
 # Knobs (all optional):
-#   KVER=      kernel release to build for and boot (default: scripts/kver.sh);
-#              make check-6.12, check-rt, check-6.12-rt pick Debian's others
-#   KDIR=      kernel build tree (default /lib/modules/$(KVER)/build)
-#   KERNEL=    kernel image the test VM boots (default /boot/vmlinuz-$(KVER))
+#   UMEM_CACHE= where the test kernels, source tarballs and debug kernels
+#              live (default ~/.cache/umem; scripts/kernels.sh)
+#   KVER=      kernel release to build for and boot (default: Debian 12's
+#              own, 6.1); make check-6.12, check-rt, check-6.12-rt pick others
+#   KDIR=      kernel build tree (default: KVER's headers in the cache)
+#   KERNEL=    kernel image the test VM boots (default: KVER's in the cache)
 #   SMP= MEM=  test VM vCPUs and memory (default 2 and 2G)
 #   QEMU_SMP= QEMU_MEM=  the same for the real-guest targets (1 and 3G)
 #   T=         run only the selftest binaries whose name matches this ERE
@@ -15,12 +17,18 @@
 #   DEBUG_TEST_TIMEOUT=        per-binary timeout on the debug kernel
 #   FUZZ_MINUTES= FUZZ_SEED=   make fuzz: duration (default 30), first seed
 
-DEFAULT_KVER := $(shell scripts/kver.sh)
+# The test kernels are Debian's packages extracted into a cache, never
+# installed on the host: $(UMEM_CACHE)/kernels/<release>/ holds one
+# release's boot/, lib/modules/ and usr/src/ (scripts/kernels.sh).
+UMEM_CACHE ?= $(HOME)/.cache/umem
+export UMEM_CACHE
+DEFAULT_KVER := $(shell scripts/kernels.sh release 6.1 2>/dev/null)
 ifeq ($(origin KVER),undefined)
 KVER := $(DEFAULT_KVER)
 endif
-KDIR ?= /lib/modules/$(KVER)/build
-KERNEL ?= /boot/vmlinuz-$(KVER)
+KROOT := $(UMEM_CACHE)/kernels/$(KVER)
+KDIR ?= $(KROOT)/usr/src/linux-headers-$(KVER)
+KERNEL ?= $(KROOT)/boot/vmlinuz-$(KVER)
 SMP ?= 2
 MEM ?= 2G
 T ?=
@@ -36,7 +44,10 @@ VERSION := $(shell cat VERSION)
 PREFIX ?= /usr/local
 MANDIR ?= $(PREFIX)/share/man
 
-LINUX_SOURCE ?= /usr/src/linux-source-6.1.tar.xz
+# Kernel source tarballs, from Debian's linux-source-<series> packages.
+SOURCES := $(UMEM_CACHE)/sources
+LINUX_SOURCE ?= $(SOURCES)/linux-source-6.1.tar.xz
+LINUX_SOURCE_6_12 ?= $(SOURCES)/linux-source-6.12.tar.xz
 BUILD := build
 CC ?= gcc
 CXX ?= g++
@@ -66,8 +77,9 @@ RELAY := $(BUILD)/postcopy/relay
 POSTCOPY_FILES := --file $(UMEMCTL) --file $(UMEMD) --file selftests/postcopy/netns.sh \
 	--file $(KVM_HOLD) --file $(CREDS) --file $(RELAY)
 # A module of the kernel's own: $(call kmod,PATH) is PATH.ko, or Debian
-# 6.12's PATH.ko.xz (the runner decompresses it), or nothing.
-kmod = $(firstword $(wildcard $(addprefix /lib/modules/$(KVER)/kernel/$(1),.ko .ko.xz)))
+# 6.12's PATH.ko.xz (the runner decompresses it), or nothing.  A shell,
+# not $(wildcard): make may have fetched the kernel since it started.
+kmod = $(firstword $(shell ls -d $(addprefix $(KROOT)/lib/modules/$(KVER)/kernel/$(1),.ko .ko.xz) 2>/dev/null))
 # veth is a module in Debian's kernel (built in, in the debug kernel).
 VETH_KO = $(call kmod,drivers/net/veth)
 # Kernel TLS for the migration channels (tools/umemctl/tls.c), and the
@@ -129,13 +141,13 @@ RUN_VM = selftests/runner/run-vm.sh --smp $(VM_SMP) --mem $(VM_MEM) \
 	--test-timeout $(TEST_TIMEOUT) --timeout $(VM_TIMEOUT) \
 	$(if $(T),--filter '$(T)') $(if $(filter 1,$(VERBOSE)),--verbose)
 
-.PHONY: all check-kdir module tools selftests headers-check deps check check-vm \
+.PHONY: all kernel check-kdir module tools selftests headers-check deps check check-vm \
 	check-6.12 check-rt check-6.12-rt dkms-install check-dkms check-debug-6.12 \
 	check-runner check-runner-vm check-man man install-man install-dkms-src \
 	deb deb-deps check-deb check-bpftrace demo demo-vm demo-sim demo-sim-vm \
 	l2-guest check-qemu check-qemu-vm shell debug-kernel \
 	check-debug check-debug-vm bench bench-vm fuzz fuzz-vm stress stress-vm style \
-	install clean distclean help
+	install install-module clean distclean help
 
 all: module tools selftests
 
@@ -144,6 +156,9 @@ help:
 	@echo "make check      install deps, build, run the selftests in a VM"
 	@echo "make check-6.12 check-rt check-6.12-rt"
 	@echo "                the same on 6.12, 6.1 PREEMPT_RT, 6.12 PREEMPT_RT"
+	@echo "                (test kernels: Debian's packages, extracted into"
+	@echo "                $(UMEM_CACHE)/kernels/<release> (UMEM_CACHE=), never installed;"
+	@echo "                scripts/kernels.sh, Documentation/testing.rst \"Kernels\")"
 	@echo "make demo       install deps, build, run the main job in a VM: a real"
 	@echo "                Linux guest under QEMU live-migrated onto umem"
 	@echo "                (GUEST_MIB=, WORK_MIB=, DEMO_RAM=umem|shm)"
@@ -163,22 +178,34 @@ help:
 	@echo "make man        the man pages umemctl(8), umemd(8), umem(4) in build/man"
 	@echo "make check-man  man -l renders each man page without a warning"
 	@echo "make deb        the Debian packages umem-dkms and umem-tools in build/deb"
-	@echo "make check-deb  build and install the packages, boot the VM on the"
-	@echo "                DKMS-built module and packaged tools, purge them (root)"
+	@echo "make check-deb  build and install the packages (and KVER's headers, on"
+	@echo "                the host), boot the VM on the DKMS-built module and"
+	@echo "                packaged tools, purge them (root)"
 	@echo "make check-bpftrace  Documentation/umem.rst's bpftrace one-liner in the"
 	@echo "                VM (needs Debian's bpftrace: 200 MB of libraries)"
 	@echo "make dkms-install  the module under DKMS (rebuilt for each new kernel)"
-	@echo "make check-dkms    dkms builds the tree for 6.1's and 6.12's headers"
-	@echo "make install    install the module for the running kernel, the tools"
-	@echo "                and the man pages (PREFIX=/usr/local)"
+	@echo "make check-dkms    dkms builds the tree for 6.1's and 6.12's cached headers"
+	@echo "make install    install the module for the running kernel (its installed"
+	@echo "                headers), the tools and the man pages (PREFIX=/usr/local)"
 	@echo "make clean      remove build products; distclean also the debug kernel"
 
 # ---- build ---------------------------------------------------------------
 
-check-kdir:
+# KVER's kernel into the cache, when KDIR or KERNEL is the cache's.
+kernel:
+	@test -n "$(KVER)" || { echo "no kernel release: apt knows no" \
+		"linux-headers-amd64; run 'make deps' as root" >&2; exit 1; }
+	$(if $(filter $(KROOT)/%,$(KDIR) $(KERNEL)),@scripts/kernels.sh fetch '$(KVER)' > /dev/null)
+
+ifneq ($(KVER),)
+$(KROOT)/boot/vmlinuz-$(KVER):
+	scripts/kernels.sh fetch '$(KVER)' > /dev/null
+endif
+
+check-kdir: kernel
 	@test -n "$(KVER)" -a -e "$(KDIR)/Makefile" || { \
-		echo "no kernel build tree at '$(KDIR)': run 'make deps' as root," \
-		     "or set KDIR=/path/to/kernel/build" >&2; exit 1; }
+		echo "no kernel build tree at '$(KDIR)': set KDIR=/path/to/kernel/build" >&2; \
+		exit 1; }
 
 module: check-kdir
 ifneq ($(KMOD),)
@@ -191,8 +218,8 @@ tools:
 
 selftests: headers-check $(SELFTESTS) $(POSTCOPY) $(KVM_HOLD) $(CREDS) $(RELAY)
 
-# The kselftest harness and checkpatch come from the installed kernel
-# source tarball, extracted once into $(BUILD)/linux; never committed.
+# The kselftest harness and checkpatch come from linux-source-6.1's
+# tarball, extracted once into $(BUILD)/linux; never committed.
 $(BUILD)/linux/.stamp: | $(LINUX_SOURCE)
 	rm -rf $(BUILD)/linux && mkdir -p $(BUILD)/linux/kselftest $(BUILD)/linux/scripts
 	tar -xf $(LINUX_SOURCE) -C $(BUILD)/linux --strip-components=1 \
@@ -204,8 +231,8 @@ $(BUILD)/linux/.stamp: | $(LINUX_SOURCE)
 	cp $(BUILD)/linux/tools/testing/selftests/kselftest*.h $(BUILD)/linux/kselftest/
 	touch $@
 
-$(LINUX_SOURCE):
-	@echo "$(LINUX_SOURCE) missing: run 'make deps' as root" >&2; exit 1
+$(SOURCES)/linux-source-%.tar.xz:
+	scripts/kernels.sh source $* > /dev/null
 
 # A binary too long for one file has parts, selftests/umem/AREA/*.h, that
 # AREA.c includes (Documentation/testing.rst, "Writing a test").
@@ -261,7 +288,7 @@ deps:
 # ---- tests in the VM -----------------------------------------------------
 
 # check and demo first install what is missing, then re-enter make so that
-# KVER is computed against what is now installed.
+# KVER is computed against the package lists make deps updated.
 check: deps
 	@rc=0; $(MAKE) check-man || rc=1; $(MAKE) check-vm || rc=1; exit $$rc
 
@@ -270,11 +297,11 @@ check-vm: all
 		$(addprefix --module ,$(VM_KOS)) $(POSTCOPY_FILES) \
 		--out $(CHECK_OUT) $(addprefix --test ,$(SELFTESTS) $(POSTCOPY))
 
-# The same suite on Debian's other kernels (make deps installs them):
-# check-6.12 the 6.12 LTS, check-rt 6.1 with PREEMPT_RT, check-6.12-rt.
-# scripts/kver.sh maps each name to the release installed.
+# The same suite on Debian's other kernels: check-6.12 the 6.12 LTS,
+# check-rt 6.1 with PREEMPT_RT, check-6.12-rt.  scripts/kernels.sh maps
+# each name to its release; check-vm fetches that one into the cache.
 check-6.12 check-rt check-6.12-rt: deps
-	@k=$$(scripts/kver.sh $(patsubst check-%,%,$@)) && \
+	@k=$$(scripts/kernels.sh release $(patsubst check-%,%,$@)) && \
 		$(MAKE) check-vm KVER=$$k
 
 demo: deps
@@ -437,12 +464,12 @@ check-runner-vm: all $(BUILD)/runner/fail_test $(BUILD)/runner/hang_test
 # ---- debug kernel --------------------------------------------------------
 
 # The debug kernel is built from DEBUG_SOURCE, a kernel source tarball
-# (default: the script's, linux-source-6.1); check-debug-6.12 uses 6.12's.
-DEBUG_SOURCE ?=
+# (default: linux-source-6.1's); check-debug-6.12 uses 6.12's.
+DEBUG_SOURCE ?= $(LINUX_SOURCE)
 DEBUG_NAME ?=
-DEBUG_KERNEL_SH = selftests/runner/debug-kernel.sh $(if $(DEBUG_SOURCE),--source $(DEBUG_SOURCE))
+DEBUG_KERNEL_SH = selftests/runner/debug-kernel.sh --source $(DEBUG_SOURCE)
 
-debug-kernel: deps
+debug-kernel: deps $(DEBUG_SOURCE)
 	$(DEBUG_KERNEL_SH)
 
 check-debug: deps
@@ -453,7 +480,7 @@ check-debug-6.12: deps
 	$(MAKE) check-debug-vm DEBUG_SOURCE=$(LINUX_SOURCE_6_12) DEBUG_NAME=-6.12
 
 DEBUG_MOD = $(BUILD)/debug-module$(DEBUG_NAME)
-check-debug-vm: selftests
+check-debug-vm: selftests $(DEBUG_SOURCE)
 	$(DEBUG_KERNEL_SH) > /dev/null
 	$(call copy-module,$(DEBUG_MOD))
 	$(MAKE) -C $$($(DEBUG_KERNEL_SH) --dir) M=$(CURDIR)/$(DEBUG_MOD) modules
@@ -475,7 +502,7 @@ FUZZ_SECS = $(shell echo $$(( $(FUZZ_MINUTES) * 60 )))
 fuzz: deps
 	$(MAKE) fuzz-vm
 
-fuzz-vm: $(BUILD)/selftests/fuzz
+fuzz-vm: $(BUILD)/selftests/fuzz $(DEBUG_SOURCE)
 	$(DEBUG_KERNEL_SH) > /dev/null
 	$(call copy-module,$(DEBUG_MOD))
 	$(MAKE) -C $$($(DEBUG_KERNEL_SH) --dir) M=$(CURDIR)/$(DEBUG_MOD) modules
@@ -497,16 +524,15 @@ STYLE_MOD := $(BUILD)/style-module
 # line's end, arguments indented by a tab.
 TRACE_H := umem/trace.h
 TRACE_H_IGNORE := OPEN_ENDED_LINE,PARENTHESIS_ALIGNMENT
-# The kernel trees style builds against: KVER's, and 6.12's when
-# installed; only KDIR when that is given.
-STYLE_KVERS = $(sort $(KVER) $(shell scripts/kver.sh 6.12 2>/dev/null))
+# The kernel trees style builds against: KVER's and 6.12's, from the
+# cache; only KDIR when that is given.
+STYLE_KVERS = $(sort $(KVER) $(shell scripts/kernels.sh release 6.12))
 STYLE_KDIRS ?= $(if $(filter command line environment,$(origin KDIR)),$(KDIR), \
-	$(foreach k,$(STYLE_KVERS),/lib/modules/$(k)/build))
-# checkpatch of 6.1 and, when linux-source-6.12 is installed, of 6.12.
+	$(foreach k,$(STYLE_KVERS),$(UMEM_CACHE)/kernels/$(k)/usr/src/linux-headers-$(k)))
+# checkpatch of 6.1 and of 6.12.
 # compat.h alone may read LINUX_VERSION_CODE (one macro, UMEM_KERNEL_SINCE).
-LINUX_SOURCE_6_12 ?= /usr/src/linux-source-6.12.tar.xz
-CHECKPATCH_6_12 := $(if $(wildcard $(LINUX_SOURCE_6_12)),$(BUILD)/linux-6.12/.stamp)
-$(BUILD)/linux-6.12/.stamp:
+CHECKPATCH_6_12 := $(BUILD)/linux-6.12/.stamp
+$(BUILD)/linux-6.12/.stamp: | $(LINUX_SOURCE_6_12)
 	rm -rf $(BUILD)/linux-6.12 && mkdir -p $(BUILD)/linux-6.12
 	tar -xf $(LINUX_SOURCE_6_12) -C $(BUILD)/linux-6.12 --strip-components=1 \
 		linux-source-6.12/scripts/checkpatch.pl \
@@ -515,6 +541,8 @@ $(BUILD)/linux-6.12/.stamp:
 	touch $@
 CHECKPATCH_OPTS := --strict --no-tree --quiet --show-types
 style: check-kdir $(BUILD)/linux/.stamp $(CHECKPATCH_6_12)
+	@for k in $(if $(filter command line environment,$(origin KDIR)),,$(STYLE_KVERS)); do \
+		scripts/kernels.sh fetch $$k > /dev/null || exit 1; done
 	@for cp in $(BUILD)/linux $(dir $(CHECKPATCH_6_12)); do \
 		echo "checkpatch --strict ($$cp): $(STYLE_FILES)"; \
 		{ $$cp/scripts/checkpatch.pl $(CHECKPATCH_OPTS) \
@@ -592,35 +620,47 @@ deb: deb-deps
 		--display-info $(DEB_DIR)/umem_$(VERSION)_*.changes
 	@ls $(DEB_DIR)/*.deb
 
-check-deb: deb selftests
+# The packages' DKMS builds for the system's headers: KVER's go on the
+# host (linux-headers-$(KVER), no image); the VM boots the cache's image.
+check-deb: deb selftests kernel
+	scripts/deps.sh --headers $(KVER)
 	selftests/packaging/check-deb.sh --kver $(KVER) --kernel $(KERNEL) \
 		--smp $(SMP) --mem $(MEM) $(addprefix --vm-module ,$(VM_KOS)) $(DEB_DIR)
 
 # ---- DKMS ----------------------------------------------------------------
 
+# make install and make dkms-install are for the host: the running
+# kernel (INSTALL_KVER), against its installed headers, never the cache.
+INSTALL_KVER ?= $(shell uname -r)
+INSTALL_KDIR ?= /lib/modules/$(INSTALL_KVER)/build
+
 # dkms-install: the module under DKMS, which rebuilds it for every kernel
 # installed later (AUTOINSTALL); as root.  A version already added is
 # removed first, so this also updates it.
-dkms-install: check-kdir
+dkms-install:
 	@command -v dkms > /dev/null || { echo "no dkms: apt-get install dkms" >&2; exit 1; }
 	-dkms remove -m umem -v $(VERSION) --all > /dev/null 2>&1
 	rm -rf $(DKMS_SRC)
 	$(MAKE) install-dkms-src
 	dkms add -m umem -v $(VERSION)
-	dkms install -m umem -v $(VERSION) -k $(KVER)
+	dkms install -m umem -v $(VERSION) -k $(INSTALL_KVER)
 
 # check-dkms: Debian's dkms builds this tree, in a private DKMS tree, for
-# the headers of every kernel in DKMS_KERNELS (names as in make deps).
+# the cached headers of every kernel in DKMS_KERNELS (scripts/kernels.sh's
+# names).
 DKMS_KERNELS ?= 6.1 6.12
 check-dkms: deps
 	scripts/check-dkms.sh $(BUILD)/dkms $(MODULE_SRCS) -- $(DKMS_KERNELS)
 
 # ---- install and clean -----------------------------------------------------
 
-install: module tools install-man
+install: tools install-man
+	$(MAKE) install-module KVER=$(INSTALL_KVER) KDIR=$(INSTALL_KDIR) KERNEL=
+	$(MAKE) -C tools/umemctl install PREFIX=$(PREFIX)
+
+install-module: module
 	$(MAKE) -C $(KDIR) M=$(CURDIR)$(if $(KMOD),/$(KMOD)) modules_install
 	depmod -a $(KVER)
-	$(MAKE) -C tools/umemctl install PREFIX=$(PREFIX)
 
 clean:
 	-test -e "$(KDIR)/Makefile" && $(MAKE) -C $(KDIR) M=$(CURDIR) clean
@@ -630,4 +670,4 @@ clean:
 	rm -rf $(BUILD)
 
 distclean: clean
-	rm -rf $$(dirname $$(selftests/runner/debug-kernel.sh --dir))
+	-d=$$($(DEBUG_KERNEL_SH) --dir 2>/dev/null) && rm -rf "$${d%/src}"

@@ -208,7 +208,8 @@ rm -f "$monsock"
 qemu+=(-monitor "unix:$monsock,server=on,wait=off")
 
 # The kernel's symbols: System.map beside a built tree's bzImage, or
-# Debian's /boot/System.map-<release> beside /boot/vmlinuz-<release>.
+# Debian's boot/System.map-<release> beside boot/vmlinuz-<release> (in
+# the kernel cache, scripts/kernels.sh).
 sysmap=$(dirname "$kernel")/../../../System.map
 [ -f "$sysmap" ] || sysmap=$(dirname "$kernel")/System.map-$(basename "$kernel" | sed 's/^vmlinuz-//')
 [ -f "$sysmap" ] || sysmap=""
