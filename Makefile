@@ -133,7 +133,6 @@ KMOD := $(if $(filter-out $(DEFAULT_KVER),$(KVER)),$(BUILD)/kmod/$(KVER))
 MODULE := $(if $(KMOD),$(KMOD)/)umem/umem.ko
 # Where check-vm's results go: build/vm/check, or check-<release>.
 CHECK_OUT := $(BUILD)/vm/check$(if $(KMOD),-$(KVER))
-STYLE_FILES := $(MODULE_C) include/uapi/linux/umem.h
 
 VM_MEM = $(MEM)
 VM_SMP = $(SMP)
@@ -245,9 +244,20 @@ $(BUILD)/selftests/%: selftests/umem/%.c selftests/umem/umem_test.h include/uapi
 
 $(LIBUMEM): tools
 
+# The shell tests go into the VM under their own names, as they are; their
+# settings travel as settings (run-vm.sh --env).
+DEMO_TEST := $(BUILD)/demo/demo
+DEMO_SIM_TEST := $(BUILD)/demo/demo-sim
+QEMU_TEST := $(BUILD)/qemu/qemu
+BENCH_QEMU_TEST := $(BUILD)/bench/bench-qemu
 $(POSTCOPY): selftests/postcopy/postcopy.sh
+$(DEMO_TEST): selftests/qemu/demo.sh
+$(DEMO_SIM_TEST): selftests/postcopy/demo.sh
+$(QEMU_TEST): selftests/qemu/qemu.sh
+$(BENCH_QEMU_TEST): selftests/qemu/bench.sh
+$(POSTCOPY) $(DEMO_TEST) $(DEMO_SIM_TEST) $(QEMU_TEST) $(BENCH_QEMU_TEST):
 	@mkdir -p $(dir $@)
-	cp $< $@ && chmod 755 $@
+	install -m 755 $< $@
 
 $(RELAY): selftests/postcopy/relay.c
 	@mkdir -p $(dir $@)
@@ -304,22 +314,25 @@ check-6.12 check-rt check-6.12-rt: deps
 	@k=$$(scripts/kernels.sh release $(patsubst check-%,%,$@)) && \
 		$(MAKE) check-vm KVER=$$k
 
-demo: deps
-	$(MAKE) demo-vm
+# X: deps, then X-vm in a make of its own (KVER from the lists deps
+# updated).
+define with-deps
+$(1): deps
+	$$(MAKE) $(1)-vm
+endef
+$(foreach t,demo check-qemu demo-sim bench stress check-runner check-debug fuzz, \
+	$(eval $(call with-deps,$(t))))
 
 demo-vm: VM_MEM = $(QEMU_MEM)
 demo-vm: VM_SMP = $(QEMU_SMP)
 # The real guest: the demo's report is the TAP's comments, and its last
 # line is the verdict.
-demo-vm: module tools l2-guest $(KVM_HOLD) $(CREDS) $(RELAY)
-	@mkdir -p $(BUILD)/demo
-	sed -e 's/@GUEST_MIB@/$(GUEST_MIB)/' -e 's/@WORK_MIB@/$(WORK_MIB)/' \
-		-e 's/@RAM@/$(DEMO_RAM)/' selftests/qemu/demo.sh > $(BUILD)/demo/demo
-	chmod 755 $(BUILD)/demo/demo
+demo-vm: module tools l2-guest $(KVM_HOLD) $(CREDS) $(RELAY) $(DEMO_TEST)
 	@start=$$(date +%s); rc=0; \
 	$(RUN_VM) --name demo --test-timeout 1200 --timeout 1500 --kernel $(KERNEL) \
 		--module $(MODULE) $(addprefix --module ,$(VM_KOS)) $(QEMU_FILES) \
-		--out $(BUILD)/vm/demo --show-tap --test $(BUILD)/demo/demo || rc=1; \
+		--env GUEST_MIB=$(GUEST_MIB) --env WORK_MIB=$(WORK_MIB) --env RAM=$(DEMO_RAM) \
+		--out $(BUILD)/vm/demo --show-tap --test $(DEMO_TEST) || rc=1; \
 	echo "make demo: $$(( $$(date +%s) - start )) s"; \
 	tr -d '\r' < $(BUILD)/vm/demo/results.tap | \
 		sed -n 's/^# \(demo: real guest verified: .*\)/\1/p' | grep . || rc=1; \
@@ -329,35 +342,23 @@ demo-vm: module tools l2-guest $(KVM_HOLD) $(CREDS) $(RELAY)
 # its own, each test boots a real guest (make check stays short).
 # QEMU_T=ERE runs only the tests whose name matches.
 QEMU_T ?=
-check-qemu: deps
-	$(MAKE) check-qemu-vm
-
 check-qemu-vm: VM_MEM = $(QEMU_MEM)
 check-qemu-vm: VM_SMP = $(QEMU_SMP)
-check-qemu-vm: module tools l2-guest $(KVM_HOLD) $(CREDS) $(RELAY)
-	@mkdir -p $(BUILD)/qemu
-	sed -e 's/@GUEST_MIB@/$(GUEST_MIB)/' -e 's/@WORK_MIB@/$(WORK_MIB)/' \
-		-e 's/@QEMU_T@/$(QEMU_T)/' selftests/qemu/qemu.sh > $(BUILD)/qemu/qemu
-	chmod 755 $(BUILD)/qemu/qemu
+check-qemu-vm: module tools l2-guest $(KVM_HOLD) $(CREDS) $(RELAY) $(QEMU_TEST)
 	@start=$$(date +%s); rc=0; \
 	$(RUN_VM) --name check-qemu --test-timeout 2400 --timeout 2700 --stall 600 \
 		--kernel $(KERNEL) --module $(MODULE) $(addprefix --module ,$(VM_KOS)) \
 		$(QEMU_FILES) --out $(BUILD)/vm/check-qemu --show-tap \
-		--test $(BUILD)/qemu/qemu || rc=1; \
+		--env GUEST_MIB=$(GUEST_MIB) --env WORK_MIB=$(WORK_MIB) --env 'QEMU_T=$(QEMU_T)' \
+		--test $(QEMU_TEST) || rc=1; \
 	echo "make check-qemu: $$(( $$(date +%s) - start )) s"; exit $$rc
 
 # The simulated guest (umemctl vmm: threads doing loads and stores) that
 # was the demo before there was a real one.
-demo-sim: deps
-	$(MAKE) demo-sim-vm
-
-demo-sim-vm: module tools $(KVM_HOLD) $(CREDS) $(RELAY)
-	@mkdir -p $(BUILD)/demo
-	sed 's/@DEMO_MIB@/$(DEMO_MIB)/' selftests/postcopy/demo.sh > $(BUILD)/demo/demo-sim
-	chmod 755 $(BUILD)/demo/demo-sim
+demo-sim-vm: module tools $(KVM_HOLD) $(CREDS) $(RELAY) $(DEMO_SIM_TEST)
 	$(RUN_VM) --name demo-sim --kernel $(KERNEL) --module $(MODULE) \
-		$(addprefix --module ,$(VM_KOS)) $(POSTCOPY_FILES) \
-		--out $(BUILD)/vm/demo-sim --show-tap --test $(BUILD)/demo/demo-sim
+		$(addprefix --module ,$(VM_KOS)) $(POSTCOPY_FILES) --env DEMO_MIB=$(DEMO_MIB) \
+		--out $(BUILD)/vm/demo-sim --show-tap --test $(DEMO_SIM_TEST)
 
 # The L2 guest: its initramfs (busybox, /init, the workload) and kernel,
 # and the QMP client the L1 scripts use.
@@ -390,25 +391,21 @@ shell: all
 
 # BENCH_QUICK=1: small sizes, to try the pipeline (the numbers mean nothing).
 BENCH_QUICK ?= 0
-bench: deps
-	$(MAKE) bench-vm
 
 # The qemu case (selftests/qemu/bench.sh) boots a third VM with QEMU and
 # the kvm modules in it; BENCH_QEMU=0 leaves it out.
 BENCH_QEMU ?= 1
 # Runs of each real-guest method (umem, postcopy, postcopy-preempt).
 BENCH_RUNS ?= 3
-bench-vm: module tools $(KVM_HOLD) $(CREDS) $(RELAY) $(if $(filter 1,$(BENCH_QEMU)),l2-guest)
+bench-vm: module tools $(KVM_HOLD) $(CREDS) $(RELAY) \
+		$(if $(filter 1,$(BENCH_QEMU)),l2-guest $(BENCH_QEMU_TEST))
 	$(MAKE) -C tools/bench
-	@mkdir -p $(BUILD)/bench
-	sed -e 's/@GUEST_MIB@/$(GUEST_MIB)/' -e 's/@WORK_MIB@/$(WORK_MIB)/' \
-		-e 's/@BENCH_RUNS@/$(BENCH_RUNS)/' selftests/qemu/bench.sh > $(BUILD)/bench/bench-qemu
-	chmod 755 $(BUILD)/bench/bench-qemu
 	tools/bench/bench.sh --kernel $(KERNEL) --module $(MODULE) \
 		$(if $(VETH_KO),--module $(VETH_KO)) $(addprefix --module ,$(TLS_KO)) \
 		--creds $(CREDS) --smp $(SMP) --mib $(DEMO_MIB) \
-		$(if $(filter 1,$(BENCH_QEMU)),--qemu-test $(BUILD)/bench/bench-qemu \
+		$(if $(filter 1,$(BENCH_QEMU)),--qemu-test $(BENCH_QEMU_TEST) \
 			--qemu-mem $(QEMU_MEM) --qemu-arg --smp --qemu-arg $(QEMU_SMP) \
+			$(foreach e,GUEST_MIB WORK_MIB BENCH_RUNS,--qemu-arg --env --qemu-arg $(e)=$($(e))) \
 			$(addprefix --qemu-arg --module --qemu-arg ,$(KVM_KOS)) \
 			$(addprefix --qemu-arg ,$(QEMU_FILES))) \
 		$(if $(filter 1,$(BENCH_QUICK)),--quick) \
@@ -424,36 +421,19 @@ STRESS_FAULTS ?= 1000000
 STRESS_SECONDS ?= 1800
 STRESS_PAGES ?= 4096
 STRESS_LOCKERS ?= 8
-stress: deps
-	$(MAKE) stress-vm
+STRESS_ENV := STRESS_FAULTS STRESS_SECONDS STRESS_PAGES STRESS_LOCKERS
 
 stress-vm: module $(BUILD)/selftests/stress
-	@mkdir -p $(BUILD)/stress
-	sed -e 's/@STRESS_FAULTS@/$(STRESS_FAULTS)/' \
-	    -e 's/@STRESS_SECONDS@/$(STRESS_SECONDS)/' \
-	    -e 's/@STRESS_PAGES@/$(STRESS_PAGES)/' \
-	    -e 's/@STRESS_LOCKERS@/$(STRESS_LOCKERS)/' \
-	    selftests/umem/stress.sh > $(BUILD)/stress/stress-run
-	chmod 755 $(BUILD)/stress/stress-run
 	@start=$$(date +%s); rc=0; \
 	$(RUN_VM) --test-timeout $$(( $(STRESS_SECONDS) + 900 )) \
 		--timeout $$(( $(STRESS_SECONDS) + 1200 )) --name stress \
-		--kernel $(KERNEL) --module $(MODULE) \
-		--file $(BUILD)/selftests/stress --out $(BUILD)/vm/stress \
-		--test $(BUILD)/stress/stress-run || rc=1; \
-	grep -h '^# selftests/umem/stress.c:.*:stress__mixed:' \
-		$(BUILD)/vm/stress/results.tap | tr -d '\r' | cut -d: -f4-; \
+		--kernel $(KERNEL) --module $(MODULE) $(foreach e,$(STRESS_ENV),--env $(e)=$($(e))) \
+		--out $(BUILD)/vm/stress --test $(BUILD)/selftests/stress || rc=1; \
 	echo "make stress: $$(( $$(date +%s) - start )) s in the VM"; \
-	tr -d '\r' < $(BUILD)/vm/stress/results.tap | awk \
-		'/^# stress: [0-9]+ faults, [0-9]+ corrupted pages$$/ { f += $$3; c += $$5 } \
-		END { printf "stress: %d faults, %d corrupted pages\n", f, c; \
-		exit (c != 0 || f < $(STRESS_FAULTS)) }' || rc=1; \
+	scripts/stress-summary.sh $(BUILD)/vm/stress/results.tap $(STRESS_FAULTS) || rc=1; \
 	exit $$rc
 
 SPLAT_DIR := selftests/runner/splat
-
-check-runner: deps
-	$(MAKE) check-runner-vm
 
 check-runner-vm: all $(BUILD)/runner/fail_test $(BUILD)/runner/hang_test
 	$(MAKE) -C $(KDIR) M=$(CURDIR)/$(SPLAT_DIR) modules
@@ -472,18 +452,20 @@ DEBUG_KERNEL_SH = selftests/runner/debug-kernel.sh --source $(DEBUG_SOURCE)
 debug-kernel: deps $(DEBUG_SOURCE)
 	$(DEBUG_KERNEL_SH)
 
-check-debug: deps
-	$(MAKE) check-debug-vm
-
 # The same on a 6.12 debug kernel (same fragment).
 check-debug-6.12: deps
 	$(MAKE) check-debug-vm DEBUG_SOURCE=$(LINUX_SOURCE_6_12) DEBUG_NAME=-6.12
 
+# The debug kernel, built or reused, and the module built against it.
 DEBUG_MOD = $(BUILD)/debug-module$(DEBUG_NAME)
-check-debug-vm: selftests $(DEBUG_SOURCE)
+define debug-module
 	$(DEBUG_KERNEL_SH) > /dev/null
 	$(call copy-module,$(DEBUG_MOD))
 	$(MAKE) -C $$($(DEBUG_KERNEL_SH) --dir) M=$(CURDIR)/$(DEBUG_MOD) modules
+endef
+
+check-debug-vm: selftests $(DEBUG_SOURCE)
+	$(debug-module)
 	$(RUN_VM) --name check-debug$(DEBUG_NAME) --test-timeout $(DEBUG_TEST_TIMEOUT) \
 		--kernel $$($(DEBUG_KERNEL_SH) --dir)/arch/x86/boot/bzImage \
 		--append "panic_on_warn=1" --module $(DEBUG_MOD)/umem/umem.ko \
@@ -493,44 +475,29 @@ check-debug-vm: selftests $(DEBUG_SOURCE)
 # ---- fuzzer --------------------------------------------------------------
 
 # The fuzzer (selftests/umem/fuzz.c) on the debug kernel, for FUZZ_MINUTES
-# in epochs of 12 s, the first one from FUZZ_SEED if given.  The guest's
-# init runs test binaries without arguments: a wrapper script carries them.
+# in epochs of 12 s, the first one from FUZZ_SEED if given (FUZZ_SECONDS
+# and FUZZ_SEED=random in the guest: fuzz.c reads them).
 FUZZ_MINUTES ?= 30
 FUZZ_SEED ?=
 FUZZ_SECS = $(shell echo $$(( $(FUZZ_MINUTES) * 60 )))
 
-fuzz: deps
-	$(MAKE) fuzz-vm
-
 fuzz-vm: $(BUILD)/selftests/fuzz $(DEBUG_SOURCE)
-	$(DEBUG_KERNEL_SH) > /dev/null
-	$(call copy-module,$(DEBUG_MOD))
-	$(MAKE) -C $$($(DEBUG_KERNEL_SH) --dir) M=$(CURDIR)/$(DEBUG_MOD) modules
-	@mkdir -p $(BUILD)/fuzz
-	printf '#!/bin/sh\nexec /tests/fuzz --seconds %s %s\n' '$(FUZZ_SECS)' \
-		'$(if $(FUZZ_SEED),--seed $(FUZZ_SEED),--random)' > $(BUILD)/fuzz/fuzz-long
-	chmod 755 $(BUILD)/fuzz/fuzz-long
+	$(debug-module)
 	$(RUN_VM) --name fuzz --test-timeout $$(( $(FUZZ_SECS) + 300 )) \
 		--timeout $$(( $(FUZZ_SECS) + 900 )) \
 		--kernel $$($(DEBUG_KERNEL_SH) --dir)/arch/x86/boot/bzImage \
 		--append "panic_on_warn=1" --module $(DEBUG_MOD)/umem/umem.ko \
-		--file $(BUILD)/selftests/fuzz --out $(BUILD)/vm/fuzz \
-		--show-tap --test $(BUILD)/fuzz/fuzz-long
+		--env FUZZ_SECONDS=$(FUZZ_SECS) --env FUZZ_SEED=$(or $(FUZZ_SEED),random) \
+		--out $(BUILD)/vm/fuzz --show-tap --test $(BUILD)/selftests/fuzz
 
 # ---- style ---------------------------------------------------------------
 
-STYLE_MOD := $(BUILD)/style-module
-# The TRACE_EVENT layout of every include/trace/events header: TP_*( at a
-# line's end, arguments indented by a tab.
-TRACE_H := umem/trace.h
-TRACE_H_IGNORE := OPEN_ENDED_LINE,PARENTHESIS_ALIGNMENT
 # The kernel trees style builds against: KVER's and 6.12's, from the
 # cache; only KDIR when that is given.
 STYLE_KVERS = $(sort $(KVER) $(shell scripts/kernels.sh release 6.12))
 STYLE_KDIRS ?= $(if $(filter command line environment,$(origin KDIR)),$(KDIR), \
 	$(foreach k,$(STYLE_KVERS),$(UMEM_CACHE)/kernels/$(k)/usr/src/linux-headers-$(k)))
-# checkpatch of 6.1 and of 6.12.
-# compat.h alone may read LINUX_VERSION_CODE (one macro, UMEM_KERNEL_SINCE).
+# checkpatch of 6.1 and of 6.12 (scripts/style.sh says what it checks).
 CHECKPATCH_6_12 := $(BUILD)/linux-6.12/.stamp
 $(BUILD)/linux-6.12/.stamp: | $(LINUX_SOURCE_6_12)
 	rm -rf $(BUILD)/linux-6.12 && mkdir -p $(BUILD)/linux-6.12
@@ -539,33 +506,11 @@ $(BUILD)/linux-6.12/.stamp: | $(LINUX_SOURCE_6_12)
 		linux-source-6.12/scripts/spelling.txt \
 		linux-source-6.12/scripts/const_structs.checkpatch
 	touch $@
-CHECKPATCH_OPTS := --strict --no-tree --quiet --show-types
 style: check-kdir $(BUILD)/linux/.stamp $(CHECKPATCH_6_12)
 	@for k in $(if $(filter command line environment,$(origin KDIR)),,$(STYLE_KVERS)); do \
 		scripts/kernels.sh fetch $$k > /dev/null || exit 1; done
-	@for cp in $(BUILD)/linux $(dir $(CHECKPATCH_6_12)); do \
-		echo "checkpatch --strict ($$cp): $(STYLE_FILES)"; \
-		{ $$cp/scripts/checkpatch.pl $(CHECKPATCH_OPTS) \
-			-f $(filter-out umem/compat.h $(TRACE_H),$(STYLE_FILES)); \
-		  $$cp/scripts/checkpatch.pl $(CHECKPATCH_OPTS) \
-			--ignore LINUX_VERSION_CODE -f umem/compat.h; \
-		  $$cp/scripts/checkpatch.pl $(CHECKPATCH_OPTS) \
-			--ignore $(TRACE_H_IGNORE) -f $(TRACE_H); \
-		} > $(BUILD)/checkpatch.log 2>&1; \
-		if [ -s $(BUILD)/checkpatch.log ]; then cat $(BUILD)/checkpatch.log; \
-			echo "style: checkpatch is not clean" >&2; exit 1; fi; \
-	done
-	@n=0; for kd in $(STYLE_KDIRS); do \
-		n=$$((n + 1)); \
-		echo "W=1 C=2 (sparse) build against $$kd"; \
-		d=$(STYLE_MOD)/$$n log=$(BUILD)/style-build-$$n.log; \
-		rm -rf $$d && mkdir -p $$d && cp --parents $(MODULE_SRCS) $$d/ && \
-		$(MAKE) -s -C $$kd M=$(CURDIR)/$$d W=1 C=2 modules \
-			> $$log 2>&1 || { cat $$log; exit 1; }; \
-		if grep -E 'warning:|error:' $$log; then \
-			echo "style: W=1 or sparse is not clean against $$kd" >&2; exit 1; fi; \
-	done
-	@echo "style: clean"
+	scripts/style.sh --out $(BUILD)/style $(addprefix --checkpatch ,$(BUILD)/linux $(BUILD)/linux-6.12) \
+		$(addprefix --kdir ,$(STYLE_KDIRS)) -- $(MODULE_SRCS)
 
 # bpftrace in the VM, with its libraries: heavy, so not part of check.
 check-bpftrace: module tools
