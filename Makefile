@@ -3,10 +3,12 @@
 # umem: top-level build.  `make help` lists the targets.
 #
 # Knobs (all optional):
-#   KVER=      kernel release to build for and boot (default: scripts/kver.sh);
-#              make check-6.12, check-rt, check-6.12-rt pick Debian's others
-#   KDIR=      kernel build tree (default /lib/modules/$(KVER)/build)
-#   KERNEL=    kernel image the test VM boots (default /boot/vmlinuz-$(KVER))
+#   UMEM_CACHE= where the test kernels, source tarballs and debug kernels
+#              live (default ~/.cache/umem; scripts/kernels.sh)
+#   KVER=      kernel release to build for and boot (default: Debian 12's
+#              own, 6.1); make check-6.12, check-rt, check-6.12-rt pick others
+#   KDIR=      kernel build tree (default: KVER's headers in the cache)
+#   KERNEL=    kernel image the test VM boots (default: KVER's in the cache)
 #   SMP= MEM=  test VM vCPUs and memory (default 2 and 2G)
 #   QEMU_SMP= QEMU_MEM=  the same for the real-guest targets (1 and 3G)
 #   T=         run only the selftest binaries whose name matches this ERE
@@ -15,21 +17,21 @@
 #   DEBUG_TEST_TIMEOUT=        per-binary timeout on the debug kernel
 #   FUZZ_MINUTES= FUZZ_SEED=   make fuzz: duration (default 30), first seed
 
-DEFAULT_KVER := $(shell scripts/kver.sh)
+# The test kernels are Debian's packages extracted into a cache, never
+# installed on the host: $(UMEM_CACHE)/kernels/<release>/ holds one
+# release's boot/, lib/modules/ and usr/src/ (scripts/kernels.sh).
+UMEM_CACHE ?= $(HOME)/.cache/umem
+export UMEM_CACHE
+DEFAULT_KVER := $(shell scripts/kernels.sh release 6.1 2>/dev/null)
 ifeq ($(origin KVER),undefined)
 KVER := $(DEFAULT_KVER)
 endif
-# Test kernels the host cannot install live in a cache, each a dpkg -x
-# root (scripts/kernel-fetch.sh): 7.x, whose kbuild runs in the build
-# root (trixie or sid) that its .build-root names (scripts/build-root.sh,
-# scripts/in-root.sh).  A kernel not in the cache is the host's own.
-UMEM_CACHE ?= $(HOME)/.cache/umem
 KROOT := $(UMEM_CACHE)/kernels/$(KVER)
-KCACHED := $(wildcard $(KROOT)/.complete)
-KDIR ?= $(if $(KCACHED),$(KROOT)/usr/src/linux-headers-$(KVER),/lib/modules/$(KVER)/build)
-KERNEL ?= $(if $(KCACHED),$(KROOT)/boot/vmlinuz-$(KVER),/boot/vmlinuz-$(KVER))
-KMODDIR := $(if $(KCACHED),$(KROOT))/lib/modules/$(KVER)
-KBUILD_ROOT := $(if $(KCACHED),$(shell cat $(KROOT)/.build-root 2>/dev/null))
+KDIR ?= $(KROOT)/usr/src/linux-headers-$(KVER)
+KERNEL ?= $(KROOT)/boot/vmlinuz-$(KVER)
+# A 7.x kernel's kbuild runs in the Debian root its .build-root names
+# (scripts/kernel-fetch.sh, scripts/build-root.sh, scripts/in-root.sh).
+KBUILD_ROOT := $(shell cat $(KROOT)/.build-root 2>/dev/null)
 KBUILD_RUN := $(if $(KBUILD_ROOT),scripts/in-root.sh $(KBUILD_ROOT))
 SMP ?= 2
 MEM ?= 2G
@@ -46,7 +48,10 @@ VERSION := $(shell cat VERSION)
 PREFIX ?= /usr/local
 MANDIR ?= $(PREFIX)/share/man
 
-LINUX_SOURCE ?= /usr/src/linux-source-6.1.tar.xz
+# Kernel source tarballs, from Debian's linux-source-<series> packages.
+SOURCES := $(UMEM_CACHE)/sources
+LINUX_SOURCE ?= $(SOURCES)/linux-source-6.1.tar.xz
+LINUX_SOURCE_6_12 ?= $(SOURCES)/linux-source-6.12.tar.xz
 BUILD := build
 CC ?= gcc
 CXX ?= g++
@@ -77,8 +82,9 @@ POSTCOPY_FILES := --file $(UMEMCTL) --file $(UMEMD) --file selftests/postcopy/ne
 	--file selftests/postcopy/trace.sh --file tools/bench/fault-path.awk \
 	--file $(KVM_HOLD) --file $(CREDS) --file $(RELAY)
 # A module of the kernel's own: $(call kmod,PATH) is PATH.ko, or Debian
-# 6.12's PATH.ko.xz (the runner decompresses it), or nothing.
-kmod = $(firstword $(wildcard $(addprefix $(KMODDIR)/kernel/$(1),.ko .ko.xz)))
+# 6.12's PATH.ko.xz (the runner decompresses it), or nothing.  A shell,
+# not $(wildcard): make may have fetched the kernel since it started.
+kmod = $(firstword $(shell ls -d $(addprefix $(KROOT)/lib/modules/$(KVER)/kernel/$(1),.ko .ko.xz) 2>/dev/null))
 # veth is a module in Debian's kernel (built in, in the debug kernel).
 VETH_KO = $(call kmod,drivers/net/veth)
 # Kernel TLS for the migration channels (tools/umemctl/tls.c), and the
@@ -132,7 +138,6 @@ KMOD := $(if $(filter-out $(DEFAULT_KVER),$(KVER)),$(BUILD)/kmod/$(KVER))
 MODULE := $(if $(KMOD),$(KMOD)/)umem/umem.ko
 # Where check-vm's results go: build/vm/check, or check-<release>.
 CHECK_OUT := $(BUILD)/vm/check$(if $(KMOD),-$(KVER))
-STYLE_FILES := $(MODULE_C) include/uapi/linux/umem.h
 
 VM_MEM = $(MEM)
 VM_SMP = $(SMP)
@@ -140,14 +145,14 @@ RUN_VM = selftests/runner/run-vm.sh --smp $(VM_SMP) --mem $(VM_MEM) \
 	--test-timeout $(TEST_TIMEOUT) --timeout $(VM_TIMEOUT) \
 	$(if $(T),--filter '$(T)') $(if $(filter 1,$(VERBOSE)),--verbose)
 
-.PHONY: all check-kdir module tools selftests headers-check deps check check-vm \
+.PHONY: all kernel check-kdir module tools selftests headers-check deps check check-vm \
 	check-6.12 check-rt check-6.12-rt check-7.3 check-7.3-rt check-sid \
 	dkms-install check-dkms check-debug-6.12 \
 	check-runner check-runner-vm check-man man install-man install-dkms-src \
 	deb deb-deps check-deb check-bpftrace demo demo-vm demo-sim demo-sim-vm \
 	l2-guest check-qemu check-qemu-vm shell debug-kernel \
 	check-debug check-debug-vm bench bench-vm fuzz fuzz-vm stress stress-vm style \
-	install clean distclean help
+	install install-module clean distclean help
 
 all: module tools selftests
 
@@ -156,6 +161,9 @@ help:
 	@echo "make check      install deps, build, run the selftests in a VM"
 	@echo "make check-6.12 check-rt check-6.12-rt"
 	@echo "                the same on 6.12, 6.1 PREEMPT_RT, 6.12 PREEMPT_RT"
+	@echo "                (test kernels: Debian's packages, extracted into"
+	@echo "                $(UMEM_CACHE)/kernels/<release> (UMEM_CACHE=), never installed;"
+	@echo "                scripts/kernels.sh, Documentation/testing.rst \"Kernels\")"
 	@echo "make check-7.3 check-7.3-rt check-sid"
 	@echo "                the same on trixie-backports' 7.3, its PREEMPT_RT, sid's"
 	@echo "                kernel: fetched into UMEM_CACHE, built in a Debian root"
@@ -178,22 +186,34 @@ help:
 	@echo "make man        the man pages umemctl(8), umemd(8), umem(4) in build/man"
 	@echo "make check-man  man -l renders each man page without a warning"
 	@echo "make deb        the Debian packages umem-dkms and umem-tools in build/deb"
-	@echo "make check-deb  build and install the packages, boot the VM on the"
-	@echo "                DKMS-built module and packaged tools, purge them (root)"
+	@echo "make check-deb  build and install the packages (and KVER's headers, on"
+	@echo "                the host), boot the VM on the DKMS-built module and"
+	@echo "                packaged tools, purge them (root)"
 	@echo "make check-bpftrace  Documentation/umem.rst's bpftrace one-liner in the"
 	@echo "                VM (needs Debian's bpftrace: 200 MB of libraries)"
 	@echo "make dkms-install  the module under DKMS (rebuilt for each new kernel)"
-	@echo "make check-dkms    dkms builds the tree for 6.1's and 6.12's headers"
-	@echo "make install    install the module for the running kernel, the tools"
-	@echo "                and the man pages (PREFIX=/usr/local)"
+	@echo "make check-dkms    dkms builds the tree for 6.1's and 6.12's cached headers"
+	@echo "make install    install the module for the running kernel (its installed"
+	@echo "                headers), the tools and the man pages (PREFIX=/usr/local)"
 	@echo "make clean      remove build products; distclean also the debug kernel"
 
 # ---- build ---------------------------------------------------------------
 
-check-kdir:
+# KVER's kernel into the cache, when KDIR or KERNEL is the cache's.
+kernel:
+	@test -n "$(KVER)" || { echo "no kernel release: apt knows no" \
+		"linux-headers-amd64; run 'make deps' as root" >&2; exit 1; }
+	$(if $(filter $(KROOT)/%,$(KDIR) $(KERNEL)),@scripts/kernels.sh fetch '$(KVER)' > /dev/null)
+
+ifneq ($(KVER),)
+$(KROOT)/boot/vmlinuz-$(KVER):
+	scripts/kernels.sh fetch '$(KVER)' > /dev/null
+endif
+
+check-kdir: kernel
 	@test -n "$(KVER)" -a -e "$(KDIR)/Makefile" || { \
-		echo "no kernel build tree at '$(KDIR)': run 'make deps' as root," \
-		     "or set KDIR=/path/to/kernel/build" >&2; exit 1; }
+		echo "no kernel build tree at '$(KDIR)': set KDIR=/path/to/kernel/build" >&2; \
+		exit 1; }
 
 module: check-kdir
 ifneq ($(KMOD),)
@@ -206,8 +226,8 @@ tools:
 
 selftests: headers-check $(SELFTESTS) $(POSTCOPY) $(KVM_HOLD) $(CREDS) $(RELAY)
 
-# The kselftest harness and checkpatch come from the installed kernel
-# source tarball, extracted once into $(BUILD)/linux; never committed.
+# The kselftest harness and checkpatch come from linux-source-6.1's
+# tarball, extracted once into $(BUILD)/linux; never committed.
 $(BUILD)/linux/.stamp: | $(LINUX_SOURCE)
 	rm -rf $(BUILD)/linux && mkdir -p $(BUILD)/linux/kselftest $(BUILD)/linux/scripts
 	tar -xf $(LINUX_SOURCE) -C $(BUILD)/linux --strip-components=1 \
@@ -219,8 +239,8 @@ $(BUILD)/linux/.stamp: | $(LINUX_SOURCE)
 	cp $(BUILD)/linux/tools/testing/selftests/kselftest*.h $(BUILD)/linux/kselftest/
 	touch $@
 
-$(LINUX_SOURCE):
-	@echo "$(LINUX_SOURCE) missing: run 'make deps' as root" >&2; exit 1
+$(SOURCES)/linux-source-%.tar.xz:
+	scripts/kernels.sh source $* > /dev/null
 
 # A binary too long for one file has parts, selftests/umem/AREA/: files
 # compiled with AREA.c, and headers (Documentation/testing.rst, "Writing a
@@ -234,9 +254,20 @@ $(BUILD)/selftests/%: selftests/umem/%.c selftests/umem/umem_test.h include/uapi
 
 $(LIBUMEM): tools
 
+# The shell tests go into the VM under their own names, as they are; their
+# settings travel as settings (run-vm.sh --env).
+DEMO_TEST := $(BUILD)/demo/demo
+DEMO_SIM_TEST := $(BUILD)/demo/demo-sim
+QEMU_TEST := $(BUILD)/qemu/qemu
+BENCH_QEMU_TEST := $(BUILD)/bench/bench-qemu
 $(POSTCOPY): selftests/postcopy/postcopy.sh
+$(DEMO_TEST): selftests/qemu/demo.sh
+$(DEMO_SIM_TEST): selftests/postcopy/demo.sh
+$(QEMU_TEST): selftests/qemu/qemu.sh
+$(BENCH_QEMU_TEST): selftests/qemu/bench.sh
+$(POSTCOPY) $(DEMO_TEST) $(DEMO_SIM_TEST) $(QEMU_TEST) $(BENCH_QEMU_TEST):
 	@mkdir -p $(dir $@)
-	cp $< $@ && chmod 755 $@
+	install -m 755 $< $@
 
 $(RELAY): selftests/postcopy/relay.c
 	@mkdir -p $(dir $@)
@@ -277,7 +308,7 @@ deps:
 # ---- tests in the VM -----------------------------------------------------
 
 # check and demo first install what is missing, then re-enter make so that
-# KVER is computed against what is now installed.
+# KVER is computed against the package lists make deps updated.
 check: deps
 	@rc=0; $(MAKE) check-man || rc=1; $(MAKE) check-vm || rc=1; exit $$rc
 
@@ -286,11 +317,11 @@ check-vm: all
 		$(addprefix --module ,$(VM_KOS)) $(POSTCOPY_FILES) \
 		--out $(CHECK_OUT) $(addprefix --test ,$(SELFTESTS) $(POSTCOPY))
 
-# The same suite on Debian's other kernels (make deps installs them):
-# check-6.12 the 6.12 LTS, check-rt 6.1 with PREEMPT_RT, check-6.12-rt.
-# scripts/kver.sh maps each name to the release installed.
+# The same suite on Debian's other kernels: check-6.12 the 6.12 LTS,
+# check-rt 6.1 with PREEMPT_RT, check-6.12-rt.  scripts/kernels.sh maps
+# each name to its release; check-vm fetches that one into the cache.
 check-6.12 check-rt check-6.12-rt: deps
-	@k=$$(scripts/kver.sh $(patsubst check-%,%,$@)) && \
+	@k=$$(scripts/kernels.sh release $(patsubst check-%,%,$@)) && \
 		$(MAKE) check-vm KVER=$$k
 
 # Debian's newest kernels, fetched into the cache (scripts/kernel-fetch.sh
@@ -300,22 +331,25 @@ check-7.3 check-7.3-rt check-sid: deps
 	@k=$$(scripts/kernel-fetch.sh $(patsubst check-%,%,$@)) && \
 		$(MAKE) check-vm KVER=$$k
 
-demo: deps
-	$(MAKE) demo-vm
+# X: deps, then X-vm in a make of its own (KVER from the lists deps
+# updated).
+define with-deps
+$(1): deps
+	$$(MAKE) $(1)-vm
+endef
+$(foreach t,demo check-qemu demo-sim bench stress check-runner check-debug fuzz, \
+	$(eval $(call with-deps,$(t))))
 
 demo-vm: VM_MEM = $(QEMU_MEM)
 demo-vm: VM_SMP = $(QEMU_SMP)
 # The real guest: the demo's report is the TAP's comments, and its last
 # line is the verdict.
-demo-vm: module tools l2-guest $(KVM_HOLD) $(CREDS) $(RELAY)
-	@mkdir -p $(BUILD)/demo
-	sed -e 's/@GUEST_MIB@/$(GUEST_MIB)/' -e 's/@WORK_MIB@/$(WORK_MIB)/' \
-		-e 's/@RAM@/$(DEMO_RAM)/' selftests/qemu/demo.sh > $(BUILD)/demo/demo
-	chmod 755 $(BUILD)/demo/demo
+demo-vm: module tools l2-guest $(KVM_HOLD) $(CREDS) $(RELAY) $(DEMO_TEST)
 	@start=$$(date +%s); rc=0; \
 	$(RUN_VM) --name demo --test-timeout 1200 --timeout 1500 --kernel $(KERNEL) \
 		--module $(MODULE) $(addprefix --module ,$(VM_KOS)) $(QEMU_FILES) \
-		--out $(BUILD)/vm/demo --show-tap --test $(BUILD)/demo/demo || rc=1; \
+		--env GUEST_MIB=$(GUEST_MIB) --env WORK_MIB=$(WORK_MIB) --env RAM=$(DEMO_RAM) \
+		--out $(BUILD)/vm/demo --show-tap --test $(DEMO_TEST) || rc=1; \
 	echo "make demo: $$(( $$(date +%s) - start )) s"; \
 	tr -d '\r' < $(BUILD)/vm/demo/results.tap | \
 		sed -n 's/^# \(demo: real guest verified: .*\)/\1/p' | grep . || rc=1; \
@@ -325,35 +359,23 @@ demo-vm: module tools l2-guest $(KVM_HOLD) $(CREDS) $(RELAY)
 # its own, each test boots a real guest (make check stays short).
 # QEMU_T=ERE runs only the tests whose name matches.
 QEMU_T ?=
-check-qemu: deps
-	$(MAKE) check-qemu-vm
-
 check-qemu-vm: VM_MEM = $(QEMU_MEM)
 check-qemu-vm: VM_SMP = $(QEMU_SMP)
-check-qemu-vm: module tools l2-guest $(KVM_HOLD) $(CREDS) $(RELAY)
-	@mkdir -p $(BUILD)/qemu
-	sed -e 's/@GUEST_MIB@/$(GUEST_MIB)/' -e 's/@WORK_MIB@/$(WORK_MIB)/' \
-		-e 's/@QEMU_T@/$(QEMU_T)/' selftests/qemu/qemu.sh > $(BUILD)/qemu/qemu
-	chmod 755 $(BUILD)/qemu/qemu
+check-qemu-vm: module tools l2-guest $(KVM_HOLD) $(CREDS) $(RELAY) $(QEMU_TEST)
 	@start=$$(date +%s); rc=0; \
 	$(RUN_VM) --name check-qemu --test-timeout 2400 --timeout 2700 --stall 600 \
 		--kernel $(KERNEL) --module $(MODULE) $(addprefix --module ,$(VM_KOS)) \
 		$(QEMU_FILES) --out $(BUILD)/vm/check-qemu --show-tap \
-		--test $(BUILD)/qemu/qemu || rc=1; \
+		--env GUEST_MIB=$(GUEST_MIB) --env WORK_MIB=$(WORK_MIB) --env 'QEMU_T=$(QEMU_T)' \
+		--test $(QEMU_TEST) || rc=1; \
 	echo "make check-qemu: $$(( $$(date +%s) - start )) s"; exit $$rc
 
 # The simulated guest (umemctl vmm: threads doing loads and stores) that
 # was the demo before there was a real one.
-demo-sim: deps
-	$(MAKE) demo-sim-vm
-
-demo-sim-vm: module tools $(KVM_HOLD) $(CREDS) $(RELAY)
-	@mkdir -p $(BUILD)/demo
-	sed 's/@DEMO_MIB@/$(DEMO_MIB)/' selftests/postcopy/demo.sh > $(BUILD)/demo/demo-sim
-	chmod 755 $(BUILD)/demo/demo-sim
+demo-sim-vm: module tools $(KVM_HOLD) $(CREDS) $(RELAY) $(DEMO_SIM_TEST)
 	$(RUN_VM) --name demo-sim --kernel $(KERNEL) --module $(MODULE) \
-		$(addprefix --module ,$(VM_KOS)) $(POSTCOPY_FILES) \
-		--out $(BUILD)/vm/demo-sim --show-tap --test $(BUILD)/demo/demo-sim
+		$(addprefix --module ,$(VM_KOS)) $(POSTCOPY_FILES) --env DEMO_MIB=$(DEMO_MIB) \
+		--out $(BUILD)/vm/demo-sim --show-tap --test $(DEMO_SIM_TEST)
 
 # The L2 guest: its initramfs (busybox, /init, the workload) and kernel,
 # and the QMP client the L1 scripts use.
@@ -386,8 +408,6 @@ shell: all
 
 # BENCH_QUICK=1: small sizes, to try the pipeline (the numbers mean nothing).
 BENCH_QUICK ?= 0
-bench: deps
-	$(MAKE) bench-vm
 
 # The qemu case (selftests/qemu/bench.sh) boots a third VM with QEMU and
 # the kvm modules in it; BENCH_QEMU=0 leaves it out.
@@ -398,19 +418,15 @@ BENCH_RUNS ?= 3
 BENCH_TLS ?= 1
 # BENCH_NICE=1: umem once more with its daemons at nice -10.
 BENCH_NICE ?= 1
-bench-vm: module tools $(KVM_HOLD) $(CREDS) $(RELAY) $(if $(filter 1,$(BENCH_QEMU)),l2-guest)
+bench-vm: module tools $(KVM_HOLD) $(CREDS) $(RELAY) \
+		$(if $(filter 1,$(BENCH_QEMU)),l2-guest $(BENCH_QEMU_TEST))
 	$(MAKE) -C tools/bench
-	@mkdir -p $(BUILD)/bench
-	sed -e 's/@GUEST_MIB@/$(GUEST_MIB)/' -e 's/@WORK_MIB@/$(WORK_MIB)/' \
-		-e 's/@BENCH_RUNS@/$(BENCH_RUNS)/' -e 's/@BENCH_TLS@/$(BENCH_TLS)/' \
-		-e 's/@BENCH_NICE@/$(BENCH_NICE)/' \
-		selftests/qemu/bench.sh > $(BUILD)/bench/bench-qemu
-	chmod 755 $(BUILD)/bench/bench-qemu
 	tools/bench/bench.sh --kernel $(KERNEL) --module $(MODULE) \
 		$(if $(VETH_KO),--module $(VETH_KO)) $(addprefix --module ,$(TLS_KO)) \
 		--creds $(CREDS) --smp $(SMP) --mib $(DEMO_MIB) \
-		$(if $(filter 1,$(BENCH_QEMU)),--qemu-test $(BUILD)/bench/bench-qemu \
+		$(if $(filter 1,$(BENCH_QEMU)),--qemu-test $(BENCH_QEMU_TEST) \
 			--qemu-mem $(QEMU_MEM) --qemu-arg --smp --qemu-arg $(QEMU_SMP) \
+			$(foreach e,GUEST_MIB WORK_MIB BENCH_RUNS BENCH_TLS BENCH_NICE,--qemu-arg --env --qemu-arg $(e)=$($(e))) \
 			$(addprefix --qemu-arg --module --qemu-arg ,$(KVM_KOS)) \
 			$(addprefix --qemu-arg ,$(QEMU_FILES))) \
 		$(if $(filter 1,$(BENCH_QUICK)),--quick) \
@@ -426,36 +442,19 @@ STRESS_FAULTS ?= 1000000
 STRESS_SECONDS ?= 1800
 STRESS_PAGES ?= 4096
 STRESS_LOCKERS ?= 8
-stress: deps
-	$(MAKE) stress-vm
+STRESS_ENV := STRESS_FAULTS STRESS_SECONDS STRESS_PAGES STRESS_LOCKERS
 
 stress-vm: module $(BUILD)/selftests/stress
-	@mkdir -p $(BUILD)/stress
-	sed -e 's/@STRESS_FAULTS@/$(STRESS_FAULTS)/' \
-	    -e 's/@STRESS_SECONDS@/$(STRESS_SECONDS)/' \
-	    -e 's/@STRESS_PAGES@/$(STRESS_PAGES)/' \
-	    -e 's/@STRESS_LOCKERS@/$(STRESS_LOCKERS)/' \
-	    selftests/umem/stress.sh > $(BUILD)/stress/stress-run
-	chmod 755 $(BUILD)/stress/stress-run
 	@start=$$(date +%s); rc=0; \
 	$(RUN_VM) --test-timeout $$(( $(STRESS_SECONDS) + 900 )) \
 		--timeout $$(( $(STRESS_SECONDS) + 1200 )) --name stress \
-		--kernel $(KERNEL) --module $(MODULE) \
-		--file $(BUILD)/selftests/stress --out $(BUILD)/vm/stress \
-		--test $(BUILD)/stress/stress-run || rc=1; \
-	grep -h '^# selftests/umem/stress.c:.*:stress__mixed:' \
-		$(BUILD)/vm/stress/results.tap | tr -d '\r' | cut -d: -f4-; \
+		--kernel $(KERNEL) --module $(MODULE) $(foreach e,$(STRESS_ENV),--env $(e)=$($(e))) \
+		--out $(BUILD)/vm/stress --test $(BUILD)/selftests/stress || rc=1; \
 	echo "make stress: $$(( $$(date +%s) - start )) s in the VM"; \
-	tr -d '\r' < $(BUILD)/vm/stress/results.tap | awk \
-		'/^# stress: [0-9]+ faults, [0-9]+ corrupted pages$$/ { f += $$3; c += $$5 } \
-		END { printf "stress: %d faults, %d corrupted pages\n", f, c; \
-		exit (c != 0 || f < $(STRESS_FAULTS)) }' || rc=1; \
+	scripts/stress-summary.sh $(BUILD)/vm/stress/results.tap $(STRESS_FAULTS) || rc=1; \
 	exit $$rc
 
 SPLAT_DIR := selftests/runner/splat
-
-check-runner: deps
-	$(MAKE) check-runner-vm
 
 check-runner-vm: all $(BUILD)/runner/fail_test $(BUILD)/runner/hang_test
 	$(MAKE) -C $(KDIR) M=$(CURDIR)/$(SPLAT_DIR) modules
@@ -466,26 +465,28 @@ check-runner-vm: all $(BUILD)/runner/fail_test $(BUILD)/runner/hang_test
 # ---- debug kernel --------------------------------------------------------
 
 # The debug kernel is built from DEBUG_SOURCE, a kernel source tarball
-# (default: the script's, linux-source-6.1); check-debug-6.12 uses 6.12's.
-DEBUG_SOURCE ?=
+# (default: linux-source-6.1's); check-debug-6.12 uses 6.12's.
+DEBUG_SOURCE ?= $(LINUX_SOURCE)
 DEBUG_NAME ?=
-DEBUG_KERNEL_SH = selftests/runner/debug-kernel.sh $(if $(DEBUG_SOURCE),--source $(DEBUG_SOURCE))
+DEBUG_KERNEL_SH = selftests/runner/debug-kernel.sh --source $(DEBUG_SOURCE)
 
-debug-kernel: deps
+debug-kernel: deps $(DEBUG_SOURCE)
 	$(DEBUG_KERNEL_SH)
-
-check-debug: deps
-	$(MAKE) check-debug-vm
 
 # The same on a 6.12 debug kernel (same fragment).
 check-debug-6.12: deps
 	$(MAKE) check-debug-vm DEBUG_SOURCE=$(LINUX_SOURCE_6_12) DEBUG_NAME=-6.12
 
+# The debug kernel, built or reused, and the module built against it.
 DEBUG_MOD = $(BUILD)/debug-module$(DEBUG_NAME)
-check-debug-vm: selftests
+define debug-module
 	$(DEBUG_KERNEL_SH) > /dev/null
 	$(call copy-module,$(DEBUG_MOD))
 	$(MAKE) -C $$($(DEBUG_KERNEL_SH) --dir) M=$(CURDIR)/$(DEBUG_MOD) modules
+endef
+
+check-debug-vm: selftests $(DEBUG_SOURCE)
+	$(debug-module)
 	$(RUN_VM) --name check-debug$(DEBUG_NAME) --test-timeout $(DEBUG_TEST_TIMEOUT) \
 		--kernel $$($(DEBUG_KERNEL_SH) --dir)/arch/x86/boot/bzImage \
 		--append "panic_on_warn=1" --module $(DEBUG_MOD)/umem/umem.ko \
@@ -495,82 +496,44 @@ check-debug-vm: selftests
 # ---- fuzzer --------------------------------------------------------------
 
 # The fuzzer (selftests/umem/fuzz.c) on the debug kernel, for FUZZ_MINUTES
-# in epochs of 12 s, the first one from FUZZ_SEED if given.  The guest's
-# init runs test binaries without arguments: a wrapper script carries them.
+# in epochs of 12 s, the first one from FUZZ_SEED if given (FUZZ_SECONDS
+# and FUZZ_SEED=random in the guest: fuzz.c reads them).
 FUZZ_MINUTES ?= 30
 FUZZ_SEED ?=
 FUZZ_SECS = $(shell echo $$(( $(FUZZ_MINUTES) * 60 )))
 
-fuzz: deps
-	$(MAKE) fuzz-vm
-
-fuzz-vm: $(BUILD)/selftests/fuzz
-	$(DEBUG_KERNEL_SH) > /dev/null
-	$(call copy-module,$(DEBUG_MOD))
-	$(MAKE) -C $$($(DEBUG_KERNEL_SH) --dir) M=$(CURDIR)/$(DEBUG_MOD) modules
-	@mkdir -p $(BUILD)/fuzz
-	printf '#!/bin/sh\nexec /tests/fuzz --seconds %s %s\n' '$(FUZZ_SECS)' \
-		'$(if $(FUZZ_SEED),--seed $(FUZZ_SEED),--random)' > $(BUILD)/fuzz/fuzz-long
-	chmod 755 $(BUILD)/fuzz/fuzz-long
+fuzz-vm: $(BUILD)/selftests/fuzz $(DEBUG_SOURCE)
+	$(debug-module)
 	$(RUN_VM) --name fuzz --test-timeout $$(( $(FUZZ_SECS) + 300 )) \
 		--timeout $$(( $(FUZZ_SECS) + 900 )) \
 		--kernel $$($(DEBUG_KERNEL_SH) --dir)/arch/x86/boot/bzImage \
 		--append "panic_on_warn=1" --module $(DEBUG_MOD)/umem/umem.ko \
-		--file $(BUILD)/selftests/fuzz --out $(BUILD)/vm/fuzz \
-		--show-tap --test $(BUILD)/fuzz/fuzz-long
+		--env FUZZ_SECONDS=$(FUZZ_SECS) --env FUZZ_SEED=$(or $(FUZZ_SEED),random) \
+		--out $(BUILD)/vm/fuzz --show-tap --test $(BUILD)/selftests/fuzz
 
 # ---- style ---------------------------------------------------------------
 
-STYLE_MOD := $(BUILD)/style-module
-# The TRACE_EVENT layout of every include/trace/events header: TP_*( at a
-# line's end, arguments indented by a tab.
-TRACE_H := umem/trace.h
-TRACE_H_IGNORE := OPEN_ENDED_LINE,PARENTHESIS_ALIGNMENT
-# The kernel trees style builds against: KVER's, 6.12's when installed,
-# and the 7.x kernels in the cache (in their build roots); only KDIR when
+# The kernel trees style builds against: KVER's and 6.12's, from the
+# cache, and the 7.x kernels there (in their build roots); only KDIR when
 # that is given.
-STYLE_KVERS = $(sort $(KVER) $(shell scripts/kver.sh 6.12 2>/dev/null))
+STYLE_KVERS = $(sort $(KVER) $(shell scripts/kernels.sh release 6.12))
 STYLE_KDIRS ?= $(if $(filter command line environment,$(origin KDIR)),$(KDIR), \
-	$(foreach k,$(STYLE_KVERS),/lib/modules/$(k)/build) \
+	$(foreach k,$(STYLE_KVERS),$(UMEM_CACHE)/kernels/$(k)/usr/src/linux-headers-$(k)) \
 	$(wildcard $(UMEM_CACHE)/kernels/7.*/usr/src/linux-headers-7.*-amd64))
-# checkpatch of 6.1 and, when linux-source-6.12 is installed, of 6.12.
-# compat.h alone may read LINUX_VERSION_CODE (one macro, UMEM_KERNEL_SINCE).
-LINUX_SOURCE_6_12 ?= /usr/src/linux-source-6.12.tar.xz
-CHECKPATCH_6_12 := $(if $(wildcard $(LINUX_SOURCE_6_12)),$(BUILD)/linux-6.12/.stamp)
-$(BUILD)/linux-6.12/.stamp:
+# checkpatch of 6.1 and of 6.12 (scripts/style.sh says what it checks).
+CHECKPATCH_6_12 := $(BUILD)/linux-6.12/.stamp
+$(BUILD)/linux-6.12/.stamp: | $(LINUX_SOURCE_6_12)
 	rm -rf $(BUILD)/linux-6.12 && mkdir -p $(BUILD)/linux-6.12
 	tar -xf $(LINUX_SOURCE_6_12) -C $(BUILD)/linux-6.12 --strip-components=1 \
 		linux-source-6.12/scripts/checkpatch.pl \
 		linux-source-6.12/scripts/spelling.txt \
 		linux-source-6.12/scripts/const_structs.checkpatch
 	touch $@
-CHECKPATCH_OPTS := --strict --no-tree --quiet --show-types
 style: check-kdir $(BUILD)/linux/.stamp $(CHECKPATCH_6_12)
-	@for cp in $(BUILD)/linux $(dir $(CHECKPATCH_6_12)); do \
-		echo "checkpatch --strict ($$cp): $(STYLE_FILES)"; \
-		{ $$cp/scripts/checkpatch.pl $(CHECKPATCH_OPTS) \
-			-f $(filter-out umem/compat.h $(TRACE_H),$(STYLE_FILES)); \
-		  $$cp/scripts/checkpatch.pl $(CHECKPATCH_OPTS) \
-			--ignore LINUX_VERSION_CODE -f umem/compat.h; \
-		  $$cp/scripts/checkpatch.pl $(CHECKPATCH_OPTS) \
-			--ignore $(TRACE_H_IGNORE) -f $(TRACE_H); \
-		} > $(BUILD)/checkpatch.log 2>&1; \
-		if [ -s $(BUILD)/checkpatch.log ]; then cat $(BUILD)/checkpatch.log; \
-			echo "style: checkpatch is not clean" >&2; exit 1; fi; \
-	done
-	@n=0; for kd in $(STYLE_KDIRS); do \
-		n=$$((n + 1)); \
-		echo "W=1 C=2 (sparse) build against $$kd"; \
-		d=$(STYLE_MOD)/$$n log=$(BUILD)/style-build-$$n.log; \
-		rm -rf $$d && mkdir -p $$d && cp --parents $(MODULE_SRCS) $$d/ && \
-		br=$$(cat $$kd/../../../.build-root 2>/dev/null); \
-		run=$${br:+scripts/in-root.sh $$br}; \
-		$$run $(MAKE) -s -C $$kd M=$(CURDIR)/$$d W=1 C=2 modules \
-			> $$log 2>&1 || { cat $$log; exit 1; }; \
-		if grep -E 'warning:|error:' $$log; then \
-			echo "style: W=1 or sparse is not clean against $$kd" >&2; exit 1; fi; \
-	done
-	@echo "style: clean"
+	@for k in $(if $(filter command line environment,$(origin KDIR)),,$(STYLE_KVERS)); do \
+		scripts/kernels.sh fetch $$k > /dev/null || exit 1; done
+	scripts/style.sh --out $(BUILD)/style $(addprefix --checkpatch ,$(BUILD)/linux $(BUILD)/linux-6.12) \
+		$(addprefix --kdir ,$(STYLE_KDIRS)) -- $(MODULE_SRCS)
 
 # bpftrace in the VM, with its libraries: heavy, so not part of check.
 check-bpftrace: module tools
@@ -625,35 +588,47 @@ deb: deb-deps
 		--display-info $(DEB_DIR)/umem_$(VERSION)_*.changes
 	@ls $(DEB_DIR)/*.deb
 
-check-deb: deb selftests
+# The packages' DKMS builds for the system's headers: KVER's go on the
+# host (linux-headers-$(KVER), no image); the VM boots the cache's image.
+check-deb: deb selftests kernel
+	scripts/deps.sh --headers $(KVER)
 	selftests/packaging/check-deb.sh --kver $(KVER) --kernel $(KERNEL) \
 		--smp $(SMP) --mem $(MEM) $(addprefix --vm-module ,$(VM_KOS)) $(DEB_DIR)
 
 # ---- DKMS ----------------------------------------------------------------
 
+# make install and make dkms-install are for the host: the running
+# kernel (INSTALL_KVER), against its installed headers, never the cache.
+INSTALL_KVER ?= $(shell uname -r)
+INSTALL_KDIR ?= /lib/modules/$(INSTALL_KVER)/build
+
 # dkms-install: the module under DKMS, which rebuilds it for every kernel
 # installed later (AUTOINSTALL); as root.  A version already added is
 # removed first, so this also updates it.
-dkms-install: check-kdir
+dkms-install:
 	@command -v dkms > /dev/null || { echo "no dkms: apt-get install dkms" >&2; exit 1; }
 	-dkms remove -m umem -v $(VERSION) --all > /dev/null 2>&1
 	rm -rf $(DKMS_SRC)
 	$(MAKE) install-dkms-src
 	dkms add -m umem -v $(VERSION)
-	dkms install -m umem -v $(VERSION) -k $(KVER)
+	dkms install -m umem -v $(VERSION) -k $(INSTALL_KVER)
 
 # check-dkms: Debian's dkms builds this tree, in a private DKMS tree, for
-# the headers of every kernel in DKMS_KERNELS (names as in make deps).
+# the cached headers of every kernel in DKMS_KERNELS (scripts/kernels.sh's
+# names).
 DKMS_KERNELS ?= 6.1 6.12
 check-dkms: deps
 	scripts/check-dkms.sh $(BUILD)/dkms $(MODULE_SRCS) -- $(DKMS_KERNELS)
 
 # ---- install and clean -----------------------------------------------------
 
-install: module tools install-man
+install: tools install-man
+	$(MAKE) install-module KVER=$(INSTALL_KVER) KDIR=$(INSTALL_KDIR) KERNEL=
+	$(MAKE) -C tools/umemctl install PREFIX=$(PREFIX)
+
+install-module: module
 	$(MAKE) -C $(KDIR) M=$(CURDIR)$(if $(KMOD),/$(KMOD)) modules_install
 	depmod -a $(KVER)
-	$(MAKE) -C tools/umemctl install PREFIX=$(PREFIX)
 
 clean:
 	-test -e "$(KDIR)/Makefile" && $(MAKE) -C $(KDIR) M=$(CURDIR) clean
@@ -663,4 +638,4 @@ clean:
 	rm -rf $(BUILD)
 
 distclean: clean
-	rm -rf $$(dirname $$(selftests/runner/debug-kernel.sh --dir))
+	-d=$$($(DEBUG_KERNEL_SH) --dir 2>/dev/null) && rm -rf "$${d%/src}"

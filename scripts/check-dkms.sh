@@ -4,9 +4,10 @@
 # The DKMS test: add this tree to a private DKMS tree (nothing under
 # /usr/src or /var/lib/dkms/umem is touched) and build the module, with
 # Debian's dkms and dkms.conf as they are, for each kernel named (names as
-# scripts/kver.sh takes them; default 6.1 and 6.12).  Each build is a
-# test: dkms must succeed and leave a umem.ko whose vermagic is that
-# kernel's.  Ends "N passed, N failed".
+# scripts/kernels.sh takes them; default 6.1 and 6.12), against its headers
+# in the kernel cache (--kernelsourcedir; nothing installed on the host).
+# Each build is a test: dkms must succeed and leave a umem.ko whose
+# vermagic is that kernel's.  Ends "N passed, N failed".
 #
 # usage: check-dkms.sh OUTDIR FILE... [-- KERNEL...]
 set -u
@@ -60,9 +61,11 @@ else
 	result 1 add "dkms add failed"
 fi
 for k in "${kernels[@]}"; do
-	r=$(scripts/kver.sh "$k") || { result 1 "build.$k" "not installed"; continue; }
+	r=$(scripts/kernels.sh release "$k") && root=$(scripts/kernels.sh fetch "$r") ||
+		{ result 1 "build.$k" "no such kernel in apt's lists"; continue; }
 	start=$(date +%s)
 	if ! dkms build -m umem -v "$ver" -k "$r" "${dk[@]}" \
+			--kernelsourcedir "$root/usr/src/linux-headers-$r" \
 			> "$out/build-$r.log" 2>&1; then
 		cat "$out/build-$r.log"
 		result 1 "build.$k" "dkms build for $r failed"

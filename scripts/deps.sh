@@ -6,23 +6,15 @@
 # Not root: prints the exact commands and fails.
 #   --deb  also what `make deb` and its CI step need (Debian's packaging
 #          tools, lintian)
+#   --headers RELEASE
+#          also linux-headers-RELEASE, system-wide: make check-deb's DKMS
+#          builds for the host's headers (the headers only, no image)
 #
-# KERNELS= chooses the test kernels (default: all of them), by the names
-# the Makefile's targets use:
-#   6.1      Debian 12's own kernel: make check
-#   6.12     the 6.12 LTS from bookworm-backports: make check-6.12
-#   rt       6.1 with PREEMPT_RT: make check-rt
-#   6.12-rt  6.12 with PREEMPT_RT: make check-6.12-rt
-# Each brings its image and headers only; 6.12 also its source tarball
-# (the kselftest harness and checkpatch.pl are extracted from 6.1's, the
-# 6.12 one is there to read and for the 6.12 debug kernel).
+# No test kernel is installed here: scripts/kernels.sh downloads and
+# extracts each into a cache when a target first needs it.
 set -eu
 
-KERNELS=${KERNELS:-6.1 6.12 rt 6.12-rt}
-
 pkgs=(
-	# the kselftest harness, checkpatch.pl, the debug kernel
-	linux-source-6.1
 	# the test VM and its initramfs
 	qemu-system-x86 busybox-static kmod cpio gzip xz-utils
 	# userspace: tools, selftests, the daemon
@@ -43,30 +35,24 @@ pkgs=(
 	# the DKMS test (.ci/run, make check-dkms)
 	dkms
 )
-if [ "${1:-}" = --deb ]; then
-	pkgs+=(dpkg-dev debhelper dh-dkms fakeroot lintian)
-elif [ $# != 0 ]; then
-	echo "usage: $0 [--deb]" >&2
-	exit 2
-fi
-backports=0
-for k in $KERNELS; do
-	case "$k" in
-	6.1) pkgs+=(linux-image-amd64 linux-headers-amd64) ;;
-	rt) pkgs+=(linux-image-rt-amd64 linux-headers-rt-amd64) ;;
-	6.12) pkgs+=(linux-image-6.12-amd64 linux-headers-6.12-amd64
-		     linux-source-6.12); backports=1 ;;
-	6.12-rt) pkgs+=(linux-image-6.12-rt-amd64 linux-headers-6.12-rt-amd64)
-		 backports=1 ;;
-	*) echo "deps: unknown kernel '$k' in KERNELS (6.1 6.12 rt 6.12-rt)" >&2
-	   exit 1 ;;
+while [ $# != 0 ]; do
+	case "$1" in
+	--deb) pkgs+=(dpkg-dev debhelper dh-dkms fakeroot lintian) ;;
+	--headers)
+		[ $# -ge 2 ] && [ -n "$2" ] || { echo "deps: --headers RELEASE" >&2; exit 2; }
+		pkgs+=("linux-headers-$2")
+		shift ;;
+	*) echo "usage: $0 [--deb] [--headers RELEASE]" >&2
+	   exit 2 ;;
 	esac
+	shift
 done
 
 # Debian 12 ships 6.12 in the bookworm-backports suite (and, for the
-# security support of 6.1's successor, in bookworm-security as linux-6.12).
-# Backports' own linux-image-amd64 is pinned low by its Release file
-# (NotAutomatic), so it never replaces 6.1 as the default kernel.
+# security support of 6.1's successor, in bookworm-security as linux-6.12):
+# scripts/kernels.sh fetches it from either.  Backports' own
+# linux-image-amd64 is pinned low by its Release file (NotAutomatic), so
+# it never replaces 6.1 as the default kernel.
 BPO_FILE=/etc/apt/sources.list.d/bookworm-backports.sources
 have_backports() {
 	grep -rqs 'bookworm-backports' /etc/apt/sources.list \
@@ -80,7 +66,7 @@ for p in "${pkgs[@]}"; do
 	[ "$st" = installed ] || missing+=("$p")
 done
 need_bpo=0
-[ $backports = 1 ] && ! have_backports && need_bpo=1
+have_backports || need_bpo=1
 [ ${#missing[@]} = 0 ] && [ $need_bpo = 0 ] && exit 0
 
 line="apt-get install -y --no-install-recommends ${missing[*]}"

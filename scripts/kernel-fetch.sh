@@ -76,7 +76,7 @@ ensure_cc() {
 	fi
 }
 
-if [ -e "$dest/.complete" ]; then
+if [ -e "$dest/.done" ]; then
 	ensure_cc
 	echo "$release"
 	exit 0
@@ -100,7 +100,7 @@ done
 mkdir -p "$cache/kernels"
 exec 9>"$dest.lock"
 flock 9
-if [ ! -e "$dest/.complete" ]; then
+if [ ! -e "$dest/.done" ]; then
 	start=$(date +%s)
 	dl=$root/tmp/umem-kernel-$release
 	rm -rf "$dl" "$dest.tmp"
@@ -130,7 +130,7 @@ if [ ! -e "$dest/.complete" ]; then
 	echo "$build" > "$dest.tmp/.build-root"
 	test -e "$dest.tmp/boot/vmlinuz-$release"
 	test -e "$dest.tmp/usr/src/linux-headers-$release/Makefile"
-	touch "$dest.tmp/.complete"
+	touch "$dest.tmp/.done"
 	rm -rf "$dest"
 	mv "$dest.tmp" "$dest"
 	echo "kernel-fetch: $release in $(( $(date +%s) - start )) s" >&2

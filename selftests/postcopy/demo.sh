@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # The main job, run inside the test VM: a postcopy migration of a
-# @DEMO_MIB@ MiB image from a source host to a running VMM on the
+# DEMO_MIB MiB image from a source host to a running VMM on the
 # destination host, two network namespaces joined by a veth pair.
 # The VMM's vCPUs run from the first instant; umemd fetches each page
 # they fault on and streams the rest; at the end the VMM checks every
@@ -10,7 +10,8 @@
 
 T=$(dirname "$0")
 . "$T/netns.sh"
-MIB=@DEMO_MIB@
+# The setting (make demo-sim passes it: run-vm.sh --env).
+MIB=${DEMO_MIB:?}
 IMAGE=pattern:${MIB}M:42
 
 echo "TAP version 13"

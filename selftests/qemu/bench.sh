@@ -16,11 +16,8 @@
 
 T=$(dirname "$0")
 . "$T/netns.sh"
-GUEST_MIB=@GUEST_MIB@
-WORK_MIB=@WORK_MIB@
-BENCH_RUNS=@BENCH_RUNS@
-BENCH_TLS=@BENCH_TLS@
-BENCH_NICE=@BENCH_NICE@
+# The settings (make bench passes them: run-vm.sh --env).
+: "${GUEST_MIB:?}" "${WORK_MIB:?}" "${BENCH_RUNS:?}" "${BENCH_TLS:?}" "${BENCH_NICE:?}"
 # Like with like: QEMU's cases run in clear, so umem's transport does too
 # (what TLS costs is the "tls" table of the main bench VM).
 MIG_SEC=--insecure

@@ -7,7 +7,7 @@
 #
 #  1. The source QEMU (source host, a network namespace) boots the guest;
 #     its RAM is memory-backend-file share=on on tmpfs (/dev/shm).
-#  2. The guest's workload fills @WORK_MIB@ MiB with a pattern, prints a
+#  2. The guest's workload fills WORK_MIB MiB with a pattern, prints a
 #     heartbeat a second, and keeps verifying and rewriting every page.
 #  3. The two commands users run migrate it: `umemctl incoming` on the
 #     destination host (its QEMU has its RAM on a umemfs file), `umemctl
@@ -25,9 +25,8 @@
 
 T=$(dirname "$0")
 . "$T/netns.sh"
-GUEST_MIB=@GUEST_MIB@
-WORK_MIB=@WORK_MIB@
-RAM=@RAM@
+# The settings (make demo passes them: run-vm.sh --env).
+: "${GUEST_MIB:?}" "${WORK_MIB:?}" "${RAM:?}"
 . "$T/lib.sh"
 DETACH_MS=${DETACH_MS:-30000}
 

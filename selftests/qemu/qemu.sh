@@ -25,8 +25,8 @@
 
 T=$(dirname "$0")
 . "$T/netns.sh"
-GUEST_MIB=@GUEST_MIB@
-WORK_MIB=@WORK_MIB@
+# The settings (make check-qemu passes them: run-vm.sh --env).
+: "${GUEST_MIB:?}" "${WORK_MIB:?}"
 . "$T/lib.sh"
 n=0
 failed=0
@@ -36,7 +36,7 @@ failed=0
 RATE=8
 
 # QEMU_T= (make check-qemu QEMU_T=ERE): only the tests whose name matches.
-ONLY='@QEMU_T@'
+ONLY=${QEMU_T:-}
 
 run() {
 	n=$((n + 1))

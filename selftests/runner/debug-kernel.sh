@@ -8,9 +8,10 @@
 #   debug-kernel.sh [--source TARBALL] --dir  only print where it lives
 #
 # The kernel is allnoconfig plus selftests/runner/debug.config, built from
-# a kernel source tarball: --source, else $LINUX_SOURCE_TARBALL, else the
-# installed linux-source-6.1 one (make check-debug-6.12 passes 6.12's; the
-# fragment's symbols all hold there too).  The result is cached outside the
+# a kernel source tarball: --source, else $LINUX_SOURCE_TARBALL, else
+# linux-source-6.1's from the cache (scripts/kernels.sh source 6.1; make
+# check-debug-6.12 passes 6.12's; the fragment's symbols all hold there
+# too).  The result is cached outside the
 # work tree, in $UMEM_CACHE (default ${XDG_CACHE_HOME:-$HOME/.cache}/umem),
 # keyed by a hash of the fragment, the build recipe and the source tarball, so a
 # second run is free and a changed fragment builds a new kernel.
@@ -18,16 +19,18 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 fragment=$here/debug.config
-tarball=${LINUX_SOURCE_TARBALL:-/usr/src/linux-source-6.1.tar.xz}
+tarball=${LINUX_SOURCE_TARBALL:-}
 if [ "${1:-}" = --source ]; then
 	[ $# -ge 2 ] || { echo "debug-kernel: --source needs a tarball" >&2; exit 1; }
 	tarball=$2
 	shift 2
 fi
 cache=${UMEM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/umem}
+export UMEM_CACHE=$cache
+[ -n "$tarball" ] || tarball=$("$here/../../scripts/kernels.sh" source 6.1)
 jobs=${JOBS:-$(nproc)}
 
-[ -r "$tarball" ] || { echo "debug-kernel: $tarball missing (apt-get install $(basename "$tarball" .tar.xz))" >&2; exit 1; }
+[ -r "$tarball" ] || { echo "debug-kernel: $tarball missing (scripts/kernels.sh source SERIES)" >&2; exit 1; }
 
 # Bump when the way the kernel is built changes (not just the fragment).
 recipe=1

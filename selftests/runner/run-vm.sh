@@ -26,6 +26,7 @@ usage: $0 --kernel IMAGE [options]
   --test BIN           test binary to run in the guest (repeatable)
   --file PATH          extra file for /tests, not run itself (repeatable)
   --filter ERE         run only the test binaries whose name matches ERE
+  --env NAME=VALUE     put NAME in the tests' environment (repeatable)
   --smp N              vCPUs (default 2)
   --mem SIZE           guest memory (default 2G)
   --cpu MODEL          qemu CPU model (default max: exposes SVM for nested KVM)
@@ -49,7 +50,7 @@ USAGE
 	exit 2
 }
 
-kernel="" modules=() tests=() files=() filter="" show_tap=0 smp=2 mem=2G cpu=max append=""
+kernel="" modules=() tests=() files=() envs=() filter="" show_tap=0 smp=2 mem=2G cpu=max append=""
 test_timeout=300 vm_timeout=1200 stall="" out=build/vm name=tests verbose=0 shell=0
 with_qemu=0
 while [ $# -gt 0 ]; do
@@ -59,6 +60,7 @@ while [ $# -gt 0 ]; do
 	--test) tests+=("$2"); shift ;;
 	--file) files+=("$2"); shift ;;
 	--filter) filter=$2; shift ;;
+	--env) envs+=("$2"); shift ;;
 	--smp) smp=$2; shift ;;
 	--mem) mem=$2; shift ;;
 	--cpu) cpu=$2; shift ;;
@@ -167,6 +169,14 @@ MODULES="$mods"
 TESTS="$tnames"
 TEST_TIMEOUT=$test_timeout
 CONF
+# --env: the tests' settings, exported by init before the first test.
+for e in "${envs[@]}"; do
+	k=${e%%=*} v=${e#*=}
+	case "$k" in
+	"$e" | '' | [0-9]* | *[!A-Za-z0-9_]*) die "--env $e: not NAME=VALUE" ;;
+	esac
+	printf "export %s='%s'\n" "$k" "$(printf '%s' "$v" | sed "s/'/'\\\\''/g")"
+done > "$root/env"
 (cd "$root" && find . -print0 | cpio --null -o -H newc --quiet) |
 	gzip -1 > "$out/initramfs.cpio.gz" || die "cannot build the initramfs"
 
@@ -208,7 +218,8 @@ rm -f "$monsock"
 qemu+=(-monitor "unix:$monsock,server=on,wait=off")
 
 # The kernel's symbols: System.map beside a built tree's bzImage, or
-# Debian's /boot/System.map-<release> beside /boot/vmlinuz-<release>.
+# Debian's boot/System.map-<release> beside boot/vmlinuz-<release> (in
+# the kernel cache, scripts/kernels.sh).
 sysmap=$(dirname "$kernel")/../../../System.map
 [ -f "$sysmap" ] || sysmap=$(dirname "$kernel")/System.map-$(basename "$kernel" | sed 's/^vmlinuz-//')
 [ -f "$sysmap" ] || sysmap=""

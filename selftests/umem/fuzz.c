@@ -35,8 +35,12 @@
  * succeeds; an errno the ABI does not list for that call), a process that
  * SIGKILL does not end, or a splat (the runner's).
  *
- * Usage: fuzz [--seed S] [--seconds N] [--epoch N] [--procs N] [--threads N]
- * With no argument: a random seed, 4 epochs of 12 s.  Output is TAP.
+ * Usage: fuzz [--seed S | --random] [--seconds N] [--epoch N] [--procs N]
+ *             [--threads N]
+ * FUZZ_SEED (a seed, or "random") and FUZZ_SECONDS in the environment do
+ * what --seed or --random and --seconds do (make fuzz passes them with
+ * run-vm.sh --env).  With neither: the suite's fixed seed, 4 epochs of
+ * 12 s.  Output is TAP.
  */
 #include "fuzz/ops.h"
 
@@ -388,7 +392,7 @@ int main(int argc, char **argv)
 	unsigned int secs = 48, epoch = 12;
 	int nprocs = 3, nthreads = 3, i, k, nepochs, failed = 0;
 	uint64_t seed = 0, ops[OP_NR] = { 0 }, evs[EV_NR] = { 0 }, total = 0;
-	bool have_seed = false, random_seed = false;
+	bool have_seed = false, random_seed = false, secs_set = false;
 	struct rlimit rl;
 	uint64_t start;
 	char *e;
@@ -401,6 +405,7 @@ int main(int argc, char **argv)
 			random_seed = true;
 		} else if (!strcmp(argv[i], "--seconds") && i + 1 < argc) {
 			secs = strtoul(argv[++i], NULL, 0);
+			secs_set = true;
 		} else if (!strcmp(argv[i], "--epoch") && i + 1 < argc) {
 			epoch = strtoul(argv[++i], NULL, 0);
 		} else if (!strcmp(argv[i], "--procs") && i + 1 < argc) {
@@ -413,11 +418,17 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
+	/* make fuzz's settings (run-vm.sh --env); arguments win. */
 	e = getenv("FUZZ_SEED");
-	if (!have_seed && e && *e) {
+	if (!have_seed && e && !strcmp(e, "random")) {
+		random_seed = true;
+	} else if (!have_seed && e && *e) {
 		seed = strtoull(e, NULL, 0);
 		have_seed = true;
 	}
+	e = getenv("FUZZ_SECONDS");
+	if (!secs_set && e && *e)
+		secs = strtoul(e, NULL, 0);
 	/*
 	 * The suite's short run (no arguments) always starts from the same
 	 * seed, so a CI run fails only for a reason someone can replay;
