@@ -265,16 +265,21 @@ static bool send_simple(int fd, uint32_t type)
 	return send_all(fd, &m, sizeof(m));
 }
 
-/* Mark @pgoff sent; true if it was not before. */
-static bool mark_sent(uint64_t pgoff)
+/*
+ * Mark @pgoff sent on the urgent channel @fd; false if @fd is no longer
+ * the session's: a successor's bitmap has replaced ours, and what this
+ * connection sends now reaches no one.
+ */
+static bool mark_sent(int fd, uint64_t pgoff)
 {
-	bool was;
+	bool live;
 
 	pthread_mutex_lock(&S.lock);
-	was = bit_test(S.sent, pgoff);
-	bit_set(S.sent, pgoff);
+	live = S.conn[WIRE_URGENT] == fd;
+	if (live)
+		bit_set(S.sent, pgoff);
 	pthread_mutex_unlock(&S.lock);
-	return !was;
+	return live;
 }
 
 static void dup_push(uint64_t pgoff)
@@ -361,7 +366,8 @@ static void serve_urgent(int fd, struct batch *b)
 		}
 		atomic_store(&S.jump, m.pgoff + 1);
 		for (p = m.pgoff; p < end; p++) {
-			mark_sent(p);
+			if (!mark_sent(fd, p))
+				return;
 			if (!send_page(fd, b, p))
 				return;
 			atomic_fetch_add(&S.n_urgent, 1);
@@ -416,6 +422,15 @@ static void serve_background(int fd, struct batch *b)
 			continue;
 		}
 		pthread_mutex_lock(&S.lock);
+		/*
+		 * A connection that was replaced (a reconnect, a takeover)
+		 * must not mark pages in its successor's bitmap: they would
+		 * never reach it.
+		 */
+		if (S.conn[WIRE_BACKGROUND] != fd) {
+			pthread_mutex_unlock(&S.lock);
+			return;
+		}
 		p = prefetch_next();
 		pf = p != ~0ULL;
 		if (!pf) {
