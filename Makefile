@@ -416,7 +416,7 @@ BENCH_QEMU ?= 1
 BENCH_RUNS ?= 3
 # BENCH_TLS=1: the same three methods again with their streams in TLS.
 BENCH_TLS ?= 1
-# BENCH_NICE=1: umem once more with its daemons at nice -10.
+# BENCH_NICE=1: umem once more with its daemons at nice 0 (default -10).
 BENCH_NICE ?= 1
 bench-vm: module tools $(KVM_HOLD) $(CREDS) $(RELAY) \
 		$(if $(filter 1,$(BENCH_QEMU)),l2-guest $(BENCH_QEMU_TEST))

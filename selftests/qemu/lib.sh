@@ -273,9 +273,8 @@ CREDS=/tmp/tls
 [ -d $CREDS/good ] || { mkdir -p $CREDS && tar xf "$T/creds.tar" -C $CREDS; }
 MIG_SEC=${MIG_SEC:---tls-creds $CREDS/good}
 
-# The daemons' nice value: the tests give them the CPU first (-10), so
-# that a slow test VM does not time out; the bench races QEMU's own
-# migration threads, which run at 0, with 0.
+# The daemons' nice value: above the vCPU, which waits on them when it
+# blocks (the bench runs them at 0 too, to show what that costs).
 MIG_NICE=${MIG_NICE:--10}
 
 incoming_start() {
