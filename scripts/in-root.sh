@@ -24,13 +24,14 @@ if [ "${1:-}" = --inside ]; then
 	shift
 	dir=$1
 	shift
+	mount --rbind /dev "$root/dev"
+	mount -t proc proc "$root/proc"
+	mount -t tmpfs tmpfs "$root/tmp"
+	# After /tmp's tmpfs: a tree or a cache under /tmp stays visible.
 	for d in "$dir" "$cache/kernels"; do
 		mkdir -p "$root$d"
 		mount --rbind "$d" "$root$d"
 	done
-	mount --rbind /dev "$root/dev"
-	mount -t proc proc "$root/proc"
-	mount -t tmpfs tmpfs "$root/tmp"
 	# shellcheck disable=SC2016 # expanded by the inner shell
 	exec chroot "$root" /bin/sh -c 'cd "$1" && shift && exec "$@"' \
 		sh "$dir" "$@"
