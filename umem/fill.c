@@ -209,7 +209,7 @@ static int umem_fill_mmap(struct file *file, struct vm_area_struct *vma)
  */
 static int umem_fill_mmap_huge(struct file *file, struct vm_area_struct *vma)
 {
-	int ret = umem_shmem_fops(file)->mmap(file, vma);
+	int ret = umem_fops_mmap(umem_shmem_fops(file), file, vma);
 
 	if (ret)
 		return ret;
