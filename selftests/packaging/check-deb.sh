@@ -172,6 +172,8 @@ vm() {
 		--smp "$smp" --mem "$mem" --module "$vmko" "${vm_args[@]}" \
 		--file /usr/bin/umemctl --file /usr/bin/umemd \
 		--file "$top/selftests/postcopy/netns.sh" \
+		--file "$top/selftests/postcopy/trace.sh" \
+		--file "$top/tools/bench/fault-path.awk" \
 		--file "$top/build/postcopy/postcopy" \
 		--file "$top/build/tls/creds.tar" \
 		--out "$out/vm" --show-tap \
