@@ -1220,6 +1220,7 @@ static void finish(void)
 	struct io_uring_cqe *cqe;
 	double el;
 	uint64_t e;
+	int try;
 
 	/* Let the last batch land, then the rest, then complete. */
 	while (D.write_op.busy) {
@@ -1232,10 +1233,17 @@ static void finish(void)
 		io_uring_cqe_seen(&D.ring, cqe);
 	}
 	flush_present(true);
-	/* Every extent is whole now: collapse those not collapsed yet. */
+	/*
+	 * Every extent is whole now: collapse those not collapsed yet.
+	 * EAGAIN (a page locked or in use for a moment) passes: try a few
+	 * more times, a little later each.
+	 */
 	for (e = 0; e < D.pages / extent_pages() && !D.no_collapse; e++)
-		if (!D.collapsed[e])
+		for (try = 0; try < 5 && !D.collapsed[e] && !D.no_collapse; try++) {
+			if (try)
+				usleep(10000 << try);
 			collapse_extent(e);
+		}
 	if (umemlib_complete(&D.srv))
 		die("%s", umemlib_strerror());
 	progress(now_ns(), true);
