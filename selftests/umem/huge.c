@@ -42,38 +42,6 @@ static long vmstat(const char *name)
 }
 
 /*
- * How much of the VMA holding @addr is PMD-mapped, in kB: smaps'
- * ShmemPmdMapped plus FilePmdMapped; -1 if the VMA is not found.
- */
-static long pmd_mapped_kb(const void *addr)
-{
-	unsigned long start, end, kb;
-	long ret = -1;
-	char line[256];
-	bool in = false;
-	FILE *f = fopen("/proc/self/smaps", "r");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "%lx-%lx ", &start, &end) == 2 &&
-		    strchr(line, '-') < strchr(line, ' ')) {
-			if (in)
-				break;
-			in = (uintptr_t)addr >= start && (uintptr_t)addr < end;
-			if (in)
-				ret = 0;
-			continue;
-		}
-		if (in && (sscanf(line, "ShmemPmdMapped: %lu kB", &kb) == 1 ||
-			   sscanf(line, "FilePmdMapped: %lu kB", &kb) == 1))
-			ret += kb;
-	}
-	fclose(f);
-	return ret;
-}
-
-/*
  * Does MADV_COLLAPSE retract the page tables of the other mappings of a
  * file (6.5 and later)?  Before, a mapping that had a page table under
  * the extent maps the huge folio by PTEs until khugepaged comes by.
@@ -215,7 +183,7 @@ TEST_F(huge, pmd_after_complete)
 	ASSERT_EQ(0, supply_extent(&self->f, 1));
 	ASSERT_EQ(0, collapse(self->d, 1)) TH_LOG("MADV_COLLAPSE");
 	EXPECT_TRUE(extent_ok(&self->f, 1));
-	EXPECT_EQ(2048, pmd_mapped_kb(self->f.map))
+	EXPECT_EQ(2048, umemlib_pmd_mapped_kb(self->f.map))
 		TH_LOG("the complete extent is not PMD-mapped");
 	EXPECT_LT(mapped, vmstat("thp_file_mapped"));
 
@@ -244,9 +212,9 @@ TEST_F(huge, touched_then_complete)
 	ASSERT_EQ(0, collapse(self->d, 2));
 	EXPECT_TRUE(extent_ok(&self->f, 2));
 	if (retracts_others()) {
-		EXPECT_EQ(2048, pmd_mapped_kb(self->f.map));
+		EXPECT_EQ(2048, umemlib_pmd_mapped_kb(self->f.map));
 	} else {
-		EXPECT_EQ(0, pmd_mapped_kb(self->f.map));
+		EXPECT_EQ(0, umemlib_pmd_mapped_kb(self->f.map));
 	}
 }
 
@@ -271,7 +239,7 @@ TEST_F(huge, missing_never_exposed)
 	ASSERT_EQ(0, collapse(self->d, 0));
 	EXPECT_TRUE(umem_page_ok(&self->f, 0));
 	EXPECT_TRUE(umem_page_ok(&self->f, 8));
-	EXPECT_EQ(0, pmd_mapped_kb(self->f.map));
+	EXPECT_EQ(0, umemlib_pmd_mapped_kb(self->f.map));
 	EXPECT_LT(splits, vmstat("thp_split_page"));
 
 	pid = umem_fork_reader(&self->f, 7);
@@ -299,14 +267,14 @@ TEST_F(huge, poison_subpage)
 	ASSERT_EQ(0, supply_extent(&self->f, 0));
 	ASSERT_EQ(0, collapse(self->d, 0));
 	EXPECT_TRUE(umem_page_ok(&self->f, 0));
-	ASSERT_EQ(2048, pmd_mapped_kb(self->f.map));
+	ASSERT_EQ(2048, umemlib_pmd_mapped_kb(self->f.map));
 	ASSERT_EQ(0, ioctl(self->f.srv, UMEM_IOC_POISON, &r))
 		TH_LOG("UMEM_IOC_POISON: %s", strerror(errno));
 	EXPECT_HWPOISON(self->f.map + 9 * 4096, false);
 	EXPECT_TRUE(umem_page_ok(&self->f, 8));
 	EXPECT_TRUE(umem_page_ok(&self->f, 10));
 	EXPECT_TRUE(umem_page_ok(&self->f, HUGE_NR - 1));
-	EXPECT_EQ(0, pmd_mapped_kb(self->f.map));
+	EXPECT_EQ(0, umemlib_pmd_mapped_kb(self->f.map));
 	EXPECT_HWPOISON(self->f.map + 9 * 4096, false);
 }
 
@@ -320,7 +288,7 @@ TEST_F(huge, punch)
 	ASSERT_EQ(0, supply_extent(&self->f, 0));
 	ASSERT_EQ(0, collapse(self->d, 0));
 	EXPECT_TRUE(umem_page_ok(&self->f, 0));
-	ASSERT_EQ(2048, pmd_mapped_kb(self->f.map));
+	ASSERT_EQ(2048, umemlib_pmd_mapped_kb(self->f.map));
 	ASSERT_EQ(0, madvise(self->f.map + 5 * 4096, 4096, MADV_REMOVE))
 		TH_LOG("MADV_REMOVE: %s", strerror(errno));
 	EXPECT_EQ(0, *(volatile uint64_t *)(self->f.map + 5 * 4096));
@@ -347,7 +315,7 @@ TEST_F(huge, vma_ops)
 	ASSERT_EQ(0, collapse(self->d, 1));
 	EXPECT_TRUE(extent_ok(&self->f, 0));
 	EXPECT_TRUE(extent_ok(&self->f, 1));
-	EXPECT_EQ(4096, pmd_mapped_kb(self->f.map));
+	EXPECT_EQ(4096, umemlib_pmd_mapped_kb(self->f.map));
 
 	pid = fork();
 	if (pid == 0)
@@ -397,7 +365,7 @@ TEST_F(huge, detach_deadline)
 	close(self->f.srv);
 	self->f.srv = -1;
 	EXPECT_TRUE(extent_ok(&self->f, 0));
-	EXPECT_EQ(2048, pmd_mapped_kb(self->f.map));
+	EXPECT_EQ(2048, umemlib_pmd_mapped_kb(self->f.map));
 
 	pid = umem_fork_reader(&self->f, HUGE_NR + 1);
 	usleep(100000);
@@ -437,7 +405,7 @@ TEST(huge__deadline)
 	close(f.shm);
 	f.srv = f.shm = -1;
 	EXPECT_TRUE(extent_ok(&f, 0));
-	EXPECT_EQ(2048, pmd_mapped_kb(f.map));
+	EXPECT_EQ(2048, umemlib_pmd_mapped_kb(f.map));
 	EXPECT_HWPOISON(f.map + HUGE_SZ, false);
 	umem_fix_teardown(&f);
 }
@@ -509,7 +477,7 @@ TEST(huge__umemfs)
 	ASSERT_EQ(0, supply_extent(&f, 1));
 	EXPECT_EQ(0, collapse(d, 1)) TH_LOG("MADV_COLLAPSE");
 	EXPECT_TRUE(extent_ok(&f, 1));
-	EXPECT_EQ(2048, pmd_mapped_kb(f.map));
+	EXPECT_EQ(2048, umemlib_pmd_mapped_kb(f.map));
 	munmap(d, 2 * HUGE_SZ);
 	f.ctl = fd;
 	umem_fix_teardown(&f);

@@ -7,6 +7,8 @@
 #include <limits.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -385,6 +387,37 @@ uint64_t umemlib_wait_quantile_us(const struct umem_stats *st, double q)
 			return 1ULL << i;
 	}
 	return 1ULL << (UMEM_HIST_BUCKETS - 1);
+}
+
+long umemlib_pmd_mapped_kb(const void *addr)
+{
+	unsigned long start, end, kb;
+	long ret = -1;
+	char line[256];
+	bool in = false;
+	FILE *f = fopen("/proc/self/smaps", "r");
+
+	if (!f)
+		return fail(errno, "/proc/self/smaps");
+	while (fgets(line, sizeof(line), f)) {
+		/* A VMA's first line: "start-end perms ..." */
+		if (sscanf(line, "%lx-%lx ", &start, &end) == 2 &&
+		    strchr(line, '-') < strchr(line, ' ')) {
+			if (in)
+				break;
+			in = (uintptr_t)addr >= start && (uintptr_t)addr < end;
+			if (in)
+				ret = 0;
+			continue;
+		}
+		if (in && (sscanf(line, "ShmemPmdMapped: %lu kB", &kb) == 1 ||
+			   sscanf(line, "FilePmdMapped: %lu kB", &kb) == 1))
+			ret += kb;
+	}
+	fclose(f);
+	if (ret < 0)
+		return fail(ENOENT, "no mapping at %p", addr);
+	return ret;
 }
 
 const char *umemlib_state_name(uint32_t state)

@@ -116,6 +116,13 @@ int umemlib_stats(int fd, struct umem_stats *st);
  */
 uint64_t umemlib_wait_quantile_us(const struct umem_stats *st, double q);
 
+/*
+ * How much of this process's mapping at @addr is mapped by PMDs (huge
+ * pages), in kB: smaps' ShmemPmdMapped plus FilePmdMapped.  -ENOENT if
+ * nothing is mapped at @addr.
+ */
+long umemlib_pmd_mapped_kb(const void *addr);
+
 /* A state as a word: "served", "detached"... */
 const char *umemlib_state_name(uint32_t state);
 

@@ -306,33 +306,6 @@ static void *umemd_thread(void *arg)
  * A poisoned page raises SIGBUS: it is counted, and it never gives wrong
  * data.  Returns the number of wrong pages.
  */
-/* ShmemPmdMapped + FilePmdMapped of our mapping at @addr, in kB. */
-static uint64_t pmd_mapped_kb(const void *addr)
-{
-	unsigned long start, end, kb;
-	uint64_t sum = 0;
-	char line[256];
-	bool in = false;
-	FILE *f = fopen("/proc/self/smaps", "r");
-
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "%lx-%lx ", &start, &end) == 2 &&
-		    strchr(line, '-') < strchr(line, ' ')) {
-			if (in)
-				break;
-			in = (uintptr_t)addr >= start && (uintptr_t)addr < end;
-			continue;
-		}
-		if (in && (sscanf(line, "ShmemPmdMapped: %lu kB", &kb) == 1 ||
-			   sscanf(line, "FilePmdMapped: %lu kB", &kb) == 1))
-			sum += kb;
-	}
-	fclose(f);
-	return sum;
-}
-
 static uint64_t verify(uint64_t *written, uint64_t *poisoned)
 {
 	uint64_t words = V.psz / 8;
@@ -659,10 +632,16 @@ int cmd_vmm(int argc, char **argv)
 	}
 	bad = verify(&written, &poisoned);
 	end = now_ns();
-	if (V.huge)
-		fprintf(stderr, "umemctl vmm: huge: %llu of %llu kB PMD-mapped\n",
-			(unsigned long long)pmd_mapped_kb(V.ram),
-			(unsigned long long)(size >> 10));
+	if (V.huge) {
+		long kb = umemlib_pmd_mapped_kb(V.ram);
+
+		if (kb < 0)
+			fprintf(stderr, "umemctl vmm: huge: %s\n",
+				umemlib_strerror());
+		else
+			fprintf(stderr, "umemctl vmm: huge: %ld of %llu kB PMD-mapped\n",
+				kb, (unsigned long long)(size >> 10));
+	}
 	if (V.sigbus)
 		fprintf(stderr, "umemctl vmm: %d vCPU(s) got SIGBUS (last at guest page %llu): a page was poisoned\n",
 			(int)V.sigbus, (unsigned long long)V.sigbus_page);
