@@ -123,8 +123,7 @@ QEMU_MEM ?= 3G
 # host's QEMU 7.2 emulates (multi-threaded TCG) fails now and then under
 # the L2 guests: an L2 guest triple-faults, an interrupt reaches L1's KVM
 # right after VMRUN (GIF set: a double fault), or L1 wedges in HLT, deaf
-# to interrupts and NMIs.  Documentation/testing.rst, "Real guests under
-# QEMU", has the figures.
+# to interrupts and NMIs (Documentation/testing.rst, "Incidents").
 QEMU_SMP ?= 1
 QEMU_FILES := --qemu --file $(QEMU_DIR)/qmp --file $(L2_INITRAMFS) --file $(L2_KERNEL) \
 	--file selftests/qemu/lib.sh $(POSTCOPY_FILES)
