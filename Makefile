@@ -150,7 +150,7 @@ RUN_VM = selftests/runner/run-vm.sh --smp $(VM_SMP) --mem $(VM_MEM) \
 	check-runner check-runner-vm check-man man install-man install-dkms-src \
 	deb deb-deps check-deb check-bpftrace demo demo-vm demo-sim demo-sim-vm \
 	l2-guest check-qemu check-qemu-vm shell debug-kernel \
-	check-debug check-debug-vm bench bench-vm fuzz fuzz-vm stress stress-vm style \
+	check-debug check-debug-vm bench bench-vm perf-table fuzz fuzz-vm stress stress-vm style \
 	install install-module clean distclean help
 
 all: module tools selftests
@@ -173,6 +173,7 @@ help:
 	@echo "make check-qemu failures during a real guest's migration onto umem"
 	@echo "make bench      umem against userfaultfd in the VM, and a real guest onto umem"
 	@echo "                against QEMU's postcopy: build/bench/results.json"
+	@echo "make perf-table Documentation/performance.rst's table from build/bench/results.json"
 	@echo "make stress     the bounce stress test to STRESS_FAULTS (10^6) faults in the VM"
 	@echo "make check-runner  prove the VM runner fails on a failing test, a hang and a WARN"
 	@echo "make debug-kernel  build (or reuse) the KASAN/lockdep/kmemleak kernel"
@@ -430,6 +431,10 @@ bench-vm: module tools $(KVM_HOLD) $(CREDS) $(RELAY) \
 			$(addprefix --qemu-arg ,$(QEMU_FILES))) \
 		$(if $(filter 1,$(BENCH_QUICK)),--quick) \
 		$(if $(filter 1,$(VERBOSE)),--verbose) --out $(BUILD)/bench
+
+# The results table of Documentation/performance.rst, from the last run.
+perf-table:
+	tools/bench/results-table.py $(BUILD)/bench/results.json Documentation/performance.rst
 
 # ---- stress --------------------------------------------------------------
 
