@@ -1,21 +1,6 @@
 # SPDX-License-Identifier: GPL-2.0
 #
-# umem: top-level build.  `make help` lists the targets.
-#
-# Knobs (all optional):
-#   UMEM_CACHE= where the test kernels, source tarballs and debug kernels
-#              live (default ~/.cache/umem; scripts/kernels.sh)
-#   KVER=      kernel release to build for and boot (default: Debian 12's
-#              own, 6.1); make check-6.12, check-rt, check-6.12-rt pick others
-#   KDIR=      kernel build tree (default: KVER's headers in the cache)
-#   KERNEL=    kernel image the test VM boots (default: KVER's in the cache)
-#   SMP= MEM=  test VM vCPUs and memory (default 2 and 2G)
-#   QEMU_SMP= QEMU_MEM=  the same for the real-guest targets (1 and 3G)
-#   T=         run only the selftest binaries whose name matches this ERE
-#   VERBOSE=1  copy the guest console to stdout
-#   TEST_TIMEOUT= VM_TIMEOUT=  per-binary and whole-VM timeouts, in seconds
-#   DEBUG_TEST_TIMEOUT=        per-binary timeout on the debug kernel
-#   FUZZ_MINUTES= FUZZ_SEED=   make fuzz: duration (default 30), first seed
+# umem: top-level build.  `make help` lists the targets and the knobs.
 
 # The test kernels are Debian's packages extracted into a cache, never
 # installed on the host: $(UMEM_CACHE)/kernels/<release>/ holds one
@@ -123,8 +108,7 @@ QEMU_MEM ?= 3G
 # host's QEMU 7.2 emulates (multi-threaded TCG) fails now and then under
 # the L2 guests: an L2 guest triple-faults, an interrupt reaches L1's KVM
 # right after VMRUN (GIF set: a double fault), or L1 wedges in HLT, deaf
-# to interrupts and NMIs.  Documentation/testing.rst, "Real guests under
-# QEMU", has the figures.
+# to interrupts and NMIs (Documentation/testing.rst, "Incidents").
 QEMU_SMP ?= 1
 QEMU_FILES := --qemu --file $(QEMU_DIR)/qmp --file $(L2_INITRAMFS) --file $(L2_KERNEL) \
 	--file selftests/qemu/lib.sh $(POSTCOPY_FILES)
@@ -151,51 +135,63 @@ RUN_VM = selftests/runner/run-vm.sh --smp $(VM_SMP) --mem $(VM_MEM) \
 	check-runner check-runner-vm check-man man install-man install-dkms-src \
 	deb deb-deps check-deb check-bpftrace demo demo-vm demo-sim demo-sim-vm \
 	l2-guest check-qemu check-qemu-vm shell debug-kernel \
-	check-debug check-debug-vm bench bench-vm fuzz fuzz-vm stress stress-vm style \
+	check-debug check-debug-vm bench bench-vm perf-table fuzz fuzz-vm stress stress-vm style \
 	install install-module clean distclean help
 
 all: module tools selftests
 
 help:
-	@echo "make            build the module, umemctl and the selftests"
-	@echo "make check      install deps, build, run the selftests in a VM"
-	@echo "make check-6.12 check-rt check-6.12-rt"
-	@echo "                the same on 6.12, 6.1 PREEMPT_RT, 6.12 PREEMPT_RT"
-	@echo "                (test kernels: Debian's packages, extracted into"
-	@echo "                $(UMEM_CACHE)/kernels/<release> (UMEM_CACHE=), never installed;"
-	@echo "                scripts/kernels.sh, Documentation/testing.rst \"Kernels\")"
-	@echo "make check-7.3 check-7.3-rt check-sid"
-	@echo "                the same on trixie-backports' 7.3, its PREEMPT_RT, sid's"
-	@echo "                kernel: fetched into UMEM_CACHE, built in a Debian root"
-	@echo "make demo       install deps, build, run the main job in a VM: a real"
-	@echo "                Linux guest under QEMU live-migrated onto umem"
-	@echo "                (GUEST_MIB=, WORK_MIB=, DEMO_RAM=umem|shm)"
-	@echo "make demo-sim   the simulated migration: umemctl vmm (DEMO_MIB=)"
-	@echo "make check-qemu failures during a real guest's migration onto umem"
-	@echo "make bench      umem against userfaultfd in the VM, and a real guest onto umem"
-	@echo "                against QEMU's postcopy: build/bench/results.json"
-	@echo "make stress     the bounce stress test to STRESS_FAULTS (10^6) faults in the VM"
-	@echo "make check-runner  prove the VM runner fails on a failing test, a hang and a WARN"
-	@echo "make debug-kernel  build (or reuse) the KASAN/lockdep/kmemleak kernel"
-	@echo "make check-debug   the selftests on the debug kernel, panic_on_warn=1"
+	@echo "Targets (make X-vm: target X without make deps, for check and the VM runs):"
+	@echo "make                 build umem.ko, umemctl, umemd, libumem and the selftests"
+	@echo "make deps            install what is missing (as a user: print the apt line)"
+	@echo "make module          the module alone, for KVER (KDIR=)"
+	@echo "make tools           umemctl, umemd and libumem alone"
+	@echo "make check           the selftests and postcopy tests in a VM on 6.1; check-man"
+	@echo "make check-6.12      the same on Debian's 6.12 LTS"
+	@echo "make check-rt        the same on 6.1 PREEMPT_RT"
+	@echo "make check-6.12-rt   the same on 6.12 PREEMPT_RT"
+	@echo "make check-7.3       the same on trixie-backports' 7.3, built in a Debian root"
+	@echo "make check-7.3-rt    the same on 7.3 PREEMPT_RT"
+	@echo "make check-sid       the same on sid's kernel"
+	@echo "make check-qemu      a real guest's migration with failures (QEMU_T=ERE)"
+	@echo "make check-runner    the runner fails a failing test, a hang, a WARN, a stall"
+	@echo "make check-debug     the suite on the KASAN/lockdep/kmemleak kernel"
 	@echo "make check-debug-6.12  the same on a 6.12 debug kernel"
-	@echo "make fuzz       the random-operation fuzzer on the debug kernel for FUZZ_MINUTES"
-	@echo "                (default 30); FUZZ_SEED=0x... replays a seed"
-	@echo "make shell      boot the test VM to an interactive shell"
-	@echo "make style      checkpatch --strict, W=1 and sparse (C=2)"
-	@echo "make man        the man pages umemctl(8), umemd(8), umem(4) in build/man"
-	@echo "make check-man  man -l renders each man page without a warning"
-	@echo "make deb        the Debian packages umem-dkms and umem-tools in build/deb"
-	@echo "make check-deb  build and install the packages (and KVER's headers, on"
-	@echo "                the host), boot the VM on the DKMS-built module and"
-	@echo "                packaged tools, purge them (root)"
-	@echo "make check-bpftrace  Documentation/umem.rst's bpftrace one-liner in the"
-	@echo "                VM (needs Debian's bpftrace: 200 MB of libraries)"
-	@echo "make dkms-install  the module under DKMS (rebuilt for each new kernel)"
-	@echo "make check-dkms    dkms builds the tree for 6.1's and 6.12's cached headers"
-	@echo "make install    install the module for the running kernel (its installed"
-	@echo "                headers), the tools and the man pages (PREFIX=/usr/local)"
-	@echo "make clean      remove build products; distclean also the debug kernel"
+	@echo "make debug-kernel    build (or reuse) the debug kernel"
+	@echo "make check-dkms      dkms builds the module for 6.1's and 6.12's headers"
+	@echo "make check-deb       as root: install the packages, boot the VM on them, purge"
+	@echo "make check-bpftrace  umem.rst's bpftrace one-liner in the VM (needs bpftrace)"
+	@echo "make check-man       man -l renders each man page without a warning"
+	@echo "make demo            the main job: a real guest live-migrated onto umem"
+	@echo "make demo-sim        the simulated migration into umemctl vmm (DEMO_MIB=)"
+	@echo "make bench           umem against userfaultfd and QEMU's postcopy: build/bench"
+	@echo "make perf-table      performance.rst's table from build/bench/results.json"
+	@echo "make stress          the bounce stress test to STRESS_FAULTS faults (15-25 min)"
+	@echo "make fuzz            the random-operation fuzzer on the debug kernel"
+	@echo "make shell           boot the test VM to a shell (Ctrl-A X quits)"
+	@echo "make style           checkpatch --strict, W=1 and sparse against each kernel"
+	@echo "make man             the man pages umemctl(8), umemd(8), umem(4) in build/man"
+	@echo "make deb             the packages umem-dkms and umem-tools in build/deb"
+	@echo "make install         as root: the module for the running kernel, the tools"
+	@echo "make dkms-install    as root: the module under DKMS, rebuilt for each kernel"
+	@echo "make clean           remove the build products"
+	@echo "make distclean       the same, and the cached debug kernel"
+	@echo "Knobs:"
+	@echo "KVER= KDIR= KERNEL=  the kernel release to build for and boot, its tree, image"
+	@echo "UMEM_CACHE=          where the test kernels live (~/.cache/umem)"
+	@echo "SMP= MEM=            the test VM's vCPUs and memory (2, 2G)"
+	@echo "QEMU_SMP= QEMU_MEM=  the same for demo, check-qemu and bench's guest (1, 3G)"
+	@echo "GUEST_MIB= WORK_MIB= the real guest's RAM, and what it verifies (256, 128)"
+	@echo "DEMO_RAM=shm         the demo's destination on the source's tmpfs: QEMU alone"
+	@echo "T=ERE                only the selftest binaries whose name matches"
+	@echo "VERBOSE=1            copy the guest console to stdout"
+	@echo "TEST_TIMEOUT= DEBUG_TEST_TIMEOUT= VM_TIMEOUT=  in seconds (600, 900, 1200)"
+	@echo "BENCH_QUICK=1        small sizes; BENCH_QEMU=0: no real guest"
+	@echo "BENCH_RUNS=3 BENCH_TLS=1 BENCH_NICE=1  real-guest runs; TLS, nice-0 methods"
+	@echo "STRESS_FAULTS= STRESS_SECONDS= STRESS_PAGES= STRESS_LOCKERS=  make stress"
+	@echo "FUZZ_MINUTES= FUZZ_SEED=0x...  make fuzz: its length (30), a seed to replay"
+	@echo "PREFIX= INSTALL_KVER=  make install: where (/usr/local), for which kernel"
+	@echo "DKMS_KERNELS=        make check-dkms: its kernels (6.1 6.12)"
 
 # ---- build ---------------------------------------------------------------
 
@@ -431,6 +427,10 @@ bench-vm: module tools $(KVM_HOLD) $(CREDS) $(RELAY) \
 			$(addprefix --qemu-arg ,$(QEMU_FILES))) \
 		$(if $(filter 1,$(BENCH_QUICK)),--quick) \
 		$(if $(filter 1,$(VERBOSE)),--verbose) --out $(BUILD)/bench
+
+# The results table of Documentation/performance.rst, from the last run.
+perf-table:
+	tools/bench/results-table.py $(BUILD)/bench/results.json Documentation/performance.rst
 
 # ---- stress --------------------------------------------------------------
 
