@@ -109,6 +109,7 @@ static struct {
 	uint64_t pages;
 	uint32_t psz;
 	uint64_t *have, *busy, *wanted;
+	bool waited;		/* a page a fault waits for is in pend */
 	uint8_t *retries;
 	uint64_t n_have;
 	uint8_t *scratch;
@@ -285,7 +286,6 @@ static void add_present(uint64_t pgoff)
 	D.npend++;
 }
 
-/* Page @pgoff holds its right contents: mark it, in the next batch. */
 /* --trace: "umemd WHAT PGOFF" in the kernel's trace, on its clock. */
 static void trace_mark(const char *what, uint64_t pgoff)
 {
@@ -300,10 +300,13 @@ static void trace_mark(const char *what, uint64_t pgoff)
 		logv("trace_marker: %s", strerror(errno));
 }
 
+/* Page @pgoff holds its right contents: mark it, in the next batch. */
 static void got_page(uint64_t pgoff, int type)
 {
-	if (bit_test(D.wanted, pgoff))
+	if (bit_test(D.wanted, pgoff)) {
 		trace_mark("got", pgoff);
+		D.waited = true;
+	}
 	bit_set(D.have, pgoff);
 	bit_clear(D.wanted, pgoff);
 	D.n_have++;
@@ -1135,6 +1138,75 @@ static void tick_done(void)
 	tick_submit();
 }
 
+/* ---- the loop ----------------------------------------------------------- */
+
+#define NR_CQE		64	/* completions taken at once */
+
+static void op_done(struct op *op, int res)
+{
+	switch (op->kind) {
+	case OP_REQ: req_done(res); break;
+	case OP_RECV: recv_done(op->ch, res); break;
+	case OP_SEND: send_done(op->ch, res); break;
+	case OP_WRITE: write_done(res); break;
+	case OP_TICK: tick_done(); break;
+	case OP_FREAD: fread_done(op, res); break;
+	}
+}
+
+/* What a blocked fault waits on: its request, its page, its send. */
+static bool op_urgent(const struct op *op)
+{
+	return op->kind == OP_REQ ||
+	       ((op->kind == OP_RECV || op->kind == OP_SEND) &&
+		op->ch == D.urg);
+}
+
+/*
+ * A blocked fault's work is not queued behind the background stream:
+ * of the completions at hand, the urgent ones run first, and their
+ * requests go out (one submit) before the stream's 64 KiB are parsed.
+ * A page a fault waits for is marked present with a write() of its own
+ * (flush_present(true)), not behind an asynchronous one in flight.
+ */
+static void run_once(void)
+{
+	struct { struct op *op; int res; bool urgent; } c[NR_CQE];
+	struct io_uring_cqe *cqe;
+	unsigned int head, n = 0, i;
+	bool urgent = false;
+
+	io_uring_submit_and_wait(&D.ring, 1);
+	io_uring_for_each_cqe(&D.ring, head, cqe) {
+		if (n == NR_CQE)
+			break;
+		c[n].op = io_uring_cqe_get_data(cqe);
+		c[n].res = cqe->res;
+		c[n].urgent = op_urgent(c[n].op);
+		urgent |= c[n].urgent;
+		n++;
+	}
+	io_uring_cq_advance(&D.ring, n);
+	for (i = 0; i < n; i++)
+		if (c[i].urgent)
+			op_done(c[i].op, c[i].res);
+	if (urgent) {
+		if (D.waited)
+			flush_present(true);
+		D.waited = false;
+		chan_flush(D.urg);
+		io_uring_submit(&D.ring);
+	}
+	for (i = 0; i < n; i++)
+		if (!c[i].urgent)
+			op_done(c[i].op, c[i].res);
+	if (D.snapshot)
+		snap_background();
+	flush_present(D.waited);
+	D.waited = false;
+	chan_flush(D.urg);
+}
+
 /* ---- setup -------------------------------------------------------------- */
 
 static int fd_from_unix(const char *path)
@@ -1314,7 +1386,6 @@ int main(int argc, char **argv)
 	char err[384];
 	char pid_path[320];
 	long nice_val, pid = 0;
-	struct io_uring_cqe *cqe;
 	char *end;
 	int opt, fd = -1;
 
@@ -1479,30 +1550,8 @@ int main(int argc, char **argv)
 	if (D.snapshot)
 		snap_background();
 
-	while (D.n_have < D.pages) {
-		unsigned int head, n = 0;
-
-		io_uring_submit_and_wait(&D.ring, 1);
-		io_uring_for_each_cqe(&D.ring, head, cqe) {
-			struct op *op = io_uring_cqe_get_data(cqe);
-			int res = cqe->res;
-
-			n++;
-			switch (op->kind) {
-			case OP_REQ: req_done(res); break;
-			case OP_RECV: recv_done(op->ch, res); break;
-			case OP_SEND: send_done(op->ch, res); break;
-			case OP_WRITE: write_done(res); break;
-			case OP_TICK: tick_done(); break;
-			case OP_FREAD: fread_done(op, res); break;
-			}
-		}
-		io_uring_cq_advance(&D.ring, n);
-		if (D.snapshot)
-			snap_background();
-		flush_present(false);
-		chan_flush(D.urg);
-	}
+	while (D.n_have < D.pages)
+		run_once();
 	finish();
 	return 0;
 }
