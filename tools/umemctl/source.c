@@ -47,6 +47,7 @@
 #define MAX_CORRUPT	64
 #define DUP_RING	4096
 #define PREFETCH_RING	64
+#define URGENT_BOOST	5	/* nice levels of the urgent thread over the stream */
 
 struct corrupt_hook {
 	uint64_t pgoff;
@@ -708,10 +709,19 @@ static void *conn_thread(void *arg)
 		b->buf = aligned_alloc(64, (size_t)BATCH_PAGES * S.psz);
 	if (!b || !b->buf || !hold(fd, ch))
 		goto out;
-	if (ch == WIRE_URGENT)
+	if (ch == WIRE_URGENT) {
+		/*
+		 * A blocked vCPU waits on this thread: it takes the CPU from
+		 * the stream at once.  Its own nice value; without the
+		 * privilege to raise it, it runs as the process does.
+		 */
+		errno = 0;
+		if (nice(-URGENT_BOOST) == -1 && errno)
+			logv("urgent: nice: %s", strerror(errno));
 		serve_urgent(fd, b);
-	else
+	} else {
 		serve_background(fd, b);
+	}
 	logv("%s: %s channel closed", c->peer,
 	     ch == WIRE_URGENT ? "urgent" : "background");
 
