@@ -131,7 +131,7 @@ t_fault_path() {
 		grep -q 'tracing_mark_write: umemd req' $log/trace &&
 		awk '$1 ~ /_to_|total/ && $2 + 0 < 1 { bad = 1 }
 		     $1 ~ /_to_|total/ { seen++ }
-		     END { exit bad || seen != 6 }' $log/path
+		     END { exit bad || seen != 7 }' $log/path
 }
 
 # A UMEM_INIT_HUGE region: umemd collapses each 2 MiB extent it completes

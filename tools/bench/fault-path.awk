@@ -12,7 +12,10 @@
 #   running  the faulting thread ran again (umem_wake, present=1)
 # and the steps between them: p50, p99 and mean in microseconds, over
 # the pages that have both ends of the step.  A page the background
-# stream brought while its fault waited has no "sent".
+# stream brought while its fault waited has no "sent".  fault_to_placed
+# is queued to present for the pages a thread waited for: the span that
+# QEMU's postcopy-vcpu-blocktime counts (it ends when the page is
+# placed, not when the vCPU runs again).
 #
 # Several traces may follow each other, each after a line "# run":
 # pages are told apart by run.
@@ -134,19 +137,27 @@ function step(name, from, to,    n, pg, k, v, sum) {
 		return
 	}
 	hsort(v, n)
-	printf "  %-22s %6d %10.0f %10.0f %10.0f\n", name, n, pct(v, n, 50),
-		pct(v, n, 99), sum / n
-	json = json sprintf("%s\"%s\": {\"n\": %d, \"p50_us\": %.0f, \"p99_us\": %.0f}",
-		json == "" ? "" : ", ", name, n, pct(v, n, 50), pct(v, n, 99))
+	printf "  %-22s %6d %10.0f %10.0f %10.0f %8.3f\n", name, n,
+		pct(v, n, 50), pct(v, n, 99), sum / n, sum / 1e6
+	json = json sprintf("%s\"%s\": {\"n\": %d, \"p50_us\": %.0f, \"p99_us\": %.0f, \"sum_s\": %.3f}",
+		json == "" ? "" : ", ", name, n, pct(v, n, 50), pct(v, n, 99),
+		sum / 1e6)
 }
 
 END {
-	printf "  %-22s %6s %10s %10s %10s\n", "step", "pages", "p50_us", "p99_us", "mean_us"
+	# A waiter's fault until its page was placed: what QEMU's
+	# postcopy-vcpu-blocktime counts, which ends at UFFDIO_COPY.
+	for (pg in running)
+		if (pg in present)
+			placed[pg] = present[pg]
+	printf "  %-22s %6s %10s %10s %10s %8s\n", "step", "pages", "p50_us",
+		"p99_us", "mean_us", "sum_s"
 	step("queued_to_read", queued, readt)
 	step("read_to_sent", readt, sent)
 	step("sent_to_arrived", sent, arrived)
 	step("arrived_to_present", arrived, present)
 	step("present_to_running", present, running)
 	step("fault_total", queued, running)
+	step("fault_to_placed", queued, placed)
 	print "# json \"fault_path\": {" json "}"
 }
