@@ -110,7 +110,10 @@ QEMU_MEM ?= 3G
 # right after VMRUN (GIF set: a double fault), or L1 wedges in HLT, deaf
 # to interrupts and NMIs (Documentation/testing.rst, "Incidents").
 QEMU_SMP ?= 1
-QEMU_FILES := --qemu --file $(QEMU_DIR)/qmp --file $(L2_INITRAMFS) --file $(L2_KERNEL) \
+# QEMU=10: that VM's QEMU from the cache (scripts/qemu-fetch.sh), fetched
+# when a recipe first needs it.
+QEMU_FILES := --qemu $(if $(QEMU),--qemu-root "$$(scripts/qemu-fetch.sh $(QEMU))") \
+	--file $(QEMU_DIR)/qmp --file $(L2_INITRAMFS) --file $(L2_KERNEL) \
 	--file selftests/qemu/lib.sh $(POSTCOPY_FILES)
 # Module sources (kbuild leaves a generated umem.mod.c beside them).
 MODULE_C := $(filter-out %.mod.c,$(wildcard umem/*.c)) $(wildcard umem/*.h)
@@ -181,6 +184,7 @@ help:
 	@echo "UMEM_CACHE=          where the test kernels live (~/.cache/umem)"
 	@echo "SMP= MEM=            the test VM's vCPUs and memory (2, 2G)"
 	@echo "QEMU_SMP= QEMU_MEM=  the same for demo, check-qemu and bench's guest (1, 3G)"
+	@echo "QEMU=10              demo, check-qemu, bench: the L2 guests under QEMU 10"
 	@echo "GUEST_MIB= WORK_MIB= the real guest's RAM, and what it verifies (256, 128)"
 	@echo "DEMO_RAM=shm         the demo's destination on the source's tmpfs: QEMU alone"
 	@echo "T=ERE                only the selftest binaries whose name matches"

@@ -20,8 +20,10 @@
 #                       verifies
 #   qemu.source_dies    the source (QEMU, the tool, its RAM server) killed
 #                       for good: umemd gives up, the detach deadline
-#                       passes; the destination QEMU must exit or stop and
-#                       report, never run on with zero-filled memory
+#                       passes; the destination QEMU must exit, stop, or
+#                       (QEMU 10) report MEMORY_FAILURE on QMP while the
+#                       guest makes no progress; never run on with
+#                       zero-filled memory
 
 T=$(dirname "$0")
 . "$T/netns.sh"
@@ -190,7 +192,8 @@ t_source_dies() {
 	echo "# umemctl incoming: exit status $rc: $(grep 'umemctl incoming:' $RUN/incoming.log | tail -n 1)"
 	[ $rc = 3 ] || { ERR="umemctl incoming exit status $rc, expected 3 (source lost)"; return 1; }
 	# The detach deadline (3 s) passes; the next fault on a missing
-	# page fails.  Give QEMU 60 s to exit or to stop.
+	# page fails.  Give QEMU 60 s to exit or to stop (QEMU 7.2), or to
+	# report the memory failure (QEMU 10).
 	end=$(($(date +%s) + 60))
 	st=""
 	while [ $(date +%s) -lt $end ]; do
@@ -202,7 +205,22 @@ t_source_dies() {
 		esac
 		sleep 0.5
 	done
-	if alive dst; then
+	if alive dst && [ "$st" = running ] &&
+	   grep -q '"MEMORY_FAILURE"' $RUN/dst.events; then
+		# QEMU 10 injects a machine check for each fault on a lost
+		# page and runs the vCPU again: the guest stays on that
+		# access (QEMU's stderr repeats its address), and QMP's
+		# MEMORY_FAILURE tells the management layer to end it.  Its
+		# heartbeat (a line a second while it runs) must stand still.
+		hb=$(grep -c '^hb ' $RUN/dst.ser.out)
+		sleep 10
+		if [ "$(grep -c '^hb ' $RUN/dst.ser.out)" != "$hb" ]; then
+			ERR="the guest ran on after QEMU's MEMORY_FAILURE"
+			return 1
+		fi
+		what="QEMU injected machine checks and reported MEMORY_FAILURE on QMP; no heartbeat for 10 s"
+		st=memory-failure
+	elif alive dst; then
 		what="QEMU stopped the guest: status '$st'"
 	else
 		l2_status dst

@@ -46,13 +46,16 @@ usage: $0 --kernel IMAGE [options]
                        (/usr/bin), with its shared libraries, the dynamic
                        loader and the firmware: for tests that run real
                        L2 guests under nested KVM
+  --qemu-root DIR      with --qemu: carry DIR's QEMU instead (its
+                       usr/bin/qemu-system-x86_64 and usr/share firmware,
+                       scripts/qemu-fetch.sh), with the host's libraries
 USAGE
 	exit 2
 }
 
 kernel="" modules=() tests=() files=() envs=() filter="" show_tap=0 smp=2 mem=2G cpu=max append=""
 test_timeout=300 vm_timeout=1200 stall="" out=build/vm name=tests verbose=0 shell=0
-with_qemu=0
+with_qemu=0 qroot=""
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--kernel) kernel=$2; shift ;;
@@ -74,6 +77,7 @@ while [ $# -gt 0 ]; do
 	--show-tap) show_tap=1 ;;
 	--shell) shell=1 ;;
 	--qemu) with_qemu=1 ;;
+	--qemu-root) qroot=$2; [ -n "$2" ] || usage; shift ;;
 	*) usage ;;
 	esac
 	shift
@@ -140,25 +144,31 @@ done
 for f in "${files[@]}"; do
 	cp "$f" "$root/tests/" || die "file $f missing"
 done
-# --qemu: the VMM for L2 guests, where it lives on the host, so that its
-# compiled-in firmware path (/usr/share/qemu, /usr/share/seabios,
-# /usr/lib/ipxe/qemu) and the libraries' paths hold in the guest too.
+# --qemu: the VMM for L2 guests, where it lives on the host (or, with
+# --qemu-root, where it would live), so that its compiled-in firmware
+# path (/usr/share/qemu, /usr/share/seabios, /usr/lib/ipxe/qemu) and the
+# libraries' paths hold in the guest too.
 carry() {
-	mkdir -p "$root$(dirname "$1")" && cp -L "$1" "$root$1"
+	mkdir -p "$root$(dirname "$1")" && cp -L "${2:-$1}" "$root$1"
 }
 if [ "$with_qemu" = 1 ]; then
-	qbin=$(command -v qemu-system-x86_64)
-	carry "$qbin" || die "cannot copy $qbin"
-	libs=$(ldd "$qbin" | awk '$2 == "=>" && $3 ~ /^\// { print $3 }
-				  $1 ~ /^\// { print $1 }')
-	[ -n "$libs" ] || die "ldd $qbin found no libraries"
+	qbin=/usr/bin/qemu-system-x86_64
+	[ -n "$qroot" ] || qbin=$(command -v qemu-system-x86_64)
+	[ -x "$qroot$qbin" ] || die "$qroot$qbin missing (scripts/qemu-fetch.sh)"
+	carry "$qbin" "$qroot$qbin" || die "cannot copy $qroot$qbin"
+	libs=$(ldd "$qroot$qbin" | awk '$2 == "=>" && $3 ~ /^\// { print $3 }
+					$1 ~ /^\// { print $1 }')
+	[ -n "$libs" ] || die "ldd $qroot$qbin found no libraries"
+	qver=$("$qroot$qbin" --version | awk 'NR == 1 { print $4 }')
 	for l in $libs; do
-		carry "$l" || die "cannot copy $l (a library of $qbin)"
+		carry "$l" || die "cannot copy $l (a library of $qroot$qbin)"
 	done
 	for d in /usr/share/qemu /usr/share/seabios /usr/lib/ipxe/qemu; do
-		[ -d "$d" ] || die "$d missing (apt-get install qemu-system-x86)"
-		mkdir -p "$root$(dirname "$d")" && cp -a "$d" "$root$d" ||
-			die "cannot copy $d"
+		src=$d
+		[ -d "$qroot$d" ] && src=$qroot$d
+		[ -d "$src" ] || die "$d missing (apt-get install qemu-system-x86)"
+		mkdir -p "$root$(dirname "$d")" && cp -a "$src" "$root$d" ||
+			die "cannot copy $src"
 	done
 fi
 mode=tests
@@ -360,7 +370,7 @@ run_guest() {
 	trap - EXIT
 }
 
-echo "run-vm: $name: booting $(basename "$kernel") (smp $smp, mem $mem, cpu $cpu$([ "$with_qemu" = 1 ] && echo ", with qemu")) with$mods;$tnames"
+echo "run-vm: $name: booting $(basename "$kernel") (smp $smp, mem $mem, cpu $cpu$([ "$with_qemu" = 1 ] && echo ", with qemu $qver")) with$mods;$tnames"
 start=$(date +%s)
 run_guest
 retried=""
