@@ -172,7 +172,9 @@ done
 rm -f $DST_SHM
 net_down
 echo "#"
-echo "# Real guest migration (QEMU $($QEMU --version | sed -n 's/.*version \([0-9.]*\).*/\1/p'), nested KVM, $WORK_MIB MiB verified workload), medians of $BENCH_RUNS runs"
+qver=$($QEMU --version | sed -n 's/.*version \([0-9.]*\).*/\1/p')
+echo "# Real guest migration (QEMU $qver, nested KVM, $WORK_MIB MiB verified workload), medians of $BENCH_RUNS runs"
+echo "# # json \"qemu_version\": \"$qver\""
 row method total_s downtime_ms blocked_s guest_stall_s wire_bytes verified_pages | sed 's/^/# /'
 json=""
 for M in $METHODS; do

@@ -128,8 +128,9 @@ def render(d):
            f"host; latency at {vm.get('latency_smp', 1)} vCPU, the rest at "
            f"{vm.get('main_smp', '?')} vCPUs"]
     if runs:
-        out[0] += (f"; the real guest (QEMU, nested KVM) the median of "
-                   f"{max(runs)} runs of each method")
+        qv = d.get("qemu_version")
+        out[0] += (f"; the real guest (QEMU{' ' + qv if qv else ''}, nested KVM) "
+                   f"the median of {max(runs)} runs of each method")
     out[0] += "." + (" BENCH_QUICK: small sizes, the figures mean nothing." if d.get("quick") else "")
     head = ("measure", "umem", "against", "ratio", "goal", "met")
     rows = [head] + table(d)
