@@ -34,6 +34,7 @@
 # $UMEM_CACHE defaults to ${XDG_CACHE_HOME:-$HOME/.cache}/umem.  Works as
 # any user once apt knows the packages (make deps runs apt-get update).
 set -euo pipefail
+. "$(dirname "$0")/apt-download.sh"
 
 cache=${UMEM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/umem}
 lists=/var/lib/apt/lists
@@ -60,20 +61,6 @@ depends() {
 	apt-cache show --no-all-versions "$1" 2>/dev/null |
 		sed -n 's/^Depends: //p' | tr ',' '\n' |
 		sed 's/^ *//; s/[ |].*//'
-}
-
-# download DIR PACKAGE...: the candidates' .deb files into DIR.
-download() {
-	local dir=$1 opts=(-q)
-	shift
-	# As root, apt drops to _apt for downloads, which cannot write DIR.
-	[ "$(id -u)" = 0 ] && opts+=(-o APT::Sandbox::User=root)
-	(cd "$dir" && apt-get "${opts[@]}" download "$@" > download.log 2>&1) || {
-		cat "$dir/download.log" >&2
-		echo "kernels: apt-get download $* failed (as root: make deps," \
-		     "which runs apt-get update)" >&2
-		return 1
-	}
 }
 
 # lock NAME: hold $cache/.lock-NAME until exit; a second caller (make in
@@ -155,7 +142,7 @@ fetch() {
 	echo "kernels: fetching ${pkgs[*]} into $dir" >&2
 	tmp=$cache/kernels/.tmp-$r
 	rm -rf "$tmp" "$dir" && mkdir -p "$tmp/debs" "$tmp/root"
-	download "$tmp/debs" "${pkgs[@]}"
+	apt_download "$tmp/debs" "${pkgs[@]}"
 	for p in "$tmp"/debs/*.deb; do
 		dpkg-deb -x "$p" "$tmp/root"
 	done
@@ -186,7 +173,7 @@ source_tarball() {
 	echo "kernels: fetching linux-source-$s into $f" >&2
 	tmp=$cache/sources/.tmp-$s
 	rm -rf "$tmp" && mkdir -p "$tmp"
-	download "$tmp" "linux-source-$s"
+	apt_download "$tmp" "linux-source-$s"
 	# Only the tarball; its mtime is the package's, so a debug kernel
 	# built from the same tarball elsewhere keeps its cache key.
 	dpkg-deb --fsys-tarfile "$tmp"/linux-source-"$s"_*.deb |

@@ -16,6 +16,7 @@
 # (the backport is built against them): the host's, which qemu-system-x86
 # brings in (make deps).
 set -euo pipefail
+. "$(dirname "$0")/apt-download.sh"
 
 cache=${UMEM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/umem}
 
@@ -55,13 +56,7 @@ for p in qemu-system-x86 qemu-system-common qemu-system-data seabios; do
 	v=$(suite_version "$p")
 	pkgs+=("$p${v:+=$v}")
 done
-opts=(-q)
-# As root, apt drops to _apt for downloads, which cannot write $tmp.
-[ "$(id -u)" = 0 ] && opts+=(-o APT::Sandbox::User=root)
-(cd "$tmp" && apt-get "${opts[@]}" download "${pkgs[@]}" > download.log 2>&1) || {
-	cat "$tmp/download.log" >&2
-	die "apt-get download ${pkgs[*]} failed"
-}
+apt_download "$tmp" "${pkgs[@]}"
 mkdir "$tmp/root"
 for d in "$tmp"/*.deb; do
 	dpkg-deb -x "$d" "$tmp/root"

@@ -1,0 +1,19 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# Sourced by the scripts that fill the cache (kernels.sh, qemu-fetch.sh).
+#
+# apt_download DIR PACKAGE...: the .deb files of PACKAGE (a name, the
+# candidate, or NAME=VERSION) into DIR, never installed.  On failure it
+# prints apt's log and returns 1.
+apt_download() {
+	local dir=$1 opts=(-q)
+	shift
+	# As root, apt drops to _apt for downloads, which cannot write DIR.
+	[ "$(id -u)" = 0 ] && opts+=(-o APT::Sandbox::User=root)
+	(cd "$dir" && apt-get "${opts[@]}" download "$@" > download.log 2>&1) || {
+		cat "$dir/download.log" >&2
+		echo "$(basename "$0" .sh): apt-get download $* failed (as root:" \
+		     "make deps, which runs apt-get update)" >&2
+		return 1
+	}
+}
