@@ -212,9 +212,9 @@ t_source_dies() {
 		# access (QEMU's stderr repeats its address), and QMP's
 		# MEMORY_FAILURE tells the management layer to end it.  Its
 		# heartbeat (a line a second while it runs) must stand still.
-		hb=$(grep -c '^hb ' $RUN/dst.ser.out)
+		hb=$(heartbeat dst)
 		sleep 10
-		if [ "$(grep -c '^hb ' $RUN/dst.ser.out)" != "$hb" ]; then
+		if [ "$(heartbeat dst)" != "$hb" ]; then
 			ERR="the guest ran on after QEMU's MEMORY_FAILURE"
 			return 1
 		fi
