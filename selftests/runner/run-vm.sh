@@ -241,29 +241,6 @@ stall_dump() {
 		echo "run-vm: $name: no register dump (the monitor did not answer)"
 }
 
-# --show-tap: the guest's TAP as it arrives.  On a terminal, umemd's
-# progress lines ("umemd:  12.5% N/M pages, ...") become one bar redrawn
-# in place; piped, every line is printed as it is.
-stream_tap() {
-	local line tty=0 inplace=0 pct fill bar
-	[ -t 1 ] && tty=1
-	while IFS= read -r line; do
-		line=${line%$'\r'}
-		if [ $tty = 1 ] && [[ $line =~ ^umemd:\ +([0-9]+)\.[0-9]%\ (.*)$ ]]; then
-			pct=${BASH_REMATCH[1]}
-			fill=$(( pct * 40 / 100 ))
-			printf -v bar '%*s' $fill ''
-			printf -v bar '%s%*s' "${bar// /#}" $(( 40 - fill )) ''
-			printf '\r[%s] %s\033[K' "${bar// /.}" "${line#umemd: }"
-			inplace=1
-		else
-			[ $inplace = 1 ] && { echo; inplace=0; }
-			printf '%s\n' "$line"
-		fi
-	done
-	[ $inplace = 1 ] && echo
-}
-
 # A guest whose TAP stays silent for longer than any one test binary may
 # run (its timeout, plus the unload and leak scan) has wedged: the kernel
 # spins where no test timeout can fire.  Only the TAP counts: a wedged
@@ -285,7 +262,7 @@ run_guest() {
 	tpid=
 	if [ "$show_tap" = 1 ]; then
 		# tail reads what is left once qemu has exited, then stops.
-		tail -n +1 -f --pid=$qpid "$results" | stream_tap &
+		tail -n +1 -f --pid=$qpid "$results" | "$here/tap-progress.sh" &
 		tpid=$!
 	fi
 	last_change=$(date +%s)
