@@ -316,32 +316,12 @@ report=$(tr -d '\r' < "$results" | awk -v qrc="$qrc" -v timeout="$vm_timeout" \
 echo "$report" | grep -v '^#counts'
 read -r _ passed failed skipped < <(echo "$report" | grep '^#counts')
 
-# The host scans the whole console as well: it sees panics and anything
-# printed after the guest's own scan.
-awk -f "$here/splat-filter.awk" "$console" > "$out/console.filtered"
-if grep -n -E -f "$here/splat-patterns" "$out/console.filtered" > "$out/splats.log"; then
-	echo "FAIL host.console-splat: $(head -n 1 "$out/splats.log" | cut -d: -f2-)"
-	echo "---- console around the first splat ----"
-	first=$(head -n 1 "$out/splats.log" | cut -d: -f1)
-	# The whole report, to its "end trace" line: the frame that started
-	# it is at the bottom of the call trace.  A long one (a recursion)
-	# shows its head and its last 75 lines.
-	end=$(awk -v f="$first" 'NR > f && /---\[ end trace/ { print NR; exit }' \
-		"$out/console.filtered")
-	[ -n "$end" ] || end=$((first + 40))
-	from=$(( first > 5 ? first - 5 : 1 ))
-	if [ $((end - first)) -le 130 ]; then
-		sed -n "$from,$(( end + 2 ))p" "$out/console.filtered"
-	else
-		sed -n "$from,$(( first + 25 ))p" "$out/console.filtered"
-		echo "[... $((end - first - 100)) lines: $out/console.filtered ...]"
-		sed -n "$(( end - 74 )),$(( end + 2 ))p" "$out/console.filtered"
-	fi
-	echo "----"
-	failed=$((failed + 1))
-else
-	echo "PASS host.console-splat"
+# The host scans the whole console as well (console-scan.sh): it sees
+# panics and anything printed after the guest's own scan.
+if "$here/console-scan.sh" "$console" "$out"; then
 	passed=$((passed + 1))
+else
+	failed=$((failed + 1))
 fi
 
 if [ "$failed" != 0 ] && [ "$verbose" = 0 ]; then
