@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=bash
 #
 # The guest's initramfs, for run-vm.sh (sourced).
 #

@@ -1,0 +1,131 @@
+# SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=bash
+#
+# The guest, for run-vm.sh (sourced).
+#
+#   guest_setup  the qemu command line (qemu) and the logs (console,
+#                results); with --shell, qemu takes over here (exec)
+#   boot_guest   boots the guest and waits for it under the stall
+#                watchdog; one that stalls is booted once more, saying so
+#                (RETRY).  Sets qrc (qemu's exit status; 124: the
+#                whole-VM timeout, 125: stalled) and retried (where the
+#                first boot stalled, when it did)
+
+guest_setup() {
+	local cmdline
+	console=$out/console.log
+	results=$out/results.tap
+	rm -f "$console" "$results"
+
+	# nokaslr: a stalled guest's vCPU addresses read against System.map;
+	# sysrq_always_enabled: the stall watchdog's sysrq l and w reach it.
+	cmdline="console=ttyS0,115200 panic=-1 oops=panic mitigations=off nokaslr"
+	cmdline="$cmdline sysrq_always_enabled"
+	cmdline="$cmdline printk.devkmsg=on $append"
+
+	qemu=(qemu-system-x86_64 -machine pc -accel tcg -cpu "$cpu" -smp "$smp"
+	      -m "$mem" -nodefaults -display none -no-reboot
+	      -kernel "$kernel" -initrd "$out/initramfs.cpio.gz"
+	      -append "$cmdline")
+
+	if [ "$shell" = 1 ]; then
+		qemu+=(-chardev "stdio,id=con,mux=on,signal=off,logfile=$console"
+		       -serial chardev:con -mon chardev=con
+		       -chardev "file,id=tap,path=$results" -serial chardev:tap)
+		echo "run-vm: interactive shell; Ctrl-A X quits qemu"
+		exec "${qemu[@]}"
+	fi
+
+	if [ "$verbose" = 1 ]; then
+		qemu+=(-chardev "stdio,id=con,signal=off,logfile=$console")
+	else
+		qemu+=(-chardev "file,id=con,path=$console")
+	fi
+	qemu+=(-serial chardev:con -chardev "file,id=tap,path=$results"
+	       -serial chardev:tap)
+	# The human monitor, for the stall watchdog's register dump.  A unix
+	# socket's path has at most 107 bytes: a deep OUT gets one in /tmp.
+	monsock=$out/monitor.sock
+	[ ${#monsock} -le 100 ] || monsock=$(mktemp -u /tmp/umem-monitor.XXXXXX)
+	rm -f "$monsock"
+	qemu+=(-monitor "unix:$monsock,server=on,wait=off")
+
+	# The kernel's symbols: System.map beside a built tree's bzImage, or
+	# Debian's boot/System.map-<release> beside boot/vmlinuz-<release> (in
+	# the kernel cache, scripts/kernels.sh).
+	sysmap=$(dirname "$kernel")/../../../System.map
+	[ -f "$sysmap" ] || sysmap=$(dirname "$kernel")/System.map-$(basename "$kernel" | sed 's/^vmlinuz-//')
+	[ -f "$sysmap" ] || sysmap=""
+
+	# A guest whose TAP stays silent for longer than any one test binary
+	# may run (its timeout, plus the unload and leak scan) has wedged: the
+	# kernel spins where no test timeout can fire.  Only the TAP counts: a
+	# wedged kernel may go on printing (RCU stall and soft-lockup reports
+	# every minute, seen).  Seen in nested KVM under TCG, both vCPUs
+	# looping on the int3 of a static key being patched (kvm-hold.c).  The
+	# watchdog kills such a guest at once instead of waiting out --timeout.
+	[ -n "$stall" ] || stall=$(( test_timeout + 120 ))
+}
+
+# run_guest: boot the guest, wait for it; sets qrc (125: it stalled).
+run_guest() {
+	local qpid tpid now last_change=0 size old_size=-1
+	: > "$results"
+	: > "$console"
+	timeout -k 10 "$vm_timeout" "${qemu[@]}" < /dev/null &
+	qpid=$!
+	# A runner killed meanwhile takes its guest along.
+	trap 'kill $qpid 2> /dev/null' EXIT
+	tpid=
+	if [ "$show_tap" = 1 ]; then
+		# tail reads what is left once qemu has exited, then stops.
+		tail -n +1 -f --pid=$qpid "$results" | "$here/tap-progress.sh" &
+		tpid=$!
+	fi
+	last_change=$(date +%s)
+	qrc=
+	while kill -0 $qpid 2> /dev/null; do
+		sleep 5
+		size=$(stat -c %s "$results")
+		now=$(date +%s)
+		if [ "$size" != "$old_size" ]; then
+			old_size=$size
+			last_change=$now
+		elif [ $(( now - last_change )) -ge "$stall" ]; then
+			# Where its vCPUs are, then kill it.
+			python3 "$here/stall-dump.py" "$monsock" "$out/registers.txt" "$sysmap" ||
+				echo "run-vm: $name: no register dump (the monitor did not answer)"
+			kill $qpid 2> /dev/null
+			wait $qpid 2> /dev/null
+			qrc=125
+			break
+		fi
+	done
+	if [ -z "$qrc" ]; then
+		wait $qpid
+		qrc=$?
+	fi
+	[ -n "$tpid" ] && wait $tpid
+	trap - EXIT
+}
+
+boot_guest() {
+	local start
+	echo "run-vm: $name: booting $(basename "$kernel") (smp $smp, mem $mem, cpu $cpu$([ "$with_qemu" = 1 ] && echo ", with qemu $qver")) with$mods;$tnames"
+	start=$(date +%s)
+	run_guest
+	retried=""
+	if [ "$qrc" = 125 ]; then
+		# Retry once, and say so: the first attempt's logs are kept, and
+		# the summary names the flake.  A second stall fails the run.
+		retried=$(tr -d '\r' < "$results" | awk '/^#  *RUN /{t=$3} /^# umem-runner: begin /{b=$4} END{print (t ? t : b)}')
+		mkdir -p "$out/stalled"
+		mv "$console" "$results" "$out/stalled/"
+		[ -f "$out/registers.txt" ] && mv "$out/registers.txt" "$out/stalled/"
+		echo "run-vm: $name: RETRY: the guest stalled (no TAP output for ${stall}s) in ${retried:-its boot}; logs in $out/stalled; booting it once more"
+		start=$(date +%s)
+		run_guest
+	fi
+	rm -f "$monsock"
+	echo "run-vm: $name: guest ran $(( $(date +%s) - start ))s (qemu exit $qrc); console: $console"
+}
