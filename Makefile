@@ -293,13 +293,6 @@ $(BUILD)/header_check.cc.o: selftests/umem/header_check.c include/uapi/linux/ume
 	@mkdir -p $(dir $@)
 	$(CXX) -x c++ -std=c++11 -Wall -Wextra -Werror -Iinclude/uapi -c -o $@ $<
 
-# A module tree copied from the sources, for builds against another kernel
-# tree or with other flags, so they never mix objects with the main build.
-# $(call copy-module,DIR)
-define copy-module
-	rm -rf $(1) && mkdir -p $(1) && cp --parents $(MODULE_SRCS) $(1)/
-endef
-
 # ---- dependencies --------------------------------------------------------
 
 deps:
@@ -481,13 +474,10 @@ debug-kernel: deps $(DEBUG_SOURCE)
 check-debug-6.12: deps
 	$(MAKE) check-debug-vm DEBUG_SOURCE=$(LINUX_SOURCE_6_12) DEBUG_NAME=-6.12
 
-# The debug kernel, built or reused, and the module built against it.
+# The debug kernel, built or reused, and the module built against it
+# (scripts/debug-module.sh).
 DEBUG_MOD = $(BUILD)/debug-module$(DEBUG_NAME)
-define debug-module
-	$(DEBUG_KERNEL_SH) > /dev/null
-	$(call copy-module,$(DEBUG_MOD))
-	$(MAKE) -C $$($(DEBUG_KERNEL_SH) --dir) M=$(CURDIR)/$(DEBUG_MOD) modules
-endef
+debug-module = scripts/debug-module.sh $(DEBUG_SOURCE) $(DEBUG_MOD) $(MODULE_SRCS)
 
 check-debug-vm: selftests $(DEBUG_SOURCE)
 	$(debug-module)
