@@ -507,9 +507,9 @@ fuzz-vm: $(BUILD)/selftests/fuzz $(DEBUG_SOURCE)
 
 # ---- style ---------------------------------------------------------------
 
-# The kernel trees style builds against: KVER's and 6.12's, from the
-# cache, and the 7.x kernels there (in their build roots); only KDIR when
-# that is given.
+# The kernel trees style builds against: KVER's and 6.12's, fetched into
+# the cache, and the 7.x kernels there (in their build roots); only KDIR
+# when that is given.
 STYLE_KVERS = $(sort $(KVER) $(shell scripts/kernels.sh release 6.12))
 STYLE_KDIRS ?= $(if $(filter command line environment,$(origin KDIR)),$(KDIR), \
 	$(foreach k,$(STYLE_KVERS),$(UMEM_CACHE)/kernels/$(k)/usr/src/linux-headers-$(k)) \
@@ -524,9 +524,9 @@ $(BUILD)/linux-6.12/.stamp: | $(LINUX_SOURCE_6_12)
 		linux-source-6.12/scripts/const_structs.checkpatch
 	touch $@
 style: check-kdir $(BUILD)/linux/.stamp $(CHECKPATCH_6_12)
-	@for k in $(if $(filter command line environment,$(origin KDIR)),,$(STYLE_KVERS)); do \
-		scripts/kernels.sh fetch $$k > /dev/null || exit 1; done
-	scripts/style.sh --out $(BUILD)/style $(addprefix --checkpatch ,$(BUILD)/linux $(BUILD)/linux-6.12) \
+	scripts/style.sh --out $(BUILD)/style \
+		$(addprefix --fetch ,$(if $(filter command line environment,$(origin KDIR)),,$(STYLE_KVERS))) \
+		$(addprefix --checkpatch ,$(BUILD)/linux $(BUILD)/linux-6.12) \
 		$(addprefix --kdir ,$(STYLE_KDIRS)) -- $(MODULE_SRCS)
 
 # bpftrace in the VM, with its libraries: heavy, so not part of check.

@@ -5,9 +5,11 @@
 # a W=1 C=2 (sparse) build of the module against each kernel build tree
 # given, each in a copy of its own under OUT (a 7.x kernel's in its build
 # root: scripts/in-root.sh).  Any checkpatch line, or a
-# warning or error in a build, fails.
+# warning or error in a build, fails.  --fetch brings a kernel release
+# into the cache first (scripts/kernels.sh fetch).
 #
-#   style.sh --out OUT [--checkpatch TREE]... [--kdir KDIR]... -- SRC...
+#   style.sh --out OUT [--fetch RELEASE]... [--checkpatch TREE]...
+#            [--kdir KDIR]... -- SRC...
 #
 # SRC are the module's sources (copied for the builds); checkpatch reads
 # the .c and .h files among them, with two exceptions: umem/compat.h
@@ -17,19 +19,24 @@
 set -u
 cd "$(dirname "$0")/.." || exit 1
 
-out="" cps=() kdirs=()
+out="" fetch=() cps=() kdirs=()
 while [ $# -gt 0 ] && [ "$1" != -- ]; do
 	case "$1" in
 	--out) out=$2; shift ;;
+	--fetch) fetch+=("$2"); shift ;;
 	--checkpatch) cps+=("$2"); shift ;;
 	--kdir) kdirs+=("$2"); shift ;;
-	*) echo "usage: $0 --out OUT [--checkpatch TREE]... [--kdir KDIR]... -- SRC..." >&2
+	*) echo "usage: $0 --out OUT [--fetch RELEASE]... [--checkpatch TREE]..." \
+		"[--kdir KDIR]... -- SRC..." >&2
 	   exit 2 ;;
 	esac
 	shift
 done
 shift
 [ -n "$out" ] || { echo "style: --out missing" >&2; exit 2; }
+for k in "${fetch[@]}"; do
+	scripts/kernels.sh fetch "$k" > /dev/null || exit 1
+done
 srcs=("$@")
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
