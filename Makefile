@@ -378,13 +378,7 @@ $(QEMU_DIR)/%: selftests/qemu/%.c
 	$(CC) $(QEMU_CFLAGS) -o $@ $< -static
 
 $(L2_INITRAMFS): $(QEMU_DIR)/workload selftests/qemu/l2-init
-	rm -rf $(QEMU_DIR)/l2root && mkdir -p $(QEMU_DIR)/l2root/bin $(QEMU_DIR)/l2root/dev
-	cp $$(command -v busybox) $(QEMU_DIR)/l2root/bin/busybox
-	cp selftests/qemu/l2-init $(QEMU_DIR)/l2root/init
-	cp $(QEMU_DIR)/workload $(QEMU_DIR)/l2root/workload
-	chmod 755 $(QEMU_DIR)/l2root/init
-	(cd $(QEMU_DIR)/l2root && find . -print0 | cpio --null -o -H newc --quiet) | \
-		gzip -1 > $@
+	scripts/l2-initramfs.sh $@ $^
 
 $(L2_KERNEL): $(KERNEL)
 	@mkdir -p $(dir $@)
