@@ -561,20 +561,10 @@ install-dkms-src:
 deb-deps:
 	@scripts/deps.sh --deb
 
-# dpkg-buildpackage runs in a copy of the tracked files, with a
-# debian/changelog written from VERSION: the tree stays clean and the
-# version has one source.
+# dpkg-buildpackage in a copy of the tree, then lintian (scripts/deb.sh).
 DEB_DIR := $(BUILD)/deb
-DEB_SRC := $(DEB_DIR)/umem-$(VERSION)
 deb: deb-deps
-	rm -rf $(DEB_DIR) && mkdir -p $(DEB_SRC)
-	git ls-files -z --cached --others --exclude-standard | \
-		cpio --null -pdm --quiet $(DEB_SRC)
-	scripts/deb-changelog.sh $(VERSION) > $(DEB_SRC)/debian/changelog
-	cd $(DEB_SRC) && dpkg-buildpackage -us -uc -b
-	lintian $(if $(filter 0,$(shell id -u)),--allow-root) --fail-on error \
-		--display-info $(DEB_DIR)/umem_$(VERSION)_*.changes
-	@ls $(DEB_DIR)/*.deb
+	scripts/deb.sh $(DEB_DIR) $(VERSION)
 
 # The packages' DKMS builds for the system's headers: KVER's go on the
 # host (linux-headers-$(KVER), no image); the VM boots the cache's image.
