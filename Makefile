@@ -66,33 +66,14 @@ RELAY := $(BUILD)/postcopy/relay
 POSTCOPY_FILES := --file $(UMEMCTL) --file $(UMEMD) --file selftests/postcopy/netns.sh \
 	--file selftests/postcopy/trace.sh --file tools/bench/fault-path.awk \
 	--file $(KVM_HOLD) --file $(CREDS) --file $(RELAY)
-# A module of the kernel's own: $(call kmod,PATH) is PATH.ko, or Debian
-# 6.12's PATH.ko.xz (the runner decompresses it), or nothing.  A shell,
-# not $(wildcard): make may have fetched the kernel since it started.
-kmod = $(firstword $(shell ls -d $(addprefix $(KROOT)/lib/modules/$(KVER)/kernel/$(1),.ko .ko.xz) 2>/dev/null))
-# veth is a module in Debian's kernel (built in, in the debug kernel).
-VETH_KO = $(call kmod,drivers/net/veth)
-# Kernel TLS for the migration channels (tools/umemctl/tls.c), and the
-# AES-GCM its records need (the initramfs has no modprobe to load it on
-# demand: TLS_TX would fail with ENOENT), in load order.
-# gf128mul moved to lib/crypto in 6.12, where gcm needs crypto_null; kmod
-# skips what a kernel has built in or elsewhere.
-TLS_KO = $(foreach m,net/tls/tls crypto/gf128mul lib/crypto/gf128mul crypto/ghash-generic \
-	crypto/ctr crypto/crypto_null crypto/gcm crypto/cryptd crypto/crypto_simd \
-	arch/x86/crypto/aesni-intel,$(call kmod,$(m)))
-# Nested KVM in the test VM (--cpu max exposes SVM): kvm-amd and what it
-# needs, in load order.  Built in on the debug kernel.  Not on PREEMPT_RT:
-# KVM refuses to load there without a constant TSC ("RT requires
-# X86_FEATURE_CONSTANT_TSC", EOPNOTSUPP), which TCG cannot offer (no
-# invtsc), so an -rt kernel's VM has no /dev/kvm.
-KVM_KOS = $(if $(findstring -rt-,$(KVER)),,$(foreach m,virt/lib/irqbypass \
-	drivers/crypto/ccp/ccp arch/x86/kvm/kvm arch/x86/kvm/kvm-amd,$(call kmod,$(m))))
-# vhost-net and a tap device for it, in load order (selftests/umem/vhost.c).
-# The debug kernel has none: those tests skip.
-VHOST_KOS = $(foreach m,drivers/net/tun drivers/net/tap drivers/vhost/vhost_iotlb \
-	drivers/vhost/vhost drivers/vhost/vhost_net,$(call kmod,$(m)))
-# Modules of the kernel's own that the VM loads after umem.ko.
-VM_KOS = $(VETH_KO) $(TLS_KO) $(KVM_KOS) $(VHOST_KOS)
+# Modules of the kernel's own that the VM loads after umem.ko, in load
+# order (scripts/kmods.sh says which and why).  A shell, not $(wildcard):
+# make may have fetched the kernel since it started.
+kmods = $(shell scripts/kmods.sh $(KROOT) $(KVER) $(1))
+VETH_KO = $(call kmods,veth)
+TLS_KO = $(call kmods,tls)
+KVM_KOS = $(call kmods,kvm)
+VM_KOS = $(call kmods,veth tls kvm vhost)
 DEMO_MIB ?= 256
 # Real L2 guests (make demo, make check-qemu): Debian's QEMU in the test
 # VM under nested KVM, the same kernel, a busybox initramfs whose init is
