@@ -16,11 +16,9 @@ KDIR ?= $(KROOT)/usr/src/linux-headers-$(KVER)
 KERNEL ?= $(KROOT)/boot/vmlinuz-$(KVER)
 # A 7.x kernel's kbuild runs in the Debian root its .build-root names
 # (scripts/kernel-fetch.sh, scripts/build-root.sh, scripts/in-root.sh).
-KBUILD_ROOT := $(shell cat $(KROOT)/.build-root 2>/dev/null)
-KBUILD_RUN := $(if $(KBUILD_ROOT),scripts/in-root.sh $(KBUILD_ROOT))
+KBUILD_RUN := $(foreach r,$(shell cat $(KROOT)/.build-root 2>/dev/null),scripts/in-root.sh $(r))
 SMP ?= 2
 MEM ?= 2G
-T ?=
 VERBOSE ?= 0
 TEST_TIMEOUT ?= 600
 # The debug kernel runs 3-10x slower: each of its binaries gets longer.
@@ -38,8 +36,6 @@ SOURCES := $(UMEM_CACHE)/sources
 LINUX_SOURCE ?= $(SOURCES)/linux-source-6.1.tar.xz
 LINUX_SOURCE_6_12 ?= $(SOURCES)/linux-source-6.12.tar.xz
 BUILD := build
-CC ?= gcc
-CXX ?= g++
 
 # Userspace that runs in the test VM is linked statically: the initramfs
 # carries no libc.
@@ -51,8 +47,6 @@ TEST_LDLIBS := -luring
 SELFTEST_AREAS := $(filter-out header_check, \
 	$(patsubst selftests/umem/%.c,%,$(wildcard selftests/umem/*.c)))
 SELFTESTS := $(addprefix $(BUILD)/selftests/,$(SELFTEST_AREAS))
-UMEMCTL := tools/umemctl/umemctl
-UMEMD := tools/umemctl/umemd
 LIBUMEM := tools/umemctl/libumem.a
 # The postcopy tests and the demo: scripts run in the VM, with the tools.
 POSTCOPY := $(BUILD)/postcopy/postcopy
@@ -63,7 +57,7 @@ KVM_HOLD := $(BUILD)/runner/kvm-hold
 # and the relay that corrupts a TLS record on the wire.
 CREDS := $(BUILD)/tls/creds.tar
 RELAY := $(BUILD)/postcopy/relay
-POSTCOPY_FILES := --file $(UMEMCTL) --file $(UMEMD) --file selftests/postcopy/netns.sh \
+POSTCOPY_FILES := --file tools/umemctl/umemctl --file tools/umemctl/umemd --file selftests/postcopy/netns.sh \
 	--file selftests/postcopy/trace.sh --file tools/bench/fault-path.awk \
 	--file $(KVM_HOLD) --file $(CREDS) --file $(RELAY)
 # Modules of the kernel's own that the VM loads after umem.ko, in load
@@ -97,15 +91,13 @@ QEMU_FILES := --qemu $(if $(QEMU),--qemu-root "$$(scripts/qemu-fetch.sh $(QEMU))
 	--file $(QEMU_DIR)/qmp --file $(L2_INITRAMFS) --file $(L2_KERNEL) \
 	--file selftests/qemu/lib.sh $(POSTCOPY_FILES)
 # Module sources (kbuild leaves a generated umem.mod.c beside them).
-MODULE_C := $(filter-out %.mod.c,$(wildcard umem/*.c)) $(wildcard umem/*.h)
-MODULE_SRCS := VERSION Kbuild umem/Kbuild $(MODULE_C) include/uapi/linux/umem.h
+MODULE_SRCS := VERSION Kbuild umem/Kbuild $(filter-out %.mod.c,$(wildcard umem/*.c)) \
+	$(wildcard umem/*.h) include/uapi/linux/umem.h
 # The module for the default kernel builds in the tree; for any other
 # (KVER=, make check-6.12) in a copy of its own, build/kmod/<release>, so
 # kernels never mix objects and switching back rebuilds nothing.
 KMOD := $(if $(filter-out $(DEFAULT_KVER),$(KVER)),$(BUILD)/kmod/$(KVER))
 MODULE := $(if $(KMOD),$(KMOD)/)umem/umem.ko
-# Where check-vm's results go: build/vm/check, or check-<release>.
-CHECK_OUT := $(BUILD)/vm/check$(if $(KMOD),-$(KVER))
 
 VM_MEM = $(MEM)
 VM_SMP = $(SMP)
@@ -289,7 +281,7 @@ check: deps
 check-vm: all
 	$(RUN_VM) --name check --kernel $(KERNEL) --module $(MODULE) \
 		$(addprefix --module ,$(VM_KOS)) $(POSTCOPY_FILES) \
-		--out $(CHECK_OUT) $(addprefix --test ,$(SELFTESTS) $(POSTCOPY))
+		--out $(BUILD)/vm/check$(if $(KMOD),-$(KVER)) $(addprefix --test ,$(SELFTESTS) $(POSTCOPY))
 
 # The same suite on Debian's other kernels: check-6.12 the 6.12 LTS,
 # check-rt 6.1 with PREEMPT_RT, check-6.12-rt.  scripts/kernels.sh maps
@@ -332,7 +324,6 @@ demo-vm: module tools l2-guest $(KVM_HOLD) $(CREDS) $(RELAY) $(DEMO_TEST)
 # Failures during a real migration (selftests/qemu/qemu.sh): a target of
 # its own, each test boots a real guest (make check stays short).
 # QEMU_T=ERE runs only the tests whose name matches.
-QEMU_T ?=
 check-qemu-vm: VM_MEM = $(QEMU_MEM)
 check-qemu-vm: VM_SMP = $(QEMU_SMP)
 check-qemu-vm: module tools l2-guest $(KVM_HOLD) $(CREDS) $(RELAY) $(QEMU_TEST)
@@ -353,10 +344,9 @@ demo-sim-vm: module tools $(KVM_HOLD) $(CREDS) $(RELAY) $(DEMO_SIM_TEST)
 
 # The L2 guest: its initramfs (busybox, /init, the workload) and kernel,
 # and the QMP client the L1 scripts use.
-QEMU_CFLAGS := -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE
 $(QEMU_DIR)/%: selftests/qemu/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(QEMU_CFLAGS) -o $@ $< -static
+	$(CC) -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE -o $@ $< -static
 
 $(L2_INITRAMFS): $(QEMU_DIR)/workload selftests/qemu/l2-init
 	scripts/l2-initramfs.sh $@ $^
@@ -414,13 +404,12 @@ STRESS_FAULTS ?= 1000000
 STRESS_SECONDS ?= 1800
 STRESS_PAGES ?= 4096
 STRESS_LOCKERS ?= 8
-STRESS_ENV := STRESS_FAULTS STRESS_SECONDS STRESS_PAGES STRESS_LOCKERS
 
 stress-vm: module $(BUILD)/selftests/stress
 	@start=$$(date +%s); rc=0; \
 	$(RUN_VM) --test-timeout $$(( $(STRESS_SECONDS) + 900 )) \
 		--timeout $$(( $(STRESS_SECONDS) + 1200 )) --name stress \
-		--kernel $(KERNEL) --module $(MODULE) $(foreach e,$(STRESS_ENV),--env $(e)=$($(e))) \
+		--kernel $(KERNEL) --module $(MODULE) $(foreach e,STRESS_FAULTS STRESS_SECONDS STRESS_PAGES STRESS_LOCKERS,--env $(e)=$($(e))) \
 		--out $(BUILD)/vm/stress --test $(BUILD)/selftests/stress || rc=1; \
 	echo "make stress: $$(( $$(date +%s) - start )) s in the VM"; \
 	scripts/stress-summary.sh $(BUILD)/vm/stress/results.tap $(STRESS_FAULTS) || rc=1; \
@@ -439,7 +428,6 @@ check-runner-vm: all $(BUILD)/runner/fail_test $(BUILD)/runner/hang_test
 # The debug kernel is built from DEBUG_SOURCE, a kernel source tarball
 # (default: linux-source-6.1's); check-debug-6.12 uses 6.12's.
 DEBUG_SOURCE ?= $(LINUX_SOURCE)
-DEBUG_NAME ?=
 DEBUG_KERNEL_SH = selftests/runner/debug-kernel.sh --source $(DEBUG_SOURCE)
 
 debug-kernel: deps $(DEBUG_SOURCE)
@@ -468,7 +456,6 @@ check-debug-vm: selftests $(DEBUG_SOURCE)
 # in epochs of 12 s, the first one from FUZZ_SEED if given (FUZZ_SECONDS
 # and FUZZ_SEED=random in the guest: fuzz.c reads them).
 FUZZ_MINUTES ?= 30
-FUZZ_SEED ?=
 FUZZ_SECS = $(shell echo $$(( $(FUZZ_MINUTES) * 60 )))
 
 fuzz-vm: $(BUILD)/selftests/fuzz $(DEBUG_SOURCE)
@@ -490,7 +477,6 @@ STYLE_KDIRS ?= $(if $(filter command line environment,$(origin KDIR)),$(KDIR), \
 	$(foreach k,$(STYLE_KVERS),$(UMEM_CACHE)/kernels/$(k)/usr/src/linux-headers-$(k)) \
 	$(wildcard $(UMEM_CACHE)/kernels/7.*/usr/src/linux-headers-7.*-amd64))
 # checkpatch of 6.1 and of 6.12 (scripts/style.sh says what it checks).
-CHECKPATCH_6_12 := $(BUILD)/linux-6.12/.stamp
 $(BUILD)/linux-6.12/.stamp: | $(LINUX_SOURCE_6_12)
 	rm -rf $(BUILD)/linux-6.12 && mkdir -p $(BUILD)/linux-6.12
 	tar -xf $(LINUX_SOURCE_6_12) -C $(BUILD)/linux-6.12 --strip-components=1 \
@@ -498,7 +484,7 @@ $(BUILD)/linux-6.12/.stamp: | $(LINUX_SOURCE_6_12)
 		linux-source-6.12/scripts/spelling.txt \
 		linux-source-6.12/scripts/const_structs.checkpatch
 	touch $@
-style: check-kdir $(BUILD)/linux/.stamp $(CHECKPATCH_6_12)
+style: check-kdir $(BUILD)/linux/.stamp $(BUILD)/linux-6.12/.stamp
 	scripts/style.sh --out $(BUILD)/style \
 		$(addprefix --fetch ,$(if $(filter command line environment,$(origin KDIR)),,$(STYLE_KVERS))) \
 		$(addprefix --checkpatch ,$(BUILD)/linux $(BUILD)/linux-6.12) \
