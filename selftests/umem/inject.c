@@ -21,25 +21,11 @@
  * one process only (task-filter and make-it-fail), while it runs a whole
  * serve and fault workload: every error must be clean, every page right.
  */
-#include <dirent.h>
-#include <poll.h>
-#include <pthread.h>
-#include <setjmp.h>
-#include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <sys/mount.h>
-#include <sys/stat.h>
+#define INJECT_TESTS
+#include "inject/common.h"
 
-#include "kselftest_harness.h"
-#include "umem_test.h"
-
-#define NPAGES		8
-#define TIMEOUT_MS	60000
 /* No call of ours makes anywhere near this many allocations. */
 #define MAX_NTH		300
-#define FAIL_NTH	"/proc/thread-self/fail-nth"
-#define DEBUGFS		"/sys/kernel/debug/"
 #define SITES_LOG	"/tmp/umem-inject.sites"
 
 /* The knobs the tests set, saved at setup and put back at teardown. */
@@ -67,100 +53,12 @@ static const char *const sweep_values[NKNOBS] = {
 	"0", "1", "-1", "0", "1", "N", "N", "N", "0",
 };
 
-static int write_str(const char *path, const char *val)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -1;
-	n = write(fd, val, strlen(val));
-	close(fd);
-	return n == (ssize_t)strlen(val) ? 0 : -1;
-}
-
-static int read_str(const char *path, char *buf, size_t size)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, size - 1);
-	close(fd);
-	if (n < 0)
-		return -1;
-	buf[n] = 0;
-	buf[strcspn(buf, "\n")] = 0;
-	return 0;
-}
-
 static int knob_set(const char *knob, const char *val)
 {
 	char path[128];
 
 	snprintf(path, sizeof(path), DEBUGFS "%s", knob);
 	return write_str(path, val);
-}
-
-/* Arm fail-nth of the thread that opened @fd: fail its @n-th allocation. */
-static void nth_arm(int fd, unsigned int n)
-{
-	char buf[16];
-	int len = snprintf(buf, sizeof(buf), "%u", n);
-
-	if (pwrite(fd, buf, len, 0) != len)
-		abort();
-}
-
-/* Disarm; return whether the injection fired (the counter reached 0). */
-static bool nth_disarm(int fd)
-{
-	char buf[16] = "";
-	bool fired;
-
-	if (pread(fd, buf, sizeof(buf) - 1, 0) <= 0)
-		abort();
-	fired = strtoul(buf, NULL, 10) == 0;
-	if (pwrite(fd, "0", 1, 0) != 1)
-		abort();
-	return fired;
-}
-
-static long module_refcnt(void)
-{
-	char buf[32];
-
-	if (read_str("/sys/module/umem/refcnt", buf, sizeof(buf)))
-		return -1;
-	return strtol(buf, NULL, 10);
-}
-
-static int count_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *e;
-	int n = 0;
-
-	if (!d)
-		return -1;
-	while ((e = readdir(d)))
-		if (e->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n - 1;	/* the directory's own fd */
-}
-
-/* SIGBUS, in the thread that faulted: back to its sigsetjmp(). */
-static __thread sigjmp_buf bus_jmp;
-static __thread volatile sig_atomic_t bus_armed;
-
-static void on_sigbus(int sig)
-{
-	if (!bus_armed)
-		abort();
-	bus_armed = 0;
-	siglongjmp(bus_jmp, 1);
 }
 
 FIXTURE(inject) {
@@ -170,159 +68,6 @@ FIXTURE(inject) {
 	char saved[NKNOBS][32];
 	bool configured;
 };
-
-/*
- * The state one call of a sweep runs against: a region (f), maybe an
- * extra fd, a pipe, a second mapping.  inj_teardown() closes what is set.
- */
-struct inj {
-	struct umem_fix f;
-	int fd;
-	int pipe[2];
-	void *map2;
-	size_t map2_len;
-	int rc;			/* what the call returned, besides errno */
-	char dir[64];		/* a umemfs mount point, or "" */
-	bool mounted;
-};
-
-static void inj_init(struct inj *x)
-{
-	memset(x, 0, sizeof(*x));
-	x->f.ctl = x->f.srv = x->f.shm = -1;
-	x->fd = -1;
-	x->pipe[0] = x->pipe[1] = -1;
-	x->map2 = MAP_FAILED;
-}
-
-static void inj_teardown(struct inj *x)
-{
-	if (x->map2 != MAP_FAILED)
-		munmap(x->map2, x->map2_len);
-	umem_fix_teardown(&x->f);
-	if (x->fd >= 0)
-		close(x->fd);
-	if (x->pipe[0] >= 0)
-		close(x->pipe[0]);
-	if (x->pipe[1] >= 0)
-		close(x->pipe[1]);
-	/* After every fd of it: a plain umount, done when it returns. */
-	if (x->mounted)
-		umount(x->dir);
-	if (x->dir[0])
-		rmdir(x->dir);
-	inj_init(x);
-}
-
-/* A served, mapped region whose server fd does not block. */
-static void inj_region(struct __test_metadata *_metadata, struct inj *x)
-{
-	umem_fix_setup(_metadata, &x->f, NPAGES, TIMEOUT_MS, true);
-	ASSERT_EQ(0, fcntl(x->f.srv, F_SETFL, O_NONBLOCK));
-}
-
-/* ---- a thread that touches a page, the main thread serving ------------ */
-
-enum { TOUCH_USER, TOUCH_KERNEL };
-
-struct touch {
-	const struct umem_fix *f;
-	uint64_t pgoff;
-	int mode;		/* TOUCH_USER: load; TOUCH_KERNEL: write(2) it */
-	int pipe_w;		/* TOUCH_KERNEL: where to */
-	unsigned int nth;	/* fail-nth for the touch, 0 for none */
-	int nth_fd;
-	/* results */
-	bool fired, sigbus, ok;
-	int err;
-	int done;
-};
-
-static void *toucher(void *arg)
-{
-	struct touch *t = arg;
-	char *page = t->f->map + t->pgoff * t->f->psz;
-	ssize_t n;
-
-	/* thread-self: this thread's own counter. */
-	t->nth_fd = t->nth ? open(FAIL_NTH, O_RDWR | O_CLOEXEC) : -1;
-	if (t->nth && t->nth_fd < 0)
-		abort();
-	if (sigsetjmp(bus_jmp, 1) == 0) {
-		bus_armed = 1;
-		if (t->nth)
-			nth_arm(t->nth_fd, t->nth);
-		if (t->mode == TOUCH_KERNEL) {
-			n = write(t->pipe_w, page, t->f->psz);
-			t->err = n == (ssize_t)t->f->psz ? 0 : n < 0 ? errno : EIO;
-		} else {
-			(void)*(volatile uint64_t *)page;
-		}
-		if (t->nth)
-			t->fired = nth_disarm(t->nth_fd);
-		bus_armed = 0;
-		t->ok = t->mode == TOUCH_KERNEL || umem_page_ok(t->f, t->pgoff);
-	} else {
-		if (t->nth)
-			t->fired = nth_disarm(t->nth_fd);
-		t->sigbus = true;
-	}
-	if (t->nth_fd >= 0)
-		close(t->nth_fd);
-	__atomic_store_n(&t->done, 1, __ATOMIC_RELEASE);
-	return NULL;
-}
-
-/* Supply every page requested; returns how many, or -1. */
-static int serve_requests(const struct umem_fix *f)
-{
-	struct umem_request req[16];
-	ssize_t n;
-	int i, done = 0;
-
-	for (;;) {
-		n = read(f->srv, req, sizeof(req));
-		if (n < 0)
-			return errno == EAGAIN ? done : -1;
-		for (i = 0; i < n / (ssize_t)sizeof(req[0]); i++, done++)
-			if (umem_supply(f, req[i].pgoff))
-				return -1;
-	}
-}
-
-/*
- * Run @t in a thread (its own fail-nth armed with t->nth) and serve its
- * region from this one, without injection, until it is done.
- */
-static void touch_run(struct __test_metadata *_metadata, struct touch *t)
-{
-	uint64_t deadline = umem_now_ms() + 30000;
-	struct pollfd p = { .fd = t->f->srv, .events = POLLIN };
-	pthread_t th;
-
-	ASSERT_EQ(0, pthread_create(&th, NULL, toucher, t));
-	while (!__atomic_load_n(&t->done, __ATOMIC_ACQUIRE)) {
-		ASSERT_GT(deadline, umem_now_ms()) TH_LOG("touch never ends");
-		if (poll(&p, 1, 10) > 0)
-			ASSERT_LE(0, serve_requests(t->f));
-	}
-	ASSERT_EQ(0, pthread_join(th, NULL));
-}
-
-/* A fresh region works end to end: fault, request, supply, data. */
-static void check_usable(struct __test_metadata *_metadata)
-{
-	struct inj x;
-	struct touch t = { .pgoff = 3, .mode = TOUCH_USER };
-
-	inj_init(&x);
-	inj_region(_metadata, &x);
-	t.f = &x.f;
-	touch_run(_metadata, &t);
-	EXPECT_FALSE(t.sigbus);
-	EXPECT_TRUE(t.ok) TH_LOG("a fresh region reads wrong data");
-	inj_teardown(&x);
-}
 
 FIXTURE_SETUP(inject)
 {
@@ -367,21 +112,6 @@ FIXTURE_TEARDOWN(inject)
 } while (0)
 
 /* ---- the sweep -------------------------------------------------------- */
-
-struct entry {
-	const char *name;
-	/* builds the state, without injection */
-	void (*setup)(struct __test_metadata *_metadata, struct inj *x);
-	/* the one call, under injection: 0 or an errno */
-	int (*call)(struct inj *x);
-	/* or: runs its own injection (in another thread), sets *fired */
-	int (*run)(struct __test_metadata *_metadata, struct inj *x,
-		   unsigned int n, bool *fired);
-	/* after the call, without injection: is the state consistent? */
-	void (*check)(struct __test_metadata *_metadata, struct inj *x,
-		      int err);
-	int errs[4];	/* the clean errors, 0-terminated; success is clean */
-};
 
 static bool clean_error(const struct entry *e, int err)
 {
@@ -445,68 +175,6 @@ static void sweep(struct __test_metadata *_metadata,
 		fclose(log);
 	}
 }
-
-/* ---- the entry points ------------------------------------------------- */
-
-#include "inject/entries.h"
-
-/*
- * A missing page costs two calls of the fault handler: one queues the
- * request and sleeps, the retry maps the page.  A third would mean a call
- * failed before queueing and was retried.  Since the bounded queue the
- * fault path allocates nothing (a request is a bit of the pending bitmap
- * and a slot of the ring, both allocated with the region): no injection
- * can fail it, and it never returns VM_FAULT_OOM.
- */
-static unsigned int fault_retries;
-
-static void check_fault_missing(struct __test_metadata *_metadata,
-				struct inj *x, int err)
-{
-	struct umem_stats st;
-
-	ASSERT_EQ(0, ioctl(x->f.ctl, UMEM_IOC_STATS, &st));
-	EXPECT_EQ(1, st.pages_requested);
-	if (st.faults > 2)
-		fault_retries++;
-}
-
-static const struct entry e_fault_missing = {
-	"fault (missing page)", inj_region, NULL, run_fault_missing,
-	check_fault_missing, { 0 },
-};
-static const struct entry e_fault_present = {
-	"fault (present page)", setup_supplied, NULL, run_fault_present, NULL,
-	{ 0 },
-};
-static const struct entry e_fault_kernel = {
-	"fault (kernel mode, missing page)", setup_kernel_fault, NULL,
-	run_fault_kernel, check_fault_kernel, { EFAULT, ENOMEM },
-};
-static const struct entry e_close_ctl = {
-	"release (control fd)", setup_supplied, call_close_ctl, NULL,
-	check_close_ctl, { 0 },
-};
-static const struct entry e_close_srv = {
-	"release (server fd)", setup_supplied, call_close_srv, NULL,
-	check_close_srv, { 0 },
-};
-static const struct entry e_close_shm = {
-	"release (shmem fd)", setup_supplied, call_close_shm, NULL,
-	check_close_shm, { 0 },
-};
-static const struct entry e_munmap_split = {
-	"munmap (split a mapping)", setup_supplied, call_munmap_split, NULL,
-	check_munmap_split, { ENOMEM },
-};
-static const struct entry e_mremap = {
-	"mremap (move a page of a mapping)", setup_mremap, call_mremap, NULL,
-	check_mremap, { ENOMEM },
-};
-static const struct entry e_munmap = {
-	"release (munmap of the last mapping)", setup_last_map, call_munmap,
-	NULL, check_munmap, { ENOMEM },
-};
 
 #define SWEEP_TEST(name, entry)						\
 	TEST_F_TIMEOUT(inject, name, 120)				\

@@ -1,12 +1,9 @@
-/* SPDX-License-Identifier: GPL-2.0 */
+// SPDX-License-Identifier: GPL-2.0
 /*
  * inject: the entry points, each a setup, the call swept under injection
  * and the check of the state it left, and their table (struct entry).
- *
- * A part of inject.c, included once, after the sweep's types and helpers:
- * the kselftest harness defines its runner in kselftest_harness.h, so a
- * harness binary is one translation unit and its parts are included.
  */
+#include "common.h"
 static int call_open(struct inj *x)
 {
 	x->fd = open("/dev/umem", O_RDWR | O_CLOEXEC);
@@ -723,85 +720,143 @@ static void check_truncate_umemfs(struct __test_metadata *_metadata,
 	EXPECT_EQ(NPAGES * 4096ULL, st.size);
 }
 
-static const struct entry e_mount_umemfs = {
+const struct entry e_mount_umemfs = {
 	"mount umemfs", setup_umemfs_dir, call_mount_umemfs, NULL,
 	check_mount_umemfs, { ENOMEM },
 };
-static const struct entry e_create_umemfs = {
+const struct entry e_create_umemfs = {
 	"umemfs open(O_CREAT)", setup_umemfs, umemfs_create, NULL,
 	check_create_umemfs, { ENOMEM },
 };
-static const struct entry e_truncate_umemfs = {
+const struct entry e_truncate_umemfs = {
 	"umemfs ftruncate", setup_umemfs_file, umemfs_truncate, NULL,
 	check_truncate_umemfs, { ENOMEM },
 };
 
-static const struct entry e_open = {
+const struct entry e_open = {
 	"open /dev/umem", NULL, call_open, NULL, check_open, { ENOMEM },
 };
-static const struct entry e_api = {
+const struct entry e_api = {
 	"ioctl API", setup_fd, call_api, NULL, check_api, { 0 },
 };
-static const struct entry e_init = {
+const struct entry e_init = {
 	"ioctl INIT", setup_fd_api, call_init, NULL, check_init, { ENOMEM },
 };
-static const struct entry e_serve = {
+const struct entry e_serve = {
 	"ioctl SERVE", setup_unserved, call_serve, NULL, check_serve,
 	{ ENOMEM },
 };
-static const struct entry e_readopt = {
+const struct entry e_readopt = {
 	"ioctl SERVE (re-adopt)", setup_readopt, call_serve, NULL,
 	check_readopt, { ENOMEM },
 };
-static const struct entry e_poison = {
+const struct entry e_poison = {
 	"ioctl POISON", setup_supplied, call_poison, NULL, check_poison,
 	{ ENOMEM },
 };
-static const struct entry e_complete = {
+const struct entry e_complete = {
 	"ioctl COMPLETE", setup_complete, call_complete, NULL, check_complete,
 	{ 0 },
 };
-static const struct entry e_stats_ctl = {
+const struct entry e_stats_ctl = {
 	"ioctl STATS (control fd)", setup_supplied, call_stats_ctl, NULL, NULL,
 	{ 0 },
 };
-static const struct entry e_stats_srv = {
+const struct entry e_stats_srv = {
 	"ioctl STATS (server fd)", setup_supplied, call_stats_srv, NULL, NULL,
 	{ 0 },
 };
-static const struct entry e_bitmap = {
+const struct entry e_bitmap = {
 	"ioctl BITMAP", setup_supplied, call_bitmap, NULL, check_bitmap,
 	{ ENOMEM },
 };
-static const struct entry e_unknown_ctl = {
+const struct entry e_unknown_ctl = {
 	"ioctl unknown (control fd)", inj_region, call_unknown_ctl, NULL, NULL,
 	{ 0 },
 };
-static const struct entry e_unknown_srv = {
+const struct entry e_unknown_srv = {
 	"ioctl unknown (server fd)", inj_region, call_unknown_srv, NULL, NULL,
 	{ 0 },
 };
-static const struct entry e_mmap = {
+const struct entry e_mmap = {
 	"mmap", setup_supplied, call_mmap, NULL, check_mmap, { ENOMEM },
 };
-static const struct entry e_read = {
+const struct entry e_read = {
 	"read (server)", setup_read, call_read, NULL, check_read, { 0 },
 };
-static const struct entry e_poll = {
+const struct entry e_poll = {
 	"poll (server)", setup_read, call_poll, NULL, check_poll, { ENOMEM },
 };
-static const struct entry e_write = {
+const struct entry e_write = {
 	"write (mark present)", setup_write, call_write, NULL, check_write,
 	{ ENOMEM },
 };
-static const struct entry e_write_many = {
+const struct entry e_write_many = {
 	"write (mark present, 16 ranges)", setup_write, call_write_many, NULL,
 	check_write, { ENOMEM },
 };
-static const struct entry e_pwrite_shmem = {
+const struct entry e_pwrite_shmem = {
 	"pwrite (shmem fd)", inj_region, call_pwrite_shmem, NULL,
 	check_pwrite_shmem, { ENOMEM },
 };
-static const struct entry e_fdinfo = {
+const struct entry e_fdinfo = {
 	"fdinfo (server fd)", inj_region, call_fdinfo, NULL, NULL, { ENOMEM },
+};
+
+/*
+ * A missing page costs two calls of the fault handler: one queues the
+ * request and sleeps, the retry maps the page.  A third would mean a call
+ * failed before queueing and was retried.  Since the bounded queue the
+ * fault path allocates nothing (a request is a bit of the pending bitmap
+ * and a slot of the ring, both allocated with the region): no injection
+ * can fail it, and it never returns VM_FAULT_OOM.
+ */
+unsigned int fault_retries;
+
+static void check_fault_missing(struct __test_metadata *_metadata,
+				struct inj *x, int err)
+{
+	struct umem_stats st;
+
+	ASSERT_EQ(0, ioctl(x->f.ctl, UMEM_IOC_STATS, &st));
+	EXPECT_EQ(1, st.pages_requested);
+	if (st.faults > 2)
+		fault_retries++;
+}
+
+const struct entry e_fault_missing = {
+	"fault (missing page)", inj_region, NULL, run_fault_missing,
+	check_fault_missing, { 0 },
+};
+const struct entry e_fault_present = {
+	"fault (present page)", setup_supplied, NULL, run_fault_present, NULL,
+	{ 0 },
+};
+const struct entry e_fault_kernel = {
+	"fault (kernel mode, missing page)", setup_kernel_fault, NULL,
+	run_fault_kernel, check_fault_kernel, { EFAULT, ENOMEM },
+};
+const struct entry e_close_ctl = {
+	"release (control fd)", setup_supplied, call_close_ctl, NULL,
+	check_close_ctl, { 0 },
+};
+const struct entry e_close_srv = {
+	"release (server fd)", setup_supplied, call_close_srv, NULL,
+	check_close_srv, { 0 },
+};
+const struct entry e_close_shm = {
+	"release (shmem fd)", setup_supplied, call_close_shm, NULL,
+	check_close_shm, { 0 },
+};
+const struct entry e_munmap_split = {
+	"munmap (split a mapping)", setup_supplied, call_munmap_split, NULL,
+	check_munmap_split, { ENOMEM },
+};
+const struct entry e_mremap = {
+	"mremap (move a page of a mapping)", setup_mremap, call_mremap, NULL,
+	check_mremap, { ENOMEM },
+};
+const struct entry e_munmap = {
+	"release (munmap of the last mapping)", setup_last_map, call_munmap,
+	NULL, check_munmap, { ENOMEM },
 };
