@@ -63,7 +63,7 @@ KVM_HOLD := $(BUILD)/runner/kvm-hold
 CREDS := $(BUILD)/tls/creds.tar
 RELAY := $(BUILD)/postcopy/relay
 POSTCOPY_FILES := $(addprefix --file ,tools/umemctl/umemctl tools/umemctl/umemd \
-	selftests/postcopy/netns.sh selftests/postcopy/trace.sh tools/bench/fault-path.awk \
+	$(addprefix selftests/postcopy/,tap.sh netns.sh trace.sh) tools/bench/fault-path.awk \
 	$(KVM_HOLD) $(CREDS) $(RELAY))
 
 # Modules of the kernel's own that the VM loads after umem.ko, in load
@@ -133,7 +133,7 @@ help:
 	@echo "make check-7.3       the same on trixie-backports' 7.3, built in a Debian root"
 	@echo "make check-7.3-rt    the same on 7.3 PREEMPT_RT"
 	@echo "make check-sid       the same on sid's kernel"
-	@echo "make check-qemu      a real guest's migration with failures (QEMU_T=ERE)"
+	@echo "make check-qemu      a real guest's migration with failures"
 	@echo "make check-runner    the runner fails a failing test, a hang, a WARN, a stall"
 	@echo "make check-debug     the suite on the KASAN/lockdep/kmemleak kernel"
 	@echo "make check-debug-6.12  the same on a 6.12 debug kernel"
@@ -165,6 +165,7 @@ help:
 	@echo "GUEST_MIB= WORK_MIB= the real guest's RAM, and what it verifies (256, 128)"
 	@echo "DEMO_RAM=shm         the demo's destination on the source's tmpfs: QEMU alone"
 	@echo "T=ERE                only the selftest binaries whose name matches"
+	@echo "ONLY=ERE             postcopy, check-qemu: only the tests whose name matches"
 	@echo "VERBOSE=1            copy the guest console to stdout"
 	@echo "TEST_TIMEOUT= DEBUG_TEST_TIMEOUT= VM_TIMEOUT=  in seconds (600, 900, 1200)"
 	@echo "BENCH_QUICK=1        small sizes; BENCH_QEMU=0: no real guest"
@@ -287,7 +288,7 @@ check: deps
 	@rc=0; $(MAKE) check-man || rc=1; $(MAKE) check-vm || rc=1; exit $$rc
 
 check-vm: all
-	$(RUN_VM) --name check $(VM_UMEM) $(POSTCOPY_FILES) \
+	$(RUN_VM) --name check $(VM_UMEM) $(POSTCOPY_FILES) $(if $(ONLY),--env 'ONLY=$(ONLY)') \
 		--out $(BUILD)/vm/check$(if $(KMOD),-$(KVER)) $(VM_TESTS)
 
 check-6.12 check-rt check-6.12-rt: deps
@@ -313,12 +314,12 @@ demo-sim-vm: module tools $(KVM_HOLD) $(CREDS) $(RELAY) $(DEMO_SIM_TEST)
 	$(RUN_VM) --name demo-sim $(VM_UMEM) $(POSTCOPY_FILES) $(call env,DEMO_MIB) \
 		--out $(BUILD)/vm/demo-sim --show-tap --test $(DEMO_SIM_TEST)
 
-# Each test boots a real guest, so not in make check.  QEMU_T=ERE: only
+# Each test boots a real guest, so not in make check.  ONLY=ERE: only
 # the tests whose name matches.
 check-qemu-vm: module tools l2-guest $(KVM_HOLD) $(CREDS) $(RELAY) $(QEMU_TEST)
 	@$(call timed,check-qemu,$(RUN_VM) --name check-qemu --test-timeout 2400 \
 		--timeout 2700 --stall 600 $(VM_UMEM) $(QEMU_FILES) --out $(BUILD)/vm/check-qemu \
-		--show-tap $(call env,GUEST_MIB WORK_MIB) --env 'QEMU_T=$(QEMU_T)' \
+		--show-tap $(call env,GUEST_MIB WORK_MIB) $(if $(ONLY),--env 'ONLY=$(ONLY)') \
 		--test $(QEMU_TEST)); exit $$rc
 
 # bench.sh runs the VMs (tools/bench/); the real guests (selftests/qemu/

@@ -157,11 +157,6 @@ files_ok() {
 check files files_ok
 
 # The VM: the DKMS-built module, the packaged tools, one migration.
-cat > "$out/postcopy-smoke" <<'SMOKE'
-#!/bin/sh
-POSTCOPY_ONLY='^migrate__happy$' exec /tests/postcopy
-SMOKE
-chmod 755 "$out/postcopy-smoke"
 vm_args=()
 for m in "${vm_modules[@]}"; do
 	vm_args+=(--module "$m")
@@ -171,13 +166,13 @@ vm() {
 	"$top/selftests/runner/run-vm.sh" --name check-deb --kernel "$kernel" \
 		--smp "$smp" --mem "$mem" --module "$vmko" "${vm_args[@]}" \
 		--file /usr/bin/umemctl --file /usr/bin/umemd \
+		--file "$top/selftests/postcopy/tap.sh" \
 		--file "$top/selftests/postcopy/netns.sh" \
 		--file "$top/selftests/postcopy/trace.sh" \
 		--file "$top/tools/bench/fault-path.awk" \
-		--file "$top/build/postcopy/postcopy" \
 		--file "$top/build/tls/creds.tar" \
-		--out "$out/vm" --show-tap \
-		--test "$top/build/selftests/api" --test "$out/postcopy-smoke"
+		--env 'ONLY=^migrate__happy$' --out "$out/vm" --show-tap \
+		--test "$top/build/selftests/api" --test "$top/build/postcopy/postcopy"
 }
 n=$((n + 1))
 vm 2>&1 | tee "$out/vm.log" | sed 's/^/# /'

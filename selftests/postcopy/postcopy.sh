@@ -4,21 +4,22 @@
 # postcopy: end-to-end migrations with umemctl source, umemd and umemctl
 # vmm, between two network namespaces of the test VM.  TAP on stdout.
 # Each test gets a fresh source and VMM; their logs are printed on
-# failure.  POSTCOPY_ONLY=ERE runs only the tests whose name matches
-# (the plan comes last then).  Every migration runs over TLS with the
+# failure.  ONLY=ERE runs only the tests whose name matches (tap.sh,
+# the harness).  Every migration runs over TLS with the
 # credentials of mkcreds.sh (creds.tar) unless a test says otherwise:
 # SRC_SEC and DST_SEC are the source's and umemd's security options.
 
 T=$(dirname "$0")
+. "$T/tap.sh"
 . "$T/netns.sh"
 . "$T/trace.sh"
 PORT=4444
 SRC=$SRC_IP:$PORT
 UMEMCTL=$T/umemctl
 UMEMD=$T/umemd
-n=0
-failed=0
-log=/tmp/postcopy
+# $RUN: the run's files; $log: the current test's logs.
+RUN=${RUN:-/tmp/postcopy}
+log=$RUN/log
 mkdir -p $log
 CREDS=/tmp/tls
 mkdir -p $CREDS && tar xf "$T/creds.tar" -C $CREDS
@@ -27,32 +28,30 @@ diag() {
 	sed 's/^/#   /' "$@"
 }
 
-# run NAME FUNC: one test; FUNC returns 0 for a pass.
-run() {
-	if [ -n "${POSTCOPY_ONLY:-}" ] && ! echo "$1" | grep -qE "$POSTCOPY_ONLY"; then
-		return 0
-	fi
-	n=$((n + 1))
-	echo "#  RUN postcopy.$1"
+# The harness's hooks: each test starts with no logs and with TLS; on a
+# failure its logs are printed; the source is stopped after it.
+test_setup() {
 	rm -f $log/*
 	SRC_SEC="--tls-creds $CREDS/good"
 	DST_SEC="--tls-creds $CREDS/good"
-	if $2; then
-		echo "ok $n postcopy.$1"
-	else
-		for f in $log/*; do
-			[ -s "$f" ] && { echo "# --- $f"; diag "$f"; }
-		done
-		echo "not ok $n postcopy.$1"
-		failed=$((failed + 1))
-	fi
+}
+
+test_diag() {
+	local f
+
+	for f in $log/*; do
+		[ -s "$f" ] && { echo "# --- $f"; diag "$f"; }
+	done
+}
+
+test_cleanup() {
 	stop_source
 }
 
 # start_source ARGS...: a source on the source host, in the background.
 start_source() {
 	# nsenter may fork: the shell records the source's own pid.
-	on_src sh -c 'echo $$ > /tmp/source.pid; exec "$0" "$@"' \
+	on_src sh -c 'echo $$ > "$0"; exec "$@"' $RUN/source.pid \
 		$UMEMCTL source --listen $SRC $SRC_SEC "$@" > $log/source 2>&1 &
 	SRC_WAIT=$!
 	sleep 0.3
@@ -60,7 +59,7 @@ start_source() {
 
 stop_source() {
 	if [ -n "$SRC_WAIT" ]; then
-		kill -9 "$(cat /tmp/source.pid)" 2>/dev/null
+		kill -9 "$(cat $RUN/source.pid)" 2>/dev/null
 		wait $SRC_WAIT 2>/dev/null
 		SRC_WAIT=""
 	fi
@@ -174,11 +173,11 @@ t_memcg() {
 	echo $((48 << 20)) > $cg/pc-vmm/memory.max
 	echo $((16 << 20)) > $cg/pc-umemd/memory.max
 	printf '#!/bin/sh\necho 0 > %s/cgroup.procs && exec %s "$@"\n' \
-		$cg/pc-umemd $UMEMD > /tmp/umemd-cg && chmod 755 /tmp/umemd-cg
+		$cg/pc-umemd $UMEMD > $RUN/umemd-cg && chmod 755 $RUN/umemd-cg
 	start_source --image pattern:32M:29
 	(echo 0 > $cg/pc-vmm/cgroup.procs &&
 		vmm --image pattern:32M:29 --source $SRC --vcpus 4 --ops 4000 \
-			--umemd /tmp/umemd-cg)
+			--umemd $RUN/umemd-cg)
 	rc=$?
 	for c in pc-vmm pc-umemd; do
 		echo "# $c: memory.current $(($(cat $cg/$c/memory.current) >> 10)) KiB," \
@@ -197,7 +196,7 @@ t_memcg() {
 t_unix_handoff() {
 	start_source --image pattern:8M:3
 	vmm --image pattern:8M:3 --source $SRC --vcpus 2 --ops 2000 \
-		--unix /tmp/umem-handoff.sock
+		--unix $RUN/handoff.sock
 	expect_rc 0 && expect "every page OK"
 }
 
@@ -267,9 +266,9 @@ t_duplicates() {
 }
 
 t_snapshot() {
-	$UMEMCTL mkimage /tmp/snap.img pattern:16M:23 || return 1
-	vmm --image /tmp/snap.img --snapshot /tmp/snap.img --vcpus 4 --ops 4000
-	rm -f /tmp/snap.img
+	$UMEMCTL mkimage $RUN/snap.img pattern:16M:23 || return 1
+	vmm --image $RUN/snap.img --snapshot $RUN/snap.img --vcpus 4 --ops 4000
+	rm -f $RUN/snap.img
 	expect_rc 0 && expect "every page OK"
 }
 
@@ -446,13 +445,13 @@ t_tls_authz() {
 # checksum never even sees one.
 t_tls_corrupt_record() {
 	start_source --image pattern:16M:67 --rate 8 --verbose
-	on_src sh -c 'echo $$ > /tmp/relay.pid; exec "$0" "$@"' \
+	on_src sh -c 'echo $$ > "$0"; exec "$@"' $RUN/relay.pid \
 		$T/relay $SRC_IP:4445 $SRC 2 1000000 > $log/relay 2>&1 &
 	relay=$!
 	sleep 0.3
 	vmm --image pattern:16M:67 --source $SRC_IP:4445 --vcpus 2 --ops 2000 \
 		--umemd-arg --verbose
-	kill "$(cat /tmp/relay.pid)" 2>/dev/null
+	kill "$(cat $RUN/relay.pid)" 2>/dev/null
 	wait $relay 2>/dev/null
 	# Kernel TLS fails the record with EBADMSG; the user-space pump (a
 	# kernel without the tls module: the debug kernel) drops the session.
@@ -502,8 +501,7 @@ t_takeover() {
 		expect_in source "takes the migration over from the destination it had"
 }
 
-echo "TAP version 13"
-[ -z "${POSTCOPY_ONLY:-}" ] && echo "1..29"
+tap_start postcopy
 if ! net_up > $log/net 2>&1; then
 	diag $log/net
 	echo "Bail out! cannot set up the network namespaces"
@@ -540,6 +538,4 @@ run tls__corrupt_record t_tls_corrupt_record
 run session__busy t_second_destination
 run session__takeover t_takeover
 net_down
-[ -n "${POSTCOPY_ONLY:-}" ] && echo "1..$n"
-echo "# postcopy: $((n - failed)) passed, $failed failed"
-[ $failed = 0 ]
+tap_end

@@ -15,6 +15,7 @@
 # results.txt.
 
 T=$(dirname "$0")
+. "$T/tap.sh"
 . "$T/netns.sh"
 # The settings (make bench passes them: run-vm.sh --env).
 : "${GUEST_MIB:?}" "${WORK_MIB:?}" "${BENCH_RUNS:?}" "${BENCH_TLS:?}" "${BENCH_NICE:?}"
@@ -27,7 +28,6 @@ MIG_SEC=--insecure
 # umem's runs trace their demand faults (tools/bench/fault-path.awk).
 . "$T/trace.sh"
 DST_SHM=/dev/shm/l2-ram-dst
-failed=0
 METHODS="umem postcopy postcopy_preempt"
 # BENCH_NICE=1: umem once more with its daemons at the vCPU's priority
 # (nice 0, as QEMU's migration threads run), to show what it does.
@@ -76,14 +76,14 @@ finish_guest() {
 
 bench_umem() {
 	umem_mount 30000 || { echo "#   umem: mount -t umem failed"; return 1; }
-	mig_prepare $MNT/vm || { echo "#   umem: $MIG_ERR"; return 1; }
+	mig_prepare $MNT/vm || { echo "#   umem: $ERR"; return 1; }
 	sleep 2
 	s0=$(stall src)
 	w0=$(wire_bytes)
 	trace_start
 	INCOMING_ARGS="--server-arg --trace"
 	mig_switch ||
-		{ trace_stop $RUN/fault.trace; echo "#   umem: $MIG_ERR"; return 1; }
+		{ trace_stop $RUN/fault.trace; echo "#   umem: $ERR"; return 1; }
 	wait $INCOMING_PID || { trace_stop $RUN/fault.trace; echo "#   umem: umemctl incoming failed"; return 1; }
 	INCOMING_PID=""
 	t_done=$(now)
@@ -157,16 +157,18 @@ bench_one() {
 	return $_rc
 }
 
-# Each run goes once more if it fails (mig_twice): its figures are those
-# of the attempt that passed.  The methods alternate, so that a slow
-# stretch of the host does not fall on one of them only.
+# Each run goes once more if it fails (tap.sh's TAP_RETRY): its figures
+# are those of the attempt that passed.  The methods alternate, so that a
+# slow stretch of the host does not fall on one of them only.
+TAP_RETRY=1
+test_diag() { mig_diag; }
+test_cleanup() { mig_cleanup; }
+tap_start bench
 echo "# qemu: the same guest ($GUEST_MIB MiB RAM, workload on $WORK_MIB MiB) migrated by umem and by QEMU's postcopy, plain and preempt, $BENCH_RUNS runs each"
 rm -f $RUN/bench.* $RUN/fault.trace
-n=0
 for r in $(seq $BENCH_RUNS); do
 	for M in $METHODS; do
-		n=$((n + 1))
-		mig_twice $n bench.qemu.$M.$r bench_one
+		run qemu.$M.$r bench_one
 	done
 done
 rm -f $DST_SHM
@@ -198,4 +200,4 @@ if [ -s $RUN/fault.trace ]; then
 	echo "# Where umem's demand faults wait (all umem runs; microseconds)"
 	awk -f "$T/fault-path.awk" $RUN/fault.trace | sed 's/^/# /'
 fi
-[ $failed = 0 ]
+tap_end

@@ -52,7 +52,7 @@ if [ "$RAM" = umem ]; then
 else
 	dst_ram=$SRC_RAM
 fi
-mig_prepare $dst_ram || fail "$MIG_ERR"
+mig_prepare $dst_ram || fail "$ERR"
 sleep 2
 hb0=$(heartbeat src)
 s0=$(stall src)
@@ -62,7 +62,7 @@ echo "# demo: guest heartbeat $hb0 on the source; migrating"
 : > $RUN/migrate.log
 tail -q -f $RUN/incoming.log $RUN/migrate.log 2>/dev/null | awk '{ print "# " $0; fflush() }' &
 TAIL_PID=$!
-mig_switch || fail "$MIG_ERR"
+mig_switch || fail "$ERR"
 echo "# demo: the guest runs on the destination $(elapsed $T_START $T_RESUME) s after 'migrate'"
 
 if [ "$RAM" = umem ]; then

@@ -15,8 +15,6 @@
 #                      the serial line); VERDICT is its verdict line
 #   mig_wait NAME STATUS SECS  wait for query-migrate to report STATUS
 #   ev_time NAME EVENT         QEMU's timestamp of NAME's first EVENT
-#   mig_twice N NAME FUNC      one migration case as TAP test N, run once
-#                      more if it fails, saying so
 #
 # Each guest NAME leaves in $RUN: NAME.log (QEMU's stderr), NAME.ser.out
 # (the guest's console), NAME.events (QMP events), NAME.pid.
@@ -43,6 +41,8 @@ elapsed() {
 
 # wait_line FILE ERE SECS
 wait_line() {
+	local end
+
 	end=$(($(date +%s) + $3))
 	while [ $(date +%s) -lt $end ]; do
 		grep -q -E "$2" "$1" 2>/dev/null && return 0
@@ -56,7 +56,8 @@ alive() {
 }
 
 l2_start() {
-	name=$1 ns=$2 mempath=$3
+	local name=$1 ns=$2 mempath=$3
+
 	shift 3
 	rm -f $RUN/$name.*
 	mkfifo $RUN/$name.ser.in
@@ -79,7 +80,8 @@ l2_start() {
 }
 
 l2_boot() {
-	try=0
+	local try=0 t0
+
 	while :; do
 		t0=$(now)
 		l2_start "$@"
@@ -106,6 +108,8 @@ l2_boot() {
 }
 
 l2_wait_exit() {
+	local end
+
 	end=$(($(date +%s) + $2))
 	while alive $1; do
 		[ $(date +%s) -ge $end ] && return 1
@@ -128,12 +132,14 @@ l2_kill() {
 # "guest-reset" under -no-reboot is the guest resetting itself: a triple
 # fault, or a reboot (a panic reboots, panic=-1).
 l2_gone() {
-	_r=$(sed -n 's/.*"event": "SHUTDOWN".*"reason": "\([^"]*\)".*/\1/p' \
+	local r
+
+	r=$(sed -n 's/.*"event": "SHUTDOWN".*"reason": "\([^"]*\)".*/\1/p' \
 		$RUN/$1.events 2>/dev/null | tail -n 1)
-	case "$_r" in
+	case "$r" in
 	"") echo "QEMU gone, no SHUTDOWN event" ;;
 	guest-reset) echo "QEMU gone: SHUTDOWN guest-reset, the guest reset itself (triple fault or reboot)" ;;
-	*) echo "QEMU gone: SHUTDOWN $_r" ;;
+	*) echo "QEMU gone: SHUTDOWN $r" ;;
 	esac
 }
 
@@ -155,11 +161,11 @@ l2_stop() {
 	return 1
 }
 
-# qmp and caps name their variables with a _: the test scripts use n.
 qmp() {
-	_q=$1
+	local who=$1
+
 	shift
-	$QMP $RUN/$_q.qmp "$@"
+	$QMP $RUN/$who.qmp "$@"
 }
 
 mig_status() {
@@ -167,6 +173,8 @@ mig_status() {
 }
 
 mig_wait() {
+	local end s
+
 	end=$(($(date +%s) + $3))
 	while [ $(date +%s) -le $end ]; do
 		s=$(mig_status $1)
@@ -190,6 +198,8 @@ ev_time() {
 
 # ev_wait NAME ERE SECS: wait for an event of NAME's matching ERE
 ev_wait() {
+	local end
+
 	end=$(($(date +%s) + $3))
 	while [ $(date +%s) -lt $end ]; do
 		grep -q -E "$2" $RUN/$1.events && return 0
@@ -200,13 +210,13 @@ ev_wait() {
 
 # caps NAME CAP...: set migration capabilities on
 caps() {
-	_c=$1
+	local who=$1 c list=""
+
 	shift
-	list=""
 	for c in "$@"; do
 		list="$list${list:+,}{\"capability\":\"$c\",\"state\":true}"
 	done
-	qmp $_c "{\"execute\":\"migrate-set-capabilities\",\"arguments\":{\"capabilities\":[$list]}}" > /dev/null
+	qmp $who "{\"execute\":\"migrate-set-capabilities\",\"arguments\":{\"capabilities\":[$list]}}" > /dev/null
 }
 
 # stall NAME: the guest's own stall counter (seconds of gaps over 1 ms in
@@ -222,6 +232,8 @@ heartbeat() {
 }
 
 l2_diag() {
+	local f
+
 	for f in $RUN/$1.log $RUN/$1.ser.out $RUN/$1.events; do
 		[ -s $f ] || continue
 		echo "# --- $f (last 15 lines)"
@@ -252,7 +264,6 @@ l2_diag() {
 SRC_RAM=/dev/shm/l2-ram
 MNT=/mnt/umem
 UMEM_PORT=4444
-MIG_ERR=""
 
 umem_mount() {
 	mkdir -p $MNT
@@ -262,7 +273,7 @@ umem_mount() {
 mig_prepare() {
 	DST_RAM=$1
 	rm -f $RUN/incoming.log $RUN/migrate.log
-	l2_boot src on_src $SRC_RAM || { MIG_ERR="the source guest did not boot"; return 1; }
+	l2_boot src on_src $SRC_RAM || { ERR="the source guest did not boot"; return 1; }
 	l2_start dst on_dst $DST_RAM -incoming defer
 }
 
@@ -297,17 +308,19 @@ server_pid() {
 
 # The QEMU-only control case: the destination on the source's own file.
 mig_switch_shm() {
-	caps dst x-ignore-shared || { MIG_ERR="the destination QEMU does not answer"; return 1; }
+	caps dst x-ignore-shared || { ERR="the destination QEMU does not answer"; return 1; }
 	qmp dst "{\"execute\":\"migrate-incoming\",\"arguments\":{\"uri\":\"tcp:$DST_IP:$MIG_PORT\"}}" > /dev/null ||
-		{ MIG_ERR="migrate-incoming refused"; return 1; }
-	caps src x-ignore-shared events || { MIG_ERR="cannot set the source's capabilities"; return 1; }
+		{ ERR="migrate-incoming refused"; return 1; }
+	caps src x-ignore-shared events || { ERR="cannot set the source's capabilities"; return 1; }
 	T_START=$(now)
 	qmp src "{\"execute\":\"migrate\",\"arguments\":{\"uri\":\"tcp:$DST_IP:$MIG_PORT\"}}" > /dev/null ||
-		{ MIG_ERR="migrate refused"; return 1; }
-	mig_wait src completed 120 || { MIG_ERR="the migration did not complete"; return 1; }
+		{ ERR="migrate refused"; return 1; }
+	mig_wait src completed 120 || { ERR="the migration did not complete"; return 1; }
 }
 
 mig_switch() {
+	local end
+
 	if [ "$DST_RAM" = "$SRC_RAM" ]; then
 		mig_switch_shm || return 1
 	else
@@ -316,7 +329,7 @@ mig_switch() {
 		migrate_start $MIGRATE_ARGS
 		wait_line $RUN/migrate.log 'switchover complete|umemctl migrate: .*(fail|refused|no destination|gone|exited)' 180
 		grep -q 'switchover complete' $RUN/migrate.log ||
-			{ MIG_ERR="the migration did not switch over: $(grep 'umemctl migrate:' $RUN/migrate.log | tail -n 1)"; return 1; }
+			{ ERR="the migration did not switch over: $(grep 'umemctl migrate:' $RUN/migrate.log | tail -n 1)"; return 1; }
 	fi
 	end=$(($(date +%s) + 30))
 	while [ -z "$(ev_time dst RESUME)" ] && [ $(date +%s) -lt $end ]; do
@@ -324,10 +337,12 @@ mig_switch() {
 	done
 	T_STOP=$(ev_time src STOP)
 	T_RESUME=$(ev_time dst RESUME)
-	[ -n "$T_RESUME" ] || { MIG_ERR="the destination guest never resumed"; return 1; }
+	[ -n "$T_RESUME" ] || { ERR="the destination guest never resumed"; return 1; }
 }
 
 mig_cleanup() {
+	local sp p
+
 	l2_kill dst
 	l2_kill src
 	sp=$(server_pid 2>/dev/null)
@@ -344,45 +359,12 @@ mig_cleanup() {
 }
 
 mig_diag() {
+	local g f
+
 	for g in src dst; do l2_diag $g; done
 	for f in $RUN/incoming.log $RUN/migrate.log; do
 		[ -s $f ] && { echo "# --- $f"; grep -v -E 'filling|serving' $f | tail -n 15 | sed 's/^/#   /'; }
 	done
-}
-
-# mig_twice N NAME FUNC: FUNC (which may say why it failed in ERR) as TAP
-# test N, NAME, then mig_cleanup.  Once more if it fails, and say so: a
-# nested guest under TCG stalls or fails its boot now and then (seen: the
-# destination guest stopped after umemd's re-adopt completed the RAM, no
-# verdict in 180 s; a source guest reset during its boot).  A second
-# failure fails (failed counts it); a pass after a failure is reported as
-# a flake (FLAKES counts it), never hidden.
-FLAKES=0
-mig_twice() {
-	run_t0=$(date +%s)
-	if $3; then
-		echo "# $2: $(($(date +%s) - run_t0)) s"
-		echo "ok $1 $2"
-		mig_cleanup
-		return
-	fi
-	echo "# $2: FAILED${ERR:+: $ERR}"
-	mig_diag
-	mig_cleanup
-	echo "# $2: RETRY: the first attempt failed${ERR:+ ($ERR)}; running it once more"
-	ERR=
-	run_t0=$(date +%s)
-	if $3; then
-		echo "# $2: $(($(date +%s) - run_t0)) s (second attempt)"
-		echo "ok $1 $2 (FLAKE: passed on the second attempt, the first failed: see RETRY)"
-		FLAKES=$((FLAKES + 1))
-	else
-		echo "# $2: FAILED again${ERR:+: $ERR}"
-		mig_diag
-		echo "not ok $1 $2"
-		failed=$((failed + 1))
-	fi
-	mig_cleanup
 }
 
 # wire_bytes: bytes through the destination's end of the veth, both ways

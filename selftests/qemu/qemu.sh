@@ -26,38 +26,32 @@
 #                       zero-filled memory
 
 T=$(dirname "$0")
+. "$T/tap.sh"
 . "$T/netns.sh"
 # The settings (make check-qemu passes them: run-vm.sh --env).
 : "${GUEST_MIB:?}" "${WORK_MIB:?}"
 . "$T/lib.sh"
-n=0
-failed=0
 
 # The background stream slowed (umemctl source --rate, MiB/s) so that
 # the RAM is still arriving when the fault is injected.
 RATE=8
 
-# QEMU_T= (make check-qemu QEMU_T=ERE): only the tests whose name matches.
-ONLY=${QEMU_T:-}
-
-run() {
-	n=$((n + 1))
-	if [ -n "$ONLY" ] && ! echo "$1" | grep -q -E "$ONLY"; then
-		echo "ok $n qemu.$1 # SKIP not selected by QEMU_T"
-		return
-	fi
-	echo "#  RUN qemu.$1"
-	mig_twice $n qemu.$1 $2
-}
+# The harness (tap.sh) runs a failed test once more, saying so: a nested
+# guest under TCG stalls or fails its boot now and then (seen: the
+# destination guest stopped after umemd's re-adopt completed the RAM, no
+# verdict in 180 s; a source guest reset during its boot).
+TAP_RETRY=1
+test_diag() { mig_diag; }
+test_cleanup() { mig_cleanup; }
 
 # start_migration DETACH_MS [INCOMING ARGS]: up to the guest running on
 # the destination, its RAM arriving slowly.
 start_migration() {
 	umem_mount $1 || { ERR="mount -t umem failed"; return 1; }
 	shift
-	mig_prepare $MNT/vm || { ERR=$MIG_ERR; return 1; }
+	mig_prepare $MNT/vm || return 1
 	MIGRATE_ARGS="--server-arg=--rate=$RATE" INCOMING_ARGS="$*"
-	mig_switch || { ERR=$MIG_ERR; return 1; }
+	mig_switch || return 1
 	echo "# the guest runs on the destination $(elapsed $T_START $T_RESUME) s after 'migrate'"
 }
 
@@ -90,6 +84,8 @@ source_survives() {
 
 # tool_status PID SECS: the exit status of a background tool, or 255
 tool_status() {
+	local end
+
 	end=$(($(date +%s) + $2))
 	while kill -0 $1 2>/dev/null && [ $(date +%s) -lt $end ]; do
 		sleep 0.2
@@ -100,7 +96,7 @@ tool_status() {
 
 t_dst_unreachable() {
 	umem_mount 30000 || { ERR="mount -t umem failed"; return 1; }
-	mig_prepare $MNT/vm || { ERR=$MIG_ERR; return 1; }
+	mig_prepare $MNT/vm || return 1
 	rm -f $RUN/incoming.log $RUN/migrate.log
 	incoming_start
 	# The RAM transport arms, then QEMU's own connection is refused.
@@ -117,7 +113,7 @@ t_dst_unreachable() {
 
 t_caps_refused() {
 	umem_mount 30000 || { ERR="mount -t umem failed"; return 1; }
-	mig_prepare $MNT/vm || { ERR=$MIG_ERR; return 1; }
+	mig_prepare $MNT/vm || return 1
 	rm -f $RUN/migrate.log
 	# An operator's leftover: postcopy-ram excludes x-ignore-shared.
 	caps src postcopy-ram || { ERR="cannot set postcopy-ram"; return 1; }
@@ -132,7 +128,7 @@ t_caps_refused() {
 
 t_dst_killed() {
 	umem_mount 30000 || { ERR="mount -t umem failed"; return 1; }
-	mig_prepare $MNT/vm || { ERR=$MIG_ERR; return 1; }
+	mig_prepare $MNT/vm || return 1
 	rm -f $RUN/incoming.log $RUN/migrate.log
 	incoming_start
 	wait_line $RUN/incoming.log 'umemd: connected|connects to the source' 60 ||
@@ -245,8 +241,7 @@ t_source_dies() {
 	fi
 }
 
-echo "TAP version 13"
-echo "1..6"
+tap_start qemu
 # Whatever happens, no QEMU outlives the script: the runner unloads kvm.
 trap 'mig_cleanup; net_down' EXIT
 if ! net_up > /tmp/net.log 2>&1; then
@@ -261,5 +256,4 @@ run umemd_killed t_umemd_killed
 run net_down t_net_down
 run source_dies t_source_dies
 [ $L2_RETRIES = 0 ] || echo "# qemu: NOTE: $L2_RETRIES L2 boot(s) hung and were retried (see above)"
-[ $FLAKES = 0 ] || echo "# qemu: NOTE: $FLAKES test(s) failed once and passed on the second attempt (FLAKE above)"
-[ $failed = 0 ]
+tap_end
