@@ -260,9 +260,10 @@ $(BUILD)/header_check.%.o: selftests/umem/header_check.c include/uapi/linux/umem
 	$(HEADER_CC) -Wall -Wextra -Werror -Iinclude/uapi -c -o $@ $<
 
 # The L2 guest: its initramfs, its kernel, the QMP client the L1 scripts use.
+$(QEMU_DIR)/qmp: LDLIBS := -ljson-c
 $(QEMU_DIR)/%: selftests/qemu/%.c
 	@mkdir -p $(dir $@)
-	$(CC) -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE -o $@ $< -static
+	$(CC) -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE -o $@ $< -static $(LDLIBS)
 $(L2_INITRAMFS): $(QEMU_DIR)/workload selftests/qemu/l2-init
 	scripts/l2-initramfs.sh $@ $^
 $(L2_KERNEL): $(KERNEL)

@@ -130,14 +130,15 @@ bench_postcopy() {
 	w1=$(wire_bytes)
 	s1=$(stall dst)
 	mig_wait dst completed 60
-	dinfo=$(qmp dst query-migrate)
-	echo "#   destination: $(echo "$dinfo" | grep -o '"postcopy-[a-z-]*blocktime": [^]]*]*' | tr '\n' ' ')"
+	bt=$(qmp dst --get postcopy-blocktime query-migrate)
+	vbt=$(qmp dst --get postcopy-vcpu-blocktime query-migrate)
+	echo "#   destination: postcopy-blocktime $bt, postcopy-vcpu-blocktime $vbt"
 	finish_guest || return 1
 	# The sum over vCPUs of the time each was blocked (one vCPU here).
 	record $M $(elapsed $t0 $t_done) \
 		$(awk -v a=$(ev_time src STOP) -v b=$(ev_time dst RESUME) 'BEGIN { printf "%.0f", (b - a) * 1000 }') \
-		"$(echo "$dinfo" | sed -n 's/.*"postcopy-vcpu-blocktime": \[\([0-9, ]*\)\].*/\1/p' |
-			tr ',' '\n' | awk '{ s += $1 } END { printf "%.3f", s / 1000 }')" \
+		"$(echo "$vbt" | tr -d '[]' | tr ',' '\n' |
+			awk '{ s += $1 } END { printf "%.3f", s / 1000 }')" \
 		$(awk -v a=$s0 -v b=$s1 'BEGIN { printf "%.3f", b - a }') \
 		$((w1 - w0)) $(verified_pages)
 }

@@ -169,7 +169,7 @@ qmp() {
 }
 
 mig_status() {
-	qmp $1 query-migrate | grep -o '"status": "[a-z-]*"' | head -n 1 | cut -d'"' -f4
+	qmp $1 --get status query-migrate
 }
 
 mig_wait() {

@@ -74,7 +74,7 @@ finish_ok() {
 source_survives() {
 	grep "umemctl $1:" $RUN/$1.log | tail -n 2 | sed 's/^/# /'
 	grep -q -E "$2" $RUN/$1.log || { ERR="umemctl $1 did not say '$2'"; return 1; }
-	st=$(qmp src query-status | grep -o '"status": "[a-z-]*"' | cut -d'"' -f4)
+	st=$(qmp src --get status query-status)
 	[ "$st" = running ] || { ERR="the source guest is '$st', not running"; return 1; }
 	l2_stop src 180
 	vrc=$?
@@ -194,7 +194,7 @@ t_source_dies() {
 	st=""
 	while [ $(date +%s) -lt $end ]; do
 		alive dst || break
-		st=$(qmp dst query-status 2>/dev/null | grep -o '"status": "[a-z-]*"' | cut -d'"' -f4)
+		st=$(qmp dst --get status query-status 2>/dev/null)
 		case "$st" in
 		running|"") ;;
 		*) break ;;

@@ -3,10 +3,14 @@
  * qmp: a minimal QMP client for the test VM (busybox has no socat and its
  * nc cannot do unix sockets).
  *
- *   qmp SOCKET CMD...      run each command, print each reply on a line;
+ *   qmp SOCKET [--get PATH] CMD...
+ *                          run each command, print each reply on a line;
  *                          CMD is a JSON object, or a bare command name
  *                          ("query-status" = {"execute":"query-status"});
- *                          exit 1 on an error reply or a lost connection
+ *                          exit 1 on an error reply or a lost connection.
+ *                          --get: print only the member PATH (a.b.c) of
+ *                          each reply's return value, a string bare, any
+ *                          other value as JSON; exit 3 if it has none
  *   qmp --events SOCKET    print every event (with QEMU's timestamp) until
  *                          the connection closes
  *   qmp --now              the wall clock, "SECONDS.MICROSECONDS", the
@@ -15,11 +19,13 @@
  *
  * The connection is retried for 10 s, so that it can be started together
  * with QEMU.  Commands give up after 60 s (a QEMU whose main loop is
- * stuck must not hang the test): exit 1, "qmp: no reply".  Replies are told from events by their "return" or "error"
- * member; events that come before a reply are dropped (use a second
- * monitor with --events to see them).
+ * stuck must not hang the test): exit 1, "qmp: no reply".  Every line is
+ * parsed as JSON (json-c): replies are told from events by their "return"
+ * or "error" member; events that come before a reply are dropped (use a
+ * second monitor with --events to see them).
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,9 +34,11 @@
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
+#include <json-c/json.h>
 
 static FILE *in;
 static int fd;
+static const char *get_path;	/* --get */
 
 static void die(const char *msg)
 {
@@ -72,27 +80,76 @@ static void send_cmd(const char *cmd)
 		die("write failed");
 }
 
-/* The reply to the last command: 0 for a return, 1 for an error. */
+/* The next line from QEMU (at *@line), a JSON object; put it. */
+static struct json_object *next_object(char **line)
+{
+	char *l = getline_or_die();
+	struct json_object *o = json_tokener_parse(l);
+
+	if (line)
+		*line = l;
+	if (!o || !json_object_is_type(o, json_type_object))
+		die("QEMU sent a line that is not a JSON object");
+	return o;
+}
+
+static bool has(struct json_object *o, const char *key)
+{
+	return json_object_object_get_ex(o, key, NULL);
+}
+
+/* --get: print member get_path of @v; 3 if it has none. */
+static int print_member(struct json_object *v)
+{
+	char *path = strdup(get_path), *save = NULL, *key;
+
+	if (!path)
+		die("out of memory");
+	for (key = strtok_r(path, ".", &save); key && v;
+	     key = strtok_r(NULL, ".", &save))
+		if (!json_object_object_get_ex(v, key, &v))
+			v = NULL;
+	free(path);
+	if (!v)
+		return 3;
+	if (json_object_is_type(v, json_type_string))
+		puts(json_object_get_string(v));
+	else
+		puts(json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN));
+	return 0;
+}
+
+/*
+ * The reply to the last command, printed if @print: 0 for a return, 1
+ * for an error (or 3: --get found no such member).
+ */
 static int reply(int print)
 {
-	for (;;) {
-		char *l = getline_or_die();
+	struct json_object *o, *v;
+	int rc = -1;
+	char *l;
 
-		if (strstr(l, "\"return\"")) {
-			if (print)
+	while (rc < 0) {
+		o = next_object(&l);
+		if (json_object_object_get_ex(o, "return", &v)) {
+			rc = 0;
+			if (print && get_path)
+				rc = print_member(v);
+			else if (print)
 				fputs(l, stdout);
-			return 0;
-		}
-		if (strstr(l, "\"error\"")) {
+		} else if (has(o, "error")) {
+			rc = 1;
 			fputs(l, print ? stdout : stderr);
-			return 1;
 		}
+		json_object_put(o);
 	}
+	return rc;
 }
 
 int main(int argc, char **argv)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct json_object *o;
 	int events = 0, i, rc = 0, tries;
 
 	if (argc == 2 && !strcmp(argv[1], "--now")) {
@@ -107,8 +164,14 @@ int main(int argc, char **argv)
 		argv++;
 		argc--;
 	}
+	if (!events && argc > 3 && !strcmp(argv[2], "--get")) {
+		get_path = argv[3];
+		argv[3] = argv[1];	/* the socket; the commands follow */
+		argv += 2;
+		argc -= 2;
+	}
 	if (argc < 2 || (!events && argc < 3) || (events && argc != 2)) {
-		fprintf(stderr, "usage: qmp SOCKET CMD...\n       qmp --events SOCKET\n       qmp --now\n");
+		fprintf(stderr, "usage: qmp SOCKET [--get PATH] CMD...\n       qmp --events SOCKET\n       qmp --now\n");
 		return 2;
 	}
 	if (strlen(argv[1]) >= sizeof(sa.sun_path))
@@ -134,8 +197,10 @@ int main(int argc, char **argv)
 	in = fdopen(fd, "r");
 	if (!in)
 		die("fdopen failed");
-	if (!strstr(getline_or_die(), "\"QMP\""))
+	o = next_object(NULL);
+	if (!has(o, "QMP"))
 		die("no QMP greeting");
+	json_object_put(o);
 	send_cmd("qmp_capabilities");
 	if (reply(0))
 		die("qmp_capabilities refused");
@@ -144,9 +209,13 @@ int main(int argc, char **argv)
 		size_t cap = 0;
 
 		setvbuf(stdout, NULL, _IOLBF, 0);
-		while (getline(&line, &cap, in) >= 0)
-			if (strstr(line, "\"event\""))
+		while (getline(&line, &cap, in) >= 0) {
+			o = json_tokener_parse(line);
+			if (o && json_object_is_type(o, json_type_object) &&
+			    has(o, "event"))
 				fputs(line, stdout);
+			json_object_put(o);
+		}
 		return 0;
 	}
 	for (i = 2; i < argc; i++) {
