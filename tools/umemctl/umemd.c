@@ -91,7 +91,8 @@ struct chan {
 	bool sending;
 };
 
-static struct {
+/* The daemon's state; main() owns the one instance. */
+struct umemd {
 	/* options */
 	const char *source;
 	const char *snapshot;
@@ -146,7 +147,7 @@ static struct {
 	uint64_t n_huge;
 	uint64_t start_ns, last_progress_ns, last_have;
 	bool tty;
-} D;
+};
 
 static const char umemd_usage[] =
 "usage: umemd (--fd N | --unix PATH | --path FILE | --pid PID)\n"
@@ -198,10 +199,10 @@ static const char umemd_usage[] =
 "Exit status: 0 complete; 1 error; 2 bad input or refused by the source;\n"
 "3 the source was lost for good.\n";
 
-__attribute__((format(printf, 2, 0), noreturn))
-static void vdie(int code, const char *fmt, va_list ap)
+__attribute__((format(printf, 3, 0), noreturn))
+static void vdie(const struct umemd *d, int code, const char *fmt, va_list ap)
 {
-	if (D.tty)
+	if (d->tty)
 		fputc('\n', stderr);
 	fprintf(stderr, "umemd: ");
 	vfprintf(stderr, fmt, ap);
@@ -210,32 +211,32 @@ static void vdie(int code, const char *fmt, va_list ap)
 }
 
 /* Exit with @code and a one-line message. */
+__attribute__((format(printf, 3, 4), noreturn))
+static void die_code(const struct umemd *d, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vdie(d, code, fmt, ap);
+}
+
 __attribute__((format(printf, 2, 3), noreturn))
-static void die_code(int code, const char *fmt, ...)
+static void die(const struct umemd *d, const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
-	vdie(code, fmt, ap);
+	vdie(d, 1, fmt, ap);
 }
 
-__attribute__((format(printf, 1, 2), noreturn))
-static void die(const char *fmt, ...)
+__attribute__((format(printf, 2, 3)))
+static void logv(const struct umemd *d, const char *fmt, ...)
 {
 	va_list ap;
 
-	va_start(ap, fmt);
-	vdie(1, fmt, ap);
-}
-
-__attribute__((format(printf, 1, 2)))
-static void logv(const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!D.verbose)
+	if (!d->verbose)
 		return;
-	if (D.tty)
+	if (d->tty)
 		fputc('\n', stderr);
 	fprintf(stderr, "umemd: ");
 	va_start(ap, fmt);
@@ -244,15 +245,15 @@ static void logv(const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
-static struct io_uring_sqe *get_sqe(void)
+static struct io_uring_sqe *get_sqe(struct umemd *d)
 {
-	struct io_uring_sqe *sqe = io_uring_get_sqe(&D.ring);
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&d->ring);
 
 	if (!sqe) {
-		io_uring_submit(&D.ring);
-		sqe = io_uring_get_sqe(&D.ring);
+		io_uring_submit(&d->ring);
+		sqe = io_uring_get_sqe(&d->ring);
 		if (!sqe)
-			die("io_uring submission queue full");
+			die(d, "io_uring submission queue full");
 	}
 	return sqe;
 }
@@ -260,87 +261,88 @@ static struct io_uring_sqe *get_sqe(void)
 /* ---- pages ------------------------------------------------------------ */
 
 /* Give the shmem page back: it holds bytes that must never be seen. */
-static void punch(uint64_t pgoff, uint64_t count)
+static void punch(const struct umemd *d, uint64_t pgoff, uint64_t count)
 {
-	if (fallocate(D.srv.shmem_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-		      pgoff * D.psz, count * D.psz))
-		die("punching a hole at page %llu: %s",
+	if (fallocate(d->srv.shmem_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+		      pgoff * d->psz, count * d->psz))
+		die(d, "punching a hole at page %llu: %s",
 		    (unsigned long long)pgoff, strerror(errno));
 }
 
-static void flush_present(bool sync);
-static void collapse_ranges(const struct umem_range *r, size_t n);
+static void flush_present(struct umemd *d, bool sync);
+static void collapse_ranges(struct umemd *d, const struct umem_range *r,
+			    size_t n);
 
-static void add_present(uint64_t pgoff)
+static void add_present(struct umemd *d, uint64_t pgoff)
 {
-	struct umem_range *last = D.npend ? &D.pend[D.npend - 1] : NULL;
+	struct umem_range *last = d->npend ? &d->pend[d->npend - 1] : NULL;
 
 	if (last && last->pgoff + last->count == pgoff) {
 		last->count++;
 		return;
 	}
-	if (D.npend == UMEM_WRITE_MAX / sizeof(struct umem_range))
-		flush_present(true);
-	D.pend[D.npend].pgoff = pgoff;
-	D.pend[D.npend].count = 1;
-	D.npend++;
+	if (d->npend == UMEM_WRITE_MAX / sizeof(struct umem_range))
+		flush_present(d, true);
+	d->pend[d->npend].pgoff = pgoff;
+	d->pend[d->npend].count = 1;
+	d->npend++;
 }
 
 /* --trace: "umemd WHAT PGOFF" in the kernel's trace, on its clock. */
-static void trace_mark(const char *what, uint64_t pgoff)
+static void trace_mark(const struct umemd *d, const char *what, uint64_t pgoff)
 {
 	char b[64];
 	int n;
 
-	if (D.trace_fd < 0)
+	if (d->trace_fd < 0)
 		return;
 	n = snprintf(b, sizeof(b), "umemd %s %llu\n", what,
 		     (unsigned long long)pgoff);
-	if (write(D.trace_fd, b, n) != n)
-		logv("trace_marker: %s", strerror(errno));
+	if (write(d->trace_fd, b, n) != n)
+		logv(d, "trace_marker: %s", strerror(errno));
 }
 
 /* Page @pgoff holds its right contents: mark it, in the next batch. */
-static void got_page(uint64_t pgoff, int type)
+static void got_page(struct umemd *d, uint64_t pgoff, int type)
 {
-	if (bit_test(D.wanted, pgoff)) {
-		trace_mark("got", pgoff);
-		D.waited = true;
+	if (bit_test(d->wanted, pgoff)) {
+		trace_mark(d, "got", pgoff);
+		d->waited = true;
 	}
-	bit_set(D.have, pgoff);
-	bit_clear(D.wanted, pgoff);
-	D.n_have++;
+	bit_set(d->have, pgoff);
+	bit_clear(d->wanted, pgoff);
+	d->n_have++;
 	if (type == WIRE_URGENT)
-		D.n_urgent++;
+		d->n_urgent++;
 	else
-		D.n_bg++;
-	add_present(pgoff);
+		d->n_bg++;
+	add_present(d, pgoff);
 }
 
-static void flush_present(bool sync)
+static void flush_present(struct umemd *d, bool sync)
 {
 	struct io_uring_sqe *sqe;
 
-	if (!D.npend)
+	if (!d->npend)
 		return;
 	if (sync) {
-		size_t n = D.npend;
+		size_t n = d->npend;
 
-		if (umemlib_mark_present(&D.srv, D.pend, n))
-			die("%s", umemlib_strerror());
-		D.npend = 0;
-		collapse_ranges(D.pend, n);
+		if (umemlib_mark_present(&d->srv, d->pend, n))
+			die(d, "%s", umemlib_strerror());
+		d->npend = 0;
+		collapse_ranges(d, d->pend, n);
 		return;
 	}
-	if (D.write_op.busy)
+	if (d->write_op.busy)
 		return;
-	memcpy(D.wbuf, D.pend, D.npend * sizeof(*D.pend));
-	D.nwbuf = D.npend;
-	D.npend = 0;
-	sqe = get_sqe();
-	io_uring_prep_write(sqe, D.srv.fd, D.wbuf, D.nwbuf * sizeof(*D.wbuf), 0);
-	io_uring_sqe_set_data(sqe, &D.write_op);
-	D.write_op.busy = true;
+	memcpy(d->wbuf, d->pend, d->npend * sizeof(*d->pend));
+	d->nwbuf = d->npend;
+	d->npend = 0;
+	sqe = get_sqe(d);
+	io_uring_prep_write(sqe, d->srv.fd, d->wbuf, d->nwbuf * sizeof(*d->wbuf), 0);
+	io_uring_sqe_set_data(sqe, &d->write_op);
+	d->write_op.busy = true;
 }
 
 /* ---- huge pages -------------------------------------------------------- */
@@ -350,20 +352,20 @@ static void flush_present(bool sync)
 #endif
 
 /* Pages per 2 MiB extent. */
-static uint64_t extent_pages(void)
+static uint64_t extent_pages(const struct umemd *d)
 {
-	return (2ULL << 20) / D.psz;
+	return (2ULL << 20) / d->psz;
 }
 
 /* Is a page of extent @e still waiting in the next batch to be marked? */
-static bool extent_pending(uint64_t e)
+static bool extent_pending(const struct umemd *d, uint64_t e)
 {
-	uint64_t first = e * extent_pages(), end = first + extent_pages();
+	uint64_t first = e * extent_pages(d), end = first + extent_pages(d);
 	size_t i;
 
-	for (i = 0; i < D.npend; i++)
-		if (D.pend[i].pgoff < end &&
-		    D.pend[i].pgoff + D.pend[i].count > first)
+	for (i = 0; i < d->npend; i++)
+		if (d->pend[i].pgoff < end &&
+		    d->pend[i].pgoff + d->pend[i].count > first)
 			return true;
 	return false;
 }
@@ -375,24 +377,24 @@ static bool extent_pending(uint64_t e)
  * UMEM_INIT_HUGE (or the kernel has no THP): never try again.  Other
  * failures (no huge page free) leave the extent on 4 KiB pages.
  */
-static void collapse_extent(uint64_t e)
+static void collapse_extent(struct umemd *d, uint64_t e)
 {
-	uint8_t *a = D.map + e * (2ULL << 20);
+	uint8_t *a = d->map + e * (2ULL << 20);
 
 	/* 6.1 collapses only under a page table of the caller's. */
 	(void)*(volatile uint8_t *)a;
 	if (!madvise(a, 2ULL << 20, MADV_COLLAPSE)) {
-		D.collapsed[e] = 1;
-		D.n_huge++;
+		d->collapsed[e] = 1;
+		d->n_huge++;
 		return;
 	}
 	if (errno == EINVAL) {
-		D.no_collapse = true;
+		d->no_collapse = true;
 		return;
 	}
 	/* Tried again at the end (finish()). */
-	D.collapse_err = errno;
-	logv("extent %llu stays on 4 KiB pages for now: MADV_COLLAPSE: %s",
+	d->collapse_err = errno;
+	logv(d, "extent %llu stays on 4 KiB pages for now: MADV_COLLAPSE: %s",
 	     (unsigned long long)e, strerror(errno));
 }
 
@@ -400,50 +402,53 @@ static void collapse_extent(uint64_t e)
  * Ranges [@r, @r + @n) were just marked present: collapse each extent
  * they made whole, unless a page of it is still to be marked.
  */
-static void collapse_ranges(const struct umem_range *r, size_t n)
+static void collapse_ranges(struct umemd *d, const struct umem_range *r,
+			    size_t n)
 {
-	uint64_t ext = extent_pages(), e, last;
+	uint64_t ext = extent_pages(d), e, last;
 	size_t i;
 
-	for (i = 0; i < n && !D.no_collapse && ext > 1; i++) {
+	for (i = 0; i < n && !d->no_collapse && ext > 1; i++) {
 		last = (r[i].pgoff + r[i].count - 1) / ext;
-		for (e = r[i].pgoff / ext; e <= last && !D.no_collapse; e++) {
-			if ((e + 1) * ext > D.pages || D.collapsed[e] ||
-			    bit_next_clear(D.have, (e + 1) * ext, e * ext) <
-			    (e + 1) * ext || extent_pending(e))
+		for (e = r[i].pgoff / ext; e <= last && !d->no_collapse; e++) {
+			if ((e + 1) * ext > d->pages || d->collapsed[e] ||
+			    bit_next_clear(d->have, (e + 1) * ext, e * ext) <
+			    (e + 1) * ext || extent_pending(d, e))
 				continue;
-			collapse_extent(e);
+			collapse_extent(d, e);
 		}
 	}
 }
 
-static void write_done(int res)
+static void write_done(struct umemd *d, int res)
 {
-	D.write_op.busy = false;
+	d->write_op.busy = false;
 	if (res < 0) {
 		errno = -res;
-		die("marking %zu ranges present: %s", D.nwbuf, strerror(-res));
+		die(d, "marking %zu ranges present: %s", d->nwbuf,
+		    strerror(-res));
 	}
-	collapse_ranges(D.wbuf, D.nwbuf);
+	collapse_ranges(d, d->wbuf, d->nwbuf);
 }
 
-static void poison_page(uint64_t pgoff)
+static void poison_page(struct umemd *d, uint64_t pgoff)
 {
 	fprintf(stderr, "%sumemd: page %llu failed its checksum %d times: poisoned\n",
-		D.tty ? "\n" : "", (unsigned long long)pgoff, MAX_RETRIES + 1);
-	if (umemlib_poison(&D.srv, pgoff, 1))
-		die("%s", umemlib_strerror());
-	bit_set(D.have, pgoff);
-	bit_clear(D.wanted, pgoff);
-	D.n_have++;
-	D.n_poison++;
+		d->tty ? "\n" : "", (unsigned long long)pgoff, MAX_RETRIES + 1);
+	if (umemlib_poison(&d->srv, pgoff, 1))
+		die(d, "%s", umemlib_strerror());
+	bit_set(d->have, pgoff);
+	bit_clear(d->wanted, pgoff);
+	d->n_have++;
+	d->n_poison++;
 }
 
 /* ---- network ---------------------------------------------------------- */
 
-static void chan_fail(struct chan *ch, const char *why);
+static void chan_fail(struct umemd *d, struct chan *ch, const char *why);
 
-static void chan_queue(struct chan *ch, const void *buf, size_t len)
+static void chan_queue(struct umemd *d, struct chan *ch, const void *buf,
+		       size_t len)
 {
 	if (ch->out_len + len > ch->out_cap) {
 		size_t cap = (ch->out_cap ? ch->out_cap * 2 : 4096);
@@ -452,16 +457,16 @@ static void chan_queue(struct chan *ch, const void *buf, size_t len)
 			cap *= 2;
 		ch->out = realloc(ch->out, cap);
 		if (!ch->out)
-			die("out of memory");
+			die(d, "out of memory");
 		ch->out_cap = cap;
 	}
 	memcpy(ch->out + ch->out_len, buf, len);
 	ch->out_len += len;
 }
 
-static void chan_submit_send(struct chan *ch)
+static void chan_submit_send(struct umemd *d, struct chan *ch)
 {
-	struct io_uring_sqe *sqe = get_sqe();
+	struct io_uring_sqe *sqe = get_sqe(d);
 
 	io_uring_prep_send(sqe, ch->fd, ch->tx + ch->tx_off,
 			   ch->tx_len - ch->tx_off, MSG_NOSIGNAL);
@@ -470,7 +475,7 @@ static void chan_submit_send(struct chan *ch)
 	ch->inflight++;
 }
 
-static void chan_flush(struct chan *ch)
+static void chan_flush(struct umemd *d, struct chan *ch)
 {
 	char *t;
 	size_t c;
@@ -486,22 +491,23 @@ static void chan_flush(struct chan *ch)
 	ch->out = t;
 	ch->out_cap = c;
 	ch->out_len = 0;
-	chan_submit_send(ch);
+	chan_submit_send(d, ch);
 }
 
-static void send_req(uint64_t pgoff, uint64_t count, uint32_t flags)
+static void send_req(struct umemd *d, uint64_t pgoff, uint64_t count,
+		     uint32_t flags)
 {
 	struct wire_msg m = {
 		.type = WIRE_REQ, .flags = flags, .pgoff = pgoff, .arg = count,
 	};
 
-	if (D.connected)
-		chan_queue(D.urg, &m, sizeof(m));
+	if (d->connected)
+		chan_queue(d, d->urg, &m, sizeof(m));
 }
 
-static void chan_submit_recv(struct chan *ch)
+static void chan_submit_recv(struct umemd *d, struct chan *ch)
 {
-	struct io_uring_sqe *sqe = get_sqe();
+	struct io_uring_sqe *sqe = get_sqe(d);
 	uint8_t *p;
 	size_t len;
 
@@ -509,7 +515,7 @@ static void chan_submit_recv(struct chan *ch)
 	ch->direct = ch->in_payload;
 	if (ch->direct) {
 		p = ch->dst + ch->got;
-		len = D.psz - ch->got;
+		len = d->psz - ch->got;
 	} else {
 		p = ch->rbuf + ch->rlen;
 		len = RBUF_BYTES - ch->rlen;
@@ -531,7 +537,7 @@ static void chan_free_if_drained(struct chan *ch)
 }
 
 /* A record header arrived; returns false on a protocol error. */
-static bool got_header(struct chan *ch)
+static bool got_header(struct umemd *d, struct chan *ch)
 {
 	struct wire_msg *m = &ch->hdr;
 	uint64_t p = m->pgoff;
@@ -540,32 +546,32 @@ static bool got_header(struct chan *ch)
 	case WIRE_PING:
 		return true;
 	case WIRE_DONE:
-		logv("source: background stream done");
+		logv(d, "source: background stream done");
 		return true;
 	case WIRE_ZERO:
-		if (p >= D.pages)
+		if (p >= d->pages)
 			return false;
-		if (bit_test(D.have, p) || bit_test(D.busy, p)) {
-			D.n_dup++;
+		if (bit_test(d->have, p) || bit_test(d->busy, p)) {
+			d->n_dup++;
 			return true;
 		}
 		/* Non-present pages are holes (see punch()): nothing to write. */
-		D.n_zero++;
-		got_page(p, ch->type);
+		d->n_zero++;
+		got_page(d, p, ch->type);
 		return true;
 	case WIRE_PAGE:
-		if (p >= D.pages)
+		if (p >= d->pages)
 			return false;
 		ch->in_payload = true;
 		ch->got = 0;
-		if (bit_test(D.have, p) || bit_test(D.busy, p)) {
+		if (bit_test(d->have, p) || bit_test(d->busy, p)) {
 			ch->dup = true;
-			ch->dst = D.scratch;
+			ch->dst = d->scratch;
 		} else {
 			ch->dup = false;
-			ch->dst = D.map + p * D.psz;
+			ch->dst = d->map + p * d->psz;
 			ch->page = p;
-			bit_set(D.busy, p);
+			bit_set(d->busy, p);
 		}
 		return true;
 	default:
@@ -573,35 +579,35 @@ static bool got_header(struct chan *ch)
 	}
 }
 
-static void got_payload(struct chan *ch)
+static void got_payload(struct umemd *d, struct chan *ch)
 {
 	uint64_t p = ch->hdr.pgoff;
 
 	ch->in_payload = false;
 	ch->got = 0;
 	if (ch->dup) {
-		D.n_dup++;
+		d->n_dup++;
 		return;
 	}
-	bit_clear(D.busy, p);
+	bit_clear(d->busy, p);
 	ch->page = ~0ULL;
-	if (wire_csum(ch->dst, D.psz, p) == ch->hdr.arg) {
-		got_page(p, ch->type);
+	if (wire_csum(ch->dst, d->psz, p) == ch->hdr.arg) {
+		got_page(d, p, ch->type);
 		return;
 	}
-	D.n_csum++;
-	punch(p, 1);
-	if (++D.retries[p] > MAX_RETRIES) {
-		poison_page(p);
+	d->n_csum++;
+	punch(d, p, 1);
+	if (++d->retries[p] > MAX_RETRIES) {
+		poison_page(d, p);
 		return;
 	}
-	logv("page %llu: bad checksum, asking again",
+	logv(d, "page %llu: bad checksum, asking again",
 	     (unsigned long long)p);
-	send_req(p, 1, 0);
+	send_req(d, p, 1, 0);
 }
 
 /* An op of @ch completed with @res: false if the channel is done for. */
-static bool chan_op_done(struct chan *ch, int res)
+static bool chan_op_done(struct umemd *d, struct chan *ch, int res)
 {
 	ch->inflight--;
 	if (ch->dead) {
@@ -609,14 +615,14 @@ static bool chan_op_done(struct chan *ch, int res)
 		return false;
 	}
 	if (res <= 0) {
-		chan_fail(ch, res ? strerror(-res) : "connection closed");
+		chan_fail(d, ch, res ? strerror(-res) : "connection closed");
 		return false;
 	}
 	return true;
 }
 
 /* Take every whole record, and the start of a page, out of rbuf. */
-static bool chan_parse(struct chan *ch)
+static bool chan_parse(struct umemd *d, struct chan *ch)
 {
 	size_t off = 0, n;
 
@@ -626,56 +632,56 @@ static bool chan_parse(struct chan *ch)
 				break;
 			memcpy(&ch->hdr, ch->rbuf + off, sizeof(ch->hdr));
 			off += sizeof(ch->hdr);
-			if (!got_header(ch))
+			if (!got_header(d, ch))
 				return false;
 			continue;
 		}
-		n = D.psz - ch->got;
+		n = d->psz - ch->got;
 		if (n > ch->rlen - off)
 			n = ch->rlen - off;
 		memcpy(ch->dst + ch->got, ch->rbuf + off, n);
 		ch->got += n;
 		off += n;
-		if (ch->got == D.psz)
-			got_payload(ch);
+		if (ch->got == d->psz)
+			got_payload(d, ch);
 	}
 	ch->rlen -= off;
 	memmove(ch->rbuf, ch->rbuf + off, ch->rlen);
 	return true;
 }
 
-static void recv_done(struct chan *ch, int res)
+static void recv_done(struct umemd *d, struct chan *ch, int res)
 {
-	if (!chan_op_done(ch, res))
+	if (!chan_op_done(d, ch, res))
 		return;
 	ch->last_rx_ns = now_ns();
 	if (ch->direct) {
 		ch->got += res;
-		if (ch->got == D.psz)
-			got_payload(ch);
+		if (ch->got == d->psz)
+			got_payload(d, ch);
 	} else {
 		ch->rlen += res;
-		if (!chan_parse(ch)) {
-			chan_fail(ch, "protocol error");
+		if (!chan_parse(d, ch)) {
+			chan_fail(d, ch, "protocol error");
 			return;
 		}
 	}
-	chan_submit_recv(ch);
+	chan_submit_recv(d, ch);
 }
 
-static void send_done(struct chan *ch, int res)
+static void send_done(struct umemd *d, struct chan *ch, int res)
 {
 	ch->sending = false;
-	if (!chan_op_done(ch, res))
+	if (!chan_op_done(d, ch, res))
 		return;
 	ch->tx_off += res;
 	if (ch->tx_off < ch->tx_len)
-		chan_submit_send(ch);
+		chan_submit_send(d, ch);
 	else
-		chan_flush(ch);
+		chan_flush(d, ch);
 }
 
-static void chan_kill(struct chan *ch)
+static void chan_kill(struct umemd *d, struct chan *ch)
 {
 	if (!ch || ch->dead)
 		return;
@@ -683,30 +689,30 @@ static void chan_kill(struct chan *ch)
 	shutdown(ch->fd, SHUT_RDWR);
 	if (ch->page != ~0ULL) {
 		/* Half a page arrived: forget it, it comes again. */
-		bit_clear(D.busy, ch->page);
-		punch(ch->page, 1);
+		bit_clear(d->busy, ch->page);
+		punch(d, ch->page, 1);
 		ch->page = ~0ULL;
 	}
 	chan_free_if_drained(ch);
 }
 
-static void chan_fail(struct chan *ch, const char *why)
+static void chan_fail(struct umemd *d, struct chan *ch, const char *why)
 {
-	if (D.tty)
+	if (d->tty)
 		fputc('\n', stderr);
 	fprintf(stderr, "umemd: %s channel: %s; reconnecting\n",
 		ch->type == WIRE_URGENT ? "urgent" : "background", why);
-	chan_kill(D.urg);
-	chan_kill(D.bg);
-	D.urg = D.bg = NULL;
-	D.connected = false;
-	D.down_since_ns = now_ns();
-	D.backoff_ns = 100000000ULL;
-	D.next_try_ns = D.down_since_ns + D.backoff_ns;
+	chan_kill(d, d->urg);
+	chan_kill(d, d->bg);
+	d->urg = d->bg = NULL;
+	d->connected = false;
+	d->down_since_ns = now_ns();
+	d->backoff_ns = 100000000ULL;
+	d->next_try_ns = d->down_since_ns + d->backoff_ns;
 }
 
 /* Connect with a timeout; returns the fd or -errno. */
-static int tcp_connect(uint64_t timeout_ms)
+static int tcp_connect(const struct umemd *d, uint64_t timeout_ms)
 {
 	struct addrinfo hints = { .ai_family = AF_UNSPEC,
 				  .ai_socktype = SOCK_STREAM }, *ai;
@@ -715,19 +721,20 @@ static int tcp_connect(uint64_t timeout_ms)
 	int fd, r, err = 0, one = 1;
 	socklen_t len = sizeof(err);
 
-	snprintf(port, sizeof(port), "%d", D.port);
+	snprintf(port, sizeof(port), "%d", d->port);
 	/* Numeric first: a static binary may have no NSS to resolve names. */
 	hints.ai_flags |= AI_NUMERICHOST | AI_NUMERICSERV;
-	r = getaddrinfo(D.host, port, &hints, &ai);
+	r = getaddrinfo(d->host, port, &hints, &ai);
 	if (r == EAI_NONAME) {
 		hints.ai_flags &= ~AI_NUMERICHOST;
-		r = getaddrinfo(D.host, port, &hints, &ai);
+		r = getaddrinfo(d->host, port, &hints, &ai);
 	}
 	if (r)
-		die_code(EXIT_CONFIG, "source %s: %s", D.host, gai_strerror(r));
+		die_code(d, EXIT_CONFIG, "source %s: %s", d->host,
+			 gai_strerror(r));
 	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
-		die("socket: %s", strerror(errno));
+		die(d, "socket: %s", strerror(errno));
 	r = connect(fd, ai->ai_addr, ai->ai_addrlen);
 	freeaddrinfo(ai);
 	if (r && errno != EINPROGRESS)
@@ -756,82 +763,83 @@ fail:
 }
 
 /* Say hello on a new connection; returns the channel or NULL (errno). */
-static struct chan *chan_open(int type, uint64_t timeout_ms)
+static struct chan *chan_open(const struct umemd *d, int type,
+			      uint64_t timeout_ms)
 {
 	struct timeval tv = { .tv_sec = 2 };
 	struct wire_hello h = {
 		.magic = WIRE_MAGIC, .version = WIRE_VERSION, .channel = type,
-		.session = D.session, .image_bytes = D.reg.size,
-		.page_size = D.psz,
+		.session = d->session, .image_bytes = d->reg.size,
+		.page_size = d->psz,
 	};
 	struct wire_welcome w;
-	size_t words = (D.pages + 63) / 64;
+	size_t words = (d->pages + 63) / 64;
 	struct chan *ch;
 	int fd;
 
-	fd = tcp_connect(timeout_ms);
+	fd = tcp_connect(d, timeout_ms);
 	if (fd < 0) {
 		errno = -fd;
 		return NULL;
 	}
-	if (D.tls) {
+	if (d->tls) {
 		char who[768], err[384];
 
-		fd = tls_start(D.tls, fd, D.host, 5000, who, sizeof(who), err,
+		fd = tls_start(d->tls, fd, d->host, 5000, who, sizeof(who), err,
 			       sizeof(err));
 		if (fd < 0) {
 			/* Before the first session a refusal is final. */
-			if (!D.was_connected)
-				die_code(EXIT_CONFIG, "TLS with %s:%d refused: %s",
-					 D.host, D.port, err);
-			if (D.tty)
+			if (!d->was_connected)
+				die_code(d, EXIT_CONFIG, "TLS with %s:%d refused: %s",
+					 d->host, d->port, err);
+			if (d->tty)
 				fputc('\n', stderr);
 			fprintf(stderr, "umemd: TLS with %s:%d refused: %s\n",
-				D.host, D.port, err);
+				d->host, d->port, err);
 			errno = ECONNREFUSED;
 			return NULL;
 		}
-		logv("TLS: %s", who);
+		logv(d, "TLS: %s", who);
 	}
 	if (type == WIRE_BACKGROUND)
 		h.bitmap_words = words;
 	/* Once ours, the session is never taken back from a successor. */
-	if (D.takeover && !D.was_connected)
+	if (d->takeover && !d->was_connected)
 		h.channel |= WIRE_HELLO_TAKEOVER;
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	if (!send_all(fd, &h, sizeof(h)) ||
-	    (type == WIRE_BACKGROUND && !send_all(fd, D.have, words * 8)) ||
+	    (type == WIRE_BACKGROUND && !send_all(fd, d->have, words * 8)) ||
 	    !recv_all(fd, &w, sizeof(w))) {
 		if (!errno || errno == EAGAIN)
 			errno = ECONNRESET;
-		if (!D.tls && !D.was_connected)
-			die_code(EXIT_CONFIG,
+		if (!d->tls && !d->was_connected)
+			die_code(d, EXIT_CONFIG,
 				 "%s:%d closed the connection at the hello: does the source want TLS (--tls-creds)?",
-				 D.host, D.port);
+				 d->host, d->port);
 		close(fd);
 		return NULL;
 	}
 	if (w.magic != WIRE_MAGIC)
-		die_code(EXIT_CONFIG, "%s:%d is not a umem source", D.host, D.port);
+		die_code(d, EXIT_CONFIG, "%s:%d is not a umem source", d->host, d->port);
 	if (w.status == WIRE_ESIZE)
-		die_code(EXIT_CONFIG,
+		die_code(d, EXIT_CONFIG,
 			 "the source's image is %llu bytes but the region is %llu bytes",
 			 (unsigned long long)w.image_bytes,
-			 (unsigned long long)D.reg.size);
+			 (unsigned long long)d->reg.size);
 	if (w.status == WIRE_EPAGE)
-		die_code(EXIT_CONFIG,
+		die_code(d, EXIT_CONFIG,
 			 "the source's page size is %u but the region's is %u",
-			 w.page_size, D.psz);
-	if (w.status == WIRE_EBUSY && !D.was_connected)
-		die_code(EXIT_CONFIG,
+			 w.page_size, d->psz);
+	if (w.status == WIRE_EBUSY && !d->was_connected)
+		die_code(d, EXIT_CONFIG,
 			 "the source %s:%d serves another destination's migration: refused (--takeover replaces it)",
-			 D.host, D.port);
+			 d->host, d->port);
 	if (w.status == WIRE_EBUSY)
-		die_code(EXIT_CONFIG,
+		die_code(d, EXIT_CONFIG,
 			 "another destination took the migration over from %s:%d: this one stops",
-			 D.host, D.port);
+			 d->host, d->port);
 	if (w.status != WIRE_OK)
-		die_code(EXIT_CONFIG, "the source refused the connection (status %u)",
+		die_code(d, EXIT_CONFIG, "the source refused the connection (status %u)",
 			 w.status);
 	tv.tv_sec = 0;
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
@@ -839,7 +847,7 @@ static struct chan *chan_open(int type, uint64_t timeout_ms)
 	if (ch)
 		ch->rbuf = malloc(RBUF_BYTES);
 	if (!ch || !ch->rbuf)
-		die("out of memory");
+		die(d, "out of memory");
 	ch->fd = fd;
 	ch->type = type;
 	ch->page = ~0ULL;
@@ -852,16 +860,16 @@ static struct chan *chan_open(int type, uint64_t timeout_ms)
 }
 
 /* Connect both channels; false with errno set if either fails. */
-static bool net_connect(uint64_t timeout_ms)
+static bool net_connect(struct umemd *d, uint64_t timeout_ms)
 {
 	struct chan *u, *b;
 	uint64_t p;
 	int err;
 
-	u = chan_open(WIRE_URGENT, timeout_ms);
+	u = chan_open(d, WIRE_URGENT, timeout_ms);
 	if (!u)
 		return false;
-	b = chan_open(WIRE_BACKGROUND, timeout_ms);
+	b = chan_open(d, WIRE_BACKGROUND, timeout_ms);
 	if (!b) {
 		err = errno;
 		u->dead = true;
@@ -869,53 +877,55 @@ static bool net_connect(uint64_t timeout_ms)
 		errno = err;
 		return false;
 	}
-	D.urg = u;
-	D.bg = b;
-	D.connected = true;
-	D.was_connected = true;
-	chan_submit_recv(u);
-	if (!D.hold_stream)
-		chan_submit_recv(b);
+	d->urg = u;
+	d->bg = b;
+	d->connected = true;
+	d->was_connected = true;
+	chan_submit_recv(d, u);
+	if (!d->hold_stream)
+		chan_submit_recv(d, b);
 	/* Ask again for every page a fault still waits for. */
-	for (p = 0; p < D.pages; p++)
-		if (bit_test(D.wanted, p) && !bit_test(D.have, p))
-			send_req(p, 1, 0);
-	chan_flush(D.urg);
+	for (p = 0; p < d->pages; p++)
+		if (bit_test(d->wanted, p) && !bit_test(d->have, p))
+			send_req(d, p, 1, 0);
+	chan_flush(d, d->urg);
 	return true;
 }
 
-static void net_tick(uint64_t now)
+static void net_tick(struct umemd *d, uint64_t now)
 {
-	if (D.connected) {
-		uint64_t last = D.urg->last_rx_ns < D.bg->last_rx_ns ||
-				D.hold_stream ? D.urg->last_rx_ns : D.bg->last_rx_ns;
+	if (d->connected) {
+		uint64_t last = d->urg->last_rx_ns < d->bg->last_rx_ns ||
+				d->hold_stream ? d->urg->last_rx_ns : d->bg->last_rx_ns;
 
-		if (now - last > D.net_timeout_ns)
-			chan_fail(D.urg->last_rx_ns == last ? D.urg : D.bg,
+		if (now - last > d->net_timeout_ns)
+			chan_fail(d,
+				  d->urg->last_rx_ns == last ? d->urg : d->bg,
 				  "silent for too long");
 		return;
 	}
-	if (now < D.next_try_ns)
+	if (now < d->next_try_ns)
 		return;
-	if (net_connect(500)) {
-		D.n_reconnect++;
-		if (D.tty)
+	if (net_connect(d, 500)) {
+		d->n_reconnect++;
+		if (d->tty)
 			fputc('\n', stderr);
 		fprintf(stderr, "umemd: reconnected to %s:%d after %.1f s\n",
-			D.host, D.port, (now_ns() - D.down_since_ns) / 1e9);
+			d->host, d->port, (now_ns() - d->down_since_ns) / 1e9);
 		return;
 	}
-	if (now_ns() - D.down_since_ns > D.give_up_ns)
-		die_code(EXIT_SOURCE, "source %s:%d unreachable for %.0f s (%s): giving up",
-			 D.host, D.port, D.give_up_ns / 1e9, strerror(errno));
-	D.backoff_ns = D.backoff_ns * 2 > 2000000000ULL ? 2000000000ULL :
-		       D.backoff_ns * 2;
-	D.next_try_ns = now_ns() + D.backoff_ns;
+	if (now_ns() - d->down_since_ns > d->give_up_ns)
+		die_code(d, EXIT_SOURCE, "source %s:%d unreachable for %.0f s (%s): giving up",
+			 d->host, d->port, d->give_up_ns / 1e9,
+			 strerror(errno));
+	d->backoff_ns = d->backoff_ns * 2 > 2000000000ULL ? 2000000000ULL :
+		       d->backoff_ns * 2;
+	d->next_try_ns = now_ns() + d->backoff_ns;
 }
 
 /* ---- snapshot ----------------------------------------------------------- */
 
-static void fread_submit(uint64_t pgoff, uint64_t count)
+static void fread_submit(struct umemd *d, uint64_t pgoff, uint64_t count)
 {
 	struct io_uring_sqe *sqe;
 	struct op *op = NULL;
@@ -923,8 +933,8 @@ static void fread_submit(uint64_t pgoff, uint64_t count)
 	int k;
 
 	for (k = 0; k < NR_FREAD; k++)
-		if (!D.fread_ops[k].busy) {
-			op = &D.fread_ops[k];
+		if (!d->fread_ops[k].busy) {
+			op = &d->fread_ops[k];
 			break;
 		}
 	if (!op)
@@ -933,171 +943,173 @@ static void fread_submit(uint64_t pgoff, uint64_t count)
 	op->pgoff = pgoff;
 	op->count = count;
 	for (i = 0; i < count; i++)
-		bit_set(D.busy, pgoff + i);
-	sqe = get_sqe();
-	io_uring_prep_read(sqe, D.snap_fd, D.map + pgoff * D.psz,
-			   count * D.psz, pgoff * D.psz);
+		bit_set(d->busy, pgoff + i);
+	sqe = get_sqe(d);
+	io_uring_prep_read(sqe, d->snap_fd, d->map + pgoff * d->psz,
+			   count * d->psz, pgoff * d->psz);
 	io_uring_sqe_set_data(sqe, op);
-	D.freads++;
+	d->freads++;
 }
 
-static bool page_free(uint64_t p)
+static bool page_free(const struct umemd *d, uint64_t p)
 {
-	return !bit_test(D.have, p) && !bit_test(D.busy, p);
+	return !bit_test(d->have, p) && !bit_test(d->busy, p);
 }
 
 /* Keep the background reads going, from the cursor on. */
-static void snap_background(void)
+static void snap_background(struct umemd *d)
 {
 	uint64_t p, n;
 
-	while (D.freads < NR_FREAD / 2) {
-		p = D.bg_cursor;
-		while (p < D.pages && !page_free(p))
+	while (d->freads < NR_FREAD / 2) {
+		p = d->bg_cursor;
+		while (p < d->pages && !page_free(d, p))
 			p++;
-		if (p >= D.pages) {
-			if (D.bg_cursor == 0)
+		if (p >= d->pages) {
+			if (d->bg_cursor == 0)
 				return;
-			D.bg_cursor = 0;
+			d->bg_cursor = 0;
 			continue;
 		}
-		for (n = 1; n < FREAD_PAGES && p + n < D.pages &&
-			    page_free(p + n); n++)
+		for (n = 1; n < FREAD_PAGES && p + n < d->pages &&
+			    page_free(d, p + n); n++)
 			;
-		fread_submit(p, n);
-		D.bg_cursor = p + n;
+		fread_submit(d, p, n);
+		d->bg_cursor = p + n;
 	}
 }
 
-static void fread_done(struct op *op, int res)
+static void fread_done(struct umemd *d, struct op *op, int res)
 {
 	uint64_t i;
 
 	op->busy = false;
-	D.freads--;
+	d->freads--;
 	for (i = 0; i < op->count; i++)
-		bit_clear(D.busy, op->pgoff + i);
-	if (res != (int)(op->count * D.psz)) {
+		bit_clear(d->busy, op->pgoff + i);
+	if (res != (int)(op->count * d->psz)) {
 		/* Retry a short or failed read from scratch. */
 		if (res < 0 && res != -EINTR && res != -EAGAIN)
-			die("snapshot read of pages %llu+%llu: %s",
+			die(d, "snapshot read of pages %llu+%llu: %s",
 			    (unsigned long long)op->pgoff,
 			    (unsigned long long)op->count, strerror(-res));
-		punch(op->pgoff, op->count);
-		fread_submit(op->pgoff, op->count);
+		punch(d, op->pgoff, op->count);
+		fread_submit(d, op->pgoff, op->count);
 		return;
 	}
 	for (i = 0; i < op->count; i++)
-		got_page(op->pgoff + i, op->count == 1 ? WIRE_URGENT :
+		got_page(d, op->pgoff + i, op->count == 1 ? WIRE_URGENT :
 						       WIRE_BACKGROUND);
 }
 
 /* ---- requests ----------------------------------------------------------- */
 
-static void submit_req_read(void)
+static void submit_req_read(struct umemd *d)
 {
-	struct io_uring_sqe *sqe = get_sqe();
+	struct io_uring_sqe *sqe = get_sqe(d);
 
-	io_uring_prep_read(sqe, D.srv.fd, D.reqbuf, sizeof(D.reqbuf), 0);
-	io_uring_sqe_set_data(sqe, &D.req_op);
+	io_uring_prep_read(sqe, d->srv.fd, d->reqbuf, sizeof(d->reqbuf), 0);
+	io_uring_sqe_set_data(sqe, &d->req_op);
 }
 
-static void want_page(uint64_t p)
+static void want_page(struct umemd *d, uint64_t p)
 {
 	uint64_t n, end;
 
-	D.n_requests++;
-	bit_set(D.wanted, p);
-	if (D.snapshot) {
-		if (page_free(p))
-			fread_submit(p, 1);
-		for (n = 1; n <= (uint64_t)D.window && p + n < D.pages &&
-			    page_free(p + n); n++)
+	d->n_requests++;
+	bit_set(d->wanted, p);
+	if (d->snapshot) {
+		if (page_free(d, p))
+			fread_submit(d, p, 1);
+		for (n = 1; n <= (uint64_t)d->window && p + n < d->pages &&
+			    page_free(d, p + n); n++)
 			;
 		if (n > 1)
-			fread_submit(p + 1, n - 1);
-		D.bg_cursor = p + n;
+			fread_submit(d, p + 1, n - 1);
+		d->bg_cursor = p + n;
 		return;
 	}
-	if (!bit_test(D.busy, p)) {
-		trace_mark("req", p);
-		send_req(p, 1, 0);
+	if (!bit_test(d->busy, p)) {
+		trace_mark(d, "req", p);
+		send_req(d, p, 1, 0);
 	}
-	end = p + 1 + D.window > D.pages ? D.pages : p + 1 + D.window;
-	while (++p < end && bit_test(D.have, p))
+	end = p + 1 + d->window > d->pages ? d->pages : p + 1 + d->window;
+	while (++p < end && bit_test(d->have, p))
 		;
 	if (p < end)
-		send_req(p, end - p, WIRE_REQ_PREFETCH);
+		send_req(d, p, end - p, WIRE_REQ_PREFETCH);
 }
 
-static void req_done(int res)
+static void req_done(struct umemd *d, int res)
 {
 	int i, n;
 
 	if (res == -EINTR || res == -EAGAIN) {
-		submit_req_read();
+		submit_req_read(d);
 		return;
 	}
 	if (res < 0)
-		die("reading requests: %s", strerror(-res));
+		die(d, "reading requests: %s", strerror(-res));
 	/*
 	 * Hung up: the control file is closed and nothing maps the region
 	 * (the VMM is gone); no fault can come, nothing is worth sending.
 	 */
 	if (res == 0)
-		die_code(EXIT_HUP, "the region has no user left (the VMM is gone)");
+		die_code(d, EXIT_HUP, "the region has no user left (the VMM is gone)");
 	n = res / sizeof(struct umem_request);
 	for (i = 0; i < n; i++) {
-		uint64_t p = D.reqbuf[i].pgoff;
+		uint64_t p = d->reqbuf[i].pgoff;
 
-		if (p < D.pages && !bit_test(D.have, p))
-			want_page(p);
+		if (p < d->pages && !bit_test(d->have, p))
+			want_page(d, p);
 	}
-	submit_req_read();
+	submit_req_read(d);
 }
 
 /* ---- progress ----------------------------------------------------------- */
 
-static void progress(uint64_t now, bool last)
+static void progress(const struct umemd *d, uint64_t now, bool last)
 {
-	double el = (now - D.start_ns) / 1e9;
-	double rate = el > 0 ? D.n_have * (double)D.psz / el / 1048576.0 : 0;
-	double pct = 100.0 * D.n_have / D.pages;
-	double eta = rate > 0 ? (D.pages - D.n_have) * (double)D.psz / 1048576.0 / rate : 0;
+	double el = (now - d->start_ns) / 1e9;
+	double rate = el > 0 ? d->n_have * (double)d->psz / el / 1048576.0 : 0;
+	double pct = 100.0 * d->n_have / d->pages;
+	double eta = rate > 0 ? (d->pages - d->n_have) * (double)d->psz / 1048576.0 / rate : 0;
 	char bar[41];
 	int i, fill = (int)(pct * 40 / 100);
 
-	if (!D.progress)
+	if (!d->progress)
 		return;
-	if (D.tty) {
+	if (d->tty) {
 		for (i = 0; i < 40; i++)
 			bar[i] = i < fill ? '#' : '.';
 		bar[40] = 0;
 		fprintf(stderr, "\r[%s] %5.1f%% %llu/%llu pages, urgent %llu, background %llu, %.1f MiB/s, ETA %.0f s  ",
-			bar, pct, (unsigned long long)D.n_have,
-			(unsigned long long)D.pages,
-			(unsigned long long)D.n_urgent,
-			(unsigned long long)D.n_bg, rate, eta);
+			bar, pct, (unsigned long long)d->n_have,
+			(unsigned long long)d->pages,
+			(unsigned long long)d->n_urgent,
+			(unsigned long long)d->n_bg, rate, eta);
 		if (last)
 			fputc('\n', stderr);
 		return;
 	}
 	fprintf(stderr, "umemd: %5.1f%% %llu/%llu pages, urgent %llu, background %llu, %.1f MiB/s, ETA %.0f s\n",
-		pct, (unsigned long long)D.n_have, (unsigned long long)D.pages,
-		(unsigned long long)D.n_urgent, (unsigned long long)D.n_bg,
+		pct, (unsigned long long)d->n_have,
+		(unsigned long long)d->pages,
+		(unsigned long long)d->n_urgent, (unsigned long long)d->n_bg,
 		rate, eta);
 }
 
-static void tick_submit(void)
+static void tick_submit(struct umemd *d)
 {
-	struct io_uring_sqe *sqe = get_sqe();
+	struct io_uring_sqe *sqe = get_sqe(d);
 
-	D.tick_ts.tv_sec = 0;
-	D.tick_ts.tv_nsec = TICK_MS * 1000000LL;
-	io_uring_prep_timeout(sqe, &D.tick_ts, 0, 0);
-	io_uring_sqe_set_data(sqe, &D.tick_op);
+	d->tick_ts.tv_sec = 0;
+	d->tick_ts.tv_nsec = TICK_MS * 1000000LL;
+	io_uring_prep_timeout(sqe, &d->tick_ts, 0, 0);
+	io_uring_sqe_set_data(sqe, &d->tick_op);
 }
 
+/* Global: the SIGUSR1 handler has no other way to reach umemd. */
 static volatile sig_atomic_t stream_go;
 
 static void on_usr1(int sig)
@@ -1111,55 +1123,55 @@ static void on_usr1(int sig)
  * QEMUs while the device state is loaded.  SIGUSR1 (the migration tool,
  * once the guest runs here) starts reading it.
  */
-static void stream_release(void)
+static void stream_release(struct umemd *d)
 {
-	if (!D.hold_stream || !stream_go)
+	if (!d->hold_stream || !stream_go)
 		return;
-	D.hold_stream = false;
-	logv("background stream: released");
-	if (D.connected) {
-		D.bg->last_rx_ns = now_ns();
-		chan_submit_recv(D.bg);
+	d->hold_stream = false;
+	logv(d, "background stream: released");
+	if (d->connected) {
+		d->bg->last_rx_ns = now_ns();
+		chan_submit_recv(d, d->bg);
 	}
 }
 
-static void tick_done(void)
+static void tick_done(struct umemd *d)
 {
 	uint64_t now = now_ns();
 
-	stream_release();
+	stream_release(d);
 
-	if (D.source)
-		net_tick(now);
-	if (now - D.last_progress_ns >= (D.tty ? 200000000ULL : 1000000000ULL)) {
-		progress(now, false);
-		D.last_progress_ns = now;
+	if (d->source)
+		net_tick(d, now);
+	if (now - d->last_progress_ns >= (d->tty ? 200000000ULL : 1000000000ULL)) {
+		progress(d, now, false);
+		d->last_progress_ns = now;
 	}
-	tick_submit();
+	tick_submit(d);
 }
 
 /* ---- the loop ----------------------------------------------------------- */
 
 #define NR_CQE		64	/* completions taken at once */
 
-static void op_done(struct op *op, int res)
+static void op_done(struct umemd *d, struct op *op, int res)
 {
 	switch (op->kind) {
-	case OP_REQ: req_done(res); break;
-	case OP_RECV: recv_done(op->ch, res); break;
-	case OP_SEND: send_done(op->ch, res); break;
-	case OP_WRITE: write_done(res); break;
-	case OP_TICK: tick_done(); break;
-	case OP_FREAD: fread_done(op, res); break;
+	case OP_REQ: req_done(d, res); break;
+	case OP_RECV: recv_done(d, op->ch, res); break;
+	case OP_SEND: send_done(d, op->ch, res); break;
+	case OP_WRITE: write_done(d, res); break;
+	case OP_TICK: tick_done(d); break;
+	case OP_FREAD: fread_done(d, op, res); break;
 	}
 }
 
 /* What a blocked fault waits on: its request, its page, its send. */
-static bool op_urgent(const struct op *op)
+static bool op_urgent(const struct umemd *d, const struct op *op)
 {
 	return op->kind == OP_REQ ||
 	       ((op->kind == OP_RECV || op->kind == OP_SEND) &&
-		op->ch == D.urg);
+		op->ch == d->urg);
 }
 
 /*
@@ -1169,125 +1181,124 @@ static bool op_urgent(const struct op *op)
  * A page a fault waits for is marked present with a write() of its own
  * (flush_present(true)), not behind an asynchronous one in flight.
  */
-static void run_once(void)
+static void run_once(struct umemd *d)
 {
 	struct { struct op *op; int res; bool urgent; } c[NR_CQE];
 	struct io_uring_cqe *cqe;
 	unsigned int head, n = 0, i;
 	bool urgent = false;
 
-	io_uring_submit_and_wait(&D.ring, 1);
-	io_uring_for_each_cqe(&D.ring, head, cqe) {
+	io_uring_submit_and_wait(&d->ring, 1);
+	io_uring_for_each_cqe(&d->ring, head, cqe) {
 		if (n == NR_CQE)
 			break;
 		c[n].op = io_uring_cqe_get_data(cqe);
 		c[n].res = cqe->res;
-		c[n].urgent = op_urgent(c[n].op);
+		c[n].urgent = op_urgent(d, c[n].op);
 		urgent |= c[n].urgent;
 		n++;
 	}
-	io_uring_cq_advance(&D.ring, n);
+	io_uring_cq_advance(&d->ring, n);
 	for (i = 0; i < n; i++)
 		if (c[i].urgent)
-			op_done(c[i].op, c[i].res);
+			op_done(d, c[i].op, c[i].res);
 	if (urgent) {
-		if (D.waited)
-			flush_present(true);
-		D.waited = false;
-		chan_flush(D.urg);
-		io_uring_submit(&D.ring);
+		if (d->waited)
+			flush_present(d, true);
+		d->waited = false;
+		chan_flush(d, d->urg);
+		io_uring_submit(&d->ring);
 	}
 	for (i = 0; i < n; i++)
 		if (!c[i].urgent)
-			op_done(c[i].op, c[i].res);
-	if (D.snapshot)
-		snap_background();
-	flush_present(D.waited);
-	D.waited = false;
-	chan_flush(D.urg);
+			op_done(d, c[i].op, c[i].res);
+	if (d->snapshot)
+		snap_background(d);
+	flush_present(d, d->waited);
+	d->waited = false;
+	chan_flush(d, d->urg);
 }
 
 /* ---- setup -------------------------------------------------------------- */
 
-static int fd_from_unix(const char *path)
+static int fd_from_unix(const struct umemd *d, const char *path)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	int s, fd;
 
 	if (strlen(path) >= sizeof(sa.sun_path))
-		die_code(EXIT_CONFIG, "unix socket path too long: %s", path);
+		die_code(d, EXIT_CONFIG, "unix socket path too long: %s", path);
 	strcpy(sa.sun_path, path);
 	s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (s < 0 || connect(s, (struct sockaddr *)&sa, sizeof(sa)))
-		die_code(EXIT_CONFIG, "cannot connect to %s: %s", path,
+		die_code(d, EXIT_CONFIG, "cannot connect to %s: %s", path,
 			 strerror(errno));
 	fd = umemlib_recv_fd(s);
 	if (fd < 0)
-		die_code(EXIT_CONFIG, "%s: %s", path, umemlib_strerror());
+		die_code(d, EXIT_CONFIG, "%s: %s", path, umemlib_strerror());
 	close(s);
 	return fd;
 }
 
-static void adopt(int fd)
+static void adopt(struct umemd *d, int fd)
 {
 	uint64_t words, p, end, t0;
 	int ret;
 
-	if (umemlib_from_fd(&D.reg, fd))
-		die_code(EXIT_CONFIG, "%s", umemlib_strerror());
+	if (umemlib_from_fd(&d->reg, fd))
+		die_code(d, EXIT_CONFIG, "%s", umemlib_strerror());
 	/* A server killed a moment ago may still be on its way out. */
 	t0 = now_ns();
-	while ((ret = umemlib_serve(&D.reg, UMEM_SERVE_CLOEXEC | UMEM_SERVE_NONBLOCK,
-				    &D.srv)) == -EBUSY && now_ns() - t0 < 2000000000ULL)
+	while ((ret = umemlib_serve(&d->reg, UMEM_SERVE_CLOEXEC | UMEM_SERVE_NONBLOCK,
+				    &d->srv)) == -EBUSY && now_ns() - t0 < 2000000000ULL)
 		usleep(20000);
 	if (ret)
-		die_code(ret == -EIO ? EXIT_SOURCE : 1, "%s", umemlib_strerror());
+		die_code(d, ret == -EIO ? EXIT_SOURCE : 1, "%s", umemlib_strerror());
 	/*
 	 * The control fd is the VMM's: holding it would keep the region
 	 * from hanging up when the VMM dies (see read() returning 0).
 	 */
-	close(D.reg.ctl);
-	D.reg.ctl = -1;
-	D.psz = D.reg.page_size;
-	D.pages = D.reg.pages;
-	words = (D.pages + 63) / 64;
-	D.have = calloc(words, 8);
-	D.busy = calloc(words, 8);
-	D.wanted = calloc(words, 8);
-	D.retries = calloc(D.pages, 1);
-	D.collapsed = calloc(D.pages / ((2ULL << 20) / D.psz) + 1, 1);
-	D.pend = malloc(UMEM_WRITE_MAX);
-	D.wbuf = malloc(UMEM_WRITE_MAX);
-	D.scratch = aligned_alloc(64, D.psz);
-	if (!D.have || !D.busy || !D.wanted || !D.retries || !D.collapsed ||
-	    !D.pend ||
-	    !D.wbuf || !D.scratch)
-		die("out of memory for %llu pages", (unsigned long long)D.pages);
-	D.map = mmap(NULL, D.reg.size, PROT_READ | PROT_WRITE, MAP_SHARED,
-		     D.srv.shmem_fd, 0);
-	if (D.map == MAP_FAILED)
-		die("mmap of the shmem file: %s", strerror(errno));
+	close(d->reg.ctl);
+	d->reg.ctl = -1;
+	d->psz = d->reg.page_size;
+	d->pages = d->reg.pages;
+	words = (d->pages + 63) / 64;
+	d->have = calloc(words, 8);
+	d->busy = calloc(words, 8);
+	d->wanted = calloc(words, 8);
+	d->retries = calloc(d->pages, 1);
+	d->collapsed = calloc(d->pages / ((2ULL << 20) / d->psz) + 1, 1);
+	d->pend = malloc(UMEM_WRITE_MAX);
+	d->wbuf = malloc(UMEM_WRITE_MAX);
+	d->scratch = aligned_alloc(64, d->psz);
+	if (!d->have || !d->busy || !d->wanted || !d->retries ||
+	    !d->collapsed || !d->pend || !d->wbuf || !d->scratch)
+		die(d, "out of memory for %llu pages", (unsigned long long)d->pages);
+	d->map = mmap(NULL, d->reg.size, PROT_READ | PROT_WRITE, MAP_SHARED,
+		      d->srv.shmem_fd, 0);
+	if (d->map == MAP_FAILED)
+		die(d, "mmap of the shmem file: %s", strerror(errno));
 	/* What an earlier server supplied must never be written again. */
-	if (umemlib_bitmap(&D.srv, UMEM_BITMAP_PRESENT, D.have))
-		die("%s", umemlib_strerror());
-	for (p = 0; p < D.pages; p++)
-		D.n_have += bit_test(D.have, p);
+	if (umemlib_bitmap(&d->srv, UMEM_BITMAP_PRESENT, d->have))
+		die(d, "%s", umemlib_strerror());
+	for (p = 0; p < d->pages; p++)
+		d->n_have += bit_test(d->have, p);
 	/*
 	 * Pages not present may hold what a killed server half-wrote; no one
 	 * can map them, so make them holes again.
 	 */
-	for (p = bit_next_clear(D.have, D.pages, 0); p < D.pages;
-	     p = bit_next_clear(D.have, D.pages, end)) {
-		for (end = p; end < D.pages && !bit_test(D.have, end); end++)
+	for (p = bit_next_clear(d->have, d->pages, 0); p < d->pages;
+	     p = bit_next_clear(d->have, d->pages, end)) {
+		for (end = p; end < d->pages && !bit_test(d->have, end); end++)
 			;
-		punch(p, end - p);
+		punch(d, p, end - p);
 	}
-	if (D.n_have)
+	if (d->n_have)
 		fprintf(stderr, "umemd: adopted a region with %llu of %llu pages present\n",
-			(unsigned long long)D.n_have, (unsigned long long)D.pages);
+			(unsigned long long)d->n_have, (unsigned long long)d->pages);
 }
 
-static void finish(void)
+static void finish(struct umemd *d)
 {
 	struct io_uring_cqe *cqe;
 	double el;
@@ -1295,58 +1306,58 @@ static void finish(void)
 	int try;
 
 	/* Let the last batch land, then the rest, then complete. */
-	while (D.write_op.busy) {
+	while (d->write_op.busy) {
 		/* Submit first: the batch may still sit in the SQ ring. */
-		if (io_uring_submit_and_wait(&D.ring, 1) < 0 ||
-		    io_uring_peek_cqe(&D.ring, &cqe))
+		if (io_uring_submit_and_wait(&d->ring, 1) < 0 ||
+		    io_uring_peek_cqe(&d->ring, &cqe))
 			continue;
-		if (io_uring_cqe_get_data(cqe) == &D.write_op)
-			write_done(cqe->res);
-		io_uring_cqe_seen(&D.ring, cqe);
+		if (io_uring_cqe_get_data(cqe) == &d->write_op)
+			write_done(d, cqe->res);
+		io_uring_cqe_seen(&d->ring, cqe);
 	}
-	flush_present(true);
+	flush_present(d, true);
 	/*
 	 * Every extent is whole now: collapse those not collapsed yet.
 	 * EAGAIN (a page locked or in use for a moment) passes: try a few
 	 * more times, a little later each.
 	 */
-	for (e = 0; e < D.pages / extent_pages() && !D.no_collapse; e++)
-		for (try = 0; try < 5 && !D.collapsed[e] && !D.no_collapse; try++) {
+	for (e = 0; e < d->pages / extent_pages(d) && !d->no_collapse; e++)
+		for (try = 0; try < 5 && !d->collapsed[e] && !d->no_collapse; try++) {
 			if (try)
 				usleep(10000 << try);
-			collapse_extent(e);
+			collapse_extent(d, e);
 		}
-	if (umemlib_complete(&D.srv))
-		die("%s", umemlib_strerror());
-	progress(now_ns(), true);
-	if (!D.no_collapse && D.pages >= extent_pages())
+	if (umemlib_complete(&d->srv))
+		die(d, "%s", umemlib_strerror());
+	progress(d, now_ns(), true);
+	if (!d->no_collapse && d->pages >= extent_pages(d))
 		fprintf(stderr, "umemd: %llu of %llu extents collapsed into huge pages%s%s\n",
-			(unsigned long long)D.n_huge,
-			(unsigned long long)(D.pages / extent_pages()),
-			D.n_huge < D.pages / extent_pages() ?
+			(unsigned long long)d->n_huge,
+			(unsigned long long)(d->pages / extent_pages(d)),
+			d->n_huge < d->pages / extent_pages(d) ?
 			"; the rest stay 4 KiB: " : "",
-			D.n_huge < D.pages / extent_pages() ?
-			strerror(D.collapse_err) : "");
-	el = (now_ns() - D.start_ns) / 1e9;
+			d->n_huge < d->pages / extent_pages(d) ?
+			strerror(d->collapse_err) : "");
+	el = (now_ns() - d->start_ns) / 1e9;
 	fprintf(stderr,
 		"umemd: complete: %llu pages in %.2f s (%.1f MiB/s): %llu requested, %llu urgent, %llu background, %llu zero, %llu duplicates dropped, %llu bad checksums, %llu poisoned, %llu reconnects\n",
-		(unsigned long long)D.pages, el,
-		el > 0 ? D.pages * (double)D.psz / el / 1048576.0 : 0,
-		(unsigned long long)D.n_requests,
-		(unsigned long long)D.n_urgent, (unsigned long long)D.n_bg,
-		(unsigned long long)D.n_zero, (unsigned long long)D.n_dup,
-		(unsigned long long)D.n_csum, (unsigned long long)D.n_poison,
-		(unsigned long long)D.n_reconnect);
+		(unsigned long long)d->pages, el,
+		el > 0 ? d->pages * (double)d->psz / el / 1048576.0 : 0,
+		(unsigned long long)d->n_requests,
+		(unsigned long long)d->n_urgent, (unsigned long long)d->n_bg,
+		(unsigned long long)d->n_zero, (unsigned long long)d->n_dup,
+		(unsigned long long)d->n_csum, (unsigned long long)d->n_poison,
+		(unsigned long long)d->n_reconnect);
 	exit(0);
 }
 
-static uint64_t ms_arg(const char *opt, const char *arg)
+static uint64_t ms_arg(const struct umemd *d, const char *opt, const char *arg)
 {
 	char *end;
 	unsigned long long v = strtoull(arg, &end, 10);
 
 	if (end == arg || *end)
-		die_code(EXIT_CONFIG, "bad %s '%s': want milliseconds", opt, arg);
+		die_code(d, EXIT_CONFIG, "bad %s '%s': want milliseconds", opt, arg);
 	return v * 1000000ULL;
 }
 
@@ -1379,6 +1390,9 @@ int main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ }
 	};
+	/* Static: the kernel may write d->reqbuf until the process is gone. */
+	static struct umemd umemd;
+	struct umemd *d = &umemd;
 	const char *unix_path = NULL, *file_path = NULL, *path_match = NULL;
 	const char *tls_dir = NULL, *tls_user = NULL, *authz[32];
 	bool insecure = false, no_ktls = false;
@@ -1389,65 +1403,68 @@ int main(int argc, char **argv)
 	char *end;
 	int opt, fd = -1;
 
-	D.window = 16;
-	D.net_timeout_ns = 2000000000ULL;
-	D.give_up_ns = 30000000000ULL;
-	D.connect_timeout_ns = 10000000000ULL;
-	D.progress = 1;
-	D.snap_fd = -1;
-	D.trace_fd = -1;
+	d->window = 16;
+	d->net_timeout_ns = 2000000000ULL;
+	d->give_up_ns = 30000000000ULL;
+	d->connect_timeout_ns = 10000000000ULL;
+	d->progress = 1;
+	d->snap_fd = -1;
+	d->trace_fd = -1;
 	while ((opt = getopt_long(argc, argv, "hV", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'f':
 			fd = strtol(optarg, &end, 10);
 			if (end == optarg || *end || fd < 0)
-				die_code(EXIT_CONFIG, "bad --fd '%s'", optarg);
+				die_code(d, EXIT_CONFIG, "bad --fd '%s'",
+					 optarg);
 			break;
 		case 'u': unix_path = optarg; break;
 		case 'P': file_path = optarg; break;
 		case 'i':
 			pid = strtol(optarg, &end, 10);
 			if (end == optarg || *end || pid <= 0)
-				die_code(EXIT_CONFIG, "bad --pid '%s'", optarg);
+				die_code(d, EXIT_CONFIG, "bad --pid '%s'",
+					 optarg);
 			break;
 		case 'm': path_match = optarg; break;
-		case 's': D.source = optarg; break;
-		case 'S': D.snapshot = optarg; break;
+		case 's': d->source = optarg; break;
+		case 'S': d->snapshot = optarg; break;
 		case 'w':
-			D.window = strtol(optarg, &end, 10);
-			if (end == optarg || *end || D.window < 0 || D.window > 4096)
-				die_code(EXIT_CONFIG, "bad --window '%s'", optarg);
+			d->window = strtol(optarg, &end, 10);
+			if (end == optarg || *end || d->window < 0 || d->window > 4096)
+				die_code(d, EXIT_CONFIG, "bad --window '%s'", optarg);
 			break;
-		case 'n': D.net_timeout_ns = ms_arg("--net-timeout", optarg); break;
-		case 'g': D.give_up_ns = ms_arg("--give-up", optarg); break;
-		case 'c': D.connect_timeout_ns = ms_arg("--connect-timeout", optarg); break;
+		case 'n': d->net_timeout_ns = ms_arg(d, "--net-timeout", optarg); break;
+		case 'g': d->give_up_ns = ms_arg(d, "--give-up", optarg); break;
+		case 'c': d->connect_timeout_ns = ms_arg(d, "--connect-timeout", optarg); break;
 		case 'p':
 			if (!strcmp(optarg, "none"))
-				D.progress = 0;
+				d->progress = 0;
 			else if (!strcmp(optarg, "line"))
-				D.progress = 2;
+				d->progress = 2;
 			else if (strcmp(optarg, "auto"))
-				die_code(EXIT_CONFIG, "bad --progress '%s'", optarg);
+				die_code(d, EXIT_CONFIG, "bad --progress '%s'", optarg);
 			break;
 		case 'N':
 			nice_val = strtol(optarg, &end, 10);
 			if (end == optarg || *end || nice_val < -20 || nice_val > 19)
-				die_code(EXIT_CONFIG, "bad --nice '%s'", optarg);
+				die_code(d, EXIT_CONFIG, "bad --nice '%s'", optarg);
 			/* Before io_uring exists: its workers inherit it. */
 			if (setpriority(PRIO_PROCESS, 0, nice_val))
-				die_code(EXIT_CONFIG, "--nice %ld: %s", nice_val,
+				die_code(d, EXIT_CONFIG, "--nice %ld: %s", nice_val,
 					 strerror(errno));
 			break;
-		case 'v': D.verbose = true; break;
-		case 'H': D.hold_stream = true; break;
+		case 'v': d->verbose = true; break;
+		case 'H': d->hold_stream = true; break;
 		case 'R':
-			D.trace_fd = open("/sys/kernel/tracing/trace_marker",
-					  O_WRONLY | O_CLOEXEC);
-			if (D.trace_fd < 0)
-				D.trace_fd = open("/sys/kernel/debug/tracing/trace_marker",
-						  O_WRONLY | O_CLOEXEC);
-			if (D.trace_fd < 0)
-				die_code(EXIT_CONFIG, "--trace: no trace_marker (is tracefs mounted?): %s",
+			d->trace_fd = open("/sys/kernel/tracing/trace_marker",
+					   O_WRONLY | O_CLOEXEC);
+			if (d->trace_fd < 0)
+				d->trace_fd = open("/sys/kernel/debug/tracing/trace_marker",
+						   O_WRONLY | O_CLOEXEC);
+			if (d->trace_fd < 0)
+				die_code(d, EXIT_CONFIG,
+					 "--trace: no trace_marker (is tracefs mounted?): %s",
 					 strerror(errno));
 			break;
 		case 'T': tls_dir = optarg; break;
@@ -1455,11 +1472,12 @@ int main(int argc, char **argv)
 		case 'U': tls_user = optarg; break;
 		case 'A':
 			if (nauthz == 32)
-				die_code(EXIT_CONFIG, "too many --tls-authz");
+				die_code(d, EXIT_CONFIG,
+					 "too many --tls-authz");
 			authz[nauthz++] = optarg;
 			break;
 		case 'I': insecure = true; break;
-		case 'O': D.takeover = true; break;
+		case 'O': d->takeover = true; break;
 		case 'h': fputs(umemd_usage, stdout); return 0;
 		case 'V': printf("umemd %s\n", UMEM_VERSION); return 0;
 		default: fputs(umemd_usage, stderr); return EXIT_CONFIG;
@@ -1467,91 +1485,92 @@ int main(int argc, char **argv)
 	}
 	if (optind != argc ||
 	    (fd >= 0) + !!unix_path + !!file_path + !!pid != 1 ||
-	    !D.source == !D.snapshot || (path_match && !pid)) {
+	    !d->source == !d->snapshot || (path_match && !pid)) {
 		fprintf(stderr, "umemd: give one of --fd/--unix/--path/--pid and one of --source/--snapshot%s\n",
 			path_match && !pid ? "; --path-match goes with --pid" : "");
 		fputs(umemd_usage, stderr);
 		return EXIT_CONFIG;
 	}
-	if (D.source && !parse_hostport(D.source, D.host, sizeof(D.host), &D.port))
-		die_code(EXIT_CONFIG, "bad --source '%s': want HOST:PORT", D.source);
+	if (d->source && !parse_hostport(d->source, d->host, sizeof(d->host), &d->port))
+		die_code(d, EXIT_CONFIG, "bad --source '%s': want HOST:PORT", d->source);
 	if (tls_dir && insecure)
-		die_code(EXIT_CONFIG, "--tls-creds and --insecure exclude each other");
-	if (D.source && !tls_dir && !insecure)
-		die_code(EXIT_CONFIG,
+		die_code(d, EXIT_CONFIG, "--tls-creds and --insecure exclude each other");
+	if (d->source && !tls_dir && !insecure)
+		die_code(d, EXIT_CONFIG,
 			 "refusing to fetch guest memory without TLS: give --tls-creds DIR, or --insecure");
-	if (D.source && tls_dir) {
-		D.tls = tls_creds_load(tls_dir, false, no_ktls, tls_user, err,
-				       sizeof(err));
-		if (!D.tls)
-			die_code(EXIT_CONFIG, "--tls-creds: %s", err);
+	if (d->source && tls_dir) {
+		d->tls = tls_creds_load(tls_dir, false, no_ktls, tls_user, err,
+					sizeof(err));
+		if (!d->tls)
+			die_code(d, EXIT_CONFIG, "--tls-creds: %s", err);
 		for (int i = 0; i < nauthz; i++)
-			tls_creds_allow(D.tls, authz[i]);
+			tls_creds_allow(d->tls, authz[i]);
 	}
-	if (D.source && insecure)
+	if (d->source && insecure)
 		fprintf(stderr, "umemd: WARNING: --insecure: no TLS; anyone on the path can read the guest's memory or feed it pages\n");
 	signal(SIGPIPE, SIG_IGN);
-	D.tty = D.progress == 1 && isatty(2);
+	d->tty = d->progress == 1 && isatty(2);
 	signal(SIGUSR1, on_usr1);
 	if (unix_path)
-		fd = fd_from_unix(unix_path);
+		fd = fd_from_unix(d, unix_path);
 	if (pid) {
 		if (umemlib_find_pid_file(pid, path_match, pid_path, sizeof(pid_path)))
-			die_code(EXIT_CONFIG, "--pid %ld: %s", pid, umemlib_strerror());
+			die_code(d, EXIT_CONFIG, "--pid %ld: %s", pid, umemlib_strerror());
 		file_path = pid_path;
 	}
 	if (file_path) {
 		struct umemlib_region r;
 
 		if (umemlib_open_file(&r, file_path))
-			die_code(EXIT_CONFIG, "%s", umemlib_strerror());
+			die_code(d, EXIT_CONFIG, "%s", umemlib_strerror());
 		fd = r.ctl;
-		logv("serving %s", file_path);
+		logv(d, "serving %s", file_path);
 	}
-	adopt(fd);
+	adopt(d, fd);
 
-	if (D.snapshot) {
+	if (d->snapshot) {
 		struct stat st;
 
-		D.snap_fd = open(D.snapshot, O_RDONLY | O_CLOEXEC);
-		if (D.snap_fd < 0 || fstat(D.snap_fd, &st))
-			die_code(EXIT_CONFIG, "snapshot %s: %s", D.snapshot,
+		d->snap_fd = open(d->snapshot, O_RDONLY | O_CLOEXEC);
+		if (d->snap_fd < 0 || fstat(d->snap_fd, &st))
+			die_code(d, EXIT_CONFIG, "snapshot %s: %s", d->snapshot,
 				 strerror(errno));
-		if ((uint64_t)st.st_size != D.reg.size)
-			die_code(EXIT_CONFIG,
+		if ((uint64_t)st.st_size != d->reg.size)
+			die_code(d, EXIT_CONFIG,
 				 "snapshot %s is %llu bytes but the region is %llu bytes",
-				 D.snapshot, (unsigned long long)st.st_size,
-				 (unsigned long long)D.reg.size);
+				 d->snapshot, (unsigned long long)st.st_size,
+				 (unsigned long long)d->reg.size);
 	}
-	if (io_uring_queue_init(128, &D.ring, 0))
-		die("io_uring_queue_init: %s", strerror(errno));
-	D.req_op.kind = OP_REQ;
-	D.write_op.kind = OP_WRITE;
-	D.tick_op.kind = OP_TICK;
+	if (io_uring_queue_init(128, &d->ring, 0))
+		die(d, "io_uring_queue_init: %s", strerror(errno));
+	d->req_op.kind = OP_REQ;
+	d->write_op.kind = OP_WRITE;
+	d->tick_op.kind = OP_TICK;
 	for (int k = 0; k < NR_FREAD; k++)
-		D.fread_ops[k].kind = OP_FREAD;
-	D.start_ns = now_ns();
+		d->fread_ops[k].kind = OP_FREAD;
+	d->start_ns = now_ns();
 
-	if (D.source) {
+	if (d->source) {
 		uint64_t t0 = now_ns();
 
-		if (getrandom(&D.session, sizeof(D.session), 0) != sizeof(D.session))
-			D.session = t0 ^ getpid();
-		while (!net_connect(1000)) {
-			if (now_ns() - t0 > D.connect_timeout_ns)
-				die_code(EXIT_CONFIG, "cannot connect to source %s:%d: %s",
-					 D.host, D.port, strerror(errno));
+		if (getrandom(&d->session, sizeof(d->session), 0) != sizeof(d->session))
+			d->session = t0 ^ getpid();
+		while (!net_connect(d, 1000)) {
+			if (now_ns() - t0 > d->connect_timeout_ns)
+				die_code(d, EXIT_CONFIG, "cannot connect to source %s:%d: %s",
+					 d->host, d->port, strerror(errno));
 			usleep(200000);
 		}
-		fprintf(stderr, "umemd: connected to %s:%d\n", D.host, D.port);
+		fprintf(stderr, "umemd: connected to %s:%d\n", d->host,
+			d->port);
 	}
-	submit_req_read();
-	tick_submit();
-	if (D.snapshot)
-		snap_background();
+	submit_req_read(d);
+	tick_submit(d);
+	if (d->snapshot)
+		snap_background(d);
 
-	while (D.n_have < D.pages)
-		run_once();
-	finish();
+	while (d->n_have < d->pages)
+		run_once(d);
+	finish(d);
 	return 0;
 }
