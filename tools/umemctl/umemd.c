@@ -59,6 +59,13 @@
 
 enum op_kind { OP_REQ, OP_RECV, OP_SEND, OP_WRITE, OP_TICK, OP_FREAD };
 
+/* --progress */
+enum progress_mode {
+	PROGRESS_NONE,
+	PROGRESS_AUTO,		/* a bar on a TTY, else a line a second */
+	PROGRESS_LINE,		/* always lines */
+};
+
 struct chan;
 
 struct op {
@@ -98,7 +105,7 @@ struct umemd {
 	const char *snapshot;
 	int window;
 	uint64_t net_timeout_ns, give_up_ns, connect_timeout_ns;
-	int progress;		/* 0 off, 1 auto, 2 lines */
+	enum progress_mode progress;
 	bool verbose;
 	bool hold_stream;	/* --hold-stream: no background recv yet */
 	int trace_fd;		/* --trace: tracefs's trace_marker, or -1 */
@@ -1077,7 +1084,7 @@ static void progress(const struct umemd *d, uint64_t now, bool last)
 	char bar[41];
 	int i, fill = (int)(pct * 40 / 100);
 
-	if (!d->progress)
+	if (d->progress == PROGRESS_NONE)
 		return;
 	if (d->tty) {
 		for (i = 0; i < 40; i++)
@@ -1407,7 +1414,7 @@ int main(int argc, char **argv)
 	d->net_timeout_ns = 2000000000ULL;
 	d->give_up_ns = 30000000000ULL;
 	d->connect_timeout_ns = 10000000000ULL;
-	d->progress = 1;
+	d->progress = PROGRESS_AUTO;
 	d->snap_fd = -1;
 	d->trace_fd = -1;
 	while ((opt = getopt_long(argc, argv, "hV", opts, NULL)) != -1) {
@@ -1439,9 +1446,9 @@ int main(int argc, char **argv)
 		case 'c': d->connect_timeout_ns = ms_arg(d, "--connect-timeout", optarg); break;
 		case 'p':
 			if (!strcmp(optarg, "none"))
-				d->progress = 0;
+				d->progress = PROGRESS_NONE;
 			else if (!strcmp(optarg, "line"))
-				d->progress = 2;
+				d->progress = PROGRESS_LINE;
 			else if (strcmp(optarg, "auto"))
 				die_code(d, EXIT_CONFIG, "bad --progress '%s'", optarg);
 			break;
@@ -1509,7 +1516,7 @@ int main(int argc, char **argv)
 	if (d->source && insecure)
 		fprintf(stderr, "umemd: WARNING: --insecure: no TLS; anyone on the path can read the guest's memory or feed it pages\n");
 	signal(SIGPIPE, SIG_IGN);
-	d->tty = d->progress == 1 && isatty(2);
+	d->tty = d->progress == PROGRESS_AUTO && isatty(2);
 	signal(SIGUSR1, on_usr1);
 	if (unix_path)
 		fd = fd_from_unix(d, unix_path);
