@@ -361,6 +361,175 @@ static void run_once(struct umemd *d)
 	chan_flush(d, d->urg);
 }
 
+/* Until every page is present. */
+static void serve(struct umemd *d)
+{
+	while (d->n_have < d->pages)
+		run_once(d);
+}
+
+/* ---- options ------------------------------------------------------------ */
+
+/* What the command line says that only setup() needs. */
+struct umemd_args {
+	int fd;				/* --fd, or -1 */
+	const char *unix_path, *file_path, *path_match;
+	long pid;
+	const char *tls_dir, *tls_user, *authz[32];
+	int nauthz;
+	bool insecure, no_ktls;
+};
+
+static uint64_t ms_arg(const struct umemd *d, const char *opt, const char *arg)
+{
+	char *end;
+	unsigned long long v = strtoull(arg, &end, 10);
+
+	if (end == arg || *end)
+		die_code(d, EXIT_CONFIG, "bad %s '%s': want milliseconds", opt, arg);
+	return v * 1000000ULL;
+}
+
+/* No operands; options that exclude or need each other. */
+static void check_options(struct umemd *d, const struct umemd_args *a,
+			  int argc)
+{
+	if (optind != argc ||
+	    (a->fd >= 0) + !!a->unix_path + !!a->file_path + !!a->pid != 1 ||
+	    !d->source == !d->snapshot || (a->path_match && !a->pid)) {
+		fprintf(stderr, "umemd: give one of --fd/--unix/--path/--pid and one of --source/--snapshot%s\n",
+			a->path_match && !a->pid ?
+			"; --path-match goes with --pid" : "");
+		fputs(umemd_usage, stderr);
+		exit(EXIT_CONFIG);
+	}
+	if (d->source && !parse_hostport(d->source, d->host, sizeof(d->host), &d->port))
+		die_code(d, EXIT_CONFIG, "bad --source '%s': want HOST:PORT", d->source);
+	if (a->tls_dir && a->insecure)
+		die_code(d, EXIT_CONFIG, "--tls-creds and --insecure exclude each other");
+	if (d->source && !a->tls_dir && !a->insecure)
+		die_code(d, EXIT_CONFIG,
+			 "refusing to fetch guest memory without TLS: give --tls-creds DIR, or --insecure");
+}
+
+/* The command line into @d and @a; exit on --help, --version, bad input. */
+static void parse_options(struct umemd *d, struct umemd_args *a, int argc,
+			  char **argv)
+{
+	static const struct option opts[] = {
+		{ "fd", required_argument, NULL, 'f' },
+		{ "unix", required_argument, NULL, 'u' },
+		{ "path", required_argument, NULL, 'P' },
+		{ "pid", required_argument, NULL, 'i' },
+		{ "path-match", required_argument, NULL, 'm' },
+		{ "source", required_argument, NULL, 's' },
+		{ "snapshot", required_argument, NULL, 'S' },
+		{ "window", required_argument, NULL, 'w' },
+		{ "net-timeout", required_argument, NULL, 'n' },
+		{ "give-up", required_argument, NULL, 'g' },
+		{ "connect-timeout", required_argument, NULL, 'c' },
+		{ "progress", required_argument, NULL, 'p' },
+		{ "nice", required_argument, NULL, 'N' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "hold-stream", no_argument, NULL, 'H' },
+		{ "trace", no_argument, NULL, 'R' },
+		{ "tls-creds", required_argument, NULL, 'T' },
+		{ "tls-no-ktls", no_argument, NULL, 'K' },
+		{ "tls-authz", required_argument, NULL, 'A' },
+		{ "tls-username", required_argument, NULL, 'U' },
+		{ "insecure", no_argument, NULL, 'I' },
+		{ "takeover", no_argument, NULL, 'O' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ }
+	};
+	long nice_val;
+	char *end;
+	int opt;
+
+	d->window = 16;
+	d->net_timeout_ns = 2000000000ULL;
+	d->give_up_ns = 30000000000ULL;
+	d->connect_timeout_ns = 10000000000ULL;
+	d->progress = PROGRESS_AUTO;
+	d->snap_fd = -1;
+	d->trace_fd = -1;
+	while ((opt = getopt_long(argc, argv, "hV", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'f':
+			a->fd = strtol(optarg, &end, 10);
+			if (end == optarg || *end || a->fd < 0)
+				die_code(d, EXIT_CONFIG, "bad --fd '%s'",
+					 optarg);
+			break;
+		case 'u': a->unix_path = optarg; break;
+		case 'P': a->file_path = optarg; break;
+		case 'i':
+			a->pid = strtol(optarg, &end, 10);
+			if (end == optarg || *end || a->pid <= 0)
+				die_code(d, EXIT_CONFIG, "bad --pid '%s'",
+					 optarg);
+			break;
+		case 'm': a->path_match = optarg; break;
+		case 's': d->source = optarg; break;
+		case 'S': d->snapshot = optarg; break;
+		case 'w':
+			d->window = strtol(optarg, &end, 10);
+			if (end == optarg || *end || d->window < 0 || d->window > 4096)
+				die_code(d, EXIT_CONFIG, "bad --window '%s'", optarg);
+			break;
+		case 'n': d->net_timeout_ns = ms_arg(d, "--net-timeout", optarg); break;
+		case 'g': d->give_up_ns = ms_arg(d, "--give-up", optarg); break;
+		case 'c': d->connect_timeout_ns = ms_arg(d, "--connect-timeout", optarg); break;
+		case 'p':
+			if (!strcmp(optarg, "none"))
+				d->progress = PROGRESS_NONE;
+			else if (!strcmp(optarg, "line"))
+				d->progress = PROGRESS_LINE;
+			else if (strcmp(optarg, "auto"))
+				die_code(d, EXIT_CONFIG, "bad --progress '%s'", optarg);
+			break;
+		case 'N':
+			nice_val = strtol(optarg, &end, 10);
+			if (end == optarg || *end || nice_val < -20 || nice_val > 19)
+				die_code(d, EXIT_CONFIG, "bad --nice '%s'", optarg);
+			/* Before io_uring exists: its workers inherit it. */
+			if (setpriority(PRIO_PROCESS, 0, nice_val))
+				die_code(d, EXIT_CONFIG, "--nice %ld: %s", nice_val,
+					 strerror(errno));
+			break;
+		case 'v': d->verbose = true; break;
+		case 'H': d->hold_stream = true; break;
+		case 'R':
+			d->trace_fd = open("/sys/kernel/tracing/trace_marker",
+					   O_WRONLY | O_CLOEXEC);
+			if (d->trace_fd < 0)
+				d->trace_fd = open("/sys/kernel/debug/tracing/trace_marker",
+						   O_WRONLY | O_CLOEXEC);
+			if (d->trace_fd < 0)
+				die_code(d, EXIT_CONFIG,
+					 "--trace: no trace_marker (is tracefs mounted?): %s",
+					 strerror(errno));
+			break;
+		case 'T': a->tls_dir = optarg; break;
+		case 'K': a->no_ktls = true; break;
+		case 'U': a->tls_user = optarg; break;
+		case 'A':
+			if (a->nauthz == 32)
+				die_code(d, EXIT_CONFIG,
+					 "too many --tls-authz");
+			a->authz[a->nauthz++] = optarg;
+			break;
+		case 'I': a->insecure = true; break;
+		case 'O': d->takeover = true; break;
+		case 'h': fputs(umemd_usage, stdout); exit(0);
+		case 'V': printf("umemd %s\n", UMEM_VERSION); exit(0);
+		default: fputs(umemd_usage, stderr); exit(EXIT_CONFIG);
+		}
+	}
+	check_options(d, a, argc);
+}
+
 /* ---- setup -------------------------------------------------------------- */
 
 static int fd_from_unix(const struct umemd *d, const char *path)
@@ -440,10 +609,110 @@ static void adopt(struct umemd *d, int fd)
 			(unsigned long long)d->n_have, (unsigned long long)d->pages);
 }
 
+/* The region's control fd: inherited, received, or opened by path. */
+static int region_fd(const struct umemd *d, const struct umemd_args *a)
+{
+	char pid_path[320];
+	const char *file_path = a->file_path;
+	int fd = a->fd;
+
+	if (a->unix_path)
+		fd = fd_from_unix(d, a->unix_path);
+	if (a->pid) {
+		if (umemlib_find_pid_file(a->pid, a->path_match, pid_path,
+					  sizeof(pid_path)))
+			die_code(d, EXIT_CONFIG, "--pid %ld: %s", a->pid,
+				 umemlib_strerror());
+		file_path = pid_path;
+	}
+	if (file_path) {
+		struct umemlib_region r;
+
+		if (umemlib_open_file(&r, file_path))
+			die_code(d, EXIT_CONFIG, "%s", umemlib_strerror());
+		fd = r.ctl;
+		logv(d, "serving %s", file_path);
+	}
+	return fd;
+}
+
+static void load_tls(struct umemd *d, const struct umemd_args *a)
+{
+	char err[384];
+
+	d->tls = tls_creds_load(a->tls_dir, false, a->no_ktls, a->tls_user,
+				err, sizeof(err));
+	if (!d->tls)
+		die_code(d, EXIT_CONFIG, "--tls-creds: %s", err);
+	for (int i = 0; i < a->nauthz; i++)
+		tls_creds_allow(d->tls, a->authz[i]);
+}
+
+static void open_snapshot(struct umemd *d)
+{
+	struct stat st;
+
+	d->snap_fd = open(d->snapshot, O_RDONLY | O_CLOEXEC);
+	if (d->snap_fd < 0 || fstat(d->snap_fd, &st))
+		die_code(d, EXIT_CONFIG, "snapshot %s: %s", d->snapshot,
+			 strerror(errno));
+	if ((uint64_t)st.st_size != d->reg.size)
+		die_code(d, EXIT_CONFIG,
+			 "snapshot %s is %llu bytes but the region is %llu bytes",
+			 d->snapshot, (unsigned long long)st.st_size,
+			 (unsigned long long)d->reg.size);
+}
+
+static void connect_source(struct umemd *d)
+{
+	uint64_t t0 = now_ns();
+
+	if (getrandom(&d->session, sizeof(d->session), 0) != sizeof(d->session))
+		d->session = t0 ^ getpid();
+	while (!net_connect(d, 1000)) {
+		if (now_ns() - t0 > d->connect_timeout_ns)
+			die_code(d, EXIT_CONFIG, "cannot connect to source %s:%d: %s",
+				 d->host, d->port, strerror(errno));
+		usleep(200000);
+	}
+	fprintf(stderr, "umemd: connected to %s:%d\n", d->host, d->port);
+}
+
+/* Take the region over, reach what serves its pages, start the ring. */
+static void setup(struct umemd *d, const struct umemd_args *a)
+{
+	if (d->source && a->tls_dir)
+		load_tls(d, a);
+	if (d->source && a->insecure)
+		fprintf(stderr, "umemd: WARNING: --insecure: no TLS; anyone on the path can read the guest's memory or feed it pages\n");
+	signal(SIGPIPE, SIG_IGN);
+	d->tty = d->progress == PROGRESS_AUTO && isatty(2);
+	signal(SIGUSR1, on_usr1);
+	adopt(d, region_fd(d, a));
+
+	if (d->snapshot)
+		open_snapshot(d);
+	if (io_uring_queue_init(128, &d->ring, 0))
+		die(d, "io_uring_queue_init: %s", strerror(errno));
+	d->req_op.kind = OP_REQ;
+	d->write_op.kind = OP_WRITE;
+	d->tick_op.kind = OP_TICK;
+	for (int k = 0; k < NR_FREAD; k++)
+		d->fread_ops[k].kind = OP_FREAD;
+	d->start_ns = now_ns();
+
+	if (d->source)
+		connect_source(d);
+	submit_req_read(d);
+	tick_submit(d);
+	if (d->snapshot)
+		snap_background(d);
+}
+
+/* Every page is present: mark the last ones and complete the region. */
 static void finish(struct umemd *d)
 {
 	struct io_uring_cqe *cqe;
-	double el;
 	uint64_t e;
 	int try;
 
@@ -471,6 +740,13 @@ static void finish(struct umemd *d)
 		}
 	if (umemlib_complete(&d->srv))
 		die(d, "%s", umemlib_strerror());
+}
+
+/* The last progress line and what the run did. */
+static void report(const struct umemd *d)
+{
+	double el;
+
 	progress(d, now_ns(), true);
 	if (!d->no_collapse && d->pages >= extent_pages(d))
 		fprintf(stderr, "umemd: %llu of %llu extents collapsed into huge pages%s%s\n",
@@ -490,229 +766,19 @@ static void finish(struct umemd *d)
 		(unsigned long long)d->n_zero, (unsigned long long)d->n_dup,
 		(unsigned long long)d->n_csum, (unsigned long long)d->n_poison,
 		(unsigned long long)d->n_reconnect);
-	exit(0);
-}
-
-static uint64_t ms_arg(const struct umemd *d, const char *opt, const char *arg)
-{
-	char *end;
-	unsigned long long v = strtoull(arg, &end, 10);
-
-	if (end == arg || *end)
-		die_code(d, EXIT_CONFIG, "bad %s '%s': want milliseconds", opt, arg);
-	return v * 1000000ULL;
 }
 
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "fd", required_argument, NULL, 'f' },
-		{ "unix", required_argument, NULL, 'u' },
-		{ "path", required_argument, NULL, 'P' },
-		{ "pid", required_argument, NULL, 'i' },
-		{ "path-match", required_argument, NULL, 'm' },
-		{ "source", required_argument, NULL, 's' },
-		{ "snapshot", required_argument, NULL, 'S' },
-		{ "window", required_argument, NULL, 'w' },
-		{ "net-timeout", required_argument, NULL, 'n' },
-		{ "give-up", required_argument, NULL, 'g' },
-		{ "connect-timeout", required_argument, NULL, 'c' },
-		{ "progress", required_argument, NULL, 'p' },
-		{ "nice", required_argument, NULL, 'N' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "hold-stream", no_argument, NULL, 'H' },
-		{ "trace", no_argument, NULL, 'R' },
-		{ "tls-creds", required_argument, NULL, 'T' },
-		{ "tls-no-ktls", no_argument, NULL, 'K' },
-		{ "tls-authz", required_argument, NULL, 'A' },
-		{ "tls-username", required_argument, NULL, 'U' },
-		{ "insecure", no_argument, NULL, 'I' },
-		{ "takeover", no_argument, NULL, 'O' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ }
-	};
 	/* Static: the kernel may write d->reqbuf until the process is gone. */
 	static struct umemd umemd;
 	struct umemd *d = &umemd;
-	const char *unix_path = NULL, *file_path = NULL, *path_match = NULL;
-	const char *tls_dir = NULL, *tls_user = NULL, *authz[32];
-	bool insecure = false, no_ktls = false;
-	int nauthz = 0;
-	char err[384];
-	char pid_path[320];
-	long nice_val, pid = 0;
-	char *end;
-	int opt, fd = -1;
+	struct umemd_args a = { .fd = -1 };
 
-	d->window = 16;
-	d->net_timeout_ns = 2000000000ULL;
-	d->give_up_ns = 30000000000ULL;
-	d->connect_timeout_ns = 10000000000ULL;
-	d->progress = PROGRESS_AUTO;
-	d->snap_fd = -1;
-	d->trace_fd = -1;
-	while ((opt = getopt_long(argc, argv, "hV", opts, NULL)) != -1) {
-		switch (opt) {
-		case 'f':
-			fd = strtol(optarg, &end, 10);
-			if (end == optarg || *end || fd < 0)
-				die_code(d, EXIT_CONFIG, "bad --fd '%s'",
-					 optarg);
-			break;
-		case 'u': unix_path = optarg; break;
-		case 'P': file_path = optarg; break;
-		case 'i':
-			pid = strtol(optarg, &end, 10);
-			if (end == optarg || *end || pid <= 0)
-				die_code(d, EXIT_CONFIG, "bad --pid '%s'",
-					 optarg);
-			break;
-		case 'm': path_match = optarg; break;
-		case 's': d->source = optarg; break;
-		case 'S': d->snapshot = optarg; break;
-		case 'w':
-			d->window = strtol(optarg, &end, 10);
-			if (end == optarg || *end || d->window < 0 || d->window > 4096)
-				die_code(d, EXIT_CONFIG, "bad --window '%s'", optarg);
-			break;
-		case 'n': d->net_timeout_ns = ms_arg(d, "--net-timeout", optarg); break;
-		case 'g': d->give_up_ns = ms_arg(d, "--give-up", optarg); break;
-		case 'c': d->connect_timeout_ns = ms_arg(d, "--connect-timeout", optarg); break;
-		case 'p':
-			if (!strcmp(optarg, "none"))
-				d->progress = PROGRESS_NONE;
-			else if (!strcmp(optarg, "line"))
-				d->progress = PROGRESS_LINE;
-			else if (strcmp(optarg, "auto"))
-				die_code(d, EXIT_CONFIG, "bad --progress '%s'", optarg);
-			break;
-		case 'N':
-			nice_val = strtol(optarg, &end, 10);
-			if (end == optarg || *end || nice_val < -20 || nice_val > 19)
-				die_code(d, EXIT_CONFIG, "bad --nice '%s'", optarg);
-			/* Before io_uring exists: its workers inherit it. */
-			if (setpriority(PRIO_PROCESS, 0, nice_val))
-				die_code(d, EXIT_CONFIG, "--nice %ld: %s", nice_val,
-					 strerror(errno));
-			break;
-		case 'v': d->verbose = true; break;
-		case 'H': d->hold_stream = true; break;
-		case 'R':
-			d->trace_fd = open("/sys/kernel/tracing/trace_marker",
-					   O_WRONLY | O_CLOEXEC);
-			if (d->trace_fd < 0)
-				d->trace_fd = open("/sys/kernel/debug/tracing/trace_marker",
-						   O_WRONLY | O_CLOEXEC);
-			if (d->trace_fd < 0)
-				die_code(d, EXIT_CONFIG,
-					 "--trace: no trace_marker (is tracefs mounted?): %s",
-					 strerror(errno));
-			break;
-		case 'T': tls_dir = optarg; break;
-		case 'K': no_ktls = true; break;
-		case 'U': tls_user = optarg; break;
-		case 'A':
-			if (nauthz == 32)
-				die_code(d, EXIT_CONFIG,
-					 "too many --tls-authz");
-			authz[nauthz++] = optarg;
-			break;
-		case 'I': insecure = true; break;
-		case 'O': d->takeover = true; break;
-		case 'h': fputs(umemd_usage, stdout); return 0;
-		case 'V': printf("umemd %s\n", UMEM_VERSION); return 0;
-		default: fputs(umemd_usage, stderr); return EXIT_CONFIG;
-		}
-	}
-	if (optind != argc ||
-	    (fd >= 0) + !!unix_path + !!file_path + !!pid != 1 ||
-	    !d->source == !d->snapshot || (path_match && !pid)) {
-		fprintf(stderr, "umemd: give one of --fd/--unix/--path/--pid and one of --source/--snapshot%s\n",
-			path_match && !pid ? "; --path-match goes with --pid" : "");
-		fputs(umemd_usage, stderr);
-		return EXIT_CONFIG;
-	}
-	if (d->source && !parse_hostport(d->source, d->host, sizeof(d->host), &d->port))
-		die_code(d, EXIT_CONFIG, "bad --source '%s': want HOST:PORT", d->source);
-	if (tls_dir && insecure)
-		die_code(d, EXIT_CONFIG, "--tls-creds and --insecure exclude each other");
-	if (d->source && !tls_dir && !insecure)
-		die_code(d, EXIT_CONFIG,
-			 "refusing to fetch guest memory without TLS: give --tls-creds DIR, or --insecure");
-	if (d->source && tls_dir) {
-		d->tls = tls_creds_load(tls_dir, false, no_ktls, tls_user, err,
-					sizeof(err));
-		if (!d->tls)
-			die_code(d, EXIT_CONFIG, "--tls-creds: %s", err);
-		for (int i = 0; i < nauthz; i++)
-			tls_creds_allow(d->tls, authz[i]);
-	}
-	if (d->source && insecure)
-		fprintf(stderr, "umemd: WARNING: --insecure: no TLS; anyone on the path can read the guest's memory or feed it pages\n");
-	signal(SIGPIPE, SIG_IGN);
-	d->tty = d->progress == PROGRESS_AUTO && isatty(2);
-	signal(SIGUSR1, on_usr1);
-	if (unix_path)
-		fd = fd_from_unix(d, unix_path);
-	if (pid) {
-		if (umemlib_find_pid_file(pid, path_match, pid_path, sizeof(pid_path)))
-			die_code(d, EXIT_CONFIG, "--pid %ld: %s", pid, umemlib_strerror());
-		file_path = pid_path;
-	}
-	if (file_path) {
-		struct umemlib_region r;
-
-		if (umemlib_open_file(&r, file_path))
-			die_code(d, EXIT_CONFIG, "%s", umemlib_strerror());
-		fd = r.ctl;
-		logv(d, "serving %s", file_path);
-	}
-	adopt(d, fd);
-
-	if (d->snapshot) {
-		struct stat st;
-
-		d->snap_fd = open(d->snapshot, O_RDONLY | O_CLOEXEC);
-		if (d->snap_fd < 0 || fstat(d->snap_fd, &st))
-			die_code(d, EXIT_CONFIG, "snapshot %s: %s", d->snapshot,
-				 strerror(errno));
-		if ((uint64_t)st.st_size != d->reg.size)
-			die_code(d, EXIT_CONFIG,
-				 "snapshot %s is %llu bytes but the region is %llu bytes",
-				 d->snapshot, (unsigned long long)st.st_size,
-				 (unsigned long long)d->reg.size);
-	}
-	if (io_uring_queue_init(128, &d->ring, 0))
-		die(d, "io_uring_queue_init: %s", strerror(errno));
-	d->req_op.kind = OP_REQ;
-	d->write_op.kind = OP_WRITE;
-	d->tick_op.kind = OP_TICK;
-	for (int k = 0; k < NR_FREAD; k++)
-		d->fread_ops[k].kind = OP_FREAD;
-	d->start_ns = now_ns();
-
-	if (d->source) {
-		uint64_t t0 = now_ns();
-
-		if (getrandom(&d->session, sizeof(d->session), 0) != sizeof(d->session))
-			d->session = t0 ^ getpid();
-		while (!net_connect(d, 1000)) {
-			if (now_ns() - t0 > d->connect_timeout_ns)
-				die_code(d, EXIT_CONFIG, "cannot connect to source %s:%d: %s",
-					 d->host, d->port, strerror(errno));
-			usleep(200000);
-		}
-		fprintf(stderr, "umemd: connected to %s:%d\n", d->host,
-			d->port);
-	}
-	submit_req_read(d);
-	tick_submit(d);
-	if (d->snapshot)
-		snap_background(d);
-
-	while (d->n_have < d->pages)
-		run_once(d);
+	parse_options(d, &a, argc, argv);
+	setup(d, &a);
+	serve(d);
 	finish(d);
+	report(d);
 	return 0;
 }
