@@ -26,7 +26,7 @@
 #include "commands.h"
 #include "wire.h"
 
-/* umemd's exit statuses (umemd.h) */
+/* umemd's exit statuses (umemd_core.h) */
 #define UMEMD_CONFIG	2
 #define UMEMD_SOURCE	3
 #define UMEMD_HUP	4

@@ -16,8 +16,8 @@
  * shmem file, are checked against their checksum, and only then marked
  * present.
  *
- * This file holds main(), the setup and the event loop; umemd.h says
- * where the rest is.
+ * This file holds main(), the setup and the event loop; umemd_core.h
+ * says where the rest is.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -34,7 +34,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
-#include "umemd.h"
+#include "umemd_core.h"
 
 #define TICK_MS		100
 
@@ -87,62 +87,6 @@ static const char umemd_usage[] =
 "  --version           print the release of umemd\n"
 "Exit status: 0 complete; 1 error; 2 bad input or refused by the source;\n"
 "3 the source was lost for good.\n";
-
-__attribute__((format(printf, 3, 0), noreturn))
-static void vdie(const struct umemd *d, int code, const char *fmt, va_list ap)
-{
-	if (d->tty)
-		fputc('\n', stderr);
-	fprintf(stderr, "umemd: ");
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-	exit(code);
-}
-
-/* Exit with @code and a one-line message. */
-void die_code(const struct umemd *d, int code, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vdie(d, code, fmt, ap);
-}
-
-void die(const struct umemd *d, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vdie(d, 1, fmt, ap);
-}
-
-void logv(const struct umemd *d, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!d->verbose)
-		return;
-	if (d->tty)
-		fputc('\n', stderr);
-	fprintf(stderr, "umemd: ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-
-struct io_uring_sqe *get_sqe(struct umemd *d)
-{
-	struct io_uring_sqe *sqe = io_uring_get_sqe(&d->ring);
-
-	if (!sqe) {
-		io_uring_submit(&d->ring);
-		sqe = io_uring_get_sqe(&d->ring);
-		if (!sqe)
-			die(d, "io_uring submission queue full");
-	}
-	return sqe;
-}
 
 /* ---- requests ----------------------------------------------------------- */
 

@@ -16,7 +16,7 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 
-#include "umemd.h"
+#include "umemd_core.h"
 
 /*
  * A channel reads up to this much at once and parses the records in it:

@@ -10,7 +10,7 @@
 #include <unistd.h>
 #include <sys/mman.h>
 
-#include "umemd.h"
+#include "umemd_core.h"
 
 /* ---- pages ------------------------------------------------------------ */
 

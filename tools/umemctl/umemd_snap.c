@@ -6,7 +6,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "umemd.h"
+#include "umemd_core.h"
 
 #define FREAD_PAGES	64	/* pages per background snapshot read */
 

@@ -2,12 +2,13 @@
 /*
  * umemd's private header: the daemon's state, struct umemd, and the
  * functions its files share.  umemd.c holds main(), the setup and the
- * event loop; umemd_pages.c marks pages present and collapses extents
+ * event loop; umemd_core.c the messages, exits and io_uring entries every
+ * part uses; umemd_pages.c marks pages present and collapses extents
  * into huge pages; umemd_net.c runs the two channels to the source;
  * umemd_snap.c reads a snapshot file.
  */
-#ifndef UMEMCTL_UMEMD_H
-#define UMEMCTL_UMEMD_H
+#ifndef UMEMCTL_UMEMD_CORE_H
+#define UMEMCTL_UMEMD_CORE_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -124,7 +125,7 @@ struct umemd {
 	bool tty;
 };
 
-/* umemd.c */
+/* umemd_core.c */
 __attribute__((format(printf, 3, 4), noreturn))
 void die_code(const struct umemd *d, int code, const char *fmt, ...);
 __attribute__((format(printf, 2, 3), noreturn))
