@@ -145,7 +145,7 @@ help:
 	@echo "make demo            the main job: a real guest live-migrated onto umem"
 	@echo "make demo-sim        the simulated migration into umemctl vmm (DEMO_MIB=)"
 	@echo "make bench           umem against userfaultfd and QEMU's postcopy: build/bench"
-	@echo "make perf-table      performance.rst's table from build/bench/results.json"
+	@echo "make perf-table      performance.rst's table from build/bench*/results.json"
 	@echo "make stress          the bounce stress test to STRESS_FAULTS faults (15-25 min)"
 	@echo "make fuzz            the random-operation fuzzer on the debug kernel"
 	@echo "make shell           boot the test VM to a shell (Ctrl-A X quits)"
@@ -169,6 +169,7 @@ help:
 	@echo "VERBOSE=1            copy the guest console to stdout"
 	@echo "TEST_TIMEOUT= DEBUG_TEST_TIMEOUT= VM_TIMEOUT=  in seconds (600, 900, 1200)"
 	@echo "BENCH_QUICK=1        small sizes; BENCH_QEMU=0: no real guest"
+	@echo "BENCH_MAIN=0         bench: the real guest only (with QEMU=10: build/bench-qemu10)"
 	@echo "BENCH_RUNS=3 BENCH_TLS=1 BENCH_NICE=1  real-guest runs; TLS, nice-0 methods"
 	@echo "STRESS_FAULTS= STRESS_SECONDS= STRESS_PAGES= STRESS_LOCKERS=  make stress"
 	@echo "FUZZ_MINUTES= FUZZ_SEED=0x...  make fuzz: its length (30), a seed to replay"
@@ -330,6 +331,9 @@ BENCH_QEMU ?= 1
 BENCH_RUNS ?= 3
 BENCH_TLS ?= 1
 BENCH_NICE ?= 1
+BENCH_MAIN ?= 1
+# Another QEMU's figures (QEMU=10) go into a results.json of their own.
+BENCH_OUT := $(BUILD)/bench$(if $(QEMU),-qemu$(QEMU))
 bench-vm: module tools $(KVM_HOLD) $(CREDS) $(RELAY) \
 		$(if $(filter 1,$(BENCH_QEMU)),l2-guest $(BENCH_QEMU_TEST))
 	$(MAKE) -C tools/bench
@@ -341,12 +345,14 @@ bench-vm: module tools $(KVM_HOLD) $(CREDS) $(RELAY) \
 			$(addprefix --qemu-arg ,$(call env,GUEST_MIB WORK_MIB BENCH_RUNS BENCH_TLS BENCH_NICE)) \
 			$(addprefix --qemu-arg --module --qemu-arg ,$(KVM_KOS)) \
 			$(addprefix --qemu-arg ,$(QEMU_FILES))) \
-		$(if $(filter 1,$(BENCH_QUICK)),--quick) \
-		$(if $(filter 1,$(VERBOSE)),--verbose) --out $(BUILD)/bench
+		$(if $(filter 1,$(BENCH_QUICK)),--quick) $(if $(filter 0,$(BENCH_MAIN)),--qemu-only) \
+		$(if $(filter 1,$(VERBOSE)),--verbose) --out $(BENCH_OUT)
 
-# The results table of Documentation/performance.rst, from the last run.
+# The results table of Documentation/performance.rst, from the last run,
+# and the real-guest rows of the last run under each other QEMU.
 perf-table:
-	tools/bench/results-table.py $(BUILD)/bench/results.json Documentation/performance.rst
+	tools/bench/results-table.py $(BUILD)/bench/results.json \
+		$(wildcard $(BUILD)/bench-qemu*/results.json) Documentation/performance.rst
 
 # stress__mixed runs until STRESS_FAULTS faults were served (STRESS_SECONDS
 # is the cap); the last line adds up every test's faults and corrupted pages.

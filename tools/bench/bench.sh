@@ -8,6 +8,7 @@
 #     clear, over kernel TLS and over user-space TLS;
 #  3. with --qemu-test: a real guest under QEMU migrated onto umem and by
 #     QEMU's own postcopy (selftests/qemu/bench.sh), in a bigger VM.
+#     --qemu-only: that one alone (another QEMU's figures, for instance).
 # Every comparison is made inside one boot.  Writes OUT/results.json,
 # OUT/results.txt (the tables), OUT/scaling.dat and OUT/scaling.png,
 # OUT/latency.dat and OUT/latency.png.
@@ -17,14 +18,14 @@ set -uo pipefail
 usage() {
 	echo "usage: $0 --kernel IMAGE --module KO [--module KO] --creds TAR --out DIR" \
 	     "[--smp N] [--mib N] [--quick] [--verbose]" \
-	     "[--qemu-test SCRIPT --qemu-mem SIZE --qemu-arg RUN-VM-ARG...]" >&2
+	     "[--qemu-test SCRIPT --qemu-mem SIZE --qemu-arg RUN-VM-ARG... [--qemu-only]]" >&2
 	exit 2
 }
 
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 kernel="" modules=() out="" smp=2 mib=256 quick=0 verbose=()
-qemu_test="" qemu_mem=3G qemu_args=() creds=""
+qemu_test="" qemu_mem=3G qemu_args=() creds="" main=1
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--kernel) kernel=$2; shift ;;
@@ -37,12 +38,14 @@ while [ $# -gt 0 ]; do
 	--qemu-test) qemu_test=$2; shift ;;
 	--qemu-mem) qemu_mem=$2; shift ;;
 	--qemu-arg) qemu_args+=("$2"); shift ;;
+	--qemu-only) main=0 ;;
 	--creds) creds=$2; shift ;;
 	*) usage ;;
 	esac
 	shift
 done
 [ -n "$kernel" ] && [ -n "$out" ] && [ ${#modules[@]} -gt 0 ] && [ -n "$creds" ] || usage
+[ $main = 1 ] || [ -n "$qemu_test" ] || usage
 command -v gnuplot > /dev/null || { echo "bench: gnuplot missing (make deps)" >&2; exit 1; }
 
 mkdir -p "$out"
@@ -56,22 +59,26 @@ run_vm=("$top/selftests/runner/run-vm.sh" --kernel "$kernel" "${modules[@]}"
 	--file "$here/umem-bench")
 
 rc=0
-# The page checksum's throughput, on the host (old against new).
-"$here/csum-bench" > "$out/csum.txt" || rc=1
-"${run_vm[@]}" --name bench-latency --smp 1 --out "$out/vm-latency" \
-	--test "$out/bench-latency" > "$out/latency.log" 2>&1 || rc=1
-"${run_vm[@]}" --name bench-main --smp "$smp" --out "$out/vm-main" \
-	--file "$top/tools/umemctl/umemctl" --file "$top/tools/umemctl/umemd" \
-	--file "$top/selftests/postcopy/netns.sh" --file "$creds" \
-	--test "$out/bench-main" > "$out/main.log" 2>&1 || rc=1
+if [ $main = 1 ]; then
+	# The page checksum's throughput, on the host (old against new).
+	"$here/csum-bench" > "$out/csum.txt" || rc=1
+	"${run_vm[@]}" --name bench-latency --smp 1 --out "$out/vm-latency" \
+		--test "$out/bench-latency" > "$out/latency.log" 2>&1 || rc=1
+	"${run_vm[@]}" --name bench-main --smp "$smp" --out "$out/vm-main" \
+		--file "$top/tools/umemctl/umemctl" --file "$top/tools/umemctl/umemd" \
+		--file "$top/selftests/postcopy/netns.sh" --file "$creds" \
+		--test "$out/bench-main" > "$out/main.log" 2>&1 || rc=1
+else
+	: > "$out/csum.txt"
+fi
 if [ -n "$qemu_test" ]; then
 	"${run_vm[@]}" --name bench-qemu --mem "$qemu_mem" --out "$out/vm-qemu" \
 		"${qemu_args[@]}" --test "$qemu_test" > "$out/qemu.log" 2>&1 || rc=1
 fi
 
 tap() {
-	tr -d '\r' < "$out/vm-latency/results.tap"
-	tr -d '\r' < "$out/vm-main/results.tap"
+	[ $main = 0 ] || tr -d '\r' < "$out/vm-latency/results.tap"
+	[ $main = 0 ] || tr -d '\r' < "$out/vm-main/results.tap"
 	[ -z "$qemu_test" ] || tr -d '\r' < "$out/vm-qemu/results.tap"
 }
 
@@ -83,7 +90,8 @@ cat "$out/results.txt"
 
 if [ $rc != 0 ]; then
 	echo "bench: a VM run failed; its log:" >&2
-	logs=("$out/latency.log" "$out/main.log")
+	logs=()
+	[ $main = 0 ] || logs+=("$out/latency.log" "$out/main.log")
 	[ -z "$qemu_test" ] || logs+=("$out/qemu.log")
 	grep -h -E '^(FAIL|run-vm)' "${logs[@]}" >&2
 	tail -n 40 "${logs[@]}" >&2
@@ -93,7 +101,7 @@ fi
 # results.json: the fragments the cases printed, in one object.
 {
 	printf '{"kernel": "%s", "date": "%s", "quick": %s,\n' \
-		"$(sed -n 's/^.*Linux version \([^ ]*\).*/\1/p' "$out/vm-main/console.log" | head -n 1)" \
+		"$(sed -n 's/^.*Linux version \([^ ]*\).*/\1/p' "$out"/vm-*/console.log | head -n 1)" \
 		"$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$([ $quick = 1 ] && echo true || echo false)"
 	printf ' "vm": {"latency_smp": 1, "main_smp": %s, "accel": "tcg", "host_cpus": %s},\n' \
 		"$smp" "$(nproc)"
@@ -101,6 +109,10 @@ fi
 		sed -e 's/^/ /' -e '$!s/$/,/'
 	echo "}"
 } > "$out/results.json"
+if [ $main = 0 ]; then
+	echo "bench: wrote $out/results.json, $out/results.txt"
+	exit 0
+fi
 
 tap | sed -n 's/^# # dat scaling //p' > "$out/scaling.dat"
 gnuplot <<GP

@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0
 #
-# results-table.py RESULTS_JSON RST: rewrite the results table of
-# Documentation/performance.rst (the lines between ".. results-table-start"
-# and ".. results-table-end") from a results.json of make bench
-# (tools/bench/bench.sh).  make perf-table runs it.  Figures absent from
-# the JSON (BENCH_QEMU=0, an older run) are left out of the table.
+# results-table.py RESULTS_JSON [OTHER_JSON...] RST: rewrite the results
+# table of Documentation/performance.rst (the lines between
+# ".. results-table-start" and ".. results-table-end") from a results.json
+# of make bench (tools/bench/bench.sh), and the real-guest rows of each
+# OTHER_JSON (another QEMU: make bench QEMU=10 BENCH_MAIN=0).  make
+# perf-table runs it.  Figures absent from the JSON (BENCH_QEMU=0, an
+# older run) are left out of the table.
 import json
 import sys
 import textwrap
@@ -27,7 +29,7 @@ def fmt(x):
     return f"{x:.0f}" if abs(x) >= 100 else f"{x:.1f}" if abs(x) >= 10 else f"{x:.2f}"
 
 
-def table(d):
+def table(d, others=()):
     rows = []
 
     def row(what, umem, ref_name="", ref=None, goal="", ok=None, ratio=True):
@@ -99,28 +101,35 @@ def table(d):
     # umem<sfx> against the better of QEMU's two modes with the same
     # suffix (postcopy<sfx>, postcopy_preempt<sfx>: _tls...); a umem run
     # without them (umem_nice0) against umem; QEMU's runs left over alone.
-    q = d.get("qemu", {})
-    used = set()
-    for m in [m for m in q if m.startswith("umem")]:
-        refs = [r for r in ("postcopy" + m[4:], "postcopy_preempt" + m[4:]) if r in q]
-        used.update(refs)
-        vs_qemu = bool(refs)
-        if not refs and m != "umem" and "umem" in q:
-            refs = ["umem"]
-        for key, label, scale, goal in QEMU_FIGURES:
-            ref = min(refs, key=lambda r: q[r][key]) if refs else None
-            row(f"real guest, {m}: {label}", q[m][key] * scale, ref or "",
-                q[ref][key] * scale if ref else None,
-                *(ratio_goal("<=", goal) if goal and vs_qemu else ("", None)))
-    for m in [m for m in q if m not in used and not m.startswith("umem")]:
-        for key, label, scale, goal in QEMU_FIGURES:
-            row(f"real guest, {m}: {label}", None, m, q[m][key] * scale)
-    for step, f in d.get("fault_path", {}).items():
-        row(f"demand fault, {step}: p50, µs", f["p50_us"], "p99", f["p99_us"], ratio=False)
+    def real_guest(r, where):
+        q = r.get("qemu", {})
+        used = set()
+        for m in [m for m in q if m.startswith("umem")]:
+            refs = [x for x in ("postcopy" + m[4:], "postcopy_preempt" + m[4:]) if x in q]
+            used.update(refs)
+            vs_qemu = bool(refs)
+            if not refs and m != "umem" and "umem" in q:
+                refs = ["umem"]
+            for key, label, scale, goal in QEMU_FIGURES:
+                ref = min(refs, key=lambda x: q[x][key]) if refs else None
+                row(f"{where}, {m}: {label}", q[m][key] * scale, ref or "",
+                    q[ref][key] * scale if ref else None,
+                    *(ratio_goal("<=", goal) if goal and vs_qemu else ("", None)))
+        for m in [m for m in q if m not in used and not m.startswith("umem")]:
+            for key, label, scale, goal in QEMU_FIGURES:
+                row(f"{where}, {m}: {label}", None, m, q[m][key] * scale)
+        for step, f in r.get("fault_path", {}).items():
+            row(f"{where}, demand fault, {step}: p50, µs", f["p50_us"], "p99", f["p99_us"],
+                ratio=False)
+
+    qv = d.get("qemu_version")
+    real_guest(d, f"real guest, QEMU {qv}" if others and qv else "real guest")
+    for o in others:
+        real_guest(o, f"real guest, QEMU {o.get('qemu_version', '?')}")
     return rows
 
 
-def render(d):
+def render(d, others=()):
     vm = d.get("vm", {})
     runs = {v.get("runs") for v in d.get("qemu", {}).values()} - {None}
     out = [f"From ``results.json``: Debian's ``{d.get('kernel', '?')}`` in a "
@@ -131,9 +140,12 @@ def render(d):
         qv = d.get("qemu_version")
         out[0] += (f"; the real guest (QEMU{' ' + qv if qv else ''}, nested KVM) "
                    f"the median of {max(runs)} runs of each method")
+    for o in others:
+        out[0] += (f"; with QEMU {o.get('qemu_version', '?')} (Debian's "
+                   f"``{o.get('kernel', '?')}``, another boot), the rows that name it")
     out[0] += "." + (" BENCH_QUICK: small sizes, the figures mean nothing." if d.get("quick") else "")
     head = ("measure", "umem", "against", "ratio", "goal", "met")
-    rows = [head] + table(d)
+    rows = [head] + table(d, others)
     w = [max(len(r[i]) for r in rows) for i in range(len(head))]
     rule = "  ".join("=" * n for n in w)
     line = lambda r: "  ".join(c.ljust(n) for c, n in zip(r, w)).rstrip()
@@ -141,18 +153,18 @@ def render(d):
 
 
 def main():
-    if len(sys.argv) != 3:
-        sys.exit("usage: results-table.py RESULTS_JSON RST")
-    with open(sys.argv[1]) as f:
-        d = json.load(f)
-    with open(sys.argv[2]) as f:
+    if len(sys.argv) < 3:
+        sys.exit("usage: results-table.py RESULTS_JSON [OTHER_JSON...] RST")
+    *jsons, rst = sys.argv[1:]
+    d, *others = [json.load(open(j)) for j in jsons]
+    with open(rst) as f:
         lines = f.read().split("\n")
     try:
         a, b = lines.index(START), lines.index(END)
     except ValueError:
-        sys.exit(f"{sys.argv[2]}: no '{START}' ... '{END}' block")
-    lines[a + 1:b] = [""] + render(d) + [""]
-    with open(sys.argv[2], "w") as f:
+        sys.exit(f"{rst}: no '{START}' ... '{END}' block")
+    lines[a + 1:b] = [""] + render(d, others) + [""]
+    with open(rst, "w") as f:
         f.write("\n".join(lines))
 
 
