@@ -50,13 +50,12 @@ command -v gnuplot > /dev/null || { echo "bench: gnuplot missing (make deps)" >&
 
 mkdir -p "$out"
 for part in bench-latency bench-main; do
-	sed -e "s/@QUICK@/$quick/" -e "s/@MIB@/$mib/" "$here/guest.sh" > "$out/$part"
-	chmod 755 "$out/$part"
+	install -m 755 "$here/guest.sh" "$out/$part"
 done
 
 run_vm=("$top/selftests/runner/run-vm.sh" --kernel "$kernel" "${modules[@]}"
 	--test-timeout 2400 --timeout 3600 --show-tap "${verbose[@]}"
-	--file "$here/umem-bench")
+	--file "$here/umem-bench" --env QUICK=$quick --env MIB=$mib)
 
 rc=0
 if [ $main = 1 ]; then

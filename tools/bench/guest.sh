@@ -5,11 +5,11 @@
 # Installed twice: as bench-latency (a one-vCPU boot) and as bench-main
 # (the other cases, and the postcopy migration against its stream floor).
 # TAP on stdout; the measurements ride in TAP comments ("# # json ...").
-# BENCH_OPTS (set by bench.sh) shrinks the cases for a quick run.
+# Its settings come from bench.sh (run-vm.sh --env): QUICK=1 shrinks the
+# cases for a quick run, MIB is the simulated migration's image size.
 
 T=$(dirname "$0")
-QUICK=@QUICK@
-MIB=@MIB@
+: "${QUICK:?}" "${MIB:?}"
 n=0
 fail=0
 
