@@ -156,6 +156,38 @@ t_huge() {
 	[ "${kb:-0}" -ge $((16384 * 95 / 100)) ]
 }
 
+# The source's RAM file on hugetlbfs, as a QEMU's RAM on 2 MiB huge pages
+# is (mkimage writes it through a mapping: hugetlbfs has no write()):
+# the source maps it as it maps any file, every page arrives.  Skips when
+# the kernel gives no huge pages.
+t_hugetlb_source() {
+	local hp=/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages
+	local dir=$RUN/hugetlb ok=1
+
+	[ -w $hp ] || { ERR="no 2 MiB hugetlbfs pages in this kernel"; return 4; }
+	echo 16 > $hp
+	if [ "$(cat $hp)" -lt 16 ]; then
+		ERR="the kernel gave $(cat $hp) of 16 huge pages"
+		echo 0 > $hp
+		return 4
+	fi
+	if mkdir -p $dir && mount -t hugetlbfs -o pagesize=2M none $dir &&
+	    $UMEMCTL mkimage $dir/ram pattern:32M:37 > $log/mkimage 2>&1; then
+		echo "# $(grep '^HugePages_[TF]' /proc/meminfo | tr -s ' \n' ' ')"
+		grep -q '^HugePages_Free: *0$' /proc/meminfo ||
+			{ ERR="the image is not on the 16 huge pages"; ok=0; }
+		start_source --image $dir/ram
+		vmm --image pattern:32M:37 --source $SRC --vcpus 4 --ops 4000
+	else
+		ERR="cannot write the image on hugetlbfs"
+		ok=0
+	fi
+	stop_source
+	umount $dir 2>/dev/null
+	echo 0 > $hp
+	[ $ok = 1 ] && expect_rc 0 && expect "every page OK"
+}
+
 # The VMM in a memory cgroup just above its guest RAM, umemd in one half
 # of it (its sockets' buffers are charged there and may grow when it falls
 # behind; the guest RAM would not fit): the guest RAM is charged to the
@@ -512,6 +544,7 @@ run trace__fault_path t_fault_path
 run migrate__unix_handoff t_unix_handoff
 run migrate__memcg t_memcg
 run migrate__huge t_huge
+run migrate__hugetlb_source t_hugetlb_source
 run migrate__net_down t_net_down
 run migrate__umemd_killed t_umemd_killed
 run migrate__source_dies t_source_dies

@@ -5,10 +5,11 @@
 # bench), sourced.  TAP on stdout.
 #
 #   tap_start AREA   the TAP header; tests are named AREA.NAME
-#   run NAME FUNC    one test: FUNC returns 0 for a pass, and may say why
-#                    it failed in ERR.  ONLY=ERE (make ... ONLY=ERE) runs
-#                    only the tests whose NAME matches; the others are
-#                    reported skipped.
+#   run NAME FUNC    one test: FUNC returns 0 for a pass, 4 to skip (the
+#                    kernel lacks what it tests), anything else for a
+#                    failure; it says why in ERR.  ONLY=ERE (make ...
+#                    ONLY=ERE) runs only the tests whose NAME matches; the
+#                    others are reported skipped.
 #   tap_end          the plan and the tally; false if a test failed
 #
 # Around each attempt run calls the hooks the script defines: test_setup
@@ -38,7 +39,7 @@ tap_attempt() {
 	tap_hook test_setup "$1"
 	"$2"
 	_tap_rc=$?
-	if [ $_tap_rc = 0 ]; then
+	if [ $_tap_rc = 0 ] || [ $_tap_rc = 4 ]; then
 		echo "# $TAP_AREA.$1: $(($(date +%s) - _tap_t0)) s"
 	else
 		echo "# $TAP_AREA.$1: FAILED${ERR:+: $ERR}"
@@ -58,7 +59,15 @@ run() {
 		TAP_SKIPPED=$((TAP_SKIPPED + 1))
 		return 0
 	fi
-	tap_attempt "$1" "$2" && { echo "ok $TAP_N $TAP_AREA.$1"; return 0; }
+	tap_attempt "$1" "$2"
+	case $? in
+	0) echo "ok $TAP_N $TAP_AREA.$1"; return 0 ;;
+	4)
+		echo "ok $TAP_N # SKIP ${ERR:-skipped}"
+		TAP_SKIPPED=$((TAP_SKIPPED + 1))
+		return 0
+		;;
+	esac
 	if [ "${TAP_RETRY:-0}" = 1 ]; then
 		echo "# $TAP_AREA.$1: RETRY: the first attempt failed${ERR:+ ($ERR)}; running it once more"
 		if tap_attempt "$1" "$2"; then

@@ -7,11 +7,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <linux/umem.h>
 
 #include "commands.h"
@@ -39,17 +41,23 @@ static int usage(FILE *f)
 	return f == stderr ? 2 : 0;
 }
 
+/*
+ * The image is written through a shared mapping of FILE, allocated first:
+ * that works on hugetlbfs (a QEMU's RAM file on huge pages), which has no
+ * write(), and a full filesystem fails the allocation, not a store.
+ */
 static int cmd_mkimage(int argc, char **argv)
 {
 	struct image img;
 	char err[256];
+	uint8_t *map;
 	uint64_t p;
-	void *buf;
-	FILE *f;
+	int fd;
 
 	if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
 		printf("usage: umemctl mkimage FILE SPEC\n"
-		       "Write the image SPEC (pattern:SIZE[:SEED]) to FILE, page by page.\n");
+		       "Write the image SPEC (pattern:SIZE[:SEED]) to FILE, page by page,\n"
+		       "through a mapping: FILE may be on hugetlbfs.\n");
 		return 0;
 	}
 	if (argc != 3) {
@@ -60,23 +68,30 @@ static int cmd_mkimage(int argc, char **argv)
 		fprintf(stderr, "umemctl mkimage: %s\n", err);
 		return 2;
 	}
-	buf = malloc(img.page_size);
-	f = fopen(argv[1], "we");
-	if (!buf || !f) {
+	fd = open(argv[1], O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0) {
 		fprintf(stderr, "umemctl mkimage: %s: %s\n", argv[1], strerror(errno));
 		return 1;
 	}
-	for (p = 0; p < img.size / img.page_size; p++) {
-		image_page(&img, p, buf);
-		if (fwrite(buf, img.page_size, 1, f) != 1)
-			break;
+	if (fallocate(fd, 0, 0, img.size) &&
+	    (errno != EOPNOTSUPP || ftruncate(fd, img.size))) {
+		fprintf(stderr, "umemctl mkimage: %s: %llu bytes: %s\n", argv[1],
+			(unsigned long long)img.size, strerror(errno));
+		return 1;
 	}
-	if (fclose(f) || p != img.size / img.page_size) {
+	map = mmap(NULL, img.size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (map == MAP_FAILED) {
+		fprintf(stderr, "umemctl mkimage: %s: mmap: %s\n", argv[1], strerror(errno));
+		return 1;
+	}
+	for (p = 0; p < img.size / img.page_size; p++)
+		image_page(&img, p, map + p * img.page_size);
+	if (msync(map, img.size, MS_SYNC) || close(fd)) {
 		fprintf(stderr, "umemctl mkimage: writing %s: %s\n", argv[1],
 			strerror(errno));
 		return 1;
 	}
-	free(buf);
+	munmap(map, img.size);
 	image_close(&img);
 	return 0;
 }
