@@ -24,6 +24,7 @@ trixie|sid) ;;
 *) echo "build-root: unknown suite '$suite' (trixie, sid)" >&2; exit 1 ;;
 esac
 cache=${UMEM_CACHE:-$HOME/.cache/umem}
+. "$(dirname "$0")/cache.sh"
 root=$cache/$suite
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 # What kbuild needs to build an external module (pahole: the BTF of
@@ -36,9 +37,7 @@ if [ "$(id -u)" != 0 ]; then
 	exit 1
 fi
 command -v debootstrap >/dev/null || apt-get install -y debootstrap >&2
-mkdir -p "$cache"
-exec 9>"$root.lock"
-flock 9
+cache_lock "$root"
 [ -e "$root/.complete" ] && exit 0
 
 start=$(date +%s)

@@ -25,6 +25,7 @@ set -eu
 cache=${UMEM_CACHE:-$HOME/.cache/umem}
 root=$cache/trixie
 here=$(dirname "$0")
+. "$here/cache.sh"
 
 case "${1:-}" in
 7.3) suite=trixie-backports; flavour=amd64; build=trixie ;;
@@ -97,9 +98,7 @@ while :; do
 	pkgs=$all
 done
 
-mkdir -p "$cache/kernels"
-exec 9>"$dest.lock"
-flock 9
+cache_lock "$dest"
 if [ ! -e "$dest/.done" ]; then
 	start=$(date +%s)
 	dl=$root/tmp/umem-kernel-$release

@@ -34,7 +34,7 @@
 # $UMEM_CACHE defaults to ${XDG_CACHE_HOME:-$HOME/.cache}/umem.  Works as
 # any user once apt knows the packages (make deps runs apt-get update).
 set -euo pipefail
-. "$(dirname "$0")/apt-download.sh"
+. "$(dirname "$0")/cache.sh"
 
 cache=${UMEM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/umem}
 lists=/var/lib/apt/lists
@@ -61,17 +61,6 @@ depends() {
 	apt-cache show --no-all-versions "$1" 2>/dev/null |
 		sed -n 's/^Depends: //p' | tr ',' '\n' |
 		sed 's/^ *//; s/[ |].*//'
-}
-
-# lock NAME: hold $cache/.lock-NAME until exit; a second caller (make in
-# another tree) waits, then finds the work done.
-lock() {
-	mkdir -p "$cache"
-	exec 9> "$cache/.lock-$1"
-	if ! flock -n 9; then
-		echo "kernels: waiting for another fetch of $1" >&2
-		flock 9
-	fi
 }
 
 # release NAME, remembered in $cache/kernels/.release-NAME until apt's
@@ -118,9 +107,7 @@ fetch() {
 	'' | */* | .*) echo "kernels: bad release '$r'" >&2; return 1 ;;
 	esac
 	dir=$cache/kernels/$r
-	if [ ! -f "$dir/.done" ]; then
-		lock "$r"
-	fi
+	[ -f "$dir/.done" ] || cache_lock "$dir"
 	if [ -f "$dir/.done" ]; then
 		echo "$dir"
 		return
@@ -165,7 +152,7 @@ source_tarball() {
 	'' | */* | .*) echo "kernels: bad series '$s'" >&2; return 1 ;;
 	esac
 	f=$cache/sources/linux-source-$s.tar.xz
-	[ -f "$f" ] || lock "source-$s"
+	[ -f "$f" ] || cache_lock "$f"
 	if [ -f "$f" ]; then
 		echo "$f"
 		return

@@ -16,7 +16,7 @@
 # (the backport is built against them): the host's, which qemu-system-x86
 # brings in (make deps).
 set -euo pipefail
-. "$(dirname "$0")/apt-download.sh"
+. "$(dirname "$0")/cache.sh"
 
 cache=${UMEM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/umem}
 
@@ -44,9 +44,7 @@ if [ -x "$root/usr/bin/qemu-system-x86_64" ]; then
 	exit 0
 fi
 
-mkdir -p "$cache/qemu"
-exec 9> "$cache/qemu/.lock"
-flock 9
+cache_lock "$root"
 [ -x "$root/usr/bin/qemu-system-x86_64" ] && { echo "$root"; exit 0; }
 
 tmp=$(mktemp -d "$cache/qemu/.fetch.XXXXXX")

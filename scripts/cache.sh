@@ -1,7 +1,20 @@
 # SPDX-License-Identifier: GPL-2.0
 #
-# Sourced by the scripts that fill the cache (kernels.sh, qemu-fetch.sh).
+# Sourced by the scripts that fill the cache (kernels.sh, kernel-fetch.sh,
+# build-root.sh, qemu-fetch.sh).
 #
+# cache_lock ENTRY: hold ENTRY.lock, beside the cache entry ENTRY (a
+# directory or a file), until the script exits.  A second caller (make in
+# another tree) waits, saying so, then finds the entry made.
+cache_lock() {
+	mkdir -p "$(dirname "$1")"
+	exec 9> "$1.lock"
+	if ! flock -n 9; then
+		echo "$(basename "$0" .sh): waiting for another fetch of $1" >&2
+		flock 9
+	fi
+}
+
 # apt_download DIR PACKAGE...: the .deb files of PACKAGE (a name, the
 # candidate, or NAME=VERSION) into DIR, never installed.  On failure it
 # prints apt's log and returns 1.
