@@ -90,8 +90,10 @@ WORK_MIB ?= 128
 DEMO_RAM ?= umem
 DEMO_MIB ?= 256
 # QEMU=10: that VM's QEMU from the cache (scripts/qemu-fetch.sh), fetched
-# when a recipe first needs it.
-QEMU_FILES := --qemu $(if $(QEMU),--qemu-root "$$(scripts/qemu-fetch.sh $(QEMU))") \
+# when a recipe first needs it.  A path, one word: bench passes each word
+# of QEMU_FILES on with --qemu-arg.
+QEMU_ROOT = $(or $(shell scripts/qemu-fetch.sh $(QEMU)),$(error QEMU=$(QEMU): no such QEMU in the cache, and scripts/qemu-fetch.sh could not fetch it))
+QEMU_FILES = --qemu $(if $(QEMU),--qemu-root $(QEMU_ROOT)) \
 	$(addprefix --file ,$(QEMU_DIR)/qmp $(L2_INITRAMFS) $(L2_KERNEL) \
 	selftests/qemu/lib.sh) $(POSTCOPY_FILES)
 
