@@ -75,16 +75,16 @@ finish_guest() {
 }
 
 bench_umem() {
-	umem_mount 30000 || { echo "#   umem: mount -t umem failed"; return 1; }
-	mig_prepare $MNT/vm || { echo "#   umem: $ERR"; return 1; }
+	umem_mount 30000 || return 1
+	mig_prepare $MNT/vm || return 1
 	sleep 2
 	s0=$(stall src)
 	w0=$(wire_bytes)
 	trace_start
 	INCOMING_ARGS="--server-arg --trace"
-	mig_switch ||
-		{ trace_stop $RUN/fault.trace; echo "#   umem: $ERR"; return 1; }
-	wait $INCOMING_PID || { trace_stop $RUN/fault.trace; echo "#   umem: umemctl incoming failed"; return 1; }
+	mig_switch || { trace_stop $RUN/fault.trace; return 1; }
+	wait $INCOMING_PID ||
+		{ trace_stop $RUN/fault.trace; ERR="umemctl incoming failed"; return 1; }
 	INCOMING_PID=""
 	t_done=$(now)
 	trace_stop $RUN/fault.trace

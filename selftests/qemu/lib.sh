@@ -265,9 +265,11 @@ SRC_RAM=/dev/shm/l2-ram
 MNT=/mnt/umem
 UMEM_PORT=4444
 
+# umem_mount DETACH_MS: umemfs on $MNT; on failure ERR says so
 umem_mount() {
 	mkdir -p $MNT
-	mount -t umem -o detach_timeout_ms=$1 umem $MNT
+	mount -t umem -o detach_timeout_ms=$1 umem $MNT ||
+		{ ERR="mount -t umem failed"; return 1; }
 }
 
 mig_prepare() {

@@ -47,7 +47,7 @@ test_cleanup() { mig_cleanup; }
 # start_migration DETACH_MS [INCOMING ARGS]: up to the guest running on
 # the destination, its RAM arriving slowly.
 start_migration() {
-	umem_mount $1 || { ERR="mount -t umem failed"; return 1; }
+	umem_mount $1 || return 1
 	shift
 	mig_prepare $MNT/vm || return 1
 	MIGRATE_ARGS="--server-arg=--rate=$RATE" INCOMING_ARGS="$*"
@@ -95,7 +95,7 @@ tool_status() {
 }
 
 t_dst_unreachable() {
-	umem_mount 30000 || { ERR="mount -t umem failed"; return 1; }
+	umem_mount 30000 || return 1
 	mig_prepare $MNT/vm || return 1
 	rm -f $RUN/incoming.log $RUN/migrate.log
 	incoming_start
@@ -112,7 +112,7 @@ t_dst_unreachable() {
 }
 
 t_caps_refused() {
-	umem_mount 30000 || { ERR="mount -t umem failed"; return 1; }
+	umem_mount 30000 || return 1
 	mig_prepare $MNT/vm || return 1
 	rm -f $RUN/migrate.log
 	# An operator's leftover: postcopy-ram excludes x-ignore-shared.
@@ -127,7 +127,7 @@ t_caps_refused() {
 }
 
 t_dst_killed() {
-	umem_mount 30000 || { ERR="mount -t umem failed"; return 1; }
+	umem_mount 30000 || return 1
 	mig_prepare $MNT/vm || return 1
 	rm -f $RUN/incoming.log $RUN/migrate.log
 	incoming_start
