@@ -80,15 +80,27 @@ static void send_cmd(const char *cmd)
 		die("write failed");
 }
 
+/* @line as a JSON object, or NULL if it is none; put it. */
+static struct json_object *parse_object(const char *line)
+{
+	struct json_object *o = json_tokener_parse(line);
+
+	if (o && !json_object_is_type(o, json_type_object)) {
+		json_object_put(o);
+		o = NULL;
+	}
+	return o;
+}
+
 /* The next line from QEMU (at *@line), a JSON object; put it. */
 static struct json_object *next_object(char **line)
 {
 	char *l = getline_or_die();
-	struct json_object *o = json_tokener_parse(l);
+	struct json_object *o = parse_object(l);
 
 	if (line)
 		*line = l;
-	if (!o || !json_object_is_type(o, json_type_object))
+	if (!o)
 		die("QEMU sent a line that is not a JSON object");
 	return o;
 }
@@ -210,9 +222,8 @@ int main(int argc, char **argv)
 
 		setvbuf(stdout, NULL, _IOLBF, 0);
 		while (getline(&line, &cap, in) >= 0) {
-			o = json_tokener_parse(line);
-			if (o && json_object_is_type(o, json_type_object) &&
-			    has(o, "event"))
+			o = parse_object(line);
+			if (o && has(o, "event"))
 				fputs(line, stdout);
 			json_object_put(o);
 		}
