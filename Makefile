@@ -140,7 +140,7 @@ help:
 	@echo "make check-debug     the suite on the KASAN/lockdep/kmemleak kernel"
 	@echo "make check-debug-6.12  the same on a 6.12 debug kernel"
 	@echo "make debug-kernel    build (or reuse) the debug kernel"
-	@echo "make check-dkms      dkms builds the module for 6.1's and 6.12's headers"
+	@echo "make check-dkms      dkms builds the module for 6.1's, 6.12's and 7.3's headers"
 	@echo "make check-deb       as root: install the packages, boot the VM on them, purge"
 	@echo "make check-bpftrace  umem.rst's bpftrace one-liner in the VM (needs bpftrace)"
 	@echo "make check-man       man -l renders each man page without a warning"
@@ -176,7 +176,7 @@ help:
 	@echo "STRESS_FAULTS= STRESS_SECONDS= STRESS_PAGES= STRESS_LOCKERS=  make stress"
 	@echo "FUZZ_MINUTES= FUZZ_SEED=0x...  make fuzz: its length (30), a seed to replay"
 	@echo "PREFIX= INSTALL_KVER=  make install: where (/usr/local), for which kernel"
-	@echo "DKMS_KERNELS=        make check-dkms: its kernels (6.1 6.12)"
+	@echo "DKMS_KERNELS=        make check-dkms: its kernels (6.1 6.12 7.3)"
 
 # ---- build ---------------------------------------------------------------
 
@@ -487,7 +487,7 @@ dkms-install:
 
 # check-dkms: in a DKMS tree of its own, for the kernels in DKMS_KERNELS
 # (by scripts/kernels.sh's names).
-DKMS_KERNELS ?= 6.1 6.12
+DKMS_KERNELS ?= 6.1 6.12 7.3
 check-dkms: deps
 	scripts/check-dkms.sh $(BUILD)/dkms $(MODULE_SRCS) -- $(DKMS_KERNELS)
 

@@ -6,7 +6,8 @@
 # than Debian 12 has.  debootstrap fetches it from Debian's archive;
 # nothing prebuilt is downloaded.
 #
-#   scripts/build-root.sh SUITE     makes $UMEM_CACHE/SUITE
+#   scripts/build-root.sh SUITE [PACKAGE...]  makes $UMEM_CACHE/SUITE,
+#                                             and adds PACKAGEs it lacks
 #
 # SUITE is trixie (Debian 13: gcc-14, for trixie-backports' kernels) or
 # sid (for sid's kernel, built with sid's gcc).  scripts/kernel-fetch.sh
@@ -19,6 +20,7 @@
 set -eu
 
 suite=${1:-}
+shift || true
 case "$suite" in
 trixie|sid) ;;
 *) echo "build-root: unknown suite '$suite' (trixie, sid)" >&2; exit 1 ;;
@@ -31,14 +33,33 @@ mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 # modules, CONFIG_DEBUG_INFO_BTF_MODULES), and sparse for C=2.
 packages=gcc,make,libc6-dev,libelf-dev,libssl-dev,dwarves,sparse,xz-utils,zstd
 
-[ -e "$root/.complete" ] && exit 0
+# ensure PACKAGE...: install those the root lacks (the debug kernel's
+# flex, bison and bc).
+ensure() {
+	local p missing=()
+	for p in "$@"; do
+		chroot "$root" dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
+			grep -q 'ok installed' || missing+=("$p")
+	done
+	[ ${#missing[@]} = 0 ] && return
+	chroot "$root" apt-get install -y -q --no-install-recommends "${missing[@]}" >&2
+	chroot "$root" apt-get clean
+}
+
+if [ -e "$root/.complete" ]; then
+	ensure "$@"
+	exit 0
+fi
 if [ "$(id -u)" != 0 ]; then
 	echo "build-root: $root missing: run 'make deps' as root" >&2
 	exit 1
 fi
 command -v debootstrap >/dev/null || apt-get install -y debootstrap >&2
 cache_lock "$root"
-[ -e "$root/.complete" ] && exit 0
+if [ -e "$root/.complete" ]; then
+	ensure "$@"
+	exit 0
+fi
 
 start=$(date +%s)
 tmp=$root.tmp
@@ -65,4 +86,5 @@ chroot "$tmp" apt-get update -q >&2
 chroot "$tmp" apt-get clean
 touch "$tmp/.complete"
 mv "$tmp" "$root"
+ensure "$@"
 echo "build-root: $root made in $(( $(date +%s) - start )) s" >&2

@@ -4,8 +4,11 @@
 # The DKMS test: add this tree to a private DKMS tree (nothing under
 # /usr/src or /var/lib/dkms/umem is touched) and build the module, with
 # Debian's dkms and dkms.conf as they are, for each kernel named (names as
-# scripts/kernels.sh takes them; default 6.1 and 6.12), against its headers
-# in the kernel cache (--kernelsourcedir; nothing installed on the host).
+# scripts/kernels.sh and scripts/kernel-fetch.sh take them; default 6.1,
+# 6.12 and 7.3), against its headers in the kernel cache
+# (--kernelsourcedir; nothing installed on the host).  A kernel Debian 12
+# cannot build for (7.x) is built by its build root's own dkms, from
+# trixie (scripts/in-root.sh).
 # Each build is a test: dkms must succeed and leave a umem.ko whose
 # vermagic is that kernel's.  Ends "N passed, N failed".
 #
@@ -22,7 +25,7 @@ while [ $# -gt 0 ] && [ "$1" != -- ]; do
 done
 [ $# -gt 0 ] && shift
 kernels=("$@")
-[ ${#kernels[@]} = 0 ] && kernels=(6.1 6.12)
+[ ${#kernels[@]} = 0 ] && kernels=(6.1 6.12 7.3)
 
 command -v dkms > /dev/null || {
 	echo "check-dkms: no dkms: run 'make deps' as root" >&2
@@ -61,10 +64,21 @@ else
 	result 1 add "dkms add failed"
 fi
 for k in "${kernels[@]}"; do
-	r=$(scripts/kernels.sh release "$k") && root=$(scripts/kernels.sh fetch "$r") ||
-		{ result 1 "build.$k" "no such kernel in apt's lists"; continue; }
+	in_root=()
+	case "$k" in
+	7.* | sid)
+		r=$(scripts/kernel-fetch.sh "$k") || { result 1 "build.$k" "kernel-fetch.sh $k failed"; continue; }
+		root=${UMEM_CACHE:-$HOME/.cache/umem}/kernels/$r
+		b=$(cat "$root/.build-root")
+		scripts/build-root.sh "$b" dkms ||
+			{ result 1 "build.$k" "no dkms in the $b root"; continue; }
+		in_root=(scripts/in-root.sh "$b") ;;
+	*)
+		r=$(scripts/kernels.sh release "$k") && root=$(scripts/kernels.sh fetch "$r") ||
+			{ result 1 "build.$k" "no such kernel in apt's lists"; continue; } ;;
+	esac
 	start=$(date +%s)
-	if ! dkms build -m umem -v "$ver" -k "$r" "${dk[@]}" \
+	if ! "${in_root[@]}" dkms build -m umem -v "$ver" -k "$r" "${dk[@]}" \
 			--kernelsourcedir "$root/usr/src/linux-headers-$r" \
 			> "$out/build-$r.log" 2>&1; then
 		cat "$out/build-$r.log"
