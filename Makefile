@@ -116,7 +116,7 @@ timed = start=$$(date +%s); rc=0; $(2) || rc=1; \
 	check check-vm check-6.12 check-rt check-6.12-rt check-7.3 check-7.3-rt check-sid \
 	demo demo-vm demo-sim demo-sim-vm check-qemu check-qemu-vm bench bench-vm perf-table \
 	stress stress-vm check-runner check-runner-vm debug-kernel check-debug check-debug-vm \
-	check-debug-6.12 fuzz fuzz-vm shell style man check-man install-man deb deb-deps \
+	check-debug-6.12 check-debug-7.3 fuzz fuzz-vm shell style man check-man install-man deb deb-deps \
 	check-deb check-bpftrace dkms-install install-dkms-src check-dkms install \
 	install-module clean distclean
 
@@ -139,6 +139,7 @@ help:
 	@echo "make check-runner    the runner fails a failing test, a hang, a WARN, a stall"
 	@echo "make check-debug     the suite on the KASAN/lockdep/kmemleak kernel"
 	@echo "make check-debug-6.12  the same on a 6.12 debug kernel"
+	@echo "make check-debug-7.3   the same on a 7.3 debug kernel (trixie's gcc)"
 	@echo "make debug-kernel    build (or reuse) the debug kernel"
 	@echo "make check-dkms      dkms builds the module for 6.1's, 6.12's and 7.3's headers"
 	@echo "make check-deb       as root: install the packages, boot the VM on them, purge"
@@ -383,9 +384,10 @@ check-runner-vm: all $(BUILD)/runner/fail_test $(BUILD)/runner/hang_test
 # The debug kernel is built from DEBUG_SOURCE, a kernel source tarball
 # (6.1's; check-debug-6.12 gives 6.12's), and the module against it.
 DEBUG_SOURCE ?= $(LINUX_SOURCE)
-DEBUG_KERNEL_SH = selftests/runner/debug-kernel.sh --source $(DEBUG_SOURCE)
+DEBUG_ROOT_ARG = $(if $(DEBUG_ROOT),--root $(DEBUG_ROOT))
+DEBUG_KERNEL_SH = selftests/runner/debug-kernel.sh --source $(DEBUG_SOURCE) $(DEBUG_ROOT_ARG)
 DEBUG_MOD = $(BUILD)/debug-module$(DEBUG_NAME)
-debug-module = scripts/debug-module.sh $(DEBUG_SOURCE) $(DEBUG_MOD) $(MODULE_SRCS)
+debug-module = scripts/debug-module.sh $(DEBUG_ROOT_ARG) $(DEBUG_SOURCE) $(DEBUG_MOD) $(MODULE_SRCS)
 DEBUG_VM = --kernel $$($(DEBUG_KERNEL_SH) --dir)/arch/x86/boot/bzImage \
 	--append "panic_on_warn=1" --module $(DEBUG_MOD)/umem/umem.ko
 debug-kernel: deps $(DEBUG_SOURCE)
@@ -398,6 +400,11 @@ check-debug-vm: selftests $(DEBUG_SOURCE)
 
 check-debug-6.12: deps
 	$(MAKE) check-debug-vm DEBUG_SOURCE=$(LINUX_SOURCE_6_12) DEBUG_NAME=-6.12
+
+# 7.3's source from trixie-backports, built in the trixie root.
+check-debug-7.3: deps
+	@s=$$(scripts/kernel-fetch.sh --source 7.3) && \
+		$(MAKE) check-debug-vm DEBUG_SOURCE=$$s DEBUG_NAME=-7.3 DEBUG_ROOT=trixie
 
 # The fuzzer runs in epochs of 12 s, the first from FUZZ_SEED if given
 # (fuzz.c reads FUZZ_SECONDS and FUZZ_SEED=random in the guest).

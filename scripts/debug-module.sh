@@ -5,17 +5,26 @@
 # make fuzz: the kernel built or reused from TARBALL
 # (selftests/runner/debug-kernel.sh), the module's sources SRC copied into
 # DIR, a tree of its own so it never mixes objects with the main build,
-# and built there.
+# and built there.  With --root, both are built in that build root
+# (scripts/in-root.sh): make check-debug-7.3's kernel needs trixie's gcc.
 #
-#   debug-module.sh TARBALL DIR SRC...
+#   debug-module.sh [--root SUITE] TARBALL DIR SRC...
 set -eu
 cd "$(dirname "$0")/.."
 
-[ $# -ge 3 ] || { echo "usage: $0 TARBALL DIR SRC..." >&2; exit 2; }
-debug_kernel=(selftests/runner/debug-kernel.sh --source "$1")
+in_root=()
+root=()
+if [ "${1:-}" = --root ]; then
+	root=(--root "$2")
+	shift 2
+fi
+[ $# -ge 3 ] || { echo "usage: $0 [--root SUITE] TARBALL DIR SRC..." >&2; exit 2; }
+debug_kernel=(selftests/runner/debug-kernel.sh --source "$1" "${root[@]}")
 dir=$2
 shift 2
 
 "${debug_kernel[@]}" > /dev/null
+kdir=$("${debug_kernel[@]}" --dir)
 rm -rf "$dir" && mkdir -p "$dir" && cp --parents "$@" "$dir/"
-make -C "$("${debug_kernel[@]}" --dir)" M="$(pwd)/$dir" modules
+[ ${#root[@]} = 0 ] || in_root=(scripts/in-root.sh --bind "$kdir" "${root[1]}")
+"${in_root[@]}" make -C "$kdir" M="$(pwd)/$dir" modules

@@ -4,7 +4,11 @@
 # Bring a Debian kernel that the host cannot install (its kbuild needs
 # trixie's glibc and gcc) into the kernel cache, and print its release.
 #
-#   scripts/kernel-fetch.sh NAME
+#   scripts/kernel-fetch.sh NAME          fetch; print the release
+#   scripts/kernel-fetch.sh --source NAME  linux-source-SERIES of NAME's
+#                                          suite (make check-debug-7.3):
+#                                          print the tarball's path,
+#                                          $UMEM_CACHE/sources/
 #
 # NAME is a kernel by the name of its make target:
 #   7.3      trixie-backports' linux-image-amd64      make check-7.3
@@ -27,6 +31,11 @@ root=$cache/trixie
 here=$(dirname "$0")
 . "$here/cache.sh"
 
+source=
+if [ "${1:-}" = --source ]; then
+	source=1
+	shift
+fi
 case "${1:-}" in
 7.3) suite=trixie-backports; flavour=amd64; build=trixie ;;
 7.3-rt) suite=trixie-backports; flavour=rt-amd64; build=trixie ;;
@@ -52,6 +61,27 @@ depends() {
 stamp=$root/var/lib/apt/lists/.umem-updated
 if [ -z "$(find "$stamp" -mmin -1440 2>/dev/null)" ]; then
 	in_root apt-get update -q >&2 && touch "$stamp"
+fi
+
+# The source tarball, as scripts/kernels.sh source keeps bookworm's: the
+# package's linux-source-SERIES.tar.xz alone, its mtime the package's.
+if [ -n "$source" ]; then
+	series=$(depends "linux-source" | sed -n 's/^linux-source-//p' | head -n 1)
+	[ -n "$series" ] || { echo "kernel-fetch: no linux-source in $suite" >&2; exit 1; }
+	f=$cache/sources/linux-source-$series.tar.xz
+	[ -f "$f" ] || cache_lock "$f"
+	if [ ! -f "$f" ]; then
+		dl=$root/tmp/umem-source-$series
+		rm -rf "$dl" && mkdir -p "$dl"
+		in_root sh -c "cd /tmp/umem-source-$series &&
+			apt-get download -q linux-source-$series/$suite" >&2
+		dpkg-deb --fsys-tarfile "$dl"/linux-source-"$series"_*.deb |
+			tar -x -C "$dl" "./usr/src/linux-source-$series.tar.xz"
+		mv "$dl/usr/src/linux-source-$series.tar.xz" "$f"
+		rm -rf "$dl"
+	fi
+	echo "$f"
+	exit 0
 fi
 
 release=$(depends "linux-headers-$flavour" |

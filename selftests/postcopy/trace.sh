@@ -4,7 +4,7 @@
 # tools/bench/fault-path.awk: umem's tracepoints and umemd --trace's marks
 # on one clock (mono, the clock of CLOCK_MONOTONIC).
 
-TR=/sys/kernel/debug/tracing
+TR=/sys/kernel/tracing
 FAULT_EVENTS="umem_request_queued umem_request_read umem_present umem_wake"
 
 trace_start() {
