@@ -377,7 +377,8 @@ check-runner-vm: all $(BUILD)/runner/fail_test $(BUILD)/runner/hang_test
 	$(MAKE) -C $(KDIR) M=$(CURDIR)/$(SPLAT_DIR) modules
 	selftests/runner/check-runner.sh "$(RUN_VM) --kernel $(KERNEL)" \
 		$(MODULE) $(BUILD)/runner/fail_test $(BUILD)/runner/hang_test \
-		$(SPLAT_DIR)/umem_splat.ko $(BUILD)/selftests/api
+		$(SPLAT_DIR)/umem_splat.ko $(BUILD)/selftests/api \
+		selftests/runner/fail/heartbeat.sh
 
 # ---- debug kernel --------------------------------------------------------
 

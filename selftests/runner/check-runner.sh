@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Prove that the VM runner can fail.  Three boots, each of which must be
+# Prove that the VM runner can fail.  Four boots, each of which must be
 # reported as a failed run, for the right reason:
 #  1. a deliberately failing selftest (and its passing sibling);
 #  2. a selftest that never ends, with a short per-binary timeout;
@@ -10,20 +10,26 @@
 #     timeout longer than the stall watchdog's): its vCPUs' instruction
 #     pointers dumped by kernel symbol, killed, booted once more with a
 #     RETRY line, and failed when it stalls again.
+# And one that must pass: a guest whose heartbeat stops for a while
+# (HEARTBEAT_TEST) is kicked once, and says so.
 #
-# usage: check-runner.sh "RUN_VM" UMEM_KO FAIL_TEST HANG_TEST SPLAT_KO PASS_TEST
+# usage: check-runner.sh "RUN_VM" UMEM_KO FAIL_TEST HANG_TEST SPLAT_KO PASS_TEST HEARTBEAT_TEST
 set -u
-run_vm=$1 umem_ko=$2 fail_test=$3 hang_test=$4 splat_ko=$5 pass_test=$6
+run_vm=$1 umem_ko=$2 fail_test=$3 hang_test=$4 splat_ko=$5 pass_test=$6 beat_test=$7
 out=build/vm/check-runner
 passed=0 failed=0
 
-# expect NAME LOG PATTERN...: the run in LOG must have failed, and every
-# PATTERN must appear in its output.
+# expect NAME RC LOG PATTERN...: the run in LOG (exit status RC) must have
+# failed, and every PATTERN must appear in its output.  With WANT=pass
+# in the environment, it must have passed.
 expect() {
 	local name=$1 rc=$2 log=$3 ok=1
 	shift 3
-	if [ "$rc" = 0 ]; then
+	if [ "${WANT:-fail}" = fail ] && [ "$rc" = 0 ]; then
 		echo "check-runner: $name: the runner reported success" >&2
+		ok=0
+	elif [ "${WANT:-fail}" = pass ] && [ "$rc" != 0 ]; then
+		echo "check-runner: $name: the runner reported failure" >&2
 		ok=0
 	fi
 	for p in "$@"; do
@@ -73,6 +79,14 @@ expect stalled-guest $rc $out/stalled-guest.log \
 	'^FAIL runner.guest \(stalled: no TAP output for 20s\)' \
 	'^FLAKE runner.guest-stalled' '^[0-9]+ passed, [1-9][0-9]* failed' \
 	'NMI backtrace for cpu 1' 'sysrq: Show Blocked State'
+
+$run_vm --name kicked-guest --out $out/kicked-guest --module "$umem_ko" \
+	--test "$beat_test" > $out/kicked-guest.log 2>&1
+WANT=pass expect kicked-guest $? $out/kicked-guest.log \
+	'^run-vm: kicked-guest: KICK: no heartbeat for 1[0-9]s; a key press \(kick 1\)' \
+	'^run-vm: kicked-guest: KICK: the heartbeat came back [0-9]+s after the key press' \
+	'^PASS runner__heartbeat_stops' '^KICK runner.guest-wedged: kicks 1:' \
+	'^[0-9]+ passed, 0 failed'
 
 echo "$passed passed, $failed failed"
 [ $failed = 0 ]

@@ -10,6 +10,16 @@
 #                (RETRY).  Sets qrc (qemu's exit status; 124: the
 #                whole-VM timeout, 125: stalled) and retried (where the
 #                first boot stalled, when it did)
+#
+# Two watchdogs look at the guest.  The stall watchdog kills a guest
+# whose TAP has been silent for --stall seconds.  The heartbeat watchdog
+# presses a key (kick.py) when the guest's heartbeat (init, on ttyS2)
+# stops for BEAT_GAP seconds, below the 20 s that the soft-lockup
+# detector waits: a wedge of TCG's nested SVM ends at the interrupt, where
+# it would otherwise last 8-10 minutes and end in a soft-lockup report.
+# Each kick is told (KICK), with how long the heartbeat then took to come
+# back, and counted in kicks.
+BEAT_GAP=10
 
 guest_setup() {
 	local cmdline
@@ -41,8 +51,10 @@ guest_setup() {
 	else
 		qemu+=(-chardev "file,id=con,path=$console")
 	fi
+	heartbeat=$out/heartbeat
 	qemu+=(-serial chardev:con -chardev "file,id=tap,path=$results"
-	       -serial chardev:tap)
+	       -serial chardev:tap -chardev "file,id=beat,path=$heartbeat"
+	       -serial chardev:beat)
 	# The human monitor, for the stall watchdog's register dump.  A unix
 	# socket's path has at most 107 bytes: a deep OUT gets one in /tmp.
 	monsock=$out/monitor.sock
@@ -67,11 +79,36 @@ guest_setup() {
 	[ -n "$stall" ] || stall=$(( test_timeout + 120 ))
 }
 
+# heartbeat_watch NOW: kick the guest when its heartbeat has stopped for
+# BEAT_GAP seconds, again every BEAT_GAP seconds it stays stopped; tell
+# when it comes back.  Before the first beat (the boot) it only waits.
+heartbeat_watch() {
+	local now=$1 beats
+	beats=$(stat -c %s "$heartbeat")
+	if [ "$beats" != "$old_beats" ]; then
+		if [ -n "$kicked_at" ]; then
+			echo "run-vm: $name: KICK: the heartbeat came back $(( now - kicked_at ))s after the key press"
+			kicked_at=""
+		fi
+		old_beats=$beats
+		last_beat=$now
+	elif [ "$beats" != 0 ] && [ $(( now - last_beat )) -ge "$BEAT_GAP" ]; then
+		kicks=$((kicks + 1))
+		echo "run-vm: $name: KICK: no heartbeat for $(( now - last_beat ))s; a key press (kick $kicks)"
+		python3 "$here/kick.py" "$monsock" ||
+			echo "run-vm: $name: KICK: the monitor did not answer"
+		kicked_at=${kicked_at:-$now}
+		last_beat=$now
+	fi
+}
+
 # run_guest: boot the guest, wait for it; sets qrc (125: it stalled).
 run_guest() {
 	local qpid tpid now last_change=0 size old_size=-1
+	local old_beats=0 last_beat=0 kicked_at=""
 	: > "$results"
 	: > "$console"
+	: > "$heartbeat"
 	timeout -k 10 "$vm_timeout" "${qemu[@]}" < /dev/null &
 	qpid=$!
 	# A runner killed meanwhile takes its guest along.
@@ -85,9 +122,10 @@ run_guest() {
 	last_change=$(date +%s)
 	qrc=
 	while kill -0 $qpid 2> /dev/null; do
-		sleep 5
+		sleep 2
 		size=$(stat -c %s "$results")
 		now=$(date +%s)
+		heartbeat_watch "$now"
 		if [ "$size" != "$old_size" ]; then
 			old_size=$size
 			last_change=$now
@@ -113,6 +151,7 @@ boot_guest() {
 	local start
 	echo "run-vm: $name: booting $(basename "$kernel") (smp $smp, mem $mem, cpu $cpu$([ "$with_qemu" = 1 ] && echo ", with qemu $qver")) with$mods;$tnames"
 	start=$(date +%s)
+	kicks=0
 	run_guest
 	retried=""
 	if [ "$qrc" = 125 ]; then

@@ -19,6 +19,7 @@
 #   guest.sh         boots the guest under the stall watchdog, and once
 #                    more when it stalls
 #   stall-dump.py    where a stalled guest's vCPUs are
+#   kick.py          a key press for a guest whose heartbeat stopped
 #   tap-progress.sh  --show-tap: the TAP as it arrives, umemd's progress
 #                    as a bar
 #   tap-summary.awk  the TAP into results
@@ -158,6 +159,9 @@ verdict() {
 		echo "---- last lines of $console ----"
 		tail -n 30 "$console"
 		echo "----"
+	fi
+	if [ "$kicks" != 0 ]; then
+		echo "KICK runner.guest-wedged: kicks $kicks: the guest's heartbeat stopped, and a key press went in (the KICK lines above)"
 	fi
 	if [ -n "$retried" ]; then
 		echo "FLAKE runner.guest-stalled: the first boot stalled in $retried (logs: $out/stalled); the results above are the second boot's"
