@@ -21,7 +21,7 @@ UMEMD=$T/umemd
 RUN=${RUN:-/tmp/postcopy}
 log=$RUN/log
 mkdir -p $log
-CREDS=/tmp/tls
+CREDS=$RUN/tls
 mkdir -p $CREDS && tar xf "$T/creds.tar" -C $CREDS
 
 diag() {

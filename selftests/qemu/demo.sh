@@ -89,11 +89,12 @@ down_ms=$(awk -v a=$T_STOP -v b=$T_RESUME 'BEGIN { printf "%.0f", (b - a) * 1000
 echo "# demo: ---- report ----"
 echo "# demo: downtime (source STOP to destination RESUME): $down_ms ms"
 # Where it went: QEMU's events on both sides, from the source's STOP.
-for ev in "src STOP" "src MIGRATION.*pre-switchover" "src MIGRATION.*device" \
-	"src MIGRATION.*completed" "dst MIGRATION.*completed" "dst RESUME"; do
+for ev in "src STOP" "src MIGRATION data.status=pre-switchover" \
+	"src MIGRATION data.status=device" "src MIGRATION data.status=completed" \
+	"dst MIGRATION data.status=completed" "dst RESUME"; do
 	set -- $ev
-	t=$(ev_time $1 "$2")
-	[ -n "$t" ] && echo "# demo:   +$(awk -v a=$T_STOP -v b=$t 'BEGIN { printf "%4.0f", (b - a) * 1000 }') ms  $1 $2"
+	t=$(ev_time "$@")
+	[ -n "$t" ] && echo "# demo:   +$(awk -v a=$T_STOP -v b=$t 'BEGIN { printf "%4.0f", (b - a) * 1000 }') ms  $1 $2 ${3#data.status=}"
 done
 echo "# demo: time to complete ('migrate' to all RAM on the destination): $(elapsed $T_START $t_done) s"
 if [ "$RAM" = umem ]; then

@@ -14,7 +14,8 @@
 #   l2_stop NAME               ask the workload for its verdict ("stop" on
 #                      the serial line); VERDICT is its verdict line
 #   mig_wait NAME STATUS SECS  wait for query-migrate to report STATUS
-#   ev_time NAME EVENT         QEMU's timestamp of NAME's first EVENT
+#   ev_time NAME EVENT [PATH=VALUE]  QEMU's timestamp of NAME's first
+#                      EVENT (whose member PATH is VALUE)
 #
 # Each guest NAME leaves in $RUN: NAME.log (QEMU's stderr), NAME.ser.out
 # (the guest's console), NAME.events (QMP events), NAME.pid.
@@ -134,8 +135,7 @@ l2_kill() {
 l2_gone() {
 	local r
 
-	r=$(sed -n 's/.*"event": "SHUTDOWN".*"reason": "\([^"]*\)".*/\1/p' \
-		$RUN/$1.events 2>/dev/null | tail -n 1)
+	r=$($QMP --find $RUN/$1.events SHUTDOWN --get data.reason 2>/dev/null)
 	case "$r" in
 	"") echo "QEMU gone, no SHUTDOWN event" ;;
 	guest-reset) echo "QEMU gone: SHUTDOWN guest-reset, the guest reset itself (triple fault or reboot)" ;;
@@ -188,24 +188,10 @@ mig_wait() {
 	return 1
 }
 
-# ev_time NAME EVENT: "SECONDS.MICROSECONDS" of the first EVENT, or nothing;
-# EVENT may go on into the event's data as a regex (MIGRATION.*completed)
+# ev_time NAME EVENT [PATH=VALUE]: "SECONDS.MICROSECONDS" of NAME's first
+# EVENT (whose member PATH is VALUE: data.status=completed), or nothing
 ev_time() {
-	grep "\"event\": \"$2\"" $RUN/$1.events | head -n 1 |
-		sed -n 's/.*"seconds": *\([0-9]*\), *"microseconds": *\([0-9]*\).*/\1 \2/p' |
-		awk '{ printf "%d.%06d", $1, $2 }'
-}
-
-# ev_wait NAME ERE SECS: wait for an event of NAME's matching ERE
-ev_wait() {
-	local end
-
-	end=$(($(date +%s) + $3))
-	while [ $(date +%s) -lt $end ]; do
-		grep -q -E "$2" $RUN/$1.events && return 0
-		sleep 0.02
-	done
-	return 1
+	$QMP --find $RUN/$1.events "$2" ${3:+"$3"} 2>/dev/null
 }
 
 # caps NAME CAP...: set migration capabilities on
@@ -282,7 +268,7 @@ mig_prepare() {
 # The RAM transport over TLS, with the credentials of
 # selftests/postcopy/mkcreds.sh (QEMU's layout; the source is 10.99.0.1);
 # the bench sets MIG_SEC=--insecure to race QEMU's stream, which is clear.
-CREDS=/tmp/tls
+CREDS=$RUN/tls
 [ -d $CREDS/good ] || { mkdir -p $CREDS && tar xf "$T/creds.tar" -C $CREDS; }
 MIG_SEC=${MIG_SEC:---tls-creds $CREDS/good}
 

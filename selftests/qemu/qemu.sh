@@ -202,7 +202,7 @@ t_source_dies() {
 		sleep 0.5
 	done
 	if alive dst && [ "$st" = running ] &&
-	   grep -q '"MEMORY_FAILURE"' $RUN/dst.events; then
+	   $QMP --find $RUN/dst.events MEMORY_FAILURE > /dev/null; then
 		# QEMU 10 injects a machine check for each fault on a lost
 		# page and runs the vCPU again: the guest stays on that
 		# access (QEMU's stderr repeats its address), and QMP's

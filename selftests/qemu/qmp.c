@@ -13,6 +13,11 @@
  *                          other value as JSON; exit 3 if it has none
  *   qmp --events SOCKET    print every event (with QEMU's timestamp) until
  *                          the connection closes
+ *   qmp --find FILE EVENT [PATH=VALUE] [--get PATH]
+ *                          the first EVENT in FILE (what --events printed)
+ *                          whose member PATH is the string VALUE: its
+ *                          timestamp, "SECONDS.MICROSECONDS", or with --get
+ *                          its member PATH (data.reason); exit 3 if none
  *   qmp --now              the wall clock, "SECONDS.MICROSECONDS", the
  *                          clock of QEMU's event timestamps (busybox date
  *                          has no sub-second format)
@@ -110,18 +115,25 @@ static bool has(struct json_object *o, const char *key)
 	return json_object_object_get_ex(o, key, NULL);
 }
 
-/* --get: print member get_path of @v; 3 if it has none. */
-static int print_member(struct json_object *v)
+/* Member @path (a.b.c) of @v, or NULL. */
+static struct json_object *member(struct json_object *v, const char *path)
 {
-	char *path = strdup(get_path), *save = NULL, *key;
+	char *p = strdup(path), *save = NULL, *key;
 
-	if (!path)
+	if (!p)
 		die("out of memory");
-	for (key = strtok_r(path, ".", &save); key && v;
+	for (key = strtok_r(p, ".", &save); key && v;
 	     key = strtok_r(NULL, ".", &save))
 		if (!json_object_object_get_ex(v, key, &v))
 			v = NULL;
-	free(path);
+	free(p);
+	return v;
+}
+
+/* --get: print member get_path of @v; 3 if it has none. */
+static int print_member(struct json_object *v)
+{
+	v = member(v, get_path);
 	if (!v)
 		return 3;
 	if (json_object_is_type(v, json_type_string))
@@ -158,6 +170,60 @@ static int reply(int print)
 	return rc;
 }
 
+/* Is @o's member @match ("PATH=VALUE") the string VALUE? */
+static bool matches(struct json_object *o, const char *match)
+{
+	const char *eq = strchr(match, '=');
+	char *path;
+	bool ok;
+
+	if (!eq)
+		die("--find: the match is PATH=VALUE");
+	path = strndup(match, eq - match);
+	if (!path)
+		die("out of memory");
+	o = member(o, path);
+	free(path);
+	ok = o && json_object_is_type(o, json_type_string) &&
+	     !strcmp(json_object_get_string(o), eq + 1);
+	return ok;
+}
+
+/* --find: the first event @name in @file (matching @match, if given). */
+static int find_event(const char *file, const char *name, const char *match)
+{
+	struct json_object *o, *v;
+	FILE *f = fopen(file, "r");
+	char *line = NULL;
+	size_t cap = 0;
+	int rc = 3;
+
+	if (!f) {
+		fprintf(stderr, "qmp: %s: %s\n", file, strerror(errno));
+		return 1;
+	}
+	while (rc == 3 && getline(&line, &cap, f) >= 0) {
+		o = parse_object(line);
+		if (o && json_object_object_get_ex(o, "event", &v) &&
+		    !strcmp(json_object_get_string(v), name) &&
+		    (!match || matches(o, match))) {
+			if (get_path)
+				rc = print_member(o);
+			else if (member(o, "timestamp.seconds") &&
+				 member(o, "timestamp.microseconds")) {
+				printf("%lld.%06lld\n",
+				       (long long)json_object_get_int64(member(o, "timestamp.seconds")),
+				       (long long)json_object_get_int64(member(o, "timestamp.microseconds")));
+				rc = 0;
+			}
+		}
+		json_object_put(o);
+	}
+	free(line);
+	fclose(f);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -171,6 +237,15 @@ int main(int argc, char **argv)
 		printf("%lld.%06ld\n", (long long)ts.tv_sec, ts.tv_nsec / 1000);
 		return 0;
 	}
+	if (argc > 3 && !strcmp(argv[1], "--find")) {
+		if (argc > 5 && !strcmp(argv[argc - 2], "--get")) {
+			get_path = argv[argc - 1];
+			argc -= 2;
+		}
+		if (argc > 5)
+			return fprintf(stderr, "usage: qmp --find FILE EVENT [PATH=VALUE] [--get PATH]\n"), 2;
+		return find_event(argv[2], argv[3], argc == 5 ? argv[4] : NULL);
+	}
 	if (argc > 1 && !strcmp(argv[1], "--events")) {
 		events = 1;
 		argv++;
@@ -183,7 +258,7 @@ int main(int argc, char **argv)
 		argc -= 2;
 	}
 	if (argc < 2 || (!events && argc < 3) || (events && argc != 2)) {
-		fprintf(stderr, "usage: qmp SOCKET [--get PATH] CMD...\n       qmp --events SOCKET\n       qmp --now\n");
+		fprintf(stderr, "usage: qmp SOCKET [--get PATH] CMD...\n       qmp --events SOCKET\n       qmp --find FILE EVENT [PATH=VALUE] [--get PATH]\n       qmp --now\n");
 		return 2;
 	}
 	if (strlen(argv[1]) >= sizeof(sa.sun_path))
