@@ -95,7 +95,7 @@ heartbeat_watch() {
 	elif [ "$beats" != 0 ] && [ $(( now - last_beat )) -ge "$BEAT_GAP" ]; then
 		kicks=$((kicks + 1))
 		echo "run-vm: $name: KICK: no heartbeat for $(( now - last_beat ))s; a key press (kick $kicks)"
-		python3 "$here/kick.py" "$monsock" ||
+		python3 -B "$here/kick.py" "$monsock" ||
 			echo "run-vm: $name: KICK: the monitor did not answer"
 		kicked_at=${kicked_at:-$now}
 		last_beat=$now
@@ -131,7 +131,7 @@ run_guest() {
 			last_change=$now
 		elif [ $(( now - last_change )) -ge "$stall" ]; then
 			# Where its vCPUs are, then kill it.
-			python3 "$here/stall-dump.py" "$monsock" "$out/registers.txt" "$sysmap" ||
+			python3 -B "$here/stall-dump.py" "$monsock" "$out/registers.txt" "$sysmap" ||
 				echo "run-vm: $name: no register dump (the monitor did not answer)"
 			kill $qpid 2> /dev/null
 			wait $qpid 2> /dev/null

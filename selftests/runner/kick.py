@@ -13,20 +13,10 @@
 # runs L2 for minutes, its own timer never heard, until some device
 # interrupts it.  Shift alone types nothing.  Fails when the monitor
 # does not answer.
-import socket, sys, time
+import sys
 
-s = socket.socket(socket.AF_UNIX)
-s.settimeout(5)
-s.connect(sys.argv[1])
+from monitor import Monitor
 
-def prompt():
-    buf, end = b"", time.time() + 5
-    while time.time() < end and not buf.rstrip().endswith(b"(qemu)"):
-        d = s.recv(4096)
-        if not d:
-            sys.exit(1)
-        buf += d
-
-prompt()
-s.sendall(b"sendkey shift\n")
-prompt()
+mon = Monitor(sys.argv[1])
+if not mon.answered(mon.banner) or not mon.answered(mon.cmd("sendkey shift")):
+    sys.exit(1)

@@ -20,6 +20,7 @@
 #                    more when it stalls
 #   stall-dump.py    where a stalled guest's vCPUs are
 #   kick.py          a key press for a guest whose heartbeat stopped
+#   monitor.py       qemu's human monitor, for the two above
 #   tap-progress.sh  --show-tap: the TAP as it arrives, umemd's progress
 #                    as a bar
 #   tap-summary.awk  the TAP into results

@@ -13,7 +13,9 @@
 # of every CPU, by NMI) and w (the tasks in D state) on the PS/2
 # keyboard: into the console log, if the kernel still takes interrupts.
 # Fails when the monitor does not answer.
-import bisect, re, socket, sys, time
+import bisect, re, sys, time
+
+from monitor import Monitor
 
 sock, dump, sysmap = (sys.argv[1:] + [""])[:3]
 syms = []
@@ -31,36 +33,16 @@ def name(rip):
         return hex(rip)
     return "%s+%#x" % (syms[i][1], rip - addrs[i])
 
-s = socket.socket(socket.AF_UNIX)
-s.settimeout(5)
-s.connect(sock)
-
-def cmd(c):
-    if c is not None:
-        s.sendall((c + "\n").encode())
-    buf, end = b"", time.time() + 10
-    while time.time() < end and not buf.rstrip().endswith(b"(qemu)"):
-        try:
-            d = s.recv(65536)
-        except socket.timeout:
-            break
-        if not d:
-            break
-        buf += d
-    return buf.decode(errors="replace")
-
-# The banner, up to its prompt: read, not answered (an empty command's
-# prompt would end the next command's reading early).
-cmd(None)
+mon = Monitor(sock)
 with open(dump, "w") as out:
     for i in range(3):
-        regs = cmd("info registers -a")
+        regs = mon.cmd("info registers -a")
         out.write("==== sample %d\n%s\n" % (i, regs))
         rips = re.findall(r"RIP=([0-9a-f]+)", regs)
         print("run-vm: stalled guest, sample %d: %s" % (i, ", ".join(
             "cpu%d %s" % (n, name(int(r, 16))) for n, r in enumerate(rips))))
         time.sleep(1)
     for key in "lw":
-        cmd("sendkey alt-sysrq-" + key)
+        mon.cmd("sendkey alt-sysrq-" + key)
         time.sleep(3)
 print("run-vm: stalled guest: sysrq l and w sent (backtraces in its console log)")
