@@ -63,8 +63,7 @@ if [ -z "$(find "$stamp" -mmin -1440 2>/dev/null)" ]; then
 	in_root apt-get update -q >&2 && touch "$stamp"
 fi
 
-# The source tarball, as scripts/kernels.sh source keeps bookworm's: the
-# package's linux-source-SERIES.tar.xz alone, its mtime the package's.
+# The source tarball, kept as scripts/kernels.sh source keeps bookworm's.
 if [ -n "$source" ]; then
 	series=$(depends "linux-source" | sed -n 's/^linux-source-//p' | head -n 1)
 	[ -n "$series" ] || { echo "kernel-fetch: no linux-source in $suite" >&2; exit 1; }
@@ -75,10 +74,7 @@ if [ -n "$source" ]; then
 		rm -rf "$dl" && mkdir -p "$dl"
 		in_root sh -c "cd /tmp/umem-source-$series &&
 			apt-get download -q linux-source-$series/$suite" >&2
-		dpkg-deb --fsys-tarfile "$dl"/linux-source-"$series"_*.deb |
-			tar -x -C "$dl" "./usr/src/linux-source-$series.tar.xz"
-		mv "$dl/usr/src/linux-source-$series.tar.xz" "$f"
-		rm -rf "$dl"
+		keep_source_tarball "$dl" "$series" "$f"
 	fi
 	echo "$f"
 	exit 0
@@ -92,19 +88,9 @@ if [ -z "$release" ]; then
 fi
 dest=$cache/kernels/$release
 
-# The compiler the kernel was built with (kbuild calls it by that name),
-# in its build root: x86_64-linux-gnu-gcc-N comes with gcc-N.
+# The compiler the kernel was built with, in its build root.
 ensure_cc() {
-	local cc broot=$cache/$build
-
-	cc=$(sed -n 's/^CONFIG_CC_VERSION_TEXT="\([^ ]*\) .*/\1/p' \
-		"$dest/usr/src/linux-headers-$release/.config")
-	if [ -n "$cc" ] &&
-	   ! chroot "$broot" sh -c "command -v $cc" >/dev/null; then
-		chroot "$broot" apt-get install -y -q --no-install-recommends \
-			"${cc#x86_64-linux-gnu-}" >&2
-		chroot "$broot" apt-get clean
-	fi
+	"$here/build-root.sh" "$build" --gcc-of "$dest/usr/src/linux-headers-$release"
 }
 
 if [ -e "$dest/.done" ]; then

@@ -90,8 +90,7 @@ for kd in "${kdirs[@]}"; do
 	fi
 	[ -n "$br" ] || continue
 	echo "C=2 (sparse 0.6.5, in the sid root) build against $kd"
-	cc=$(sed -n 's/^CONFIG_CC_VERSION_TEXT="x86_64-linux-gnu-\([^ ]*\) .*/\1/p' "$kd/.config")
-	scripts/build-root.sh sid ${cc:+"$cc"} sparse || exit 1
+	scripts/build-root.sh sid --gcc-of "$kd" sparse || exit 1
 	rm -rf "$d" && mkdir -p "$d" && cp --parents "${srcs[@]}" "$d/" || exit 1
 	# The pahole of sid's root is not the kernel's: kbuild says so.
 	scripts/in-root.sh sid make -s -C "$kd" M="$d" C=2 KBUILD_CHECKSRC=2 \
