@@ -30,3 +30,14 @@ apt_download() {
 		return 1
 	}
 }
+
+# keep_source_tarball DIR SERIES FILE: the linux-source-SERIES.tar.xz
+# alone, out of DIR's linux-source-SERIES_*.deb, into FILE; DIR goes.  Its
+# mtime stays the package's, so a debug kernel built from the same
+# tarball elsewhere keeps its cache key.
+keep_source_tarball() {
+	dpkg-deb --fsys-tarfile "$1"/linux-source-"$2"_*.deb |
+		tar -x -C "$1" "./usr/src/linux-source-$2.tar.xz"
+	mv "$1/usr/src/linux-source-$2.tar.xz" "$3"
+	rm -rf "$1"
+}

@@ -12,19 +12,18 @@
 set -eu
 cd "$(dirname "$0")/.."
 
-in_root=()
-root=()
+suite=""
 if [ "${1:-}" = --root ]; then
-	root=(--root "$2")
+	suite=$2
 	shift 2
 fi
 [ $# -ge 3 ] || { echo "usage: $0 [--root SUITE] TARBALL DIR SRC..." >&2; exit 2; }
-debug_kernel=(selftests/runner/debug-kernel.sh --source "$1" "${root[@]}")
+debug_kernel=(selftests/runner/debug-kernel.sh --source "$1" ${suite:+--root "$suite"})
 dir=$2
 shift 2
 
 "${debug_kernel[@]}" > /dev/null
 kdir=$("${debug_kernel[@]}" --dir)
 rm -rf "$dir" && mkdir -p "$dir" && cp --parents "$@" "$dir/"
-[ ${#root[@]} = 0 ] || in_root=(scripts/in-root.sh --bind "$kdir" "${root[1]}")
-"${in_root[@]}" make -C "$kdir" M="$(pwd)/$dir" modules
+${suite:+scripts/in-root.sh --bind "$kdir" "$suite"} \
+	make -C "$kdir" M="$(pwd)/$dir" modules

@@ -161,12 +161,7 @@ source_tarball() {
 	tmp=$cache/sources/.tmp-$s
 	rm -rf "$tmp" && mkdir -p "$tmp"
 	apt_download "$tmp" "linux-source-$s"
-	# Only the tarball; its mtime is the package's, so a debug kernel
-	# built from the same tarball elsewhere keeps its cache key.
-	dpkg-deb --fsys-tarfile "$tmp"/linux-source-"$s"_*.deb |
-		tar -x -C "$tmp" "./usr/src/linux-source-$s.tar.xz"
-	mv "$tmp/usr/src/linux-source-$s.tar.xz" "$f"
-	rm -rf "$tmp"
+	keep_source_tarball "$tmp" "$s" "$f"
 	echo "$f"
 }
 
