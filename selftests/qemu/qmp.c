@@ -175,7 +175,6 @@ static bool matches(struct json_object *o, const char *match)
 {
 	const char *eq = strchr(match, '=');
 	char *path;
-	bool ok;
 
 	if (!eq)
 		die("--find: the match is PATH=VALUE");
@@ -184,15 +183,14 @@ static bool matches(struct json_object *o, const char *match)
 		die("out of memory");
 	o = member(o, path);
 	free(path);
-	ok = o && json_object_is_type(o, json_type_string) &&
-	     !strcmp(json_object_get_string(o), eq + 1);
-	return ok;
+	return o && json_object_is_type(o, json_type_string) &&
+	       !strcmp(json_object_get_string(o), eq + 1);
 }
 
 /* --find: the first event @name in @file (matching @match, if given). */
 static int find_event(const char *file, const char *name, const char *match)
 {
-	struct json_object *o, *v;
+	struct json_object *o, *v, *sec, *usec;
 	FILE *f = fopen(file, "r");
 	char *line = NULL;
 	size_t cap = 0;
@@ -207,13 +205,14 @@ static int find_event(const char *file, const char *name, const char *match)
 		if (o && json_object_object_get_ex(o, "event", &v) &&
 		    !strcmp(json_object_get_string(v), name) &&
 		    (!match || matches(o, match))) {
+			sec = member(o, "timestamp.seconds");
+			usec = member(o, "timestamp.microseconds");
 			if (get_path)
 				rc = print_member(o);
-			else if (member(o, "timestamp.seconds") &&
-				 member(o, "timestamp.microseconds")) {
+			else if (sec && usec) {
 				printf("%lld.%06lld\n",
-				       (long long)json_object_get_int64(member(o, "timestamp.seconds")),
-				       (long long)json_object_get_int64(member(o, "timestamp.microseconds")));
+				       (long long)json_object_get_int64(sec),
+				       (long long)json_object_get_int64(usec));
 				rc = 0;
 			}
 		}
