@@ -15,6 +15,7 @@
  * enabled (QEMU's path), irqchip with interrupts disabled, and no
  * irqchip; the last two fault synchronously from the vCPU thread.
  */
+#include <stdlib.h>
 #include <linux/falloc.h>
 
 #define KVM_TESTS
@@ -598,6 +599,210 @@ TEST_F_TIMEOUT(kvm, kvm__past_region_end, 60)
 	EXPECT_EQ(grown + GUEST_PAGE, v->sigbus_addr);
 	/* The VMM's own access: the same. */
 	EXPECT_HWPOISON(grown + GUEST_PAGE, false);
+}
+
+/* ---- huge pages ---------------------------------------------------------- */
+
+#ifndef MADV_COLLAPSE
+#define MADV_COLLAPSE	25
+#endif
+
+#define HUGE_SZ		(2UL << 20)
+#define HUGE_NR		512		/* pages in a 2 MiB extent */
+#define HUGE_GPA	0x400000ULL	/* slot 1 of a huge VM: 2 MiB-aligned */
+#define HUGE_EXTENTS	2
+
+static uint32_t huge_gpa(uint64_t pgoff)
+{
+	return HUGE_GPA + pgoff * GUEST_PAGE;
+}
+
+/*
+ * A VM whose region is UMEM_INIT_HUGE, HUGE_EXTENTS extents at HUGE_GPA,
+ * with the host mapping 2 MiB-aligned too: KVM maps a guest page 2 MiB
+ * only where the guest and host addresses agree modulo 2 MiB, and only
+ * as large as the host maps it.  @d is the daemon's mapping of the shmem
+ * fd, where it collapses.  False, the test skipped, when there is no
+ * usable KVM or no THP.
+ */
+static bool vm_create_huge(struct __test_metadata *_metadata, struct vm *vm,
+			   const FIXTURE_VARIANT(kvm) *variant, char **d)
+{
+	const struct vm_opts o = {
+		.irqchip = variant->irqchip,
+		.sti = variant->sti,
+		.npages = HUGE_EXTENTS * HUGE_NR,
+		.data_gpa = HUGE_GPA,
+		.timeout_ms = 30000,
+		.flags = UMEM_INIT_HUGE,
+	};
+
+	if (!umem_have_thp())
+		SKIP(return false,
+		     "no transparent huge pages in this kernel (PREEMPT_RT): UMEM_INIT_HUGE fails with EOPNOTSUPP");
+	if (!vm_create_opts(_metadata, vm, &o))
+		return false;
+	/* thp_get_unmapped_area() aligns both mappings. */
+	ASSERT_EQ(0, (uintptr_t)vm->f.map % HUGE_SZ);
+	*d = mmap(NULL, HUGE_EXTENTS * HUGE_SZ, PROT_READ | PROT_WRITE,
+		  MAP_SHARED, vm->f.shm, 0);
+	ASSERT_NE(MAP_FAILED, *d);
+	ASSERT_EQ(0, (uintptr_t)*d % HUGE_SZ);
+	ASSERT_LE(0, vm_stat(vm, "pages_2m"))
+		TH_LOG("no pages_2m in KVM's binary statistics (KVM_GET_STATS_FD)");
+	return true;
+}
+
+/* Supply pages [@first, @first + @n) in one write and one range. */
+static int supply_range(const struct umem_fix *f, uint64_t first, uint64_t n)
+{
+	uint64_t *buf = malloc(n * f->psz), p, i;
+	ssize_t ret;
+
+	if (!buf)
+		return -1;
+	for (p = 0; p < n; p++)
+		for (i = 0; i < f->psz / 8; i++)
+			buf[p * f->psz / 8 + i] = umem_pattern(first + p, i);
+	ret = pwrite(f->shm, buf, n * f->psz, first * f->psz);
+	free(buf);
+	if (ret != (ssize_t)(n * f->psz))
+		return -1;
+	return umem_mark(f, first, n) == sizeof(struct umem_range) ? 0 : -1;
+}
+
+/* MADV_COLLAPSE extent @e of mapping @m, after a touch (6.1 wants one). */
+static int collapse(char *m, uint64_t e)
+{
+	(void)*(volatile char *)(m + e * HUGE_SZ);
+	return madvise(m + e * HUGE_SZ, HUGE_SZ, MADV_COLLAPSE) ? errno : 0;
+}
+
+/*
+ * A guest touches memory in a 2 MiB extent of a UMEM_INIT_HUGE region
+ * that arrived whole and that the server collapsed, as umemd does: the
+ * module lets the VMM's mapping map it by one PMD, and KVM maps it by one
+ * 2 MiB page (its pages_2m statistic grows by one).  The guest reads the
+ * supplied bytes, at both ends of the extent, and asks for nothing.
+ */
+TEST_F_TIMEOUT(kvm, kvm__huge_complete_extent_2m, 60)
+{
+	const struct op ops[] = {
+		HASH(huge_gpa(HUGE_NR + 5)),
+		READ(huge_gpa(2 * HUGE_NR - 1) + 8),
+	};
+	struct vm *vm = &self->vm;
+	struct umem_request req;
+	int64_t pages_2m;
+	struct vcpu *v;
+	char *d;
+
+	if (!vm_create_huge(_metadata, vm, variant, &d))
+		return;
+	ASSERT_EQ(0, supply_range(&vm->f, HUGE_NR, HUGE_NR));
+	ASSERT_EQ(0, collapse(d, 1)) TH_LOG("MADV_COLLAPSE: %s", strerror(errno));
+	pages_2m = vm_stat(vm, "pages_2m");
+
+	v = vcpu_add(_metadata, vm, ops, ARRAY_SIZE(ops));
+	START(v);
+	ASSERT_TRUE(vcpu_wait_log(_metadata, v, UNTIL_ENDED, 0, 10000,
+				  "in a complete extent"));
+	EXPECT_TRUE(v->done);
+	ASSERT_EQ(2, v->nresults);
+	EXPECT_EQ(pattern_hash(HUGE_NR + 5), v->result[0]);
+	EXPECT_EQ((uint32_t)umem_pattern(2 * HUGE_NR - 1, 1), v->result[1]);
+	TH_LOG("pages_2m %lld, then %lld; the VMM's mapping: %ld KiB by PMD",
+	       (long long)pages_2m, (long long)vm_stat(vm, "pages_2m"),
+	       umemlib_pmd_mapped_kb(vm->f.map + HUGE_SZ));
+	EXPECT_EQ(2048, umemlib_pmd_mapped_kb(vm->f.map + HUGE_SZ))
+		TH_LOG("the VMM's mapping of the extent is not one PMD");
+	EXPECT_EQ(pages_2m + 1, vm_stat(vm, "pages_2m"))
+		TH_LOG("KVM did not map the complete extent 2 MiB");
+	EXPECT_FALSE(next_req(vm, &req, 0));
+	munmap(d, HUGE_EXTENTS * HUGE_SZ);
+}
+
+/*
+ * In an extent not complete yet demand stays 4 KiB, in a huge region as
+ * in any: a guest touch of a missing page blocks and queues one request,
+ * for that page alone; supplied, the guest goes on, and KVM maps nothing
+ * 2 MiB, nor when all but one page has arrived.  Once the last page
+ * arrives and the extent is collapsed, the guest's next access maps it
+ * 2 MiB.  The collapse is on the VMM's own mapping, which had a page
+ * table under the extent: 6.1 retracts only the caller's (see
+ * Documentation/umem.rst, "Huge pages"), and here the VMM is the server.
+ */
+TEST_F_TIMEOUT(kvm, kvm__huge_incomplete_extent_4k, 60)
+{
+	const struct op ops[] = {
+		HASH(huge_gpa(7)),
+		SYNC,
+		HASH(huge_gpa(300)),
+		SYNC,
+		HASH(huge_gpa(500)),
+	};
+	struct vm *vm = &self->vm;
+	struct umem_request req;
+	struct umem_stats st;
+	int64_t pages_2m;
+	struct vcpu *v;
+	char *d;
+
+	if (!vm_create_huge(_metadata, vm, variant, &d))
+		return;
+	pages_2m = vm_stat(vm, "pages_2m");
+	v = vcpu_add(_metadata, vm, ops, ARRAY_SIZE(ops));
+	START(v);
+
+	/* A missing page: one request, for it, and the vCPU waits. */
+	ASSERT_TRUE(next_req(vm, &req, 10000)) TH_LOG("no request");
+	EXPECT_EQ(7, req.pgoff);
+	expect_blocked(_metadata, v, 500, "before its page arrived");
+	EXPECT_FALSE(next_req(vm, &req, 300))
+		TH_LOG("a second request, for page %llu",
+		       (unsigned long long)req.pgoff);
+	ASSERT_EQ(0, umem_supply(&vm->f, 7));
+	ASSERT_TRUE(vcpu_wait_log(_metadata, v, UNTIL_SYNCED, 1, 10000,
+				  "after its page was supplied"));
+	EXPECT_EQ(pattern_hash(7), v->result[0]);
+	EXPECT_EQ(pages_2m, vm_stat(vm, "pages_2m"))
+		TH_LOG("a 2 MiB mapping of an extent with 511 pages missing");
+
+	/* All but page 500: still 4 KiB. */
+	ASSERT_EQ(0, supply_range(&vm->f, 0, 7));
+	ASSERT_EQ(0, supply_range(&vm->f, 8, 500 - 8));
+	ASSERT_EQ(0, supply_range(&vm->f, 501, HUGE_NR - 501));
+	vcpu_release(v);
+	ASSERT_TRUE(vcpu_wait_log(_metadata, v, UNTIL_SYNCED, 2, 10000,
+				  "on a present page"));
+	EXPECT_EQ(pattern_hash(300), v->result[1]);
+	EXPECT_EQ(pages_2m, vm_stat(vm, "pages_2m"))
+		TH_LOG("a 2 MiB mapping of an extent with page 500 missing");
+
+	/*
+	 * Complete and collapsed: 2 MiB.  The collapse maps the VMM's
+	 * mapping by a PMD itself; drop it, so that the guest's access
+	 * faults, and it is the module that maps the extent whole.
+	 */
+	ASSERT_EQ(0, umem_supply(&vm->f, 500));
+	ASSERT_EQ(0, collapse(vm->f.map, 0))
+		TH_LOG("MADV_COLLAPSE: %s", strerror(errno));
+	ASSERT_EQ(0, madvise(vm->f.map, HUGE_SZ, MADV_DONTNEED));
+	EXPECT_EQ(0, umemlib_pmd_mapped_kb(vm->f.map));
+	vcpu_release(v);
+	ASSERT_TRUE(vcpu_wait_log(_metadata, v, UNTIL_ENDED, 0, 10000,
+				  "in the complete extent"));
+	EXPECT_TRUE(v->done);
+	ASSERT_EQ(3, v->nresults);
+	EXPECT_EQ(pattern_hash(500), v->result[2]);
+	EXPECT_EQ(2048, umemlib_pmd_mapped_kb(vm->f.map))
+		TH_LOG("the VMM's mapping of the extent is not one PMD");
+	EXPECT_EQ(pages_2m + 1, vm_stat(vm, "pages_2m"))
+		TH_LOG("KVM did not map the completed extent 2 MiB");
+	EXPECT_FALSE(next_req(vm, &req, 0));
+	ASSERT_EQ(0, ioctl(vm->f.ctl, UMEM_IOC_STATS, &st));
+	EXPECT_EQ(1, st.pages_requested);
+	munmap(d, HUGE_EXTENTS * HUGE_SZ);
 }
 
 TEST_HARNESS_MAIN
