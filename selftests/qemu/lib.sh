@@ -16,6 +16,12 @@
 #   mig_wait NAME STATUS SECS  wait for query-migrate to report STATUS
 #   ev_time NAME EVENT [PATH=VALUE]  QEMU's timestamp of NAME's first
 #                      EVENT (whose member PATH is VALUE)
+#   l2_tlb NAME                the guest's random-read speed, reads/s
+#                      ("tlb" on the serial line: workload.c)
+#   pmd_mapped NAME ERE        "PMD_KB RSS_KB": how much of QEMU's
+#                      mappings whose path matches ERE is mapped, and by
+#                      PMDs (a umem mapping's path is /umem: the file is
+#                      the region's, not the umemfs file QEMU opened)
 #
 # Each guest NAME leaves in $RUN: NAME.log (QEMU's stderr), NAME.ser.out
 # (the guest's console), NAME.events (QMP events), NAME.pid.
@@ -63,10 +69,12 @@ l2_start() {
 	rm -f $RUN/$name.*
 	mkfifo $RUN/$name.ser.in
 	: > $RUN/$name.ser.out
-	# nsenter may fork: the shell records QEMU's own pid.
+	# nsenter may fork: the shell records QEMU's own pid.  align=2M:
+	# QEMU maps a RAM file only page-aligned by default, and a 2 MiB
+	# page needs the mapping's range aligned to the file's.
 	$ns sh -c 'echo $$ > "$0"; exec "$@"' $RUN/$name.pid $QEMU -name $name \
 		-machine pc,accel=kvm,memory-backend=mem -m ${GUEST_MIB}M -smp 1 \
-		-object memory-backend-file,id=mem,size=${GUEST_MIB}M,mem-path=$mempath,share=on \
+		-object memory-backend-file,id=mem,size=${GUEST_MIB}M,mem-path=$mempath,share=on,align=2M \
 		-nodefaults -no-user-config -display none \
 		-kernel $T/l2-kernel -initrd $T/l2-initramfs.cpio.gz \
 		-append "console=ttyS0 panic=-1 quiet workload.mib=$WORK_MIB workload.max=$WORK_MAX" \
@@ -161,6 +169,28 @@ l2_stop() {
 	return 1
 }
 
+l2_tlb() {
+	local n end
+
+	n=$(grep -c '^workload: tlb:' $RUN/$1.ser.out)
+	alive $1 && timeout 10 sh -c 'echo tlb > "$0"' $RUN/$1.ser.in || return 1
+	end=$(($(date +%s) + 60))
+	while [ "$(grep -c '^workload: tlb:.*reads/s' $RUN/$1.ser.out)" -le "$n" ]; do
+		[ $(date +%s) -lt $end ] || return 1
+		sleep 0.2
+	done
+	grep '^workload: tlb:' $RUN/$1.ser.out | tail -n 1 |
+		sed -n 's/.*: \([0-9]*\) reads\/s.*/\1/p'
+}
+
+pmd_mapped() {
+	awk -v re="$2" '
+		/^[0-9a-f]+-[0-9a-f]+ / { in_ram = ($6 ~ re) }
+		in_ram && /^Rss:/ { rss += $2 }
+		in_ram && /^(Shmem|File)PmdMapped:/ { pmd += $2 }
+		END { print pmd + 0, rss + 0 }' "/proc/$(cat $RUN/$1.pid)/smaps"
+}
+
 qmp() {
 	local who=$1
 
@@ -251,7 +281,7 @@ SRC_RAM=/dev/shm/l2-ram
 MNT=/mnt/umem
 UMEM_PORT=4444
 
-# umem_mount DETACH_MS: umemfs on $MNT; on failure ERR says so
+# umem_mount DETACH_MS[,OPTION...]: umemfs on $MNT; on failure ERR says so
 umem_mount() {
 	mkdir -p $MNT
 	mount -t umem -o detach_timeout_ms=$1 umem $MNT ||

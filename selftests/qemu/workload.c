@@ -9,6 +9,12 @@
  * (or after workload.max= seconds), it verifies every page once more,
  * prints its verdict and powers the guest off.
  *
+ * When the console reads "tlb", it measures how fast the guest reads its
+ * memory at random: 8-byte reads at random offsets of its WORK MiB for
+ * TLB_S seconds, each a TLB miss, whose cost is a walk of the guest's
+ * page tables and, nested, of the host's: fewer levels where the host
+ * maps the guest's RAM by 2 MiB pages (make bench's "huge" table).
+ *
  * It also measures its own stalls, the same way whatever moves its memory:
  * a page takes tens of microseconds even nested under TCG, so every page
  * that takes more than STALL_S is time the guest did not run (a vCPU
@@ -20,6 +26,7 @@
  * (default 900).  Console lines the host waits for:
  *   workload: ready: N MiB filled in S s
  *   hb N t=S passes=N writes=N bad=N stall=S maxgap=MS
+ *   workload: tlb: N reads in S s: R reads/s
  *   workload: verdict: ok|FAIL: N MiB, N pages verified, N bad pages, ...
  */
 #include <errno.h>
@@ -37,6 +44,7 @@
 
 #define PAGE 4096UL
 #define STALL_S 0.005
+#define TLB_S 3.0
 #define WORDS (PAGE / sizeof(uint64_t))
 #define K1 0x9E3779B97F4A7C15ULL
 #define K2 0xD6E8FEB86659FD93ULL
@@ -116,8 +124,10 @@ static const char *clocksource(void)
 	return name;
 }
 
-/* 1 when the console has sent a line "stop". */
-static int stop_asked(void)
+enum command { CMD_NONE, CMD_STOP, CMD_TLB };
+
+/* The console's last command line, if it sent one: "stop" or "tlb". */
+static enum command command(void)
 {
 	static char line[64];
 	static size_t len;
@@ -131,12 +141,36 @@ static int stop_asked(void)
 			line[len] = 0;
 			len = 0;
 			if (strstr(line, "stop"))
-				return 1;
+				return CMD_STOP;
+			if (strstr(line, "tlb"))
+				return CMD_TLB;
 		} else if (len < sizeof(line) - 1) {
 			line[len++] = c;
 		}
 	}
-	return 0;
+	return CMD_NONE;
+}
+
+/* Random 8-byte reads over the whole of mem for TLB_S seconds. */
+static void tlb(void)
+{
+	unsigned long words = npages * WORDS, i;
+	uint64_t x = 0x2545F4914F6CDD1DULL, sum = 0;
+	unsigned long long reads = 0;
+	double t0 = now(), t;
+
+	do {
+		for (i = 0; i < 65536; i++) {
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+			sum += mem[x % words];
+		}
+		reads += i;
+		t = now();
+	} while (t - t0 < TLB_S);
+	printf("workload: tlb: %llu reads in %.3f s: %.0f reads/s (sum %llx)\n",
+	       reads, t - t0, reads / (t - t0), (unsigned long long)sum);
 }
 
 int main(void)
@@ -145,6 +179,7 @@ int main(void)
 	unsigned long long passes = 0, writes = 0, hb = 0;
 	double t0, t, next, tprev, stall = 0, maxgap = 0;
 	const char *why = "stop";
+	enum command cmd;
 
 	mount("proc", "/proc", "proc", 0, NULL);
 	mount("sysfs", "/sys", "sysfs", 0, NULL);
@@ -190,8 +225,14 @@ int main(void)
 		next = t + 1;
 		printf("hb %llu t=%.0f passes=%llu writes=%llu bad=%llu stall=%.3f maxgap=%.1f\n",
 		       ++hb, t - t0, passes, writes, bad, stall, maxgap * 1000);
-		if (stop_asked())
+		cmd = command();
+		if (cmd == CMD_STOP)
 			break;
+		if (cmd == CMD_TLB) {
+			tlb();
+			/* Not a stall: the guest ran, on other work. */
+			tprev = now();
+		}
 		if (t - t0 > maxs) {
 			why = "time limit";
 			break;
