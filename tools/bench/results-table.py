@@ -122,15 +122,30 @@ def table(d, others=()):
             row(f"{where}, demand fault, {step}: p50, µs", f["p50_us"], "p99", f["p99_us"],
                 ratio=False)
         # QEMU's blocktime ends when the page is placed, umem's blocked_ns
-        # when the vCPU runs again: fault_to_placed, summed over every
-        # traced (umem*) run, per run, is umem counted QEMU's way.
+        # when the vCPU runs again: fault_to_placed, summed over the
+        # traced umem runs, per run, is umem counted QEMU's way.
         placed = r.get("fault_path", {}).get("fault_to_placed")
-        runs = sum(q[m].get("runs", 0) for m in q if m.startswith("umem"))
+        runs = q.get("umem", {}).get("runs", 0)
         refs = [x for x in ("postcopy", "postcopy_preempt") if x in q]
         if placed and runs and refs:
             ref = min(refs, key=lambda x: q[x]["blocked_s"])
             row(f"{where}, umem: vCPU blocked as QEMU counts it, s", placed["sum_s"] / runs,
                 ref, q[ref]["blocked_s"], *ratio_goal("<=", 0.5))
+
+        # Huge pages: the TLB-bound guest after the migration, against
+        # the same guest on a THP tmpfs it never left (the ceiling).
+        h = r.get("huge")
+        if h:
+            rd = h["reads_per_s"]
+            row(f"{where}, huge: random reads/s, umem_huge", rd["umem_huge"], "thp", rd["thp"],
+                *ratio_goal(">=", 0.95))
+            row(f"{where}, huge: random reads/s, umem (4 KiB)", rd["umem"], "thp", rd["thp"])
+            row(f"{where}, huge: PMD-mapped after completion", h["pmd_mapped_fraction"],
+                goal=">= 0.95", ok=lambda u, r: u >= 0.95)
+            row(f"{where}, huge: demand fault p50, on / off", h["fault_p50_on_over_off"],
+                goal="<= 1.1", ok=lambda u, r: u <= 1.1)
+            for k in ("50", "95"):
+                row(f"{where}, huge: {k}% PMD-mapped after, s", h[f"time_to_{k}pct_s"])
 
     qv = d.get("qemu_version")
     real_guest(d, f"real guest, QEMU {qv}" if others and qv else "real guest")
