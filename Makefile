@@ -38,6 +38,7 @@ BUILD := build
 MODULE_SRCS := VERSION Kbuild umem/Kbuild $(filter-out %.mod.c,$(wildcard umem/*.c)) \
 	$(wildcard umem/*.h) include/uapi/linux/umem.h
 KMOD := $(if $(filter-out $(DEFAULT_KVER),$(KVER)),$(BUILD)/kmod/$(KVER))
+MODULE_DIR := $(CURDIR)$(if $(KMOD),/$(KMOD))
 MODULE := $(if $(KMOD),$(KMOD)/)umem/umem.ko
 
 # Userspace that runs in the test VM is linked statically: the initramfs
@@ -62,17 +63,15 @@ BENCH_QEMU_TEST := $(BUILD)/bench/bench-qemu
 KVM_HOLD := $(BUILD)/runner/kvm-hold
 CREDS := $(BUILD)/tls/creds.tar
 RELAY := $(BUILD)/postcopy/relay
+TEST_HELPERS := $(KVM_HOLD) $(CREDS) $(RELAY)
 POSTCOPY_FILES := $(addprefix --file ,tools/umemctl/umemctl tools/umemctl/umemd \
 	$(addprefix selftests/postcopy/,tap.sh netns.sh trace.sh) tools/bench/fault-path.awk \
-	$(KVM_HOLD) $(CREDS) $(RELAY))
+	$(TEST_HELPERS))
 
 # Modules of the kernel's own that the VM loads after umem.ko, in load
 # order (scripts/kmods.sh says which and why).  A shell, not $(wildcard):
 # make may have fetched the kernel since it started.
 kmods = $(shell scripts/kmods.sh $(KROOT) $(KVER) $(1))
-VETH_KO = $(call kmods,veth)
-TLS_KO = $(call kmods,tls)
-KVM_KOS = $(call kmods,kvm)
 VM_KOS = $(call kmods,veth tls kvm vhost)
 
 # Real L2 guests (make demo, check-qemu, bench): Debian's QEMU in the test
@@ -107,6 +106,7 @@ VM_UMEM = --kernel $(KERNEL) --module $(MODULE) $(addprefix --module ,$(VM_KOS))
 VM_TESTS = $(addprefix --test ,$(SELFTESTS) $(POSTCOPY))
 # $(call env,NAME...): the tests' settings, --env NAME=$(NAME) each.
 env = $(foreach e,$(1),--env $(e)=$($(e)))
+ONLY_ENV = $(if $(ONLY),--env 'ONLY=$(ONLY)')
 # $(call timed,NAME,COMMAND[,MORE]): COMMAND, then "make NAME: N s[MORE]";
 # rc=1 when it failed.
 timed = start=$$(date +%s); rc=0; $(2) || rc=1; \
@@ -198,13 +198,13 @@ check-kdir: kernel
 
 module: check-kdir
 	$(if $(KMOD),@mkdir -p $(KMOD) && cp -p --parents $(MODULE_SRCS) $(KMOD)/)
-	$(KBUILD_RUN) $(MAKE) -C $(KDIR) M=$(CURDIR)$(if $(KMOD),/$(KMOD)) modules
+	$(KBUILD_RUN) $(MAKE) -C $(KDIR) M=$(MODULE_DIR) modules
 
 tools:
 	$(MAKE) -C tools/umemctl
 $(LIBUMEM): tools
 
-selftests: headers-check $(SELFTESTS) $(POSTCOPY) $(KVM_HOLD) $(CREDS) $(RELAY)
+selftests: headers-check $(SELFTESTS) $(POSTCOPY) $(TEST_HELPERS)
 
 # The kselftest harness and checkpatch from linux-source-6.1's tarball,
 # and 6.12's checkpatch for make style, extracted once into $(BUILD); never
@@ -293,7 +293,7 @@ check: deps
 	@rc=0; $(MAKE) check-man || rc=1; $(MAKE) check-vm || rc=1; exit $$rc
 
 check-vm: all
-	$(RUN_VM) --name check $(VM_UMEM) $(POSTCOPY_FILES) $(if $(ONLY),--env 'ONLY=$(ONLY)') \
+	$(RUN_VM) --name check $(VM_UMEM) $(POSTCOPY_FILES) $(ONLY_ENV) \
 		--out $(BUILD)/vm/check$(if $(KMOD),-$(KVER)) $(VM_TESTS)
 
 check-6.12 check-rt check-6.12-rt: deps
@@ -307,7 +307,7 @@ check-7.3 check-7.3-rt check-sid: deps
 # The demo's report is the TAP's comments; its last line is the verdict.
 demo-vm check-qemu-vm: VM_MEM = $(QEMU_MEM)
 demo-vm check-qemu-vm: VM_SMP = $(QEMU_SMP)
-demo-vm: module tools l2-guest $(KVM_HOLD) $(CREDS) $(RELAY) $(DEMO_TEST)
+demo-vm: module tools l2-guest $(TEST_HELPERS) $(DEMO_TEST)
 	@$(call timed,demo,$(RUN_VM) --name demo --test-timeout 1200 --timeout 1500 \
 		$(VM_UMEM) $(QEMU_FILES) $(call env,GUEST_MIB WORK_MIB) --env RAM=$(DEMO_RAM) \
 		--out $(BUILD)/vm/demo --show-tap --test $(DEMO_TEST)); \
@@ -315,17 +315,17 @@ demo-vm: module tools l2-guest $(KVM_HOLD) $(CREDS) $(RELAY) $(DEMO_TEST)
 		sed -n 's/^# \(demo: real guest verified: .*\)/\1/p' | grep . || rc=1; \
 	exit $$rc
 
-demo-sim-vm: module tools $(KVM_HOLD) $(CREDS) $(RELAY) $(DEMO_SIM_TEST)
+demo-sim-vm: module tools $(TEST_HELPERS) $(DEMO_SIM_TEST)
 	$(RUN_VM) --name demo-sim $(VM_UMEM) $(POSTCOPY_FILES) $(call env,DEMO_MIB) \
 		--out $(BUILD)/vm/demo-sim --show-tap --test $(DEMO_SIM_TEST)
 
 # Each test boots a real guest, so not in make check.  ONLY=ERE: only
 # the tests whose name matches.  --stall 400: below the nested-SVM wedge
 # (testing.rst, "Stalls and retries"), above any test's silence.
-check-qemu-vm: module tools l2-guest $(KVM_HOLD) $(CREDS) $(RELAY) $(QEMU_TEST)
+check-qemu-vm: module tools l2-guest $(TEST_HELPERS) $(QEMU_TEST)
 	@$(call timed,check-qemu,$(RUN_VM) --name check-qemu --test-timeout 2400 \
 		--timeout 2700 --stall 400 $(VM_UMEM) $(QEMU_FILES) --out $(BUILD)/vm/check-qemu \
-		--show-tap $(call env,GUEST_MIB WORK_MIB) $(if $(ONLY),--env 'ONLY=$(ONLY)') \
+		--show-tap $(call env,GUEST_MIB WORK_MIB) $(ONLY_ENV) \
 		--test $(QEMU_TEST)); exit $$rc
 
 # bench.sh runs the VMs (tools/bench/); the real guests (selftests/qemu/
@@ -338,16 +338,16 @@ BENCH_NICE ?= 1
 BENCH_MAIN ?= 1
 # Another QEMU's figures (QEMU=10) go into a results.json of their own.
 BENCH_OUT := $(BUILD)/bench$(if $(QEMU),-qemu$(QEMU))
-bench-vm: module tools $(KVM_HOLD) $(CREDS) $(RELAY) \
+bench-vm: module tools $(TEST_HELPERS) \
 		$(if $(filter 1,$(BENCH_QEMU)),l2-guest $(BENCH_QEMU_TEST))
 	$(MAKE) -C tools/bench
 	tools/bench/bench.sh --kernel $(KERNEL) --module $(MODULE) \
-		$(if $(VETH_KO),--module $(VETH_KO)) $(addprefix --module ,$(TLS_KO)) \
+		$(addprefix --module ,$(call kmods,veth tls)) \
 		--creds $(CREDS) --smp $(SMP) --mib $(DEMO_MIB) \
 		$(if $(filter 1,$(BENCH_QEMU)),--qemu-test $(BENCH_QEMU_TEST) \
 			--qemu-mem $(QEMU_MEM) --qemu-arg --smp --qemu-arg $(QEMU_SMP) \
 			$(addprefix --qemu-arg ,$(call env,GUEST_MIB WORK_MIB BENCH_RUNS BENCH_TLS BENCH_NICE)) \
-			$(addprefix --qemu-arg --module --qemu-arg ,$(KVM_KOS)) \
+			$(addprefix --qemu-arg --module --qemu-arg ,$(call kmods,kvm)) \
 			$(addprefix --qemu-arg ,$(QEMU_FILES))) \
 		$(if $(filter 1,$(BENCH_QUICK)),--quick) $(if $(filter 0,$(BENCH_MAIN)),--qemu-only) \
 		$(if $(filter 1,$(VERBOSE)),--verbose) --out $(BENCH_OUT)
@@ -425,13 +425,14 @@ shell: all
 
 # style builds against KVER's and 6.12's trees, fetched into the cache, and
 # the 7.x kernels there (in their build roots); only KDIR when given.
+KDIR_GIVEN := $(filter command line environment,$(origin KDIR))
 STYLE_KVERS = $(sort $(KVER) $(shell scripts/kernels.sh release 6.12))
-STYLE_KDIRS ?= $(if $(filter command line environment,$(origin KDIR)),$(KDIR), \
+STYLE_KDIRS ?= $(if $(KDIR_GIVEN),$(KDIR), \
 	$(foreach k,$(STYLE_KVERS),$(UMEM_CACHE)/kernels/$(k)/usr/src/linux-headers-$(k)) \
 	$(wildcard $(UMEM_CACHE)/kernels/7.*/usr/src/linux-headers-7.*-amd64))
 style: check-kdir $(BUILD)/linux/.stamp $(BUILD)/linux-6.12/.stamp
 	scripts/style.sh --out $(BUILD)/style \
-		$(addprefix --fetch ,$(if $(filter command line environment,$(origin KDIR)),,$(STYLE_KVERS))) \
+		$(addprefix --fetch ,$(if $(KDIR_GIVEN),,$(STYLE_KVERS))) \
 		$(addprefix --checkpatch ,$(BUILD)/linux $(BUILD)/linux-6.12) \
 		$(addprefix --kdir ,$(STYLE_KDIRS)) -- $(MODULE_SRCS)
 
@@ -504,7 +505,7 @@ install: tools install-man
 	$(MAKE) -C tools/umemctl install PREFIX=$(PREFIX)
 
 install-module: module
-	$(MAKE) -C $(KDIR) M=$(CURDIR)$(if $(KMOD),/$(KMOD)) modules_install
+	$(MAKE) -C $(KDIR) M=$(MODULE_DIR) modules_install
 	depmod -a $(KVER)
 
 clean:
