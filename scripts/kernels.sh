@@ -19,8 +19,8 @@
 #   6.12     the 6.12 LTS (bookworm-security, bookworm-backports)
 #   rt       6.1 with PREEMPT_RT
 #   6.12-rt  6.12 with PREEMPT_RT
-# A new kernel is one more line in meta() below, and its target in the
-# Makefile (Documentation/testing.rst, "Kernels").
+# A new kernel is one more line in meta() below, and its target in
+# mk/vm.mk (Documentation/testing.rst, "Kernels").
 #
 # A release's root is what its packages hold, as dpkg would unpack them:
 #   boot/vmlinuz-RELEASE, boot/System.map-RELEASE, boot/config-RELEASE
