@@ -18,6 +18,10 @@
 #                       which re-adopts the region: the guest verifies
 #   qemu.net_down       the veth down 3 s: umemd reconnects, the guest
 #                       verifies
+#   qemu.huge           the destination's umemfs mounted huge=advise:
+#                       once the RAM is whole, 95% or more of what QEMU
+#                       maps of it is mapped by 2 MiB pages; the guest
+#                       verifies
 #   qemu.source_dies    the source (QEMU, the tool, its RAM server) killed
 #                       for good: umemd gives up, the detach deadline
 #                       passes; the destination QEMU must exit, stop, or
@@ -176,6 +180,37 @@ t_net_down() {
 	grep 'reconnected' $RUN/incoming.log | sed 's/^/# /'
 }
 
+# QEMU advises MADV_HUGEPAGE on guest RAM, which huge=advise honours.
+# Faults stay 4 KiB; umemd collapses each extent it completes, also those
+# the guest touched before (Documentation/umem.rst, "Huge pages").  What
+# QEMU maps afterwards is what the guest touches after the completion:
+# its workload and, at random, all of its WORK_MIB ("tlb").
+t_huge() {
+	local kb
+
+	if ! [ -d /sys/kernel/mm/transparent_hugepage ]; then
+		ERR="no transparent huge pages in this kernel (PREEMPT_RT)"
+		return 4
+	fi
+	start_migration 30000,huge=advise || return 1
+	wait $INCOMING_PID
+	rc=$?
+	INCOMING_PID=""
+	[ $rc = 0 ] || { ERR="umemctl incoming exit status $rc: $(tail -n 1 $RUN/incoming.log)"; return 1; }
+	grep 'umemd: .* extents collapsed' $RUN/incoming.log | sed 's/^/# /'
+	grep -q 'umemd: \([0-9]*\) of \1 extents collapsed' $RUN/incoming.log ||
+		{ ERR="umemd did not collapse every extent"; return 1; }
+	l2_tlb dst > /dev/null || { ERR="the guest did not run its random reads"; return 1; }
+	kb=$(pmd_mapped dst '^/umem')
+	echo "# QEMU's mapping of the guest's RAM: ${kb% *} of ${kb#* } kB mapped are PMD-mapped"
+	[ "${kb#* }" -ge $((WORK_MIB * 512)) ] ||
+		{ ERR="QEMU maps only ${kb#* } kB of the guest's RAM"; return 1; }
+	[ $((${kb% *} * 100)) -ge $((${kb#* } * 95)) ] ||
+		{ ERR="only ${kb% *} of ${kb#* } kB are PMD-mapped, below 95%"; return 1; }
+	l2_stop dst 180 || { ERR="the guest's verdict: $VERDICT"; return 1; }
+	echo "# guest: $VERDICT"
+}
+
 t_source_dies() {
 	start_migration 3000 --server-arg=--give-up=2000 || return 1
 	sleep 2
@@ -244,8 +279,8 @@ t_source_dies() {
 tap_start qemu
 # Whatever happens, no QEMU outlives the script: the runner unloads kvm.
 trap 'mig_cleanup; net_down' EXIT
-if ! net_up > /tmp/net.log 2>&1; then
-	sed 's/^/# /' /tmp/net.log
+if ! net_up > $RUN/net.log 2>&1; then
+	sed 's/^/# /' $RUN/net.log
 	echo "not ok 1 qemu.setup # cannot set up the network namespaces"
 	exit 1
 fi
@@ -254,6 +289,7 @@ run caps_refused t_caps_refused
 run dst_killed t_dst_killed
 run umemd_killed t_umemd_killed
 run net_down t_net_down
+run huge t_huge
 run source_dies t_source_dies
 [ $L2_RETRIES = 0 ] || echo "# qemu: NOTE: $L2_RETRIES L2 boot(s) hung and were retried (see above)"
 tap_end
