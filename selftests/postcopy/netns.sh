@@ -15,6 +15,8 @@ SRC_IP=10.99.0.1
 DST_IP=10.99.0.2
 
 net_up() {
+	local before peer d
+
 	unshare -n sleep 100000 &
 	SRC_NS=$!
 	unshare -n sleep 100000 &

@@ -49,7 +49,7 @@ NMETHODS=$(echo $METHODS | wc -w)
 
 echo "TAP version 13"
 echo "1..$((BENCH_RUNS * NMETHODS))"
-net_up > /tmp/net.log 2>&1 || { echo "not ok 1 bench.qemu # no network"; exit 1; }
+net_up > $RUN/net.log 2>&1 || { echo "not ok 1 bench.qemu # no network"; exit 1; }
 
 # row NAME TOTAL_S DOWN_MS BLOCKED_S STALL_S WIRE VERIFIED
 row() {

@@ -43,7 +43,7 @@ fail() {
 	exit 1
 }
 
-net_up > /tmp/net.log 2>&1 || fail "cannot set up the network namespaces"
+net_up > $RUN/net.log 2>&1 || fail "cannot set up the network namespaces"
 echo "# demo: source host $SRC_IP, destination host $DST_IP (veth)"
 echo "# demo: guest: $GUEST_MIB MiB RAM, workload on $WORK_MIB MiB; destination RAM on $RAM"
 if [ "$RAM" = umem ]; then

@@ -10,6 +10,8 @@
 
 T=$(dirname "$0")
 : "${QUICK:?}" "${MIB:?}"
+RUN=${RUN:-/tmp/bench}
+mkdir -p "$RUN"
 n=0
 fail=0
 
@@ -17,9 +19,9 @@ step() {
 	name=$1
 	shift
 	n=$((n + 1))
-	"$@" > /tmp/step.out 2>&1
+	"$@" > $RUN/step.out 2>&1
 	rc=$?
-	sed 's/^/# /' /tmp/step.out
+	sed 's/^/# /' $RUN/step.out
 	if [ $rc = 0 ]; then
 		echo "ok $n bench.$name"
 	else
@@ -48,7 +50,7 @@ opts() {
 # security options of both (default --insecure).
 migrate() {
 	on_src "$T/umemctl" source --image "pattern:${MIB}M:42" \
-		--listen "$SRC_IP:4444" ${SEC:---insecure} --once > /tmp/source.log 2>&1 &
+		--listen "$SRC_IP:4444" ${SEC:---insecure} --once > $RUN/source.log 2>&1 &
 	src=$!
 	renice -n -10 -p $src > /dev/null
 	sleep 0.3
@@ -57,7 +59,7 @@ migrate() {
 		--umemd-arg --progress=none --umemd-arg --nice=-10 "$@"
 	rc=$?
 	wait $src
-	sed 's/^/source: /' /tmp/source.log
+	sed 's/^/source: /' $RUN/source.log
 	return $rc
 }
 
@@ -66,21 +68,21 @@ migrate() {
 postcopy() {
 	. "$T/netns.sh"
 	net_up || return 1
-	migrate --vcpus 4 --ops 50000 > /tmp/demo.out 2>&1 || {
-		cat /tmp/demo.out; net_down; return 1; }
-	migrate --vcpus 1 --ops 0 > /tmp/floor.out 2>&1 || {
-		cat /tmp/floor.out; net_down; return 1; }
+	migrate --vcpus 4 --ops 50000 > $RUN/demo.out 2>&1 || {
+		cat $RUN/demo.out; net_down; return 1; }
+	migrate --vcpus 1 --ops 0 > $RUN/floor.out 2>&1 || {
+		cat $RUN/floor.out; net_down; return 1; }
 	net_down
-	total=$(sed -n 's/^ *total time *\([0-9.]*\) s/\1/p' /tmp/demo.out)
-	done_s=$(sed -n 's/^ *migration complete *\([0-9.]*\) s.*/\1/p' /tmp/demo.out)
-	floor=$(sed -n 's/^ *total time *\([0-9.]*\) s/\1/p' /tmp/floor.out)
-	floor_done=$(sed -n 's/^ *migration complete *\([0-9.]*\) s.*/\1/p' /tmp/floor.out)
+	total=$(sed -n 's/^ *total time *\([0-9.]*\) s/\1/p' $RUN/demo.out)
+	done_s=$(sed -n 's/^ *migration complete *\([0-9.]*\) s.*/\1/p' $RUN/demo.out)
+	floor=$(sed -n 's/^ *total time *\([0-9.]*\) s/\1/p' $RUN/floor.out)
+	floor_done=$(sed -n 's/^ *migration complete *\([0-9.]*\) s.*/\1/p' $RUN/floor.out)
 	echo "5. End to end: $MIB MiB image over veth (two netns)"
 	echo "  demo (4 vCPUs x 50000 ops)   total $total s, migration complete $done_s s"
 	echo "  stream floor (no faults)     total $floor s, migration complete $floor_done s"
 	echo "  ratio total/floor            $(awk "BEGIN { printf \"%.2f\", $total / $floor }")"
-	sed 's/^/  demo: /' /tmp/demo.out
-	sed 's/^/  floor: /' /tmp/floor.out
+	sed 's/^/  demo: /' $RUN/demo.out
+	sed 's/^/  floor: /' $RUN/floor.out
 	echo "# json \"postcopy\": {\"image_mib\": $MIB, \"total_s\": $total, \"stream_floor_s\": $floor, \"complete_s\": $done_s, \"stream_floor_complete_s\": $floor_done}"
 }
 
@@ -89,21 +91,21 @@ postcopy() {
 # the encryption costs, and what handing it to the kernel saves.
 tls() {
 	. "$T/netns.sh"
-	mkdir -p /tmp/tls && tar xf "$T/creds.tar" -C /tmp/tls || return 1
+	mkdir -p $RUN/tls && tar xf "$T/creds.tar" -C $RUN/tls || return 1
 	net_up || return 1
 	for m in plain ktls usertls; do
 		case $m in
 		plain) SEC=--insecure ;;
-		ktls) SEC="--tls-creds /tmp/tls/good" ;;
-		usertls) SEC="--tls-creds /tmp/tls/good --tls-no-ktls" ;;
+		ktls) SEC="--tls-creds $RUN/tls/good" ;;
+		usertls) SEC="--tls-creds $RUN/tls/good --tls-no-ktls" ;;
 		esac
-		migrate --vcpus 1 --ops 0 > /tmp/tls-$m.out 2>&1 || {
-			cat /tmp/tls-$m.out; net_down; return 1; }
-		eval "${m}=\$(sed -n 's/.*umemd: complete: .* (\([0-9.]*\) MiB\/s).*/\1/p' /tmp/tls-$m.out)"
+		migrate --vcpus 1 --ops 0 > $RUN/tls-$m.out 2>&1 || {
+			cat $RUN/tls-$m.out; net_down; return 1; }
+		eval "${m}=\$(sed -n 's/.*umemd: complete: .* (\([0-9.]*\) MiB\/s).*/\1/p' $RUN/tls-$m.out)"
 	done
 	net_down
-	if grep -q "kernel TLS unavailable" /tmp/tls-ktls.out; then
-		cat /tmp/tls-ktls.out
+	if grep -q "kernel TLS unavailable" $RUN/tls-ktls.out; then
+		cat $RUN/tls-ktls.out
 		echo "no kernel TLS in this VM: the ktls figure would be user-space TLS"
 		return 1
 	fi
