@@ -58,6 +58,7 @@ help:
 	@echo "make check-7.3-rt    the same on 7.3 PREEMPT_RT"
 	@echo "make check-sid       the same on sid's kernel"
 	@echo "make check-qemu      a real guest's migration with failures"
+	@echo "make check-qemu-6.12 the same on Debian's 6.12 LTS"
 	@echo "make check-runner    the runner fails a failing test, a hang, a WARN, a stall"
 	@echo "make check-debug     the suite on the KASAN/lockdep/kmemleak kernel"
 	@echo "make check-debug-6.12  the same on a 6.12 debug kernel"

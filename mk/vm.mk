@@ -5,7 +5,7 @@
 # tests, and a shell.
 
 .PHONY: check check-vm check-6.12 check-rt check-6.12-rt check-7.3 check-7.3-rt \
-	check-sid demo demo-vm demo-sim demo-sim-vm check-qemu check-qemu-vm stress \
+	check-sid demo demo-vm demo-sim demo-sim-vm check-qemu check-qemu-vm check-qemu-6.12 stress \
 	stress-vm check-runner check-runner-vm check-bpftrace shell
 
 # X installs what is missing (deps), then runs X-vm in a make of its own,
@@ -59,6 +59,12 @@ check-6.12 check-rt check-6.12-rt: deps
 check-7.3 check-7.3-rt check-sid: deps
 	@k=$$(scripts/kernel-fetch.sh $(patsubst check-%,%,$@)) && \
 		$(MAKE) check-vm KVER=$$k
+
+# The real guests on 6.12 as well: 6.1 and 6.12 collapse huge pages by
+# different paths (Documentation/umem.rst, "Huge pages").
+check-qemu-6.12: deps
+	@k=$$(scripts/kernels.sh release 6.12) && \
+		$(MAKE) check-qemu-vm KVER=$$k
 
 # The real-guest VM has room for two guests and one vCPU: with two, the
 # nested SVM that the host's QEMU 7.2 emulates fails now and then under
