@@ -156,28 +156,34 @@ t_huge() {
 	[ "${kb:-0}" -ge $((16384 * 95 / 100)) ]
 }
 
-# The source's RAM file on hugetlbfs, as a QEMU's RAM on 2 MiB huge pages
-# is (mkimage writes it through a mapping: hugetlbfs has no write()):
-# the source maps it as it maps any file, every page arrives.  Skips when
-# the kernel gives no huge pages.
+# The source's RAM file on hugetlbfs, as a QEMU's RAM on huge pages is
+# (mkimage writes it through a mapping: hugetlbfs has no write()): the
+# source maps it as it maps any file, every page arrives in 4 KiB fills.
+# 2 MiB pages: a 32 MiB image on 16 of them.  1 GiB pages: a 1 GiB image
+# on one (a hugetlbfs file's size is whole pages), migrated into a VMM of
+# 1 GiB.  Skips when the kernel gives no such page, or leaves no room for
+# the VMM: a 1 GiB page needs 1 GiB of contiguous free memory, which the
+# 2 GiB test VM lacks (make check-vm MEM=4G T=^postcopy$ runs it).
 t_hugetlb_source() {
-	local hp=/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages
-	local dir=$RUN/hugetlb ok=1
+	local size_kb=$1 n=$2 pagesize=$3 mib=$4
+	local hp=/sys/kernel/mm/hugepages/hugepages-${size_kb}kB/nr_hugepages
+	local dir=$RUN/hugetlb ok=1 avail
 
-	[ -w $hp ] || { ERR="no 2 MiB hugetlbfs pages in this kernel"; return 4; }
-	echo 16 > $hp
-	if [ "$(cat $hp)" -lt 16 ]; then
-		ERR="the kernel gave $(cat $hp) of 16 huge pages"
+	[ -w $hp ] || { ERR="no $pagesize hugetlbfs pages in this kernel or CPU"; return 4; }
+	echo $n > $hp
+	avail=$(awk '/^MemAvailable:/ { print int($2 / 1024) }' /proc/meminfo)
+	if [ "$(cat $hp)" -lt $n ] || [ $avail -lt $((mib + 256)) ]; then
+		ERR="the kernel gave $(cat $hp) of $n $pagesize huge pages, $avail MiB left for a $mib MiB VMM"
 		echo 0 > $hp
 		return 4
 	fi
-	if mkdir -p $dir && mount -t hugetlbfs -o pagesize=2M none $dir &&
-	    $UMEMCTL mkimage $dir/ram pattern:32M:37 > $log/mkimage 2>&1; then
-		echo "# $(grep '^HugePages_[TF]' /proc/meminfo | tr -s ' \n' ' ')"
-		grep -q '^HugePages_Free: *0$' /proc/meminfo ||
-			{ ERR="the image is not on the 16 huge pages"; ok=0; }
+	if mkdir -p $dir && mount -t hugetlbfs -o pagesize=$pagesize none $dir &&
+	    $UMEMCTL mkimage $dir/ram pattern:${mib}M:37 > $log/mkimage 2>&1; then
+		echo "# $(grep '^HugePages_[TF]\|^Hugetlb' /proc/meminfo | tr -s ' \n' ' ')"
+		[ "$(cat ${hp%nr_hugepages}free_hugepages)" = 0 ] ||
+			{ ERR="the image is not on the $n $pagesize huge pages"; ok=0; }
 		start_source --image $dir/ram
-		vmm --image pattern:32M:37 --source $SRC --vcpus 4 --ops 4000
+		vmm --image pattern:${mib}M:37 --source $SRC --vcpus 4 --ops 4000
 	else
 		ERR="cannot write the image on hugetlbfs"
 		ok=0
@@ -187,6 +193,9 @@ t_hugetlb_source() {
 	echo 0 > $hp
 	[ $ok = 1 ] && expect_rc 0 && expect "every page OK"
 }
+
+t_hugetlb_2m() { t_hugetlb_source 2048 16 2M 32; }
+t_hugetlb_1g() { t_hugetlb_source 1048576 1 1G 1024; }
 
 # The VMM in a memory cgroup just above its guest RAM, umemd in one half
 # of it (its sockets' buffers are charged there and may grow when it falls
@@ -544,7 +553,8 @@ run trace__fault_path t_fault_path
 run migrate__unix_handoff t_unix_handoff
 run migrate__memcg t_memcg
 run migrate__huge t_huge
-run migrate__hugetlb_source t_hugetlb_source
+run migrate__hugetlb_source t_hugetlb_2m
+run migrate__hugetlb_1g_source t_hugetlb_1g
 run migrate__net_down t_net_down
 run migrate__umemd_killed t_umemd_killed
 run migrate__source_dies t_source_dies
