@@ -132,9 +132,12 @@ static vm_fault_t umem_fault_split(struct vm_fault *vmf)
  * Huge pages (UMEM_INIT_HUGE, Documentation/umem.rst "Huge pages").  Our
  * tmpfs is huge=never for every region, so shmem itself allocates no huge
  * folio: one comes only from a collapse, the server's MADV_COLLAPSE of an
- * extent on its mapping of the shmem fd (fill.c), which replaces the
- * extent's pages by one 2 MiB folio holding the same bytes (and zeroes
- * where the cache had holes).  shmem's fault returns the precise page of
+ * extent in the VMM's mm (process_madvise) or on its mapping of the shmem
+ * fd (fill.c), which replaces the extent's pages by one 2 MiB folio
+ * holding the same bytes (and zeroes where the cache had holes).  A
+ * collapse in a guest mapping also maps the folio there by a PMD itself,
+ * without this fault: the server does that only for a complete extent
+ * with no poisoned page.  shmem's fault returns the precise page of
  * it, and finish_fault() then maps the whole folio by one PMD if the
  * VMA's range is aligned for it and no page table is under it yet (a
  * collapse empties and, since 6.5, retracts the page tables of every

@@ -10,6 +10,8 @@
  */
 #include <poll.h>
 #include <sys/mount.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/utsname.h>
 
 #include "kselftest_harness.h"
@@ -17,6 +19,12 @@
 
 #ifndef MADV_COLLAPSE
 #define MADV_COLLAPSE	25
+#endif
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open		434
+#endif
+#ifndef SYS_process_madvise
+#define SYS_process_madvise	440
 #endif
 
 #define HUGE_SZ		(2UL << 20)
@@ -216,6 +224,32 @@ TEST_F(huge, touched_then_complete)
 	} else {
 		EXPECT_EQ(0, umemlib_pmd_mapped_kb(self->f.map));
 	}
+}
+
+/*
+ * The same extent collapsed in the guest's mm (umemd's way: process_madvise
+ * with a pidfd of the VMM, here the test itself): the guest mapping gets
+ * it PMD-mapped on 6.1 too, where MADV_COLLAPSE retracts only the page
+ * table of the mm it runs in.
+ */
+TEST_F(huge, touched_then_collapsed_in_guest)
+{
+	struct iovec iov = { .iov_base = self->f.map + 2 * HUGE_SZ,
+			     .iov_len = HUGE_SZ };
+	int pidfd;
+
+	HUGE_READY();
+	pidfd = syscall(SYS_pidfd_open, getpid(), 0);
+	ASSERT_LE(0, pidfd) TH_LOG("pidfd_open: %s", strerror(errno));
+	ASSERT_EQ(0, umem_supply(&self->f, 2 * HUGE_NR + 9));
+	EXPECT_TRUE(umem_page_ok(&self->f, 2 * HUGE_NR + 9));
+	ASSERT_EQ(0, supply_extent(&self->f, 2));
+	EXPECT_EQ(HUGE_SZ, syscall(SYS_process_madvise, pidfd, &iov, 1,
+				   MADV_COLLAPSE, 0))
+		TH_LOG("process_madvise(MADV_COLLAPSE): %s", strerror(errno));
+	EXPECT_EQ(2048, umemlib_pmd_mapped_kb(self->f.map));
+	EXPECT_TRUE(extent_ok(&self->f, 2));
+	close(pidfd);
 }
 
 /*

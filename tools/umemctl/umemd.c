@@ -413,6 +413,7 @@ static void parse_options(struct umemd *d, struct umemd_args *a, int argc,
 			if (end == optarg || *end || a->pid <= 0)
 				die_code(d, EXIT_CONFIG, "bad --pid '%s'",
 					 optarg);
+			d->vmm_pid = a->pid;
 			break;
 		case 'm': a->path_match = optarg; break;
 		case 's': d->source = optarg; break;
@@ -521,12 +522,13 @@ static void adopt(struct umemd *d, int fd)
 	d->have = calloc(words, 8);
 	d->busy = calloc(words, 8);
 	d->wanted = calloc(words, 8);
+	d->poisoned = calloc(words, 8);
 	d->retries = calloc(d->pages, 1);
 	d->collapsed = calloc(d->pages / ((2ULL << 20) / d->psz) + 1, 1);
 	d->pend = malloc(UMEM_WRITE_MAX);
 	d->wbuf = malloc(UMEM_WRITE_MAX);
 	d->scratch = aligned_alloc(64, d->psz);
-	if (!d->have || !d->busy || !d->wanted || !d->retries ||
+	if (!d->have || !d->busy || !d->wanted || !d->poisoned || !d->retries ||
 	    !d->collapsed || !d->pend || !d->wbuf || !d->scratch)
 		die(d, "out of memory for %llu pages", (unsigned long long)d->pages);
 	d->map = mmap(NULL, d->reg.size, PROT_READ | PROT_WRITE, MAP_SHARED,
@@ -535,6 +537,9 @@ static void adopt(struct umemd *d, int fd)
 		die(d, "mmap of the shmem file: %s", strerror(errno));
 	/* What an earlier server supplied must never be written again. */
 	if (umemlib_bitmap(&d->srv, UMEM_BITMAP_PRESENT, d->have))
+		die(d, "%s", umemlib_strerror());
+	/* Nor may a poisoned page ever be mapped by a collapse. */
+	if (umemlib_bitmap(&d->srv, UMEM_BITMAP_POISONED, d->poisoned))
 		die(d, "%s", umemlib_strerror());
 	for (p = 0; p < d->pages; p++)
 		d->n_have += bit_test(d->have, p);
@@ -677,7 +682,8 @@ static void finish(struct umemd *d)
 	 * more times, a little later each.
 	 */
 	for (e = 0; e < d->pages / extent_pages(d) && !d->no_collapse; e++)
-		for (try = 0; try < 5 && !d->collapsed[e] && !d->no_collapse; try++) {
+		for (try = 0; try < 5 && !d->collapsed[e] && !d->no_collapse &&
+		     !extent_poisoned(d, e); try++) {
 			if (try)
 				usleep(10000 << try);
 			collapse_extent(d, e);
@@ -693,9 +699,10 @@ static void report(const struct umemd *d)
 
 	progress(d, now_ns(), true);
 	if (!d->no_collapse && d->pages >= extent_pages(d))
-		fprintf(stderr, "umemd: %llu of %llu extents collapsed into huge pages%s%s\n",
+		fprintf(stderr, "umemd: %llu of %llu extents collapsed into huge pages (%llu on umemd's own mapping)%s%s\n",
 			(unsigned long long)d->n_huge,
 			(unsigned long long)(d->pages / extent_pages(d)),
+			(unsigned long long)d->n_huge_own,
 			d->n_huge < d->pages / extent_pages(d) ?
 			"; the rest stay 4 KiB: " : "",
 			d->n_huge < d->pages / extent_pages(d) ?

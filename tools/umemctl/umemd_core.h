@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <liburing.h>
 
 #include "libumem.h"
@@ -36,6 +37,21 @@ enum progress_mode {
 };
 
 struct chan;
+
+#define MAX_VMM_MAPS	16	/* guest mappings collapsed in, at most */
+
+/*
+ * A mapping of the region in another process (a VMM's guest RAM), found
+ * in /proc/PID/maps: umemd collapses each complete extent there, with
+ * process_madvise(), so that the VMM pays for the huge page and gets it
+ * PMD-mapped (umemd_pages.c).
+ */
+struct vmm_map {
+	pid_t pid;
+	int pidfd;		/* shared by the maps of one pid */
+	uint64_t start, end;	/* the VMA */
+	uint64_t off;		/* its offset in the region, bytes */
+};
 
 struct op {
 	enum op_kind kind;
@@ -86,6 +102,7 @@ struct umemd {
 	uint64_t pages;
 	uint32_t psz;
 	uint64_t *have, *busy, *wanted;
+	uint64_t *poisoned;	/* never collapsed into a VMM's huge page */
 	bool waited;		/* a page a fault waits for is in pend */
 	uint8_t *retries;
 	uint64_t n_have;
@@ -121,6 +138,13 @@ struct umemd {
 	bool no_collapse;	/* not a UMEM_INIT_HUGE region */
 	int collapse_err;	/* the last MADV_COLLAPSE failure */
 	uint64_t n_huge;
+	uint64_t n_huge_own;	/* of n_huge: on umemd's own mapping */
+	pid_t vmm_pid;		/* --pid: tried first */
+	struct vmm_map vmaps[MAX_VMM_MAPS];
+	int nvmaps;
+	bool vmaps_found;	/* looked for once */
+	uint64_t vmaps_ns;	/* when last looked for */
+	bool said_own;		/* logged the fall back once */
 	uint64_t start_ns, last_progress_ns, last_have;
 	bool tty;
 };
@@ -140,6 +164,7 @@ void trace_mark(const struct umemd *d, const char *what, uint64_t pgoff);
 void got_page(struct umemd *d, uint64_t pgoff, int type);
 void flush_present(struct umemd *d, bool sync);
 uint64_t extent_pages(const struct umemd *d);
+bool extent_poisoned(const struct umemd *d, uint64_t e);
 void collapse_extent(struct umemd *d, uint64_t e);
 void write_done(struct umemd *d, int res);
 void poison_page(struct umemd *d, uint64_t pgoff);
