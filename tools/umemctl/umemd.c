@@ -6,7 +6,8 @@
  * with --fd, or over a unix socket with SCM_RIGHTS), becomes its server,
  * and fills pages from the migration source (`umemctl source`) or from a
  * local snapshot file.  One io_uring loop drives everything: the request
- * fd, both TCP channels, and batched write()s of present ranges.
+ * fd, both TCP channels, and batched write()s of present ranges; a
+ * worker thread collapses the 2 MiB extents made whole into huge pages.
  *
  * The rule above all others: never write into a page that is present.
  * The guest may have written to it since.  umemd keeps its own bitmap of
@@ -525,16 +526,21 @@ static void adopt(struct umemd *d, int fd)
 	d->poisoned = calloc(words, 8);
 	d->retries = calloc(d->pages, 1);
 	d->collapsed = calloc(d->pages / ((2ULL << 20) / d->psz) + 1, 1);
+	d->queued = calloc(d->pages / ((2ULL << 20) / d->psz) + 1, 1);
+	d->queue = calloc(d->pages / ((2ULL << 20) / d->psz) + 1, 8);
+	pthread_mutex_init(&d->qlock, NULL);
+	pthread_cond_init(&d->qcond, NULL);
 	d->pend = malloc(UMEM_WRITE_MAX);
 	d->wbuf = malloc(UMEM_WRITE_MAX);
 	d->scratch = aligned_alloc(64, d->psz);
 	if (!d->have || !d->busy || !d->wanted || !d->poisoned || !d->retries ||
-	    !d->collapsed || !d->pend || !d->wbuf || !d->scratch)
+	    !d->collapsed || !d->queued || !d->queue || !d->pend || !d->wbuf || !d->scratch)
 		die(d, "out of memory for %llu pages", (unsigned long long)d->pages);
 	d->map = mmap(NULL, d->reg.size, PROT_READ | PROT_WRITE, MAP_SHARED,
 		      d->srv.shmem_fd, 0);
 	if (d->map == MAP_FAILED)
 		die(d, "mmap of the shmem file: %s", strerror(errno));
+	collapse_check(d);
 	/* What an earlier server supplied must never be written again. */
 	if (umemlib_bitmap(&d->srv, UMEM_BITMAP_PRESENT, d->have))
 		die(d, "%s", umemlib_strerror());
@@ -676,6 +682,7 @@ static void finish(struct umemd *d)
 		io_uring_cqe_seen(&d->ring, cqe);
 	}
 	flush_present(d, true);
+	collapse_worker_stop(d);
 	/*
 	 * Every extent is whole now: collapse those not collapsed yet.
 	 * EAGAIN (a page locked or in use for a moment) passes: try a few

@@ -10,6 +10,7 @@
 #ifndef UMEMCTL_UMEMD_CORE_H
 #define UMEMCTL_UMEMD_CORE_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -134,6 +135,20 @@ struct umemd {
 	/* counters */
 	uint64_t n_urgent, n_bg, n_zero, n_dup, n_csum, n_poison, n_reconnect;
 	uint64_t n_requests;
+	/*
+	 * Huge pages: the io loop hands each extent it completes to the
+	 * collapse worker (umemd_pages.c), once, through queue[].  What
+	 * follows queue[] is the worker's while it runs; finish() stops it
+	 * before it reads or collapses anything itself.
+	 */
+	uint8_t *queued;	/* per 2 MiB extent: handed to the worker */
+	uint64_t *queue;	/* the extents handed over, in order */
+	uint64_t qhead, qtail;	/* under qlock */
+	bool qstop;		/* under qlock: drain, then end */
+	pthread_mutex_t qlock;
+	pthread_cond_t qcond;
+	pthread_t worker;
+	bool worker_on;
 	uint8_t *collapsed;	/* per 2 MiB extent: collapsed, or tried */
 	bool no_collapse;	/* not a UMEM_INIT_HUGE region */
 	int collapse_err;	/* the last MADV_COLLAPSE failure */
@@ -165,7 +180,9 @@ void got_page(struct umemd *d, uint64_t pgoff, int type);
 void flush_present(struct umemd *d, bool sync);
 uint64_t extent_pages(const struct umemd *d);
 bool extent_poisoned(const struct umemd *d, uint64_t e);
+void collapse_check(struct umemd *d);
 void collapse_extent(struct umemd *d, uint64_t e);
+void collapse_worker_stop(struct umemd *d);
 void write_done(struct umemd *d, int res);
 void poison_page(struct umemd *d, uint64_t pgoff);
 

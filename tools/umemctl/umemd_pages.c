@@ -2,11 +2,13 @@
 /*
  * umemd: pages that arrived are marked present, in batches of ranges,
  * and each 2 MiB extent made whole is collapsed into a huge page, in the
- * VMM's mm where umemd may (process_madvise), else on its own mapping.
+ * VMM's mm where umemd may (process_madvise), else on its own mapping, by
+ * a worker thread beside the io loop.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -335,14 +337,25 @@ bool extent_poisoned(const struct umemd *d, uint64_t e)
 }
 
 /*
+ * May the region hold huge pages?  MADV_COLLAPSE of less than an extent
+ * of our mapping collapses nothing, and only checks that the mapping may:
+ * it may not unless the region is UMEM_INIT_HUGE (and the kernel has
+ * THP).  If not, umemd never tries.
+ */
+void collapse_check(struct umemd *d)
+{
+	if (madvise(d->map, d->psz, MADV_COLLAPSE))
+		d->no_collapse = true;
+}
+
+/*
  * Extent @e is present whole, and none of its pages is poisoned: collapse
  * it into one huge page, in the mm of every process that maps it (the
  * VMM: Documentation/umem.rst, "Huge pages"), else on umemd's own
  * mapping.  Such a collapse maps the huge page by a PMD in that mm at
  * once, without umem's fault, which would have refused a missing or
  * poisoned page: so never for an extent that is not whole, or poisoned.
- * EINVAL on our own mapping: the region is not UMEM_INIT_HUGE (or the
- * kernel has no THP): never try again.  EAGAIN (a page in use for a
+ * EAGAIN (a page in use for a
  * moment), EBUSY (the VMM's memory cgroup is full) or ENOMEM (no huge
  * page free) leave the extent on 4 KiB pages, to try again at the end.
  */
@@ -350,17 +363,8 @@ void collapse_extent(struct umemd *d, uint64_t e)
 {
 	int err = 0, tried = 0, n;
 
-	if (!d->vmaps_found) {
-		/*
-		 * Less than an extent: no work, only the check of our own
-		 * mapping, which is not eligible unless the region is huge.
-		 */
-		if (madvise(d->map, d->psz, MADV_COLLAPSE)) {
-			d->no_collapse = true;
-			return;
-		}
+	if (!d->vmaps_found)
 		find_vmaps(d);
-	}
 	n = collapse_vmms(d, e, &err, &tried);
 	/* A VMM gone, or a mapping moved (ENOMEM: nothing mapped there). */
 	if (!n && (err == ESRCH || err == ENOMEM || !tried) &&
@@ -385,8 +389,70 @@ void collapse_extent(struct umemd *d, uint64_t e)
 }
 
 /*
- * Ranges [@r, @r + @n) were just marked present: collapse each extent
- * they made whole, unless a page of it is still to be marked.
+ * The collapse worker: a collapse copies 2 MiB and waits for the VMM's
+ * mmap lock and the LRU drain of every CPU (5 to 90 ms each in the test
+ * VM), which in the io loop would delay the requests and pages of
+ * blocked faults.  It takes the extents in the order they were handed
+ * over; once asked to stop, it collapses what is queued, then ends.
+ */
+static void *collapse_worker(void *arg)
+{
+	struct umemd *d = arg;
+	sigset_t all;
+	uint64_t e;
+
+	/* Signals are the io loop's (SIGUSR1 wakes it). */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	pthread_mutex_lock(&d->qlock);
+	for (;;) {
+		while (d->qhead == d->qtail && !d->qstop)
+			pthread_cond_wait(&d->qcond, &d->qlock);
+		if (d->qhead == d->qtail)
+			break;
+		e = d->queue[d->qhead++];
+		pthread_mutex_unlock(&d->qlock);
+		collapse_extent(d, e);
+		pthread_mutex_lock(&d->qlock);
+	}
+	pthread_mutex_unlock(&d->qlock);
+	return NULL;
+}
+
+/* Hand extent @e, whole, to the worker; started at the first. */
+static void collapse_queue(struct umemd *d, uint64_t e)
+{
+	d->queued[e] = 1;
+	if (!d->worker_on) {
+		if (pthread_create(&d->worker, NULL, collapse_worker, d)) {
+			/* No worker: in the loop, as before. */
+			collapse_extent(d, e);
+			return;
+		}
+		d->worker_on = true;
+	}
+	pthread_mutex_lock(&d->qlock);
+	d->queue[d->qtail++] = e;
+	pthread_cond_signal(&d->qcond);
+	pthread_mutex_unlock(&d->qlock);
+}
+
+/* Let the worker collapse what it was handed, and end it. */
+void collapse_worker_stop(struct umemd *d)
+{
+	if (!d->worker_on)
+		return;
+	pthread_mutex_lock(&d->qlock);
+	d->qstop = true;
+	pthread_cond_signal(&d->qcond);
+	pthread_mutex_unlock(&d->qlock);
+	pthread_join(d->worker, NULL);
+	d->worker_on = false;
+}
+
+/*
+ * Ranges [@r, @r + @n) were just marked present: hand each extent they
+ * made whole to the worker, unless a page of it is still to be marked.
  */
 static void collapse_ranges(struct umemd *d, const struct umem_range *r,
 			    size_t n)
@@ -394,15 +460,17 @@ static void collapse_ranges(struct umemd *d, const struct umem_range *r,
 	uint64_t ext = extent_pages(d), e, last;
 	size_t i;
 
-	for (i = 0; i < n && !d->no_collapse && ext > 1; i++) {
+	if (ext <= 1 || d->no_collapse)
+		return;
+	for (i = 0; i < n; i++) {
 		last = (r[i].pgoff + r[i].count - 1) / ext;
-		for (e = r[i].pgoff / ext; e <= last && !d->no_collapse; e++) {
-			if ((e + 1) * ext > d->pages || d->collapsed[e] ||
+		for (e = r[i].pgoff / ext; e <= last; e++) {
+			if ((e + 1) * ext > d->pages || d->queued[e] ||
 			    bit_next_clear(d->have, (e + 1) * ext, e * ext) <
 			    (e + 1) * ext || extent_pending(d, e) ||
 			    extent_poisoned(d, e))
 				continue;
-			collapse_extent(d, e);
+			collapse_queue(d, e);
 		}
 	}
 }
