@@ -253,6 +253,40 @@ TEST_F(huge, touched_then_collapsed_in_guest)
 }
 
 /*
+ * An extent the guest never touched, collapsed in the guest's mm: 6.1
+ * makes the huge page but fails with EINVAL when the guest has no page
+ * table under it (retract_page_tables() finds the PMD empty), and a
+ * second call maps it; 6.12 maps it at the first.  umemd calls twice.
+ */
+TEST_F(huge, untouched_collapsed_in_guest)
+{
+	struct iovec iov = { .iov_base = self->f.map + 3 * HUGE_SZ,
+			     .iov_len = HUGE_SZ };
+	long ret;
+	int pidfd;
+
+	HUGE_READY();
+	pidfd = syscall(SYS_pidfd_open, getpid(), 0);
+	ASSERT_LE(0, pidfd) TH_LOG("pidfd_open: %s", strerror(errno));
+	ASSERT_EQ(0, supply_extent(&self->f, 3));
+	ret = syscall(SYS_process_madvise, pidfd, &iov, 1, MADV_COLLAPSE, 0);
+	if (ret < 0) {
+		TH_LOG("first process_madvise(MADV_COLLAPSE): %s",
+		       strerror(errno));
+		EXPECT_EQ(EINVAL, errno);
+		EXPECT_FALSE(retracts_others());
+		ret = syscall(SYS_process_madvise, pidfd, &iov, 1,
+			      MADV_COLLAPSE, 0);
+	}
+	EXPECT_EQ(HUGE_SZ, ret)
+		TH_LOG("process_madvise(MADV_COLLAPSE): %s", strerror(errno));
+	EXPECT_EQ(2048, umemlib_pmd_mapped_kb(self->f.map));
+	EXPECT_TRUE(extent_ok(&self->f, 3));
+	EXPECT_EQ(2048, umemlib_pmd_mapped_kb(self->f.map));
+	close(pidfd);
+}
+
+/*
  * A daemon that collapses an extent with a page missing gets a huge folio
  * with a zeroed hole: the guest's fault splits it, maps its page alone,
  * and the missing page is still requested and waited for, never read.
