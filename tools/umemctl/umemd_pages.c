@@ -307,7 +307,7 @@ static void collapse_own(struct umemd *d, uint64_t e, int why, int tried)
 
 	if (!d->said_own) {
 		d->said_own = true;
-		fprintf(stderr, "%sumemd: collapsing extents on umemd's own mapping, from extent %llu: %s%s; their huge pages are charged to umemd's memory cgroup\n",
+		fprintf(stderr, "%sumemd: collapsing extents on umemd's own mapping, from extent %llu: %s%s; a huge page made there is charged to umemd's memory cgroup\n",
 			d->tty ? "\n" : "", (unsigned long long)e,
 			tried ? "process_madvise(MADV_COLLAPSE) in the VMM: " :
 			"no other process maps the extent 2 MiB-aligned",
