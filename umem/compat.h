@@ -191,11 +191,12 @@ static inline void umem_inode_touch(struct inode *inode, bool atime)
 
 /*
  * A write to the shmem fd that crosses the region's end must stop there,
- * a short write (Documentation/umem.rst), not fail: the file is sealed
- * with F_SEAL_GROW, and shmem_write_begin() refuses any chunk that would
- * grow it.  6.1's generic_perform_write() went a page at a time, so only
- * the page past the end was refused.  By 6.12 every shmem inode takes
- * large folios (shmem_get_inode() calls mapping_set_large_folios()) and
+ * a short write (<linux/umem.h>, struct umem_serve), not fail: the file
+ * is sealed with F_SEAL_GROW, and shmem_write_begin() refuses any chunk
+ * that would grow it.  6.1's generic_perform_write() went a page at a
+ * time, so only the page past the end was refused.  By 6.12 every shmem
+ * inode takes large folios (shmem_get_inode() calls
+ * mapping_set_large_folios()) and
  * generic_perform_write() goes in chunks of mapping_max_folio_size(), 2
  * MiB: the chunk across the end is refused whole, and a write inside one
  * chunk fails with EPERM, writing nothing.  So cut the write at the end

@@ -55,7 +55,8 @@ struct umem_api {
 };
 
 /*
- * UMEM_IOC_API: must be the first ioctl on a control fd.
+ * UMEM_IOC_API: must be the first ioctl on a control fd.  Repeating it
+ * with the same version and features succeeds and changes nothing.
  *
  * Errors: EFAULT (the argument cannot be read, or the answer cannot be
  * written back), EINVAL (unknown version, unknown feature bit, non-zero
@@ -157,11 +158,14 @@ struct umem_init {
  *		with EINVAL.
  * @server_fd:	(out) the server fd: read() requests, write() ranges.
  * @shmem_fd:	(out) an fd of the region's shmem file, where the server
- *		puts page contents (pwrite(), or mmap() it MAP_SHARED).  The
+ *		puts page contents (pwrite(), or mmap() it MAP_SHARED); a
+ *		new one on each call, opened read-write and O_LARGEFILE.  The
  *		pages it allocates are charged to the memory cgroup of the
  *		task that made the region (UMEM_IOC_INIT), not the server's.
- *		Sealed to the region's size (F_SEAL_GROW | F_SEAL_SHRINK:
- *		growing or shrinking it fails with EPERM).  Without
+ *		Sealed to the region's size (F_GET_SEALS: F_SEAL_SEAL |
+ *		F_SEAL_GROW | F_SEAL_SHRINK, for good): growing or shrinking
+ *		it fails with EPERM, and a write across the end stops there
+ *		(a short write).  Without
  *		UMEM_INIT_HUGE its mappings never hold huge pages
  *		(MADV_COLLAPSE fails with EINVAL); with it, MADV_COLLAPSE
  *		of a 2 MiB-aligned extent whose pages are all present is
@@ -241,6 +245,14 @@ struct umem_serve {
  * own batch.  read() returns 0 once the
  * region is hung up (poll reports POLLHUP): its control file is closed
  * and the server holds its last reference, so no one can fault on it.
+ *
+ * read() returns as many whole records as fit.  Errors: EINVAL (a buffer
+ * smaller than one record), EAGAIN (nothing queued, and O_NONBLOCK or
+ * IOCB_NOWAIT; otherwise it waits), EFAULT (nothing could be copied: a
+ * read that copied some records returns those).  A record is taken only
+ * once it was copied out, so a failed copy loses no request.  poll()
+ * reports POLLIN exactly while read() has a request to return, and
+ * POLLOUT always.
  */
 struct umem_request {
 	__u64 pgoff;
@@ -259,7 +271,18 @@ struct umem_range {
 	__u64 count;
 };
 
-/* Largest write() to the server fd, in bytes: 4096 ranges. */
+/*
+ * Largest write() to the server fd, in bytes: 4096 ranges.
+ *
+ * write() takes an array of struct umem_range and marks those pages
+ * present, waking exactly their waiters; pages already present are left
+ * alone, so a write is idempotent.  Write a page's bytes into the shmem
+ * fd first: a page marked present without them reads as zeros (a hole).
+ * Every range is checked before any is applied.  Returns the full
+ * length.  Errors: EINVAL (a length of zero or not a multiple of
+ * sizeof(struct umem_range), an empty range or one outside the region;
+ * nothing changed), E2BIG (over UMEM_WRITE_MAX), EFAULT, ENOMEM.
+ */
 #define UMEM_WRITE_MAX		(4096 * sizeof(struct umem_range))
 
 /*
@@ -267,8 +290,9 @@ struct umem_range {
  * faults on them, now and later, fault as hardware poison: SIGBUS with
  * BUS_MCEERR_AR in user mode, EFAULT (or EHWPOISON for GUP with
  * FOLL_HWPOISON, as KVM asks: KVM then sends the vCPU thread that SIGBUS)
- * in the kernel.  So do missing pages of a failed region.  Poison is
- * permanent.
+ * in the kernel.  So do missing pages of a failed region.  Pages already
+ * present are poisoned too.  Poison is permanent: marking a poisoned page
+ * present does not heal it.
  * Errors: EFAULT, EINVAL (empty range, or outside the region), ENOMEM
  * (the first poison of a region could not allocate; nothing changed).
  */
@@ -337,7 +361,7 @@ struct umem_bitmap {
  * @pages_requested:	(out) pages ever requested
  * @pages_outstanding:	(out) pages requested and not yet present
  * @pages_poisoned:	(out) pages poisoned
- * @faults:		(out) faults that reached umem
+ * @faults:		(out) faults that reached umem, retries included
  * @faults_blocked:	(out) faults that had to wait for a page
  * @requests_redelivered: (out) requests delivered again to a new server
  * @detaches:		(out) times the server went away
