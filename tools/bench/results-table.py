@@ -7,7 +7,8 @@
 # of make bench (tools/bench/bench.sh), and the real-guest rows of each
 # OTHER_JSON (another QEMU: make bench QEMU=10 BENCH_MAIN=0).  make
 # perf-table runs it.  Figures absent from the JSON (BENCH_QEMU=0, an
-# older run) are left out of the table.
+# older run) are left out of the table.  An OTHER_JSON may carry a
+# "label" that names its rows beside its QEMU version.
 import json
 import sys
 import textwrap
@@ -27,6 +28,11 @@ def fmt(x):
     if abs(x) >= 1000:
         return f"{x:,.0f}"
     return f"{x:.0f}" if abs(x) >= 100 else f"{x:.1f}" if abs(x) >= 10 else f"{x:.2f}"
+
+
+def label(o):
+    """An OTHER_JSON's "label", if it has one: two runs of one QEMU."""
+    return f", {o['label']}" if o.get("label") else ""
 
 
 def table(d, others=()):
@@ -150,7 +156,7 @@ def table(d, others=()):
     qv = d.get("qemu_version")
     real_guest(d, f"real guest, QEMU {qv}" if others and qv else "real guest")
     for o in others:
-        real_guest(o, f"real guest, QEMU {o.get('qemu_version', '?')}")
+        real_guest(o, f"real guest, QEMU {o.get('qemu_version', '?')}{label(o)}")
     return rows
 
 
@@ -166,7 +172,7 @@ def render(d, others=()):
         out[0] += (f"; the real guest (QEMU{' ' + qv if qv else ''}, nested KVM) "
                    f"the median of {max(runs)} runs of each method")
     for o in others:
-        out[0] += (f"; with QEMU {o.get('qemu_version', '?')} (Debian's "
+        out[0] += (f"; with QEMU {o.get('qemu_version', '?')}{label(o)} (Debian's "
                    f"``{o.get('kernel', '?')}``, another boot), the rows that name it")
     out[0] += "." + (" BENCH_QUICK: small sizes, the figures mean nothing." if d.get("quick") else "")
     head = ("measure", "umem", "against", "ratio", "goal", "met")
