@@ -3,8 +3,8 @@
  * umemd's private header: the daemon's state, struct umemd, and the
  * functions its files share.  umemd.c holds main(), the setup and the
  * event loop; umemd_core.c the messages, exits and io_uring entries every
- * part uses; umemd_pages.c marks pages present and collapses extents
- * into huge pages; umemd_net.c runs the two channels to the source;
+ * part uses; umemd_pages.c marks pages present; umemd_huge.c collapses
+ * extents into huge pages; umemd_net.c runs the two channels to the source;
  * umemd_snap.c reads a snapshot file.
  */
 #ifndef UMEMCTL_UMEMD_CORE_H
@@ -45,7 +45,7 @@ struct chan;
  * A mapping of the region in another process (a VMM's guest RAM), found
  * in /proc/PID/maps: umemd collapses each complete extent there, with
  * process_madvise(), so that the VMM pays for the huge page and gets it
- * PMD-mapped (umemd_pages.c).
+ * PMD-mapped (umemd_huge.c).
  */
 struct vmm_map {
 	pid_t pid;
@@ -137,7 +137,7 @@ struct umemd {
 	uint64_t n_requests;
 	/*
 	 * Huge pages: the io loop hands each extent it completes to the
-	 * collapse worker (umemd_pages.c), once, through queue[].  What
+	 * collapse worker (umemd_huge.c), once, through queue[].  What
 	 * follows queue[] is the worker's while it runs; finish() stops it
 	 * before it reads or collapses anything itself.
 	 */
@@ -178,13 +178,16 @@ void punch(const struct umemd *d, uint64_t pgoff, uint64_t count);
 void trace_mark(const struct umemd *d, const char *what, uint64_t pgoff);
 void got_page(struct umemd *d, uint64_t pgoff, int type);
 void flush_present(struct umemd *d, bool sync);
+void write_done(struct umemd *d, int res);
+void poison_page(struct umemd *d, uint64_t pgoff);
+
+/* umemd_huge.c */
 uint64_t extent_pages(const struct umemd *d);
 bool extent_poisoned(const struct umemd *d, uint64_t e);
 void collapse_check(struct umemd *d);
 void collapse_extent(struct umemd *d, uint64_t e);
+void collapse_ranges(struct umemd *d, const struct umem_range *r, size_t n);
 void collapse_worker_stop(struct umemd *d);
-void write_done(struct umemd *d, int res);
-void poison_page(struct umemd *d, uint64_t pgoff);
 
 /* umemd_net.c */
 void chan_flush(struct umemd *d, struct chan *ch);
