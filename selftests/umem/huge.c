@@ -106,26 +106,10 @@ FIXTURE_TEARDOWN(huge)
 	umem_fix_teardown(&self->f);
 }
 
-/* Write the pattern of pages [first, first + n) through the shmem fd. */
-static int fill(const struct umem_fix *f, uint64_t first, uint64_t n)
-{
-	uint64_t *buf = malloc(n * f->psz), p, i;
-	ssize_t ret;
-
-	if (!buf)
-		return -1;
-	for (p = 0; p < n; p++)
-		for (i = 0; i < f->psz / 8; i++)
-			buf[p * f->psz / 8 + i] = umem_pattern(first + p, i);
-	ret = pwrite(f->shm, buf, n * f->psz, first * f->psz);
-	free(buf);
-	return ret == (ssize_t)(n * f->psz) ? 0 : -1;
-}
-
 /* Supply every page of extent @e, as the daemon's stream does. */
 static int supply_extent(const struct umem_fix *f, uint64_t e)
 {
-	if (fill(f, e * HUGE_NR, HUGE_NR))
+	if (umem_fill_range(f, e * HUGE_NR, HUGE_NR))
 		return -1;
 	return umem_mark(f, e * HUGE_NR, HUGE_NR) ==
 	       sizeof(struct umem_range) ? 0 : -1;
@@ -299,8 +283,8 @@ TEST_F(huge, missing_never_exposed)
 	pid_t pid;
 
 	HUGE_READY();
-	ASSERT_EQ(0, fill(&self->f, 0, 7));
-	ASSERT_EQ(0, fill(&self->f, 8, HUGE_NR - 8));
+	ASSERT_EQ(0, umem_fill_range(&self->f, 0, 7));
+	ASSERT_EQ(0, umem_fill_range(&self->f, 8, HUGE_NR - 8));
 	ASSERT_EQ(sizeof(struct umem_range), umem_mark(&self->f, 0, 7));
 	ASSERT_EQ(sizeof(struct umem_range),
 		  umem_mark(&self->f, 8, HUGE_NR - 8));

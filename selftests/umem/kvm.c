@@ -656,17 +656,7 @@ static bool vm_create_huge(struct __test_metadata *_metadata, struct vm *vm,
 /* Supply pages [@first, @first + @n) in one write and one range. */
 static int supply_range(const struct umem_fix *f, uint64_t first, uint64_t n)
 {
-	uint64_t *buf = malloc(n * f->psz), p, i;
-	ssize_t ret;
-
-	if (!buf)
-		return -1;
-	for (p = 0; p < n; p++)
-		for (i = 0; i < f->psz / 8; i++)
-			buf[p * f->psz / 8 + i] = umem_pattern(first + p, i);
-	ret = pwrite(f->shm, buf, n * f->psz, first * f->psz);
-	free(buf);
-	if (ret != (ssize_t)(n * f->psz))
+	if (umem_fill_range(f, first, n))
 		return -1;
 	return umem_mark(f, first, n) == sizeof(struct umem_range) ? 0 : -1;
 }

@@ -150,6 +150,23 @@ static inline ssize_t umem_mark(const struct umem_fix *f, uint64_t pgoff,
 	return write(f->srv, &r, sizeof(r));
 }
 
+/* Write the pattern of pages [@first, @first + @n) through the shmem fd. */
+static inline int umem_fill_range(const struct umem_fix *f, uint64_t first,
+				  uint64_t n)
+{
+	uint64_t *buf = malloc(n * f->psz), p, i;
+	ssize_t ret;
+
+	if (!buf)
+		return -1;
+	for (p = 0; p < n; p++)
+		for (i = 0; i < f->psz / 8; i++)
+			buf[p * f->psz / 8 + i] = umem_pattern(first + p, i);
+	ret = pwrite(f->shm, buf, n * f->psz, first * f->psz);
+	free(buf);
+	return ret == (ssize_t)(n * f->psz) ? 0 : -1;
+}
+
 /* Fill page @pgoff with its pattern through the shmem fd, then mark it. */
 static inline int umem_supply(const struct umem_fix *f, uint64_t pgoff)
 {
