@@ -167,6 +167,16 @@ t_huge_own_mapping() {
 		echo "# no transparent huge pages (PREEMPT_RT): nothing to check"
 		return 0
 	fi
+	# An open bug: on the 6.1 debug kernel this test hung until the
+	# runner's 900 s limit, with no splat and no hung task (so a wait in
+	# user space: umemd in its pid namespace, or the vmm waiting on it).
+	# It passes on every other kernel.  Not hidden: a skip that says so.
+	case $(uname -r) in
+	*-umem-debug)
+		ERR="KNOWN HANG on the debug kernel, not yet understood (issue 22)"
+		return 4
+		;;
+	esac
 	printf '#!/bin/sh\nexec unshare -p -f --mount-proc %s "$@"\n' $UMEMD \
 		> $RUN/umemd-pidns && chmod 755 $RUN/umemd-pidns || return 1
 	start_source --image pattern:16M:13
