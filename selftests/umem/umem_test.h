@@ -208,6 +208,25 @@ static inline pid_t umem_fork_reader(const struct umem_fix *f, uint64_t pgoff)
 	return pid;
 }
 
+/* The scheduler state (R, S, D...) in a /proc stat file, or '?'. */
+static inline char umem_stat_state(const char *path)
+{
+	char buf[256], *p;
+	ssize_t n;
+	int fd;
+
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return '?';
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return '?';
+	buf[n] = 0;
+	p = strrchr(buf, ')');
+	return p && p[1] && p[2] ? p[2] : '?';
+}
+
 static inline uint64_t umem_now_ms(void)
 {
 	struct timespec ts;

@@ -447,21 +447,10 @@ void vcpu_release(struct vcpu *v)
 /* The scheduler state of @v's thread: R, S, D... or '?'. */
 static char vcpu_sched_state(struct vcpu *v)
 {
-	char path[64], buf[256], *p;
-	ssize_t n;
-	int fd;
+	char path[64];
 
 	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", v->tid);
-	fd = open(path, O_RDONLY);
-	if (fd < 0)
-		return '?';
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return '?';
-	buf[n] = 0;
-	p = strrchr(buf, ')');
-	return p && p[1] && p[2] ? p[2] : '?';
+	return umem_stat_state(path);
 }
 
 /* @v is in KVM_RUN and its thread sleeps (halted, or in a fault). */
