@@ -258,6 +258,14 @@ static void *unix_thread(void *arg)
 	}
 }
 
+/* Has a umemd served the region (its state is past UNSERVED)? */
+static bool ever_served(void)
+{
+	struct umem_stats st;
+
+	return umemlib_stats(V.reg.ctl, &st) || st.state != UMEM_STATE_UNSERVED;
+}
+
 static void *umemd_thread(void *arg)
 {
 	pid_t pid;
@@ -606,12 +614,19 @@ int cmd_vmm(int argc, char **argv)
 		pthread_create(&cpus[i].t, NULL, vcpu_main, &cpus[i]);
 	}
 
-	/* Bad input to umemd ends the run at once: the vCPUs never will. */
+	/*
+	 * umemd gone for good before it ever served the region: the vCPUs
+	 * waiting for pages would wait for ever (a region with no server yet
+	 * has no detach deadline), so the run ends here.  Once served, the
+	 * deadline fails the waiters, and they report.
+	 */
 	for (;;) {
 		int st = atomic_load(&V.umemd_state);
 
-		if (st == 2 && V.umemd_exit == 2) {
-			fprintf(stderr, "umemctl vmm: umemd refused to start (see above); stopping the guest\n");
+		if (st == 2 && (V.umemd_exit == 2 || !ever_served())) {
+			fprintf(stderr, "umemctl vmm: %s (see above); stopping the guest\n",
+				V.umemd_exit == 2 ? "umemd refused to start" :
+				"no umemd ever served guest RAM");
 			_exit(1);
 		}
 		if (st != 0)
