@@ -25,7 +25,7 @@ debug-kernel: deps $(DEBUG_SOURCE)
 check-debug-vm: selftests $(DEBUG_SOURCE)
 	$(debug-module)
 	$(RUN_VM) --name check-debug$(DEBUG_NAME) --test-timeout $(DEBUG_TEST_TIMEOUT) \
-		$(DEBUG_VM) $(POSTCOPY_FILES) --out $(BUILD)/vm/check-debug$(DEBUG_NAME) $(VM_TESTS)
+		$(DEBUG_VM) $(POSTCOPY_FILES) $(ONLY_ENV) --out $(BUILD)/vm/check-debug$(DEBUG_NAME) $(VM_TESTS)
 
 check-debug-6.12: deps
 	$(MAKE) check-debug-vm DEBUG_SOURCE=$(LINUX_SOURCE_6_12) DEBUG_NAME=-6.12
