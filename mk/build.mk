@@ -38,7 +38,7 @@ SELFTESTS := $(addprefix $(BUILD)/selftests/,$(SELFTEST_AREAS))
 # The shell tests, under their own names in the VM, and what they use:
 # kvm-hold (init runs it where there is a /dev/kvm: kvm-hold.c says why),
 # TLS credentials (selftests/postcopy/mkcreds.sh), a relay that corrupts
-# a TLS record on the wire.
+# a TLS record on the wire, a destination that reads the stream's order.
 POSTCOPY := $(BUILD)/postcopy/postcopy
 DEMO_TEST := $(BUILD)/demo/demo
 DEMO_SIM_TEST := $(BUILD)/demo/demo-sim
@@ -47,7 +47,8 @@ BENCH_QEMU_TEST := $(BUILD)/bench/bench-qemu
 KVM_HOLD := $(BUILD)/runner/kvm-hold
 CREDS := $(BUILD)/tls/creds.tar
 RELAY := $(BUILD)/postcopy/relay
-TEST_HELPERS := $(KVM_HOLD) $(CREDS) $(RELAY)
+STREAM_ORDER := $(BUILD)/postcopy/stream-order
+TEST_HELPERS := $(KVM_HOLD) $(CREDS) $(RELAY) $(STREAM_ORDER)
 
 selftests: headers-check $(SELFTESTS) $(POSTCOPY) $(TEST_HELPERS)
 
@@ -77,6 +78,10 @@ $(KVM_HOLD): selftests/runner/kvm-hold.c
 $(RELAY) $(KVM_HOLD):
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) -o $@ $< $(TEST_LDFLAGS)
+
+$(STREAM_ORDER): selftests/postcopy/stream-order.c tools/umemctl/wire.h
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) -Itools/umemctl -o $@ $< $(TEST_LDFLAGS)
 
 # The runner's own tests' failing and hanging binaries (make check-runner).
 $(BUILD)/runner/%_test: selftests/runner/fail/%.c $(BUILD)/linux/.stamp

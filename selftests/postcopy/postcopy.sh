@@ -188,6 +188,35 @@ t_huge_own_mapping() {
 	[ "${kb:-0}" -ge $((16384 * 95 / 100)) ]
 }
 
+# The background stream finishes the 2 MiB extent a request lands in,
+# its tail and then its head, then those of the requests before it
+# (source.c): an extent the guest works in is whole, so umemd collapses
+# it, soon after the fault rather than when the stream comes round.
+# stream-order.c is the destination: it takes 64 pages of the stream,
+# requests pages in extents of the 8, and counts the background pages
+# until those extents are whole: 511 a request, and a few the source had
+# on their way before.
+t_stream_extent_first() {
+	SRC_SEC=--insecure
+	stream_order 640 2860 &&
+		stream_order 1152 2860 1100 &&
+		stream_order 1664 2860 1100 3900
+}
+
+# stream_order MAX PAGE...: the extents of PAGE... whole after MAX pages
+stream_order() {
+	local max=$1 n
+
+	shift
+	start_source --image pattern:16M:5 --rate 8
+	on_dst $T/stream-order $SRC $((16 << 20)) 64 "$@" > $log/order 2>&1
+	rc=$?
+	stop_source
+	sed 's/^/# /' $log/order
+	n=$(sed -n 's/.* whole \([0-9]*\) background .*/\1/p' $log/order)
+	expect_rc 0 && [ "${n:-4096}" -le $max ]
+}
+
 # The source's RAM file on hugetlbfs, as a QEMU's RAM on huge pages is
 # (mkimage writes it through a mapping: hugetlbfs has no write()): the
 # source maps it as it maps any file, every page arrives in 4 KiB fills.
@@ -657,6 +686,7 @@ run migrate__memcg t_memcg
 run migrate__memcg_huge t_memcg_huge
 run migrate__huge t_huge
 run migrate__huge_own_mapping t_huge_own_mapping
+run stream__extent_first t_stream_extent_first
 run migrate__hugetlb_source t_hugetlb_2m
 run migrate__hugetlb_1g_source t_hugetlb_1g
 run migrate__net_down t_net_down

@@ -6,7 +6,11 @@
  *  - background: prefetch windows first (they never ride the urgent
  *    channel, where they would delay the next demand page), then every
  *    page not yet sent, from a cursor that jumps to just after the last
- *    requested page, to follow the guest's locality.
+ *    requested page, to follow the guest's locality.  The 2 MiB extent
+ *    of that page is finished first, its head after its tail, then those
+ *    of the last few requests before it: an extent the guest works in
+ *    becomes whole, and so huge (umemd's collapse), soon after its fault
+ *    rather than when the cursor comes round.
  * A page is sent on the background stream only if it was never sent in
  * this session; when umemd reconnects it sends the bitmap of pages it
  * has, which replaces the source's idea of what was sent.
@@ -405,16 +409,74 @@ static void throttle(uint64_t sent)
 		usleep((due - now) / 1000);
 }
 
+#define HOT_EXTENTS	8
+
+/* The background stream's order: serve_background's own. */
+struct order {
+	uint64_t ext;			/* pages per 2 MiB extent */
+	uint64_t cur;			/* the next page, in order */
+	uint64_t resume;		/* where order goes on after hot[] */
+	uint64_t hot[HOT_EXTENTS];	/* extents requests landed in, newest last */
+	unsigned int nhot;
+};
+
+/* A request landed at page @j: its extent goes first, from @j on. */
+static void order_jump(struct order *o, uint64_t j)
+{
+	uint64_t e = j / o->ext;
+	unsigned int i;
+
+	for (i = 0; i < o->nhot && o->hot[i] != e; i++)
+		;
+	if (i == o->nhot && o->nhot == HOT_EXTENTS)
+		i = 0;		/* full: the oldest gives way */
+	if (i < o->nhot)
+		memmove(&o->hot[i], &o->hot[i + 1],
+			(o->nhot - i - 1) * sizeof(*o->hot));
+	else
+		o->nhot++;
+	o->hot[o->nhot - 1] = e;
+	o->cur = j;
+	o->resume = (e + 1) * o->ext < S.pages ? (e + 1) * o->ext : S.pages;
+}
+
+/*
+ * The next page to stream, under S.lock: the rest of the newest extent a
+ * request landed in (its tail from the request on, then its head), then
+ * the older ones', then every page in order from after the newest.
+ */
+static uint64_t order_next(struct order *o)
+{
+	uint64_t lo, hi, p;
+
+	while (o->nhot) {
+		lo = o->hot[o->nhot - 1] * o->ext;
+		hi = lo + o->ext < S.pages ? lo + o->ext : S.pages;
+		p = bit_next_clear(S.sent, hi, o->cur > lo ? o->cur : lo);
+		if (p == hi)
+			p = bit_next_clear(S.sent, hi, lo);
+		if (p < hi)
+			return p;
+		if (!--o->nhot)
+			o->cur = o->resume;
+	}
+	p = bit_next_clear(S.sent, S.pages, o->cur);
+	return p < S.pages ? p : bit_next_clear(S.sent, S.pages, 0);
+}
+
 static void serve_background(int fd, struct batch *b)
 {
-	uint64_t cur = 0, p, j, sent = 0;
+	struct order o = {
+		.ext = S.psz < (2U << 20) ? (2U << 20) / S.psz : 1,
+	};
+	uint64_t p, j, sent = 0;
 	unsigned int n = 0;
 	bool done = false, pf;
 
 	for (;;) {
 		j = atomic_exchange(&S.jump, ~0ULL);
 		if (j != ~0ULL && j < S.pages)
-			cur = j;
+			order_jump(&o, j);
 		/* The duplicates hook: every 16 pages, one old urgent page. */
 		if (++n % 16 == 0 && dup_pop(&p, done ? 0 : 8)) {
 			if (!send_page(fd, b, p))
@@ -434,11 +496,8 @@ static void serve_background(int fd, struct batch *b)
 		}
 		p = prefetch_next();
 		pf = p != ~0ULL;
-		if (!pf) {
-			p = bit_next_clear(S.sent, S.pages, cur);
-			if (p == S.pages)
-				p = bit_next_clear(S.sent, S.pages, 0);
-		}
+		if (!pf)
+			p = order_next(&o);
 		if (p < S.pages)
 			bit_set(S.sent, p);
 		pthread_mutex_unlock(&S.lock);
@@ -448,7 +507,7 @@ static void serve_background(int fd, struct batch *b)
 				return;
 			atomic_fetch_add(pf ? &S.n_prefetch : &S.n_bg, 1);
 			if (!pf)
-				cur = p + 1;
+				o.cur = p + 1;
 			/* --rate paces page by page: nothing waits in a batch. */
 			if (S.rate && !batch_flush(fd, b))
 				return;
