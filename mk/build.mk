@@ -53,7 +53,7 @@ TEST_HELPERS := $(KVM_HOLD) $(CREDS) $(RELAY) $(STREAM_ORDER)
 selftests: headers-check $(SELFTESTS) $(POSTCOPY) $(TEST_HELPERS)
 
 # A binary too long for one file has parts, selftests/umem/AREA/*.[ch]
-# (Documentation/testing.rst, "Writing a selftest").
+# (Documentation/testing.rst, "Adding a test").
 $(foreach a,$(SELFTEST_AREAS),$(eval $(BUILD)/selftests/$(a): \
 	$(wildcard selftests/umem/$(a)/*.[ch])))
 $(BUILD)/selftests/%: selftests/umem/%.c selftests/umem/umem_test.h include/uapi/linux/umem.h \
