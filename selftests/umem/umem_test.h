@@ -302,7 +302,7 @@ static inline struct umem_access_result umem_access(void *p, bool write)
 
 /*
  * Expect @p to fault as hardware poison: SIGBUS, BUS_MCEERR_AR, at @p,
- * with the page shift as si_addr_lsb (Documentation/umem.rst, "Faults").
+ * with the page shift as si_addr_lsb (Documentation/umem.rst, "Poison").
  */
 #define EXPECT_HWPOISON(p, write) do {						\
 	struct umem_access_result __r = umem_access((p), (write));		\
