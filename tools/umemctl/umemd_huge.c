@@ -171,6 +171,22 @@ static int vmm_collapse(const struct vmm_map *m, uint64_t addr)
 }
 
 /*
+ * Read a byte at @addr through @m's process: the VMM faults the (present)
+ * page in, and so has a page table under the extent.
+ */
+static void vmm_touch(const struct vmm_map *m, uint64_t addr)
+{
+	char c;
+	struct iovec local = { .iov_base = &c, .iov_len = 1 };
+	struct iovec remote = {
+		.iov_base = (void *)(uintptr_t)addr,
+		.iov_len = 1,
+	};
+
+	process_vm_readv(m->pid, &local, 1, &remote, 1, 0);
+}
+
+/*
  * Collapse extent @e in every process that maps it whole, 2 MiB-aligned:
  * the collapse runs in that process's mm, so its memory cgroup pays for
  * the huge page, and that mm gets it PMD-mapped (on 6.1 too, where
@@ -195,12 +211,16 @@ static int collapse_vmms(const struct umemd *d, uint64_t e, int *err,
 		(*tried)++;
 		ret = vmm_collapse(m, addr);
 		/*
-		 * 6.1: with no page table of the VMM's under the extent the
-		 * huge page is made (and charged to the VMM), but the call
-		 * fails with EINVAL; the second maps it by a PMD.
+		 * With no page table of the VMM's under the extent (it never
+		 * touched the memory around it) the huge page is made, and
+		 * charged to the VMM, but the call fails with EINVAL: it has
+		 * nowhere to put the PMD.  The VMM gets a table by a touch;
+		 * the second call maps the huge page there.
 		 */
-		if (ret == EINVAL)
+		if (ret == EINVAL) {
+			vmm_touch(m, addr);
 			ret = vmm_collapse(m, addr);
+		}
 		if (!ret)
 			n++;
 		else
