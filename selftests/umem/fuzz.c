@@ -21,6 +21,14 @@
  * of live objects (fds, mappings) per process makes them hit real objects
  * most of the time and garbage some of the time.
  *
+ * A quarter of the regions are huge (UMEM_INIT_HUGE).  Two of each
+ * process's mapping slots take 4 MiB, mostly from a 2 MiB offset, where
+ * whole 2 MiB extents map; supplies sometimes fill and mark a whole
+ * extent, which the module then maps by a PMD; MADV_COLLAPSE on a shmem
+ * fd's mapping makes huge folios of any range, whole or not, for poison,
+ * punch, faults and the rest to split.  The summary gives the kernel's
+ * THP counters (/proc/vmstat) over the run.
+ *
  * Nothing can hang for good: a timer signal interrupts every user fault
  * and blocking read after a while; the serving thread of each worker
  * supplies (or poisons) what it reads and re-adopts regions whose server
@@ -248,7 +256,7 @@ static void worker(int id, uint64_t seed, int nthreads)
 	setup_signals();
 	ops_process_init(run_ops);
 	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
-	if (mmap((void *)ARENA_BASE, NSLOT * SLOT_PAGES * PS, PROT_NONE,
+	if (mmap((void *)ARENA_BASE, NSLOT * HUGE_SLOT_PAGES * PS, PROT_NONE,
 		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE,
 		 -1, 0) != (void *)ARENA_BASE) {
 		fprintf(stderr, "# fuzz: cannot reserve the arena: %s\n", strerror(errno));
@@ -387,11 +395,51 @@ static bool run_epoch(int k, uint64_t seed, unsigned int secs, int nprocs,
 	return !why[0];
 }
 
+/*
+ * What the kernel did with huge pages meanwhile (/proc/vmstat), whoever
+ * did it: in a test VM, mostly this fuzzer.  -1 where a kernel has none.
+ */
+static const char *const thp_events[] = {
+	"thp_collapse_alloc", "thp_file_alloc", "thp_file_mapped",
+	"thp_split_page", "thp_split_pmd",
+};
+
+static void thp_read(long long *v)
+{
+	char name[64];
+	long long x;
+	size_t i;
+	FILE *f = fopen("/proc/vmstat", "re");
+
+	for (i = 0; i < ARRAY_SIZE(thp_events); i++)
+		v[i] = -1;
+	while (f && fscanf(f, "%63s %lld", name, &x) == 2)
+		for (i = 0; i < ARRAY_SIZE(thp_events); i++)
+			if (!strcmp(name, thp_events[i]))
+				v[i] = x;
+	if (f)
+		fclose(f);
+}
+
+static void thp_after(const long long *before)
+{
+	long long v[ARRAY_SIZE(thp_events)];
+	size_t i;
+
+	thp_read(v);
+	printf("# fuzz: huge pages:");
+	for (i = 0; i < ARRAY_SIZE(thp_events); i++)
+		printf(" %s %lld", thp_events[i],
+		       v[i] < 0 || before[i] < 0 ? -1 : v[i] - before[i]);
+	printf("\n");
+}
+
 int main(int argc, char **argv)
 {
 	unsigned int secs = 48, epoch = 12;
 	int nprocs = 3, nthreads = 3, i, k, nepochs, failed = 0;
 	uint64_t seed = 0, ops[OP_NR] = { 0 }, evs[EV_NR] = { 0 }, total = 0;
+	long long thp[ARRAY_SIZE(thp_events)];
 	bool have_seed = false, random_seed = false, secs_set = false;
 	struct rlimit rl;
 	uint64_t start;
@@ -468,6 +516,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
+	thp_read(thp);
 	printf("TAP version 13\n");
 	printf("1..%d\n", nepochs + 1);
 	printf("# fuzz: seed 0x%016llx, %d epochs of %u s (replay: make fuzz FUZZ_SEED=0x%016llx)\n",
@@ -492,6 +541,7 @@ int main(int argc, char **argv)
 	for (i = 0; i < EV_NR; i++)
 		printf(" %s %llu", ev_names[i], (unsigned long long)evs[i]);
 	printf("\n");
+	thp_after(thp);
 	/* A fuzzer that did nothing proved nothing. */
 	if (!ops[OP_touch] || !evs[EV_ok_read] || !evs[EV_requests] ||
 	    !evs[EV_supplied] || !evs[EV_regions]) {

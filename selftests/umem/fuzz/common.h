@@ -41,14 +41,29 @@
 #include <linux/falloc.h>
 #include <linux/umem.h>
 
+#ifndef MADV_COLLAPSE
+#define MADV_COLLAPSE		25
+#endif
 #ifndef MADV_POPULATE_READ
 #define MADV_POPULATE_READ	22
 #define MADV_POPULATE_WRITE	23
 #endif
 
+#ifndef ARRAY_SIZE
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
+#endif
+
 #define PS		4096UL
 #define NSLOT		24		/* mapping slots per process */
-#define SLOT_PAGES	64UL		/* largest mapping, in pages */
+#define SLOT_PAGES	64UL		/* largest mapping in most slots */
+/*
+ * The last NSLOT_HUGE slots take mappings of up to 1024 pages, mostly at
+ * a 2 MiB file offset: 2 MiB extents of a huge region map whole there.
+ * Every slot starts 4 MiB from the last (objects.c, slot_addr()).
+ */
+#define NSLOT_HUGE	2
+#define HUGE_SLOT_PAGES	1024UL
+#define EXTENT_PAGES	512UL		/* a 2 MiB extent */
 #define ARENA_BASE	0x100000000000UL
 #define NOBJ		48		/* fds per process */
 #define FD_BASE		64		/* our fds are dup'ed to unique numbers */
@@ -68,7 +83,7 @@ enum { OPS(OP_ENUM) OP_NR };
 #define EVS(X) X(ok_read) X(ok_write) X(waited) X(sigbus) X(sigsegv) X(timeout) \
 	X(requests) X(supplied) X(poisoned) X(detached) X(adopted) \
 	X(regions) X(mappings) X(children) X(present_checks) \
-	X(poison_checks) X(errors)
+	X(poison_checks) X(collapsed) X(errors)
 #define EV_ENUM(n) EV_##n,
 enum { EVS(EV_ENUM) EV_NR };
 

@@ -186,7 +186,13 @@ struct slot slots[NSLOT];
 
 char *slot_addr(int i)
 {
-	return (char *)ARENA_BASE + i * SLOT_PAGES * PS;
+	return (char *)ARENA_BASE + i * HUGE_SLOT_PAGES * PS;
+}
+
+/* The largest mapping slot @i takes, in pages. */
+uint64_t slot_pages(int i)
+{
+	return i >= NSLOT - NSLOT_HUGE ? HUGE_SLOT_PAGES : SLOT_PAGES;
 }
 
 void placeholder(char *addr, size_t len, bool replace)

@@ -10,6 +10,9 @@
 
 enum { K_FREE, K_CTL, K_SRV, K_SHM, K_GARBAGE };
 
+/* A region's tag is odd; bit 1 says it is UMEM_INIT_HUGE. */
+#define TAG_HUGE	2ULL
+
 struct obj {
 	int kind;
 	int fd;
@@ -62,6 +65,7 @@ struct slot {
 
 extern struct slot slots[NSLOT];
 char *slot_addr(int i);
+uint64_t slot_pages(int i);
 void placeholder(char *addr, size_t len, bool replace);
 void slot_begin(struct slot *s);
 void slot_end(struct slot *s);

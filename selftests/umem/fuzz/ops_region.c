@@ -95,9 +95,14 @@ void op_init(void)
 	default: init.size = PS * (1 + below(1024)); break;
 	}
 	init.flags = chance(20) ? UMEM_INIT_KERNEL_EFAULT : 0;
-	/* Huge regions; UMEM_INIT_HUGE_ADVISE alone is a mistake. */
-	if (chance(25))
+	/* Huge regions, half of them of whole extents and more; */
+	if (chance(25)) {
 		init.flags |= UMEM_INIT_HUGE;
+		if (!bad && chance(50))
+			init.size = PS * (EXTENT_PAGES * (1 + below(2)) +
+					  below(EXTENT_PAGES));
+	}
+	/* UMEM_INIT_HUGE_ADVISE alone is a mistake. */
 	if (chance(10)) {
 		init.flags |= UMEM_INIT_HUGE_ADVISE;
 		bad |= !(init.flags & UMEM_INIT_HUGE);
@@ -134,7 +139,8 @@ void op_init(void)
 		     (unsigned long long)init.size, init.flags,
 		     o.rdonly ? " read-only" : "");
 	count_ev(EV_regions);
-	obj_update(o.fd, rnd() | 1, pages, false);
+	obj_update(o.fd, (rnd() & ~TAG_HUGE) | 1 |
+		   (init.flags & UMEM_INIT_HUGE ? TAG_HUGE : 0), pages, false);
 }
 
 /* UMEM_IOC_SERVE on @ctl; adds the two fds.  Returns 0 or errno. */
@@ -218,15 +224,24 @@ void op_mmap(void)
 	int i = below(NSLOT), flags, prot = rnd_prot();
 	struct slot *s = &slots[i];
 	struct obj o;
-	uint64_t off, npages, len;
+	uint64_t off, npages, len, sp;
 	bool bad = false, fixed = true;
 	void *p;
 
-	o = pick(chance(85) ? K_CTL : K_SHM, 6);
-	npages = 1 + below(SLOT_PAGES);
+	sp = slot_pages(i);
+	/* A huge slot takes a shmem fd more often: MADV_COLLAPSE goes there. */
+	o = pick(chance(sp > SLOT_PAGES ? 60 : 85) ? K_CTL : K_SHM, 6);
+	npages = 1 + below(sp);
 	if (o.pages && chance(70))
-		npages = 1 + below(o.pages < SLOT_PAGES ? o.pages : SLOT_PAGES);
+		npages = 1 + below(o.pages < sp ? o.pages : sp);
 	off = o.pages ? below(o.pages) : below(8);
+	/* A huge slot: mostly whole extents, from an extent's start. */
+	if (sp > SLOT_PAGES && chance(70)) {
+		off -= off % EXTENT_PAGES;
+		npages = EXTENT_PAGES * (1 + below(2));
+		if (o.pages > off && npages > o.pages - off)
+			npages = o.pages - off;
+	}
 	if (o.pages && off + npages > o.pages && chance(80))
 		off = npages <= o.pages ? o.pages - npages : 0;
 	off *= PS;
@@ -276,7 +291,7 @@ void op_mmap(void)
 			s->m.kind = S_UNKNOWN;
 	} else if (fixed) {
 		/* The old mapping may be gone or not: make it a hole. */
-		placeholder(slot_addr(i), SLOT_PAGES * PS, true);
+		placeholder(slot_addr(i), slot_pages(i) * PS, true);
 		s->m.kind = S_EMPTY;
 	}
 	slot_end(s);
@@ -341,7 +356,7 @@ void op_touch(void)
 		word = 0;
 	t0 = now_us();
 	sig = probe(addr, mode, w, 20 + below(300));
-	if (pg >= SLOT_PAGES)
+	if (pg >= slot_pages(i))
 		return;
 	switch (sig) {
 	case 0:
@@ -397,24 +412,24 @@ void op_unmap(void)
 {
 	int i = below(NSLOT);
 	struct slot *s = &slots[i];
-	uint64_t a, n;
+	uint64_t a, n, sp = slot_pages(i);
 
 	if (pthread_mutex_trylock(&s->lock))
 		return;
 	slot_begin(s);
 	switch (below(3)) {
 	case 0:
-		placeholder(slot_addr(i), SLOT_PAGES * PS, true);
+		placeholder(slot_addr(i), sp * PS, true);
 		s->m.kind = S_EMPTY;
 		break;
 	case 1:
-		munmap(slot_addr(i), SLOT_PAGES * PS);
-		placeholder(slot_addr(i), SLOT_PAGES * PS, false);
+		munmap(slot_addr(i), sp * PS);
+		placeholder(slot_addr(i), sp * PS, false);
 		s->m.kind = S_EMPTY;
 		break;
 	default:
-		a = below(SLOT_PAGES);
-		n = 1 + below(SLOT_PAGES - a);
+		a = below(sp);
+		n = 1 + below(sp - a);
 		if (chance(50)) {
 			munmap(slot_addr(i) + a * PS, n * PS);
 			placeholder(slot_addr(i) + a * PS, n * PS, false);
@@ -432,7 +447,7 @@ void op_mremap(void)
 {
 	int a = below(NSLOT), b = below(NSLOT);
 	struct slot *sa = &slots[a], *sb = &slots[b];
-	uint64_t oldn, newn;
+	uint64_t oldn, newn, spa = slot_pages(a), spb = slot_pages(b);
 	void *p;
 
 	if (a == b || pthread_mutex_trylock(&sa->lock))
@@ -443,10 +458,11 @@ void op_mremap(void)
 	}
 	slot_begin(sa);
 	slot_begin(sb);
-	oldn = sa->m.kind == S_EMPTY ? 1 + below(SLOT_PAGES) :
+	oldn = sa->m.kind == S_EMPTY ? 1 + below(spa) :
 	       sa->m.npages ? sa->m.npages : 1;
 	newn = oldn;
-	switch (below(4)) {
+	/* What moves must fit b's slot. */
+	switch (oldn > spb ? 0 : below(4)) {
 	case 0:	/* shrink in place */
 		newn = 1 + below(oldn);
 		p = mremap(slot_addr(a), oldn * PS, newn * PS, 0);
@@ -461,8 +477,8 @@ void op_mremap(void)
 		 * tests it), but its pages past the region's end are not in
 		 * this model.
 		 */
-		if (oldn < SLOT_PAGES && sa->m.kind != S_UMEM)
-			newn = oldn + 1 + below(SLOT_PAGES - oldn);
+		if (oldn < spb && sa->m.kind != S_UMEM)
+			newn = oldn + 1 + below(spb - oldn);
 		/* fall through */
 	default: /* move to b */
 		if (chance(5))
@@ -473,16 +489,16 @@ void op_mremap(void)
 			sb->m = sa->m;
 			sb->m.npages = newn;
 			if (oldn) {
-				placeholder(slot_addr(a), SLOT_PAGES * PS, false);
+				placeholder(slot_addr(a), spa * PS, false);
 				sa->m.kind = S_EMPTY;
 			}
 			/* b's tail beyond newn: a placeholder or a hole. */
-			if (newn < SLOT_PAGES)
+			if (newn < spb)
 				placeholder(slot_addr(b) + newn * PS,
-					    (SLOT_PAGES - newn) * PS, false);
+					    (spb - newn) * PS, false);
 		} else {
 			/* The target may have been unmapped first. */
-			placeholder(slot_addr(b), SLOT_PAGES * PS, true);
+			placeholder(slot_addr(b), spb * PS, true);
 			sb->m.kind = S_EMPTY;
 		}
 		break;
@@ -497,21 +513,106 @@ void op_mprotect(void)
 {
 	int i = below(NSLOT), prot = rnd_prot();
 	struct slot *s = &slots[i];
-	uint64_t a = 0, n = SLOT_PAGES;
+	uint64_t sp = slot_pages(i), a = 0, n = sp;
 
 	if (pthread_mutex_trylock(&s->lock))
 		return;
 	slot_begin(s);
 	if (chance(30)) {
-		a = below(SLOT_PAGES);
-		n = 1 + below(SLOT_PAGES - a);
+		a = below(sp);
+		n = 1 + below(sp - a);
 		s->m.partial = true;
 	}
-	if (!mprotect(slot_addr(i) + a * PS, n * PS, prot) && n == SLOT_PAGES)
+	if (!mprotect(slot_addr(i) + a * PS, n * PS, prot) && n == sp)
 		s->m.prot = prot;
-	else if (n == SLOT_PAGES)
+	else if (n == sp)
 		s->m.partial = true;	/* may be partly applied */
 	slot_end(s);
+	pthread_mutex_unlock(&s->lock);
+}
+
+/*
+ * Map whole extents of a huge region's shmem fd into huge slot @i, under
+ * its lock: MADV_COLLAPSE wants such a mapping, which op_mmap's churn
+ * leaves there too seldom.
+ */
+static void map_extents(int i, struct slot *s)
+{
+	uint64_t off, n;
+	struct obj o;
+	int t;
+	void *p;
+
+	for (t = 0; t < 4; t++) {
+		o = pick(K_SHM, 0);
+		if (o.kind == K_SHM && (o.tag & TAG_HUGE) &&
+		    o.pages >= EXTENT_PAGES)
+			break;
+	}
+	if (t == 4)
+		return;
+	off = below(o.pages / EXTENT_PAGES) * EXTENT_PAGES;
+	n = EXTENT_PAGES * (1 + below(2));
+	if (n > o.pages - off)
+		n = o.pages - off;
+	slot_begin(s);
+	p = mmap(slot_addr(i), n * PS, PROT_READ | PROT_WRITE,
+		 MAP_SHARED | MAP_FIXED, o.fd, off * PS);
+	if (p != MAP_FAILED) {
+		count_ev(EV_mappings);
+		s->m = (struct map){
+			.kind = S_SHM, .prot = PROT_READ | PROT_WRITE,
+			.tag = o.tag, .pgoff = off, .npages = n,
+			.rpages = o.pages,
+		};
+	} else {
+		/* The fd closed meanwhile: whatever was there may be gone. */
+		placeholder(slot_addr(i), slot_pages(i) * PS, true);
+		s->m.kind = S_EMPTY;
+	}
+	slot_end(s);
+}
+
+/*
+ * MADV_COLLAPSE only on a shmem fd's mapping (the server's own, as umemd
+ * falls back to): any range, whole extents or not, present or not.  Not
+ * on a guest mapping: a collapse there maps the huge folio by a PMD
+ * without umem's fault, and a server may do it only for an extent whose
+ * every page is present (Documentation/umem.rst, "Huge pages"), which a
+ * concurrent poison here could undo.  Under the slot's lock: the slot
+ * holds what its kind says.  It succeeds only for a UMEM_INIT_HUGE
+ * region: the others' mappings refuse it.
+ */
+static void collapse(int i, uint64_t a, uint64_t n)
+{
+	struct slot *s = &slots[i];
+	uint64_t w;
+	int ret;
+
+	if (pthread_mutex_trylock(&s->lock))
+		return;
+	if (slot_pages(i) > SLOT_PAGES && chance(50))
+		map_extents(i, s);
+	/* Mostly inside the mapping: beyond it, EINVAL says nothing. */
+	if (chance(90) && s->m.npages) {
+		if (a >= s->m.npages)
+			a = 0;
+		n = n < s->m.npages - a ? n : s->m.npages - a;
+	}
+	if (s->m.kind != S_SHM || s->m.partial) {
+		pthread_mutex_unlock(&s->lock);
+		return;
+	}
+	/* 6.1 collapses only under a page table of the caller's. */
+	probe((uint64_t *)(slot_addr(i) + a * PS), PR_READ, &w, 100);
+	arm(2000);
+	ret = madvise(slot_addr(i) + a * PS, n * PS, MADV_COLLAPSE);
+	disarm();
+	/* A tag of 0: the fd was taken before its region was made. */
+	if (!ret && s->m.tag && !(s->m.tag & TAG_HUGE))
+		fail("MADV_COLLAPSE of a shmem fd's mapping of a region without UMEM_INIT_HUGE succeeded");
+	if (!ret && n >= EXTENT_PAGES)
+		count_ev(EV_collapsed);
 	pthread_mutex_unlock(&s->lock);
 }
 
@@ -523,10 +624,11 @@ void op_madvise(void)
 		MADV_POPULATE_READ, MADV_POPULATE_WRITE, MADV_HUGEPAGE,
 		MADV_NOHUGEPAGE, MADV_DONTFORK, MADV_DOFORK, MADV_FREE,
 		MADV_WIPEONFORK, MADV_KEEPONFORK, MADV_SEQUENTIAL, MADV_RANDOM,
-		MADV_NORMAL, MADV_MERGEABLE, -1,
+		MADV_NORMAL, MADV_MERGEABLE, MADV_COLLAPSE, MADV_COLLAPSE,
+		MADV_COLLAPSE, MADV_COLLAPSE, -1,
 	};
-	int i = below(NSLOT), adv = advice[below(22)];
-	uint64_t a = below(SLOT_PAGES), n = 1 + below(SLOT_PAGES - a);
+	int i = below(NSLOT), adv = advice[below(ARRAY_SIZE(advice))];
+	uint64_t sp = slot_pages(i), a = below(sp), n = 1 + below(sp - a);
 
 	/*
 	 * Any number, but never the two that take a page away for good: as
@@ -536,6 +638,19 @@ void op_madvise(void)
 		adv = below(128);
 		if (adv == MADV_HWPOISON || adv == MADV_SOFT_OFFLINE)
 			adv = MADV_NORMAL;
+	}
+	if (adv == MADV_COLLAPSE) {
+		/* Mostly whole extents of a huge slot. */
+		if (chance(80)) {
+			i = NSLOT - 1 - below(NSLOT_HUGE);
+			sp = slot_pages(i);
+			a = below(sp);
+			a -= a % EXTENT_PAGES;
+			n = EXTENT_PAGES * (1 + below(2));
+			n = n < sp - a ? n : sp - a;
+		}
+		collapse(i, a, n);
+		return;
 	}
 	if (adv == MADV_DONTFORK)
 		slots[i].m.partial = true;	/* children lose it */

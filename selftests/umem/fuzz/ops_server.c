@@ -116,6 +116,14 @@ void op_write(void)
 			if (chance(1)) {
 				r[i].pgoff = 0;
 				r[i].count = o.pages;
+			} else if (o.pages >= EXTENT_PAGES && n < 8 && chance(10)) {
+				/* A whole 2 MiB extent: huge, in a huge region. */
+				r[i].pgoff = below(o.pages / EXTENT_PAGES) *
+					     EXTENT_PAGES;
+				r[i].count = EXTENT_PAGES;
+				if (shm >= 0)
+					fill_pages(shm, o.tag, r[i].pgoff,
+						   r[i].count);
 			} else if (shm >= 0 && n < 8 && chance(85)) {
 				fill_pages(shm, o.tag, r[i].pgoff, r[i].count);
 			}
