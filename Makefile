@@ -81,7 +81,7 @@ help:
 	@echo "make install         as root: the module for the running kernel, the tools"
 	@echo "make dkms-install    as root: the module under DKMS, rebuilt for each kernel"
 	@echo "make clean           remove the build products"
-	@echo "make distclean       the same, and the cached debug kernel"
+	@echo "make distclean       the same, and the cached debug kernels"
 	@echo "Knobs:"
 	@echo "KVER= KDIR= KERNEL=  the kernel release to build for and boot, its tree, image"
 	@echo "UMEM_CACHE=          where the test kernels live (~/.cache/umem)"
@@ -118,4 +118,4 @@ clean:
 	rm -rf $(BUILD)
 
 distclean: clean
-	-d=$$($(DEBUG_KERNEL_SH) --dir 2>/dev/null) && rm -rf "$${d%/src}"
+	rm -rf $(UMEM_CACHE)/debug-kernel-*
