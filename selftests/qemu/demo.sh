@@ -107,7 +107,6 @@ fi
 echo "# demo: guest heartbeats: $hb0 before, $hb1 after the migration"
 echo "# demo: the guest's own stall time (pages that took over 5 ms) from 'migrate' to its verdict: $(awk -v a=$s0 -v b=$(stall dst) 'BEGIN { printf "%.3f", b - a }') s"
 echo "# demo: guest: $VERDICT"
-[ $L2_RETRIES = 0 ] || echo "# demo: NOTE: $L2_RETRIES L2 boot(s) hung and were retried (see above)"
 mig_cleanup
 net_down
 if [ $vrc != 0 ]; then

@@ -8,7 +8,8 @@
 #   l2_start NAME NS MEMPATH [QEMU ARGS]   start a QEMU in the background,
 #                      on host NS (on_src or on_dst), guest RAM in MEMPATH
 #   l2_boot NAME NS MEMPATH    l2_start, then wait for the workload to be
-#                      ready; a hung boot is reported and retried once
+#                      ready; a hung boot is reported (the test's
+#                      TAP_RETRY may run it again)
 #   l2_wait_exit NAME SECS     wait for a QEMU to exit
 #   l2_kill NAME               kill a QEMU (-9) and reap it
 #   l2_stop NAME               ask the workload for its verdict ("stop" on
@@ -34,7 +35,6 @@ WORK_MIB=${WORK_MIB:-128}
 WORK_MAX=${WORK_MAX:-600}
 BOOT_TIMEOUT=${BOOT_TIMEOUT:-300}
 MIG_PORT=5555
-L2_RETRIES=0
 mkdir -p "$RUN"
 
 now() {
@@ -89,31 +89,23 @@ l2_start() {
 }
 
 l2_boot() {
-	local try=0 t0
+	local t0
 
-	while :; do
-		t0=$(now)
-		l2_start "$@"
-		if wait_line $RUN/$1.ser.out '^workload: ready' $BOOT_TIMEOUT; then
-			echo "# qemu: $1: L2 guest booted, workload ready after $(elapsed $t0) s: $(grep '^workload: ready' $RUN/$1.ser.out | tr -d '\r')"
-			return 0
-		fi
-		if ! alive $1; then
-			echo "# qemu: $1: QEMU exited during the boot:"
-			sed 's/^/#   /' $RUN/$1.log
-			return 1
-		fi
-		echo "# qemu: $1: L2 BOOT HUNG: no 'workload: ready' within $BOOT_TIMEOUT s; console tail:"
-		tail -n 5 $RUN/$1.ser.out | tr -d '\r' | sed 's/^/#   /'
-		l2_kill $1
-		try=$((try + 1))
-		if [ $try -gt 1 ]; then
-			echo "# qemu: $1: the retry hung too: giving up"
-			return 1
-		fi
-		L2_RETRIES=$((L2_RETRIES + 1))
-		echo "# qemu: $1: RETRY: booting the L2 guest again (retry $try of 1)"
-	done
+	t0=$(now)
+	l2_start "$@"
+	if wait_line $RUN/$1.ser.out '^workload: ready' $BOOT_TIMEOUT; then
+		echo "# qemu: $1: L2 guest booted, workload ready after $(elapsed $t0) s: $(grep '^workload: ready' $RUN/$1.ser.out | tr -d '\r')"
+		return 0
+	fi
+	if ! alive $1; then
+		echo "# qemu: $1: QEMU exited during the boot:"
+		sed 's/^/#   /' $RUN/$1.log
+		return 1
+	fi
+	echo "# qemu: $1: L2 BOOT HUNG: no 'workload: ready' within $BOOT_TIMEOUT s; console tail:"
+	tail -n 5 $RUN/$1.ser.out | tr -d '\r' | sed 's/^/#   /'
+	l2_kill $1
+	return 1
 }
 
 l2_wait_exit() {

@@ -295,5 +295,4 @@ run umemd_killed t_umemd_killed
 run net_down t_net_down
 run huge t_huge
 run source_dies t_source_dies
-[ $L2_RETRIES = 0 ] || echo "# qemu: NOTE: $L2_RETRIES L2 boot(s) hung and were retried (see above)"
 tap_end
