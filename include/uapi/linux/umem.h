@@ -90,11 +90,15 @@ struct umem_api {
  * 2 MiB (PMD) mappings once every page of the extent is present.  Faults
  * still wait for, and requests still name, single pages; no page that is
  * not present is ever mapped.  A huge page comes to be when the server
- * collapses a complete extent: madvise(MADV_COLLAPSE) on its mapping of
- * the shmem fd, which for such a region is allowed; the guest's next
- * fault in the extent maps it whole (see Documentation/umem.rst, "Huge
- * pages").  Guest mappings of the region are eligible for huge pages
- * from mmap() on.  A kernel without transparent huge pages (PREEMPT_RT)
+ * collapses a complete extent: process_madvise(MADV_COLLAPSE) in the
+ * VMM's mm, which charges the VMM and maps the extent whole at once, or
+ * madvise(MADV_COLLAPSE) on its own mapping of the shmem fd, which for
+ * such a region is allowed, after which the guest's next fault in the
+ * extent maps it whole.  A collapse in a guest mapping bypasses the
+ * fault: a server does it only for an extent whose every page is
+ * present and none poisoned (see Documentation/umem.rst, "Huge pages").
+ * Guest mappings of the region are eligible for huge pages from mmap()
+ * on.  A kernel without transparent huge pages (PREEMPT_RT)
  * refuses the flag with EOPNOTSUPP.  Off by default.
  *
  * UMEM_INIT_HUGE_ADVISE: with UMEM_INIT_HUGE (alone: EINVAL), guest
