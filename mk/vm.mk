@@ -122,9 +122,13 @@ stress-vm: module $(BUILD)/selftests/stress
 	exit $$rc
 
 # The runner fails a failing test, a hang, a WARN (umem_splat.ko), a stall.
-SPLAT_DIR := selftests/runner/splat
+# umem_splat.ko builds as umem.ko does: in a copy per kernel, a 7.x one's
+# in its Debian root.
+SPLAT_DIR := $(BUILD)/splat/$(KVER)
 check-runner-vm: all $(BUILD)/runner/fail_test $(BUILD)/runner/hang_test
-	$(MAKE) -C $(KDIR) M=$(CURDIR)/$(SPLAT_DIR) modules
+	@mkdir -p $(SPLAT_DIR) && cp -p selftests/runner/splat/Kbuild \
+		selftests/runner/splat/umem_splat.c $(SPLAT_DIR)/
+	$(KBUILD_RUN) $(MAKE) -C $(KDIR) M=$(CURDIR)/$(SPLAT_DIR) modules
 	selftests/runner/check-runner.sh "$(RUN_VM) --kernel $(KERNEL)" \
 		$(MODULE) $(BUILD)/runner/fail_test $(BUILD)/runner/hang_test \
 		$(SPLAT_DIR)/umem_splat.ko $(BUILD)/selftests/api \
