@@ -51,6 +51,7 @@
 #define MAX_CORRUPT	64
 #define DUP_RING	4096
 #define PREFETCH_RING	64
+#define HOT_EXTENTS	8	/* requested extents the stream finishes first */
 #define URGENT_BOOST	5	/* nice levels of the urgent thread over the stream */
 
 struct corrupt_hook {
@@ -87,8 +88,9 @@ struct source {
 		uint64_t pgoff, end;
 	} prefetch[PREFETCH_RING];	/* windows for the background stream */
 	unsigned int pf_head, pf_tail;
+	uint64_t jumps[HOT_EXTENTS];	/* requested pages + 1, for the stream */
+	unsigned int jump_head, jump_tail;
 
-	_Atomic uint64_t jump;	/* background restart point, or ~0 */
 	_Atomic uint64_t n_urgent, n_prefetch, n_bg, n_zero, n_dup, n_corrupt,
 		n_bytes;
 	uint64_t start_ns;
@@ -295,6 +297,20 @@ static void dup_push(uint64_t pgoff)
 	pthread_mutex_unlock(&S.lock);
 }
 
+/*
+ * A request for page @j - 1 came in: the background stream finishes its
+ * extent next.  Each one counts, however fast they come; of more than
+ * HOT_EXTENTS unread, the oldest go.
+ */
+static void jump_push(uint64_t j)
+{
+	pthread_mutex_lock(&S.lock);
+	if (S.jump_head - S.jump_tail == HOT_EXTENTS)
+		S.jump_tail++;
+	S.jumps[S.jump_head++ % HOT_EXTENTS] = j;
+	pthread_mutex_unlock(&S.lock);
+}
+
 /* A page the destination already has, for the duplicates hook. */
 static bool dup_pop(uint64_t *pgoff, unsigned int keep)
 {
@@ -369,7 +385,7 @@ static void serve_urgent(int fd, struct batch *b)
 			prefetch_push(m.pgoff, end);
 			continue;
 		}
-		atomic_store(&S.jump, m.pgoff + 1);
+		jump_push(m.pgoff + 1);
 		for (p = m.pgoff; p < end; p++) {
 			if (!mark_sent(fd, p))
 				return;
@@ -408,8 +424,6 @@ static void throttle(uint64_t sent)
 	if (due > now)
 		usleep((due - now) / 1000);
 }
-
-#define HOT_EXTENTS	8
 
 /* The background stream's order: serve_background's own. */
 struct order {
@@ -474,9 +488,6 @@ static void serve_background(int fd, struct batch *b)
 	bool done = false, pf;
 
 	for (;;) {
-		j = atomic_exchange(&S.jump, ~0ULL);
-		if (j != ~0ULL && j < S.pages)
-			order_jump(&o, j);
 		/* The duplicates hook: every 16 pages, one old urgent page. */
 		if (++n % 16 == 0 && dup_pop(&p, done ? 0 : 8)) {
 			if (!send_page(fd, b, p))
@@ -493,6 +504,12 @@ static void serve_background(int fd, struct batch *b)
 		if (S.conn[WIRE_BACKGROUND] != fd) {
 			pthread_mutex_unlock(&S.lock);
 			return;
+		}
+		/* Every request since the last page, oldest first. */
+		while (S.jump_tail != S.jump_head) {
+			j = S.jumps[S.jump_tail++ % HOT_EXTENTS];
+			if (j < S.pages)
+				order_jump(&o, j);
 		}
 		p = prefetch_next();
 		pf = p != ~0ULL;
@@ -748,6 +765,8 @@ static void *conn_thread(void *arg)
 		S.have_session = true;
 		memset(S.sent, 0, words * 8);
 		S.dup_head = S.dup_tail = 0;
+		S.jump_head = 0;
+		S.jump_tail = 0;
 	}
 	if (S.conn[ch] >= 0)
 		shutdown(S.conn[ch], SHUT_RDWR);
@@ -917,7 +936,6 @@ int cmd_source(int argc, char **argv)
 	pthread_cond_init(&S.serve_cond, NULL);
 	S.control = -1;
 	S.conn[0] = S.conn[1] = S.conn[2] = -1;
-	atomic_store(&S.jump, ~0ULL);
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (opt) {
