@@ -157,8 +157,9 @@ t_huge() {
 
 # umemd cannot see the VMM (its /proc is an empty tmpfs, in a mount
 # namespace of its own: unlike a pid namespace, that needs no kernel
-# option, and the debug kernel has none): it collapses each extent on its own mapping instead, as umemd
-# did before it collapsed in the VMM's mm, says so once, and counts them.
+# option, and the debug kernel has none): it collapses each extent on
+# its own mapping instead, as umemd did before it collapsed in the VMM's
+# mm, says so once, and counts them.
 # On 6.5 and later the collapse retracts the VMM's page tables too: at
 # least 95% PMD-mapped there; 6.1 retracts only umemd's, and the VMM maps
 # the extents its vCPUs touched before they were whole by PTEs: the
@@ -193,14 +194,14 @@ t_huge_own_mapping() {
 # (source.c): an extent the guest works in is whole, so umemd collapses
 # it, soon after the fault rather than when the stream comes round.
 # stream-order.c is the destination: it takes 64 pages of the stream,
-# requests pages in extents of the 8, and counts the background pages
-# until those extents are whole: 511 a request, and a few the source had
-# on their way before.
+# requests pages in extents of the 8 (3583: the last page of extent 6),
+# and counts the background pages until those extents are whole: 511 a
+# request, and a few the source had on their way before.
 t_stream_extent_first() {
 	SRC_SEC=--insecure
 	stream_order 640 2860 &&
 		stream_order 1152 2860 1100 &&
-		stream_order 1664 2860 1100 3900
+		stream_order 1664 2860 1100 3583
 }
 
 # stream_order MAX PAGE...: the extents of PAGE... whole after MAX pages

@@ -88,7 +88,7 @@ struct source {
 		uint64_t pgoff, end;
 	} prefetch[PREFETCH_RING];	/* windows for the background stream */
 	unsigned int pf_head, pf_tail;
-	uint64_t jumps[HOT_EXTENTS];	/* requested pages + 1, for the stream */
+	uint64_t jumps[HOT_EXTENTS];	/* requested pages, for the stream */
 	unsigned int jump_head, jump_tail;
 
 	_Atomic uint64_t n_urgent, n_prefetch, n_bg, n_zero, n_dup, n_corrupt,
@@ -298,16 +298,16 @@ static void dup_push(uint64_t pgoff)
 }
 
 /*
- * A request for page @j - 1 came in: the background stream finishes its
+ * A request for page @pgoff came in: the background stream finishes its
  * extent next.  Each one counts, however fast they come; of more than
  * HOT_EXTENTS unread, the oldest go.
  */
-static void jump_push(uint64_t j)
+static void jump_push(uint64_t pgoff)
 {
 	pthread_mutex_lock(&S.lock);
 	if (S.jump_head - S.jump_tail == HOT_EXTENTS)
 		S.jump_tail++;
-	S.jumps[S.jump_head++ % HOT_EXTENTS] = j;
+	S.jumps[S.jump_head++ % HOT_EXTENTS] = pgoff;
 	pthread_mutex_unlock(&S.lock);
 }
 
@@ -385,7 +385,7 @@ static void serve_urgent(int fd, struct batch *b)
 			prefetch_push(m.pgoff, end);
 			continue;
 		}
-		jump_push(m.pgoff + 1);
+		jump_push(m.pgoff);
 		for (p = m.pgoff; p < end; p++) {
 			if (!mark_sent(fd, p))
 				return;
@@ -434,10 +434,10 @@ struct order {
 	unsigned int nhot;
 };
 
-/* A request landed at page @j: its extent goes first, from @j on. */
-static void order_jump(struct order *o, uint64_t j)
+/* A request landed at page @p: its extent goes first, from after @p on. */
+static void order_jump(struct order *o, uint64_t p)
 {
-	uint64_t e = j / o->ext;
+	uint64_t e = p / o->ext;
 	unsigned int i;
 
 	for (i = 0; i < o->nhot && o->hot[i] != e; i++)
@@ -450,7 +450,7 @@ static void order_jump(struct order *o, uint64_t j)
 	else
 		o->nhot++;
 	o->hot[o->nhot - 1] = e;
-	o->cur = j;
+	o->cur = p + 1;
 	o->resume = (e + 1) * o->ext < S.pages ? (e + 1) * o->ext : S.pages;
 }
 
@@ -483,7 +483,7 @@ static void serve_background(int fd, struct batch *b)
 	struct order o = {
 		.ext = S.psz < (2U << 20) ? (2U << 20) / S.psz : 1,
 	};
-	uint64_t p, j, sent = 0;
+	uint64_t p, sent = 0;
 	unsigned int n = 0;
 	bool done = false, pf;
 
@@ -506,11 +506,8 @@ static void serve_background(int fd, struct batch *b)
 			return;
 		}
 		/* Every request since the last page, oldest first. */
-		while (S.jump_tail != S.jump_head) {
-			j = S.jumps[S.jump_tail++ % HOT_EXTENTS];
-			if (j < S.pages)
-				order_jump(&o, j);
-		}
+		while (S.jump_tail != S.jump_head)
+			order_jump(&o, S.jumps[S.jump_tail++ % HOT_EXTENTS]);
 		p = prefetch_next();
 		pf = p != ~0ULL;
 		if (!pf)
