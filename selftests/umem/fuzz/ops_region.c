@@ -95,7 +95,7 @@ void op_init(void)
 	default: init.size = PS * (1 + below(1024)); break;
 	}
 	init.flags = chance(20) ? UMEM_INIT_KERNEL_EFAULT : 0;
-	/* Huge regions, half of them of whole extents and more; */
+	/* Huge regions, half of them one or two extents and a part. */
 	if (chance(25)) {
 		init.flags |= UMEM_INIT_HUGE;
 		if (!bad && chance(50))
