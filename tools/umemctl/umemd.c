@@ -664,7 +664,12 @@ static void setup(struct umemd *d, const struct umemd_args *a)
 		snap_background(d);
 }
 
-/* Every page is present: mark the last ones and complete the region. */
+/*
+ * Every page is present: mark the last ones, complete the region and let
+ * the source go, then collapse the extents not collapsed yet (the
+ * worker's leftovers, and the failures).  Those are local work on pages
+ * all present: neither the region nor the source waits for them.
+ */
 static void finish(struct umemd *d)
 {
 	struct io_uring_cqe *cqe;
@@ -683,8 +688,11 @@ static void finish(struct umemd *d)
 	}
 	flush_present(d, true);
 	collapse_worker_stop(d);
+	if (umemlib_complete(&d->srv))
+		die(d, "%s", umemlib_strerror());
+	d->done_ns = now_ns();
+	net_close(d);
 	/*
-	 * Every extent is whole now: collapse those not collapsed yet.
 	 * EAGAIN (a page locked or in use for a moment) passes: try a few
 	 * more times, a little later each.
 	 */
@@ -695,8 +703,6 @@ static void finish(struct umemd *d)
 				usleep(10000 << try);
 			collapse_extent(d, e);
 		}
-	if (umemlib_complete(&d->srv))
-		die(d, "%s", umemlib_strerror());
 }
 
 /* The last progress line and what the run did. */
@@ -714,7 +720,7 @@ static void report(const struct umemd *d)
 			"; the rest stay 4 KiB: " : "",
 			d->n_huge < d->pages / extent_pages(d) ?
 			strerror(d->collapse_err) : "");
-	el = (now_ns() - d->start_ns) / 1e9;
+	el = (d->done_ns - d->start_ns) / 1e9;
 	fprintf(stderr,
 		"umemd: complete: %llu pages in %.2f s (%.1f MiB/s): %llu requested, %llu urgent, %llu background, %llu zero, %llu duplicates dropped, %llu bad checksums, %llu poisoned, %llu reconnects\n",
 		(unsigned long long)d->pages, el,

@@ -144,11 +144,12 @@ struct umemd {
 	uint8_t *queued;	/* per 2 MiB extent: handed to the worker */
 	uint64_t *queue;	/* the extents handed over, in order */
 	uint64_t qhead, qtail;	/* under qlock */
-	bool qstop;		/* under qlock: drain, then end */
+	bool qstop;		/* under qlock: end after the extent in hand */
 	pthread_mutex_t qlock;
 	pthread_cond_t qcond;
 	pthread_t worker;
 	bool worker_on;
+	pid_t worker_tid;	/* under qlock: set by the worker as it starts */
 	uint8_t *collapsed;	/* per 2 MiB extent: collapsed, or tried */
 	bool no_collapse;	/* not a UMEM_INIT_HUGE region */
 	int collapse_err;	/* the last MADV_COLLAPSE failure */
@@ -161,6 +162,7 @@ struct umemd {
 	uint64_t vmaps_ns;	/* when last looked for */
 	bool said_own;		/* logged the fall back once */
 	uint64_t start_ns, last_progress_ns, last_have;
+	uint64_t done_ns;	/* the region completed */
 	bool tty;
 };
 
@@ -197,6 +199,7 @@ void chan_submit_recv(struct umemd *d, struct chan *ch);
 void recv_done(struct umemd *d, struct chan *ch, int res);
 void send_done(struct umemd *d, struct chan *ch, int res);
 bool net_connect(struct umemd *d, uint64_t timeout_ms);
+void net_close(struct umemd *d);
 void net_tick(struct umemd *d, uint64_t now);
 
 /* umemd_snap.c */

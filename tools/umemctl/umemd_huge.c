@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
@@ -325,8 +326,12 @@ void collapse_extent(struct umemd *d, uint64_t e)
  * The collapse worker: a collapse copies 2 MiB and waits for the VMM's
  * mmap lock and the LRU drain of every CPU (5 to 90 ms each in the test
  * VM), which in the io loop would delay the requests and pages of
- * blocked faults.  It takes the extents in the order they were handed
- * over; once asked to stop, it collapses what is queued, then ends.
+ * blocked faults.  It runs at nice 19, so that its copies take only CPU
+ * that no vCPU, umemd's loop or the source wants: a blocked fault waits
+ * for the pages, a collapse only makes the guest faster later.  It takes
+ * the extents in the order they were handed over; once asked to stop it
+ * ends after the one in hand, and finish() collapses the rest at umemd's
+ * own priority.
  */
 static void *collapse_worker(void *arg)
 {
@@ -338,10 +343,15 @@ static void *collapse_worker(void *arg)
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
 	pthread_mutex_lock(&d->qlock);
+	d->worker_tid = syscall(SYS_gettid);
+	/* Raising one's own nice value needs no privilege. */
+	setpriority(PRIO_PROCESS, d->worker_tid, 19);
+	/* Named once at nice 19: what top -H shows under that name is so. */
+	pthread_setname_np(pthread_self(), "umemd-collapse");
 	for (;;) {
 		while (d->qhead == d->qtail && !d->qstop)
 			pthread_cond_wait(&d->qcond, &d->qlock);
-		if (d->qhead == d->qtail)
+		if (d->qstop)
 			break;
 		e = d->queue[d->qhead++];
 		pthread_mutex_unlock(&d->qlock);
@@ -370,14 +380,26 @@ static void collapse_queue(struct umemd *d, uint64_t e)
 	pthread_mutex_unlock(&d->qlock);
 }
 
-/* Let the worker collapse what it was handed, and end it. */
+/*
+ * End the worker once the extent in hand is collapsed; what it did not
+ * reach stays uncollapsed, for finish().  The extent in hand goes at
+ * umemd's own priority where umemd may give it back (CAP_SYS_NICE, which
+ * a collapse in the VMM needs too): at nice 19 beside a busy vCPU, one
+ * collapse could take a second.
+ */
 void collapse_worker_stop(struct umemd *d)
 {
+	int prio;
+
 	if (!d->worker_on)
 		return;
+	errno = 0;
+	prio = getpriority(PRIO_PROCESS, 0);
 	pthread_mutex_lock(&d->qlock);
 	d->qstop = true;
 	pthread_cond_signal(&d->qcond);
+	if (d->worker_tid && !errno)
+		setpriority(PRIO_PROCESS, d->worker_tid, prio);
 	pthread_mutex_unlock(&d->qlock);
 	pthread_join(d->worker, NULL);
 	d->worker_on = false;

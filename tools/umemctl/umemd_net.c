@@ -292,6 +292,15 @@ static void chan_fail(struct umemd *d, struct chan *ch, const char *why)
 	d->next_try_ns = d->down_since_ns + d->backoff_ns;
 }
 
+/* Every page is here: the session is over, and the source may go. */
+void net_close(struct umemd *d)
+{
+	chan_kill(d, d->urg);
+	chan_kill(d, d->bg);
+	d->urg = d->bg = NULL;
+	d->connected = false;
+}
+
 /* Connect with a timeout; returns the fd or -errno. */
 static int tcp_connect(const struct umemd *d, uint64_t timeout_ms)
 {
