@@ -26,8 +26,9 @@ pkgs=(
 	# TLS on the migration channels: OpenSSL's static archives (libssl-dev,
 	# below), and certtool for the tests' credentials
 	gnutls-bin
-	# building the debug kernel, and the style gates
-	bc bison flex libelf-dev libssl-dev perl sparse
+	# building the debug kernel, and the style gates; pahole (dwarves):
+	# 6.12's kbuild makes each module's BTF with it
+	bc bison flex libelf-dev libssl-dev perl sparse dwarves
 	# make bench: the scaling plot
 	gnuplot-nox
 	# the man pages (rst2man) and their check (man -l)
