@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Prove that the VM runner can fail.  Four boots, each of which must be
+# Prove that the VM runner can fail.  Five boots, each of which must be
 # reported as a failed run, for the right reason:
 #  1. a deliberately failing selftest (and its passing sibling);
 #  2. a selftest that never ends, with a short per-binary timeout;
@@ -9,7 +9,9 @@
 #  4. a guest that falls silent (the hanging selftest, with a per-binary
 #     timeout longer than the stall watchdog's): its vCPUs' instruction
 #     pointers dumped by kernel symbol, killed, booted once more with a
-#     RETRY line, and failed when it stalls again.
+#     RETRY line, and failed when it stalls again;
+#  5. a kernel that panics before the init runs (no init to run): booted
+#     once more with a RETRY line, and failed when it crashes again.
 # And one that must pass: a guest whose heartbeat stops for a while
 # (HEARTBEAT_TEST) is kicked once, and says so.
 #
@@ -79,6 +81,15 @@ expect stalled-guest $rc $out/stalled-guest.log \
 	'^FAIL runner.guest \(stalled: no TAP output for 20s\)' \
 	'^FLAKE runner.guest-stalled' '^[0-9]+ passed, [1-9][0-9]* failed' \
 	'NMI backtrace for cpu 1' 'sysrq: Show Blocked State'
+
+# A kernel that cannot find its init panics before the init writes a
+# line: booted once more, said so, and failed when it crashes again.
+$run_vm --name crashed-boot --out $out/crashed-boot --module "$umem_ko" \
+	--append "rdinit=/nonexistent" --test "$pass_test" > $out/crashed-boot.log 2>&1
+expect crashed-boot $? $out/crashed-boot.log \
+	'^run-vm: crashed-boot: RETRY: the kernel crashed in its boot, before the init ran .*: Kernel panic' \
+	'^FLAKE runner.guest-crashed: the first boot crashed in its boot' \
+	'^[0-9]+ passed, [1-9][0-9]* failed'
 
 $run_vm --name kicked-guest --out $out/kicked-guest --module "$umem_ko" \
 	--test "$beat_test" > $out/kicked-guest.log 2>&1

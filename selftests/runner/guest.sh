@@ -6,10 +6,11 @@
 #   guest_setup  the qemu command line (qemu) and the logs (console,
 #                results); with --shell, qemu takes over here (exec)
 #   boot_guest   boots the guest and waits for it under the stall
-#                watchdog; one that stalls is booted once more, saying so
-#                (RETRY).  Sets qrc (qemu's exit status; 124: the
-#                whole-VM timeout, 125: stalled) and retried (where the
-#                first boot stalled, when it did)
+#                watchdog; one that stalls, or whose kernel crashes before
+#                the init runs, is booted once more, saying so (RETRY).
+#                Sets qrc (qemu's exit status; 124: the whole-VM timeout,
+#                125: stalled), retried (where the first boot stalled or
+#                crashed, when it did) and retry_why (stalled, crashed)
 #
 # Two watchdogs look at the guest.  The stall watchdog kills a guest
 # whose TAP has been silent for --stall seconds.  The heartbeat watchdog
@@ -147,21 +148,36 @@ run_guest() {
 	trap - EXIT
 }
 
+# boot_crashed: the kernel panicked before the init wrote its first line
+# (TAP version 13, before any insmod): nothing of umem's had run.  TCG
+# hits an int3 of the kernel's own text patching now and then this early
+# (Documentation/testing.rst, "Incidents").
+boot_crashed() {
+	[ "$shell" = 0 ] && ! [ -s "$results" ] &&
+		grep -qE 'Kernel panic|Oops:' "$console"
+}
+
 boot_guest() {
 	local start
 	echo "run-vm: $name: booting $(basename "$kernel") (smp $smp, mem $mem, cpu $cpu$([ "$with_qemu" = 1 ] && echo ", with qemu $qver")) with$mods;$tnames"
 	start=$(date +%s)
 	kicks=0
 	run_guest
-	retried=""
+	retried="" retry_why=""
+	# Retry once, and say so: the first attempt's logs are kept, and the
+	# summary names the flake.  A second stall or crash fails the run.
 	if [ "$qrc" = 125 ]; then
-		# Retry once, and say so: the first attempt's logs are kept, and
-		# the summary names the flake.  A second stall fails the run.
 		retried=$(tr -d '\r' < "$results" | awk '/^#  *RUN /{t=$3} /^# umem-runner: begin /{b=$4} END{print (t ? t : b)}')
-		mkdir -p "$out/stalled"
-		mv "$console" "$results" "$out/stalled/"
-		[ -f "$out/registers.txt" ] && mv "$out/registers.txt" "$out/stalled/"
-		echo "run-vm: $name: RETRY: the guest stalled (no TAP output for ${stall}s) in ${retried:-its boot}; logs in $out/stalled; booting it once more"
+		retried=${retried:-its boot} retry_why=stalled
+		echo "run-vm: $name: RETRY: the guest stalled (no TAP output for ${stall}s) in $retried; logs in $out/stalled; booting it once more"
+	elif boot_crashed; then
+		retried="its boot" retry_why=crashed
+		echo "run-vm: $name: RETRY: the kernel crashed in its boot, before the init ran (umem.ko not loaded): $(grep -m1 -oE '(Kernel panic|Oops:).*' "$console"); logs in $out/crashed; booting it once more"
+	fi
+	if [ -n "$retry_why" ]; then
+		mkdir -p "$out/$retry_why"
+		mv "$console" "$results" "$out/$retry_why/"
+		[ -f "$out/registers.txt" ] && mv "$out/registers.txt" "$out/$retry_why/"
 		start=$(date +%s)
 		run_guest
 	fi

@@ -17,7 +17,7 @@
 # Its parts, each in a file of its own here:
 #   initramfs.sh     the guest's initramfs; its /init is ./init
 #   guest.sh         boots the guest under the stall watchdog, and once
-#                    more when it stalls
+#                    more when it stalls or its kernel crashes in its boot
 #   stall-dump.py    where a stalled guest's vCPUs are
 #   kick.py          a key press for a guest whose heartbeat stopped
 #   monitor.py       qemu's human monitor, for the two above
@@ -165,7 +165,7 @@ verdict() {
 		echo "KICK runner.guest-wedged: kicks $kicks: the guest's heartbeat stopped, and a key press went in (the KICK lines above)"
 	fi
 	if [ -n "$retried" ]; then
-		echo "FLAKE runner.guest-stalled: the first boot stalled in $retried (logs: $out/stalled); the results above are the second boot's"
+		echo "FLAKE runner.guest-$retry_why: the first boot $retry_why in $retried (logs: $out/$retry_why); the results above are the second boot's"
 	fi
 	echo "$passed passed, $failed failed, $skipped skipped"
 	[ "$failed" = 0 ]
