@@ -205,6 +205,34 @@ t_huge_busy_cpus() {
 		expect_in worker "umemd-collapse nice 19"
 }
 
+# umemd completes the region and lets the source go before it collapses
+# what is left: a umemd that dies then (here a wrapper exits 1 after the
+# real umemd's 0, and kills the source first) is restarted by the VMM,
+# and the new one adopts a region with every page present: it must not
+# need the source, which is gone, and must exit 0.
+t_huge_adopt_complete() {
+	if ! [ -d /sys/kernel/mm/transparent_hugepage ]; then
+		echo "# no transparent huge pages (PREEMPT_RT): nothing to check"
+		return 0
+	fi
+	cat > $RUN/umemd-dies-late <<-EOF || return 1
+	#!/bin/sh
+	[ -e $RUN/umemd-died ] && exec $UMEMD "\$@"
+	$UMEMD "\$@" || exit
+	touch $RUN/umemd-died
+	kill -9 \$(cat $RUN/source.pid)
+	exit 1
+	EOF
+	chmod 755 $RUN/umemd-dies-late
+	rm -f $RUN/umemd-died
+	start_source --image pattern:16M:29
+	vmm --image pattern:16M:29 --source $SRC --vcpus 4 --ops 4000 --huge \
+		--umemd $RUN/umemd-dies-late
+	expect_rc 0 && expect "every page OK" &&
+		expect "umemd: every page is present already: no source needed" &&
+		[ "$(grep -c "8 of 8 extents collapsed into huge pages (0 on" $log/vmm)" = 2 ]
+}
+
 # umemd cannot see the VMM (its /proc is an empty tmpfs, in a mount
 # namespace of its own: unlike a pid namespace, that needs no kernel
 # option, and the debug kernel has none): it collapses each extent on
@@ -738,6 +766,7 @@ run migrate__memcg_huge t_memcg_huge
 run migrate__huge t_huge
 run migrate__huge_own_mapping t_huge_own_mapping
 run migrate__huge_busy_cpus t_huge_busy_cpus
+run migrate__huge_adopt_complete t_huge_adopt_complete
 run stream__extent_first t_stream_extent_first
 run migrate__hugetlb_source t_hugetlb_2m
 run migrate__hugetlb_1g_source t_hugetlb_1g

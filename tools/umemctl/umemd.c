@@ -656,7 +656,13 @@ static void setup(struct umemd *d, const struct umemd_args *a)
 		d->fread_ops[k].kind = OP_FREAD;
 	d->start_ns = now_ns();
 
-	if (d->source)
+	/*
+	 * A region adopted whole (its server was killed after the last page,
+	 * while it collapsed) needs no source, which may be gone by now.
+	 */
+	if (d->source && d->n_have == d->pages)
+		fprintf(stderr, "umemd: every page is present already: no source needed\n");
+	else if (d->source)
 		connect_source(d);
 	submit_req_read(d);
 	tick_submit(d);
