@@ -726,6 +726,9 @@ static void report(const struct umemd *d)
 			"; the rest stay 4 KiB: " : "",
 			d->n_huge < d->pages / extent_pages(d) ?
 			strerror(d->collapse_err) : "");
+	if (d->worker_ran)
+		fprintf(stderr, "umemd: %llu of them by the collapse worker at nice %d, the rest after the completion\n",
+			(unsigned long long)d->n_huge_worker, d->worker_nice);
 	el = (d->done_ns - d->start_ns) / 1e9;
 	fprintf(stderr,
 		"umemd: complete: %llu pages in %.2f s (%.1f MiB/s): %llu requested, %llu urgent, %llu background, %llu zero, %llu duplicates dropped, %llu bad checksums, %llu poisoned, %llu reconnects\n",

@@ -336,8 +336,8 @@ void collapse_extent(struct umemd *d, uint64_t e)
 static void *collapse_worker(void *arg)
 {
 	struct umemd *d = arg;
+	uint64_t e, before;
 	sigset_t all;
-	uint64_t e;
 
 	/* Signals are the io loop's (SIGUSR1 wakes it). */
 	sigfillset(&all);
@@ -346,6 +346,7 @@ static void *collapse_worker(void *arg)
 	d->worker_tid = syscall(SYS_gettid);
 	/* Raising one's own nice value needs no privilege. */
 	setpriority(PRIO_PROCESS, d->worker_tid, 19);
+	d->worker_nice = getpriority(PRIO_PROCESS, d->worker_tid);
 	/* Named once at nice 19: what top -H shows under that name is so. */
 	pthread_setname_np(pthread_self(), "umemd-collapse");
 	for (;;) {
@@ -355,7 +356,9 @@ static void *collapse_worker(void *arg)
 			break;
 		e = d->queue[d->qhead++];
 		pthread_mutex_unlock(&d->qlock);
+		before = d->n_huge;
 		collapse_extent(d, e);
+		d->n_huge_worker += d->n_huge - before;
 		pthread_mutex_lock(&d->qlock);
 	}
 	pthread_mutex_unlock(&d->qlock);
@@ -373,6 +376,7 @@ static void collapse_queue(struct umemd *d, uint64_t e)
 			return;
 		}
 		d->worker_on = true;
+		d->worker_ran = true;
 	}
 	pthread_mutex_lock(&d->qlock);
 	d->queue[d->qtail++] = e;
