@@ -726,7 +726,8 @@ static void report(const struct umemd *d)
 			"; the rest stay 4 KiB: " : "",
 			d->n_huge < d->pages / extent_pages(d) ?
 			strerror(d->collapse_err) : "");
-	if (d->worker_ran)
+	/* Joined by now: a worker that ran has set its tid. */
+	if (d->worker_tid)
 		fprintf(stderr, "umemd: %llu of them by the collapse worker at nice %d, the rest after the completion\n",
 			(unsigned long long)d->n_huge_worker, d->worker_nice);
 	el = (d->done_ns - d->start_ns) / 1e9;

@@ -150,7 +150,6 @@ struct umemd {
 	pthread_t worker;
 	bool worker_on;
 	pid_t worker_tid;	/* under qlock: set by the worker as it starts */
-	bool worker_ran;	/* a worker was started */
 	int worker_nice;	/* its nice value */
 	uint64_t n_huge_worker;	/* of n_huge: by the worker */
 	uint8_t *collapsed;	/* per 2 MiB extent: collapsed, or tried */

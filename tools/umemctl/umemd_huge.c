@@ -376,7 +376,6 @@ static void collapse_queue(struct umemd *d, uint64_t e)
 			return;
 		}
 		d->worker_on = true;
-		d->worker_ran = true;
 	}
 	pthread_mutex_lock(&d->qlock);
 	d->queue[d->qtail++] = e;

@@ -277,28 +277,25 @@ static void chan_kill(struct umemd *d, struct chan *ch)
 	chan_free_if_drained(ch);
 }
 
-static void chan_fail(struct umemd *d, struct chan *ch, const char *why)
-{
-	if (d->tty)
-		fputc('\n', stderr);
-	fprintf(stderr, "umemd: %s channel: %s; reconnecting\n",
-		ch->type == WIRE_URGENT ? "urgent" : "background", why);
-	chan_kill(d, d->urg);
-	chan_kill(d, d->bg);
-	d->urg = d->bg = NULL;
-	d->connected = false;
-	d->down_since_ns = now_ns();
-	d->backoff_ns = 100000000ULL;
-	d->next_try_ns = d->down_since_ns + d->backoff_ns;
-}
-
-/* Every page is here: the session is over, and the source may go. */
+/* End the session: both channels go (a page half-received is punched). */
 void net_close(struct umemd *d)
 {
 	chan_kill(d, d->urg);
 	chan_kill(d, d->bg);
 	d->urg = d->bg = NULL;
 	d->connected = false;
+}
+
+static void chan_fail(struct umemd *d, struct chan *ch, const char *why)
+{
+	if (d->tty)
+		fputc('\n', stderr);
+	fprintf(stderr, "umemd: %s channel: %s; reconnecting\n",
+		ch->type == WIRE_URGENT ? "urgent" : "background", why);
+	net_close(d);
+	d->down_since_ns = now_ns();
+	d->backoff_ns = 100000000ULL;
+	d->next_try_ns = d->down_since_ns + d->backoff_ns;
 }
 
 /* Connect with a timeout; returns the fd or -errno. */
